@@ -1,0 +1,1 @@
+print("echo-client: not yet built")

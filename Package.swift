@@ -1,0 +1,141 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Breakwater",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "BreakwaterCore", targets: ["BreakwaterCore"]),
+        .library(name: "BreakwaterHTTP2", targets: ["BreakwaterHTTP2"]),
+        .library(name: "BreakwaterResilience", targets: ["BreakwaterResilience"]),
+        .library(name: "BreakwaterProtobuf", targets: ["BreakwaterProtobuf"]),
+        .executable(name: "echo-server", targets: ["EchoServer"]),
+        .executable(name: "echo-client", targets: ["EchoClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config.
+        .systemLibrary(
+            name: "CNghttp2",
+            pkgConfig: "libnghttp2",
+            providers: [.apt(["libnghttp2-dev"]), .brew(["nghttp2"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl"])]
+        ),
+        // Small C shims for what Swift cannot import (eventfd, zlib's macro-based API).
+        .target(
+            name: "CBreakwaterShims",
+            linkerSettings: [.linkedLibrary("z")]
+        ),
+
+        // The RPC model: status, metadata, methods, framing, call execution. No I/O.
+        .target(
+            name: "BreakwaterCore",
+            dependencies: [
+                "CBreakwaterShims",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The transport: event loops, sockets, nghttp2, OpenSSL.
+        .target(
+            name: "BreakwaterHTTP2",
+            dependencies: [
+                "BreakwaterCore",
+                "CNghttp2",
+                "COpenSSL",
+                "CBreakwaterShims",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Breaker, retry and timeout interceptors; policy table; service config.
+        .target(
+            name: "BreakwaterResilience",
+            dependencies: [
+                "BreakwaterCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+        // A MessageSerializer/MessageDeserializer pair for SwiftProtobuf messages.
+        .target(
+            name: "BreakwaterProtobuf",
+            dependencies: [
+                "BreakwaterCore",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // The echo example: generated messages, hand-written stubs, server and client.
+        .target(
+            name: "EchoService",
+            dependencies: [
+                "BreakwaterCore",
+                "BreakwaterProtobuf",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Examples/echo/EchoService",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "EchoServer",
+            dependencies: [
+                "EchoService",
+                "BreakwaterCore",
+                "BreakwaterHTTP2",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/echo/EchoServer",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "EchoClient",
+            dependencies: [
+                "EchoService",
+                "BreakwaterCore",
+                "BreakwaterHTTP2",
+                "BreakwaterResilience",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/echo/EchoClient",
+            swiftSettings: strict
+        ),
+
+        .testTarget(
+            name: "BreakwaterCoreTests",
+            dependencies: ["BreakwaterCore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "BreakwaterHTTP2Tests",
+            dependencies: ["BreakwaterCore", "BreakwaterHTTP2", "CNghttp2"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "BreakwaterResilienceTests",
+            dependencies: ["BreakwaterCore", "BreakwaterResilience"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EchoTests",
+            dependencies: ["BreakwaterCore", "BreakwaterHTTP2", "BreakwaterProtobuf", "EchoService", "BreakwaterResilience"],
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

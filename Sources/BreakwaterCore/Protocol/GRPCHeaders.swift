@@ -1,0 +1,264 @@
+/// An HTTP/2 header field as the transport sends or receives it: lower-case name, value.
+public typealias HeaderField = (name: String, value: String)
+
+/// Building and reading the HTTP/2 header blocks of gRPC (grpc/grpc `doc/PROTOCOL-HTTP2.md`).
+/// Pure functions: the transport moves the fields, this decides what they are and mean.
+public enum GRPCHeaders {
+    /// Header names that carry protocol state and never appear as custom metadata.
+    public static func isReserved(_ name: String) -> Bool {
+        if name.first == ":" { return true }
+        switch name {
+        case "content-type", "te", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding",
+            "grpc-status", "grpc-message", "content-length", "connection", "host",
+            "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// The value of `grpc-accept-encoding` we send: every algorithm we can decompress.
+    public static let acceptEncoding = "identity,gzip"
+
+    /// Appends custom metadata as header fields: `-bin` values base64 (unpadded), reserved names dropped.
+    public static func appendMetadata(_ metadata: Metadata, to fields: inout [HeaderField]) {
+        for element in metadata where !isReserved(element.key) {
+            switch element.value {
+            case .string(let s):
+                fields.append((element.key, s))
+            case .binary(let b):
+                fields.append((element.key, Base64.encode(b)))
+            }
+        }
+    }
+
+    /// Custom metadata from received header fields: reserved names skipped, `-bin` values decoded.
+    /// A `-bin` value that is not valid base64 is dropped.
+    public static func metadata(from fields: [HeaderField]) -> Metadata {
+        var metadata = Metadata()
+        for (name, value) in fields where !isReserved(name) {
+            if name.hasSuffix("-bin") {
+                if let bytes = Base64.decode(value) { metadata.addBinary(bytes, forKey: name) }
+            } else {
+                metadata.addString(value, forKey: name)
+            }
+        }
+        return metadata
+    }
+
+    /// The request header block for a new stream.
+    public static func requestHeaders(
+        for head: ClientRequestHead,
+        authority: String,
+        scheme: String,
+        userAgent: String,
+        now: ContinuousClock.Instant
+    ) -> [HeaderField] {
+        var fields: [HeaderField] = [
+            (":method", "POST"),
+            (":scheme", scheme),
+            (":path", head.method.path),
+            (":authority", authority),
+            ("te", "trailers"),
+            ("content-type", "application/grpc"),
+        ]
+        if let deadline = head.deadline {
+            fields.append(("grpc-timeout", GRPCTimeout.encode(now.duration(to: deadline))))
+        }
+        if head.compression != .identity {
+            fields.append(("grpc-encoding", head.compression.rawValue))
+        }
+        fields.append(("grpc-accept-encoding", acceptEncoding))
+        fields.append(("user-agent", userAgent))
+        appendMetadata(head.metadata, to: &fields)
+        return fields
+    }
+
+    /// Why a server refuses a request at the HTTP or gRPC header level.
+    public enum RequestRejection: Error, Sendable, Hashable {
+        /// Answer with this HTTP status and no gRPC status (e.g. 415 for a wrong content-type).
+        case http(status: Int, message: String)
+        /// Answer 200 with a trailers-only response carrying this status.
+        case grpc(Status)
+    }
+
+    /// Reads a request header block on the server: validates method and content-type, decodes
+    /// `grpc-timeout` into a deadline from `now`, picks the response encoding from `grpc-accept-encoding`.
+    public static func parseRequest(
+        _ fields: [HeaderField],
+        peer: String,
+        now: ContinuousClock.Instant
+    ) -> Result<ServerRequestHead, RequestRejection> {
+        var method: String?
+        var path: String?
+        var contentType: String?
+        var timeout: String?
+        var encoding: String?
+        var acceptEncoding: String?
+        for (name, value) in fields {
+            switch name {
+            case ":method": method = value
+            case ":path": path = value
+            case "content-type": contentType = value
+            case "grpc-timeout": timeout = value
+            case "grpc-encoding": encoding = value
+            case "grpc-accept-encoding": acceptEncoding = value
+            default: break
+            }
+        }
+        guard method == "POST" else {
+            return .failure(.http(status: 405, message: "method \(method ?? "(none)") not allowed; gRPC uses POST"))
+        }
+        guard let contentType, isGRPCContentType(contentType) else {
+            return .failure(.http(status: 415, message: "content-type \(contentType ?? "(none)") is not application/grpc"))
+        }
+        guard let path, !path.isEmpty else {
+            return .failure(.grpc(Status(code: .unimplemented, message: "request without :path")))
+        }
+        var deadline: ContinuousClock.Instant?
+        if let timeout {
+            guard let duration = GRPCTimeout.decode(timeout) else {
+                return .failure(.grpc(Status(code: .internalError, message: "malformed grpc-timeout '\(timeout)'")))
+            }
+            deadline = now.advanced(by: duration)
+        }
+        var requestEncoding = CompressionAlgorithm.identity
+        if let encoding {
+            guard let algorithm = CompressionAlgorithm(rawValue: encoding) else {
+                return .failure(.grpc(Status(code: .unimplemented, message: "grpc-encoding '\(encoding)' is not supported")))
+            }
+            requestEncoding = algorithm
+        }
+        var responseEncoding = CompressionAlgorithm.identity
+        if requestEncoding == .gzip, let acceptEncoding,
+            acceptEncoding.split(separator: ",").contains(where: { $0.trimmingSpaces == "gzip" })
+        {
+            responseEncoding = .gzip
+        }
+        return .success(
+            ServerRequestHead(
+                path: path,
+                metadata: metadata(from: fields),
+                deadline: deadline,
+                requestEncoding: requestEncoding,
+                responseEncoding: responseEncoding,
+                peer: peer
+            )
+        )
+    }
+
+    /// True for `application/grpc`, `application/grpc+proto`, `application/grpc;charset=...` and the like.
+    public static func isGRPCContentType(_ value: String) -> Bool {
+        let v = value.lowercased()
+        guard v.hasPrefix("application/grpc") else { return false }
+        let rest = v.dropFirst("application/grpc".count)
+        return rest.isEmpty || rest.first == "+" || rest.first == ";"
+    }
+
+    /// The response header block (`:status 200`) with custom metadata.
+    public static func responseHeaders(metadata: Metadata, encoding: CompressionAlgorithm) -> [HeaderField] {
+        var fields: [HeaderField] = [(":status", "200"), ("content-type", "application/grpc")]
+        if encoding != .identity { fields.append(("grpc-encoding", encoding.rawValue)) }
+        fields.append(("grpc-accept-encoding", acceptEncoding))
+        appendMetadata(metadata, to: &fields)
+        return fields
+    }
+
+    /// The trailer block ending a stream. With `trailersOnly` it also carries `:status` and content-type,
+    /// as the single header block of a response that sends no messages.
+    public static func trailers(status: Status, metadata: Metadata, trailersOnly: Bool) -> [HeaderField] {
+        var fields: [HeaderField] = []
+        if trailersOnly {
+            fields.append((":status", "200"))
+            fields.append(("content-type", "application/grpc"))
+        }
+        fields.append(("grpc-status", String(status.code.rawValue)))
+        if !status.message.isEmpty {
+            fields.append(("grpc-message", PercentEncoding.encode(status.message)))
+        }
+        appendMetadata(metadata, to: &fields)
+        return fields
+    }
+
+    /// What a response header block means to the client.
+    public enum ResponseBlock: Sendable {
+        /// Headers opening a normal response; messages use `encoding`.
+        case headers(Metadata, encoding: CompressionAlgorithm)
+        /// The end: trailers, or a trailers-only response, or a status synthesized from a bad response.
+        case end(Status, Metadata)
+    }
+
+    /// Reads the first header block of a response. A block with `grpc-status` is trailers-only; a non-200
+    /// `:status` or a wrong content-type ends the call with a synthesized status.
+    public static func parseResponseHeaders(_ fields: [HeaderField]) -> ResponseBlock {
+        var httpStatus: Int?
+        var contentType: String?
+        var encoding: String?
+        var hasGRPCStatus = false
+        for (name, value) in fields {
+            switch name {
+            case ":status": httpStatus = Int(value)
+            case "content-type": contentType = value
+            case "grpc-encoding": encoding = value
+            case "grpc-status": hasGRPCStatus = true
+            default: break
+            }
+        }
+        guard let httpStatus else {
+            return .end(Status(code: .internalError, message: "response without :status"), [:])
+        }
+        if httpStatus != 200 {
+            if hasGRPCStatus { return .end(parseStatus(fields), metadata(from: fields)) }
+            return .end(StatusMapping.status(forHTTPStatus: httpStatus), metadata(from: fields))
+        }
+        if hasGRPCStatus {
+            return .end(parseStatus(fields), metadata(from: fields))
+        }
+        guard let contentType, isGRPCContentType(contentType) else {
+            return .end(
+                Status(code: .unknown, message: "response content-type \(contentType ?? "(none)") is not application/grpc"),
+                metadata(from: fields)
+            )
+        }
+        var algorithm = CompressionAlgorithm.identity
+        if let encoding {
+            guard let a = CompressionAlgorithm(rawValue: encoding) else {
+                return .end(Status(code: .internalError, message: "response grpc-encoding '\(encoding)' is not supported"), [:])
+            }
+            algorithm = a
+        }
+        return .headers(metadata(from: fields), encoding: algorithm)
+    }
+
+    /// Reads a trailer block: the status (synthesized as UNKNOWN when `grpc-status` is missing or broken)
+    /// and the trailing metadata.
+    public static func parseTrailers(_ fields: [HeaderField]) -> (Status, Metadata) {
+        (parseStatus(fields), metadata(from: fields))
+    }
+
+    private static func parseStatus(_ fields: [HeaderField]) -> Status {
+        var codeValue: String?
+        var message = ""
+        for (name, value) in fields {
+            if name == "grpc-status" { codeValue = value }
+            else if name == "grpc-message" { message = PercentEncoding.decode(value) }
+        }
+        guard let codeValue else {
+            return Status(code: .unknown, message: "response trailers without grpc-status")
+        }
+        guard let raw = Int(codeValue), let code = Status.Code(rawValue: raw) else {
+            // Unknown codes map to UNKNOWN, keeping the message.
+            return Status(code: .unknown, message: message.isEmpty ? "invalid grpc-status '\(codeValue)'" : message)
+        }
+        return Status(code: code, message: message)
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: Substring {
+        var s = self
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " { s = s.dropLast() }
+        return s
+    }
+}
