@@ -30,21 +30,29 @@ int bw_gzip_compress(const uint8_t *in, size_t len, uint8_t **out, size_t *outLe
 int bw_gzip_decompress(const uint8_t *in, size_t len, size_t limit, uint8_t **out, size_t *outLen) {
     z_stream zs;
     memset(&zs, 0, sizeof(zs));
-    if (inflateInit2(&zs, 15 + 32) != Z_OK) return -1;
+    if (inflateInit2(&zs, 15 + 16) != Z_OK) return -1;
     size_t cap = len * 4 + 64;
     if (cap > limit + 1) cap = limit + 1;
     uint8_t *buf = malloc(cap ? cap : 1);
     if (!buf) { inflateEnd(&zs); return -1; }
+    /* inflateReset clears total_out between gzip members, so count output here. */
+    size_t produced = 0;
     zs.next_in = (Bytef *)in;
     zs.avail_in = (uInt)len;
-    int rc;
     for (;;) {
-        zs.next_out = buf + zs.total_out;
-        zs.avail_out = (uInt)(cap - zs.total_out);
-        rc = inflate(&zs, Z_NO_FLUSH);
-        if (rc == Z_STREAM_END) break;
+        zs.next_out = buf + produced;
+        zs.avail_out = (uInt)(cap - produced);
+        uInt before = zs.avail_out;
+        int rc = inflate(&zs, Z_NO_FLUSH);
+        produced += before - zs.avail_out;
+        if (produced > limit) { free(buf); inflateEnd(&zs); return 1; }
+        if (rc == Z_STREAM_END) {
+            if (zs.avail_in == 0) break;
+            /* RFC 1952 2.2: a gzip stream may hold several members; anything else after the end is corrupt. */
+            if (zs.avail_in >= 2 && zs.next_in[0] == 0x1f && zs.next_in[1] == 0x8b && inflateReset(&zs) == Z_OK) continue;
+            free(buf); inflateEnd(&zs); return -1;
+        }
         if (rc != Z_OK && rc != Z_BUF_ERROR) { free(buf); inflateEnd(&zs); return -1; }
-        if (zs.total_out > limit) { free(buf); inflateEnd(&zs); return 1; }
         if (zs.avail_out == 0) {
             if (cap > limit) { free(buf); inflateEnd(&zs); return 1; }
             size_t ncap = cap * 2;
@@ -56,9 +64,8 @@ int bw_gzip_decompress(const uint8_t *in, size_t len, size_t limit, uint8_t **ou
             free(buf); inflateEnd(&zs); return -1; /* truncated */
         }
     }
-    if (zs.total_out > limit) { free(buf); inflateEnd(&zs); return 1; }
     *out = buf;
-    *outLen = zs.total_out;
+    *outLen = produced;
     inflateEnd(&zs);
     return 0;
 }

@@ -69,8 +69,12 @@ public enum GRPCHeaders {
             fields.append(("grpc-encoding", head.compression.rawValue))
         }
         fields.append(("grpc-accept-encoding", acceptEncoding))
-        fields.append(("user-agent", userAgent))
-        appendMetadata(head.metadata, to: &fields)
+        // A caller's own user-agent goes in front of ours, as one header: two would be a malformed request.
+        let callerAgent = head.metadata[stringValues: "user-agent"].first
+        fields.append(("user-agent", callerAgent.map { "\($0) \(userAgent)" } ?? userAgent))
+        var metadata = head.metadata
+        if callerAgent != nil { metadata.removeAll(forKey: "user-agent") }
+        appendMetadata(metadata, to: &fields)
         return fields
     }
 

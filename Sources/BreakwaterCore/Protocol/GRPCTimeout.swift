@@ -16,16 +16,15 @@ public enum GRPCTimeout {
     /// Encodes `duration` in the finest unit whose value fits in 8 digits, rounding up so the peer never
     /// sees less time than the caller has. Negative durations encode as `0n`; huge ones saturate.
     public static func encode(_ duration: Duration) -> String {
+        // Checked first: `Duration.components` traps once the seconds do not fit in an Int64.
+        if duration >= .seconds(maxValue * 3600) { return "\(maxValue)H" }
         let (seconds, attos) = duration.components
         if seconds < 0 || (seconds == 0 && attos <= 0) { return "0n" }
-        // Total nanoseconds, saturating at Int64.max.
-        let (secNanos, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        var nanos: Int64 = overflow ? .max : secNanos
-        let extra = (attos + 999_999_999) / 1_000_000_000
-        if nanos <= .max - extra { nanos += extra } else { nanos = .max }
+        let nanos = Int128(seconds) * 1_000_000_000 + Int128((attos + 999_999_999) / 1_000_000_000)
         for (unit, perUnit) in units {
-            let value = nanos / perUnit + (nanos % perUnit == 0 ? 0 : 1)
-            if value <= maxValue { return "\(value)\(unit)" }
+            let per = Int128(perUnit)
+            let value = nanos / per + (nanos % per == 0 ? 0 : 1)
+            if value <= Int128(maxValue) { return "\(value)\(unit)" }
         }
         return "\(maxValue)H"
     }

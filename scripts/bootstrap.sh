@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian machine lacks for building and testing Breakwater:
+# the C libraries (nghttp2, OpenSSL, zlib) through apt, and the grpcio interop peer through pip.
+# Each step runs only when its check fails, so a second run is quick and changes nothing.
+set -euo pipefail
+
+need_apt=()
+pkg-config --version >/dev/null 2>&1 || need_apt+=(pkg-config)
+pkg-config --exists libnghttp2 2>/dev/null || need_apt+=(libnghttp2-dev)
+pkg-config --exists openssl 2>/dev/null || need_apt+=(libssl-dev)
+pkg-config --exists zlib 2>/dev/null || need_apt+=(zlib1g-dev)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${need_apt[*]} (apt)"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import grpc, grpc_tools' >/dev/null 2>&1; then
+  echo "bootstrap: installing grpcio and grpcio-tools (pip)"
+  python3 -m pip install -q --disable-pip-version-check grpcio grpcio-tools
+fi
+
+command -v swift >/dev/null 2>&1 || { echo "bootstrap: Swift 6 toolchain not found on PATH" >&2; exit 1; }
