@@ -198,13 +198,13 @@ public struct CircuitBreakerStateMachine<Instant: InstantProtocol>: Sendable whe
 
     // MARK: Operators
 
-    /// Holds the breaker open, rejecting every call, until ``reset(at:)``.
+    /// Holds the breaker open, rejecting every call, until ``reset()``.
     @discardableResult
     public mutating func forceOpen() -> CircuitBreakerTransition? {
         state == .forcedOpen ? nil : move(to: .forcedOpen, reason: .forcedOpen)
     }
 
-    /// Switches the breaker off: every call is admitted and no rule applies, until ``reset(at:)``.
+    /// Switches the breaker off: every call is admitted and no rule applies, until ``reset()``.
     @discardableResult
     public mutating func disable() -> CircuitBreakerTransition? {
         state == .disabled ? nil : move(to: .disabled, reason: .disabled)

@@ -1,7 +1,7 @@
 /// The state of a circuit breaker.
 ///
 /// `closed`, `open` and `halfOpen` are driven by call outcomes and time; `forcedOpen` and `disabled`
-/// are set by an operator and left only through ``CircuitBreakerStateMachine/reset(at:)``.
+/// are set by an operator and left only through ``CircuitBreakerStateMachine/reset()``.
 public enum CircuitState: Int, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// Calls flow; outcomes are counted against the trip rules.
     case closed = 0
