@@ -1,0 +1,292 @@
+import BreakwaterCore
+import Logging
+import Metrics
+import Synchronization
+
+/// A thread-safe circuit breaker: fail fast while a dependency is down, probe it after a while,
+/// and let calls through again once it answers.
+///
+/// Use it around any async operation:
+///
+/// ```swift
+/// let breaker = CircuitBreaker(name: "orders-db")
+/// let order = try await breaker.run(fallback: { _ in cachedOrder }) {
+///     try await database.fetchOrder(id)
+/// }
+/// ```
+///
+/// or, as an interceptor does, in two steps: ``acquire()`` before the call and
+/// ``record(_:for:)`` after it. The rules are those of ``CircuitBreakerStateMachine``; this class
+/// adds a lock, a clock, events, logs and metrics.
+///
+/// The hot path (CLOSED, success) reads one atomic to admit the call and takes one short lock to
+/// record it, allocating nothing.
+public final class CircuitBreaker: Sendable {
+    /// The right to make one call; hand it back to ``CircuitBreaker/record(_:for:)``.
+    public struct Permit: Sendable, Hashable {
+        let inner: CircuitBreakerStateMachine<BreakerInstant>.Permit
+
+        /// The breaker generation the call was admitted in.
+        public var generation: UInt64 { inner.generation }
+        /// Whether the call was admitted as a half-open probe.
+        public var isProbe: Bool { inner.isProbe }
+    }
+
+    private struct State: Sendable {
+        var machine: CircuitBreakerStateMachine<BreakerInstant>
+        var subscribers = EventSubscribers<CircuitBreakerEvent>()
+    }
+
+    /// What the breaker protects; names it in errors, events, logs and metrics.
+    public let key: BreakerKey
+    /// The breaker's policy.
+    public let policy: CircuitBreakerPolicy
+
+    private let state: Mutex<State>
+    /// `CircuitState.rawValue | generation << 3`, stored under `state`'s lock after every change and
+    /// read without it by `acquire`, so that CLOSED admits without locking.
+    private let published: Atomic<UInt64>
+    private let timeline: BreakerTimeline
+    private let logger: Logger
+    private let observer: (@Sendable (CircuitBreakerEvent) -> Void)?
+    private let rejectionCounter: Counter
+    private let stateGauge: Gauge
+
+    /// Creates a CLOSED breaker.
+    ///
+    /// - Parameters:
+    ///   - key: What the breaker protects.
+    ///   - policy: Its rules; an invalid policy is a programming error (see ``CircuitBreakerPolicy/validate()``).
+    ///   - clock: A monotonic clock; a manual clock in tests.
+    ///   - random: Numbers in [0, 1] for open-duration jitter.
+    ///   - logger: Where transitions (info) and rejections (debug) are logged.
+    ///   - observer: Called with every transition and rejection, outside the breaker's lock.
+    public convenience init(
+        key: BreakerKey,
+        policy: CircuitBreakerPolicy = CircuitBreakerPolicy(),
+        clock: some Clock<Duration> = ContinuousClock(),
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) },
+        logger: Logger = Logger(label: "breakwater.circuit-breaker"),
+        observer: (@Sendable (CircuitBreakerEvent) -> Void)? = nil
+    ) {
+        self.init(
+            key: key, policy: policy, timeline: BreakerTimeline(clock),
+            random: random, logger: logger, observer: observer
+        )
+    }
+
+    /// Creates a CLOSED standalone breaker named `name` (for a database, an HTTP API, ...).
+    public convenience init(
+        name: String,
+        policy: CircuitBreakerPolicy = CircuitBreakerPolicy(),
+        clock: some Clock<Duration> = ContinuousClock(),
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) },
+        logger: Logger = Logger(label: "breakwater.circuit-breaker"),
+        observer: (@Sendable (CircuitBreakerEvent) -> Void)? = nil
+    ) {
+        self.init(key: BreakerKey(name: name), policy: policy, clock: clock, random: random, logger: logger, observer: observer)
+    }
+
+    init(
+        key: BreakerKey,
+        policy: CircuitBreakerPolicy,
+        timeline: BreakerTimeline,
+        random: @escaping @Sendable () -> Double,
+        logger: Logger,
+        observer: (@Sendable (CircuitBreakerEvent) -> Void)?
+    ) {
+        do {
+            try policy.validate()
+        } catch {
+            preconditionFailure("invalid circuit breaker policy for '\(key)': \(error)")
+        }
+        self.key = key
+        self.policy = policy
+        let machine = CircuitBreakerStateMachine<BreakerInstant>(policy: policy, random: random)
+        self.state = Mutex(State(machine: machine))
+        self.published = Atomic(Self.word(machine.state, machine.generation))
+        self.timeline = timeline
+        var logger = logger
+        logger[metadataKey: "circuit-breaker"] = "\(key)"
+        self.logger = logger
+        self.observer = observer
+        let dimensions = [("breaker", key.description)]
+        self.rejectionCounter = Counter(label: "breakwater_circuit_breaker_rejections_total", dimensions: dimensions)
+        self.stateGauge = Gauge(label: "breakwater_circuit_breaker_state", dimensions: dimensions)
+        stateGauge.record(machine.state.rawValue)
+    }
+
+    deinit {
+        for continuation in state.withLock({ $0.subscribers.takeAll() }) { continuation.finish() }
+    }
+
+    private static func word(_ state: CircuitState, _ generation: UInt64) -> UInt64 {
+        UInt64(state.rawValue) | generation << 3
+    }
+
+    // MARK: Calls
+
+    /// The current state.
+    public var currentState: CircuitState {
+        CircuitState(rawValue: Int(published.load(ordering: .acquiring) & 7)) ?? .closed
+    }
+
+    /// Asks to make a call. No I/O happens when the call is rejected.
+    ///
+    /// - Returns: A permit to pass to ``record(_:for:)`` when the call ends.
+    /// - Throws: ``CircuitBreakerRejection`` when the breaker is open, forced open, or half-open with
+    ///   every probe slot taken.
+    public func acquire() throws(CircuitBreakerRejection) -> Permit {
+        let word = published.load(ordering: .acquiring)
+        let fastState = word & 7
+        if fastState == UInt64(CircuitState.closed.rawValue) || fastState == UInt64(CircuitState.disabled.rawValue) {
+            return Permit(inner: .init(generation: word >> 3, probeID: 0, admittedAt: timeline.now()))
+        }
+        let now = timeline.now()
+        let (decision, transition) = state.withLock { state in
+            let (decision, transition) = state.machine.acquire(at: now)
+            if let transition { publishLocked(transition, &state) }
+            if case .rejected(let s, let retryAfter) = decision {
+                state.subscribers.yield(.rejection(CircuitBreakerRejection(key: key, state: s, retryAfter: retryAfter)))
+            }
+            return (decision, transition)
+        }
+        if let transition { announce(transition) }
+        switch decision {
+        case .admitted(let permit):
+            return Permit(inner: permit)
+        case .rejected(let s, let retryAfter):
+            let rejection = CircuitBreakerRejection(key: key, state: s, retryAfter: retryAfter)
+            rejectionCounter.increment()
+            logger.debug("call rejected", metadata: ["reason": "\(rejection.message)"])
+            observer?(.rejection(rejection))
+            throw rejection
+        }
+    }
+
+    /// Records how the call admitted with `permit` ended. A permit from an older generation is ignored.
+    public func record(_ outcome: CallOutcome, for permit: Permit) {
+        let now = timeline.now()
+        let transition = state.withLock { state -> CircuitBreakerTransition? in
+            guard let transition = state.machine.record(outcome, for: permit.inner, at: now) else { return nil }
+            publishLocked(transition, &state)
+            return transition
+        }
+        if let transition { announce(transition) }
+    }
+
+    /// Records a call that ended with `code`, classified by the policy's classifier.
+    public func record(_ code: Status.Code, for permit: Permit) {
+        record(policy.classifier.classify(code), for: permit)
+    }
+
+    /// Records a call that threw `error`, classified by the policy's classifier.
+    public func record(error: any Error, for permit: Permit) {
+        record(policy.classifier.classify(error), for: permit)
+    }
+
+    /// Runs `operation` if the breaker admits it, and records its outcome.
+    ///
+    /// - Parameters:
+    ///   - classify: Classifies errors `operation` throws; by default the policy's classifier
+    ///     (``RPCError`` by code, `CancellationError` neutral, anything else a failure).
+    ///   - fallback: Produces the result when the breaker rejects the call; without it, the
+    ///     ``CircuitBreakerRejection`` is thrown.
+    ///   - operation: The protected call. Returning counts as a success.
+    /// - Throws: What `operation` or `fallback` throws, or the rejection.
+    public func run<T>(
+        isolation: isolated (any Actor)? = #isolation,
+        classifyingErrors classify: ((any Error) -> CallOutcome)? = nil,
+        fallback: ((CircuitBreakerRejection) async throws -> T)? = nil,
+        _ operation: () async throws -> T
+    ) async throws -> T {
+        let permit: Permit
+        do {
+            permit = try acquire()
+        } catch {
+            guard let fallback else { throw error }
+            return try await fallback(error)
+        }
+        do {
+            let value = try await operation()
+            record(.success, for: permit)
+            return value
+        } catch {
+            record(classify?(error) ?? policy.classifier.classify(error), for: permit)
+            throw error
+        }
+    }
+
+    // MARK: Operators
+
+    /// Holds the breaker open, rejecting every call, until ``reset()``.
+    public func forceOpen() {
+        apply { $0.forceOpen() }
+    }
+
+    /// Switches the breaker off, admitting every call and counting nothing, until ``reset()``.
+    public func disable() {
+        apply { $0.disable() }
+    }
+
+    /// Returns the breaker to a fresh CLOSED state.
+    public func reset() {
+        apply { $0.reset() }
+    }
+
+    private func apply(_ body: (inout CircuitBreakerStateMachine<BreakerInstant>) -> CircuitBreakerTransition?) {
+        let transition = state.withLock { state -> CircuitBreakerTransition? in
+            let transition = body(&state.machine)
+            // `reset` clears even without a transition; the generation may have moved.
+            published.store(Self.word(state.machine.state, state.machine.generation), ordering: .releasing)
+            if let transition { state.subscribers.yield(.transition(key: key, transition)) }
+            return transition
+        }
+        if let transition { announce(transition) }
+    }
+
+    // MARK: Observation
+
+    /// The state and counts now.
+    public func snapshot() -> CircuitBreakerSnapshot {
+        let now = timeline.now()
+        return state.withLock { $0.machine.snapshot(key: key, at: now) }
+    }
+
+    /// A stream of this breaker's transitions and rejections, in the order they happened, from now on.
+    ///
+    /// - Parameter limit: Events buffered for a slow reader; past it the oldest are dropped.
+    public func events(bufferingNewest limit: Int = 64) -> AsyncStream<CircuitBreakerEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: CircuitBreakerEvent.self, bufferingPolicy: .bufferingNewest(max(limit, 1))
+        )
+        let id = state.withLock { $0.subscribers.reserveID() }
+        continuation.onTermination = { [weak self] _ in
+            self?.state.withLock { $0.subscribers.remove(id) }
+        }
+        state.withLock { $0.subscribers.add(continuation, id: id) }
+        return stream
+    }
+
+    private func publishLocked(_ transition: CircuitBreakerTransition, _ state: inout State) {
+        published.store(Self.word(transition.to, transition.generation), ordering: .releasing)
+        state.subscribers.yield(.transition(key: key, transition))
+    }
+
+    /// Logs, counts and reports a transition, outside the lock.
+    private func announce(_ transition: CircuitBreakerTransition) {
+        stateGauge.record(transition.to.rawValue)
+        Counter(
+            label: "breakwater_circuit_breaker_transitions_total",
+            dimensions: [("breaker", key.description), ("to", transition.to.name)]
+        ).increment()
+        logger.info(
+            "circuit breaker state changed",
+            metadata: [
+                "from": "\(transition.from)", "to": "\(transition.to)",
+                "reason": "\(transition.reason)", "generation": "\(transition.generation)",
+            ]
+        )
+        observer?(.transition(key: key, transition))
+    }
+}

@@ -1,0 +1,94 @@
+import BreakwaterCore
+import Logging
+import Synchronization
+
+/// The circuit breakers of a client, created lazily, one per (target, service, method), or per
+/// (target, service) when a policy's ``CircuitBreakerPolicy/scope`` is ``CircuitBreakerPolicy/Scope/service``.
+///
+/// All breakers share the registry's clock, logger and observer, and their events also flow into
+/// the registry's ``events(bufferingNewest:)``. A breaker keeps the policy it was created with.
+public final class CircuitBreakerRegistry: Sendable {
+    private struct State: Sendable {
+        var breakers: [BreakerKey: CircuitBreaker] = [:]
+        var subscribers = EventSubscribers<CircuitBreakerEvent>()
+    }
+
+    private let state = Mutex(State())
+    private let timeline: BreakerTimeline
+    private let random: @Sendable () -> Double
+    private let logger: Logger
+    private let observer: (@Sendable (CircuitBreakerEvent) -> Void)?
+
+    /// Creates an empty registry.
+    ///
+    /// - Parameters:
+    ///   - clock: The monotonic clock of every breaker.
+    ///   - random: Numbers in [0, 1] for open-duration jitter.
+    ///   - logger: The logger of every breaker.
+    ///   - observer: Called with every event of every breaker.
+    public init(
+        clock: some Clock<Duration> = ContinuousClock(),
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) },
+        logger: Logger = Logger(label: "breakwater.circuit-breaker"),
+        observer: (@Sendable (CircuitBreakerEvent) -> Void)? = nil
+    ) {
+        self.timeline = BreakerTimeline(clock)
+        self.random = random
+        self.logger = logger
+        self.observer = observer
+    }
+
+    deinit {
+        for continuation in state.withLock({ $0.subscribers.takeAll() }) { continuation.finish() }
+    }
+
+    /// The breaker for `method` on `target` under `policy`, created on first use.
+    public func breaker(target: String, method: MethodDescriptor, policy: CircuitBreakerPolicy) -> CircuitBreaker {
+        breaker(for: BreakerKey(target: target, method: method, scope: policy.scope), policy: policy)
+    }
+
+    /// The breaker for `key`, created with `policy` on first use.
+    public func breaker(for key: BreakerKey, policy: CircuitBreakerPolicy) -> CircuitBreaker {
+        state.withLock { state in
+            if let breaker = state.breakers[key] { return breaker }
+            let breaker = CircuitBreaker(
+                key: key, policy: policy, timeline: timeline, random: random, logger: logger,
+                observer: { [weak self] event in self?.forward(event) }
+            )
+            state.breakers[key] = breaker
+            return breaker
+        }
+    }
+
+    /// The breaker for `key`, if one was created.
+    public func existingBreaker(for key: BreakerKey) -> CircuitBreaker? {
+        state.withLock { $0.breakers[key] }
+    }
+
+    /// Snapshots of every breaker, sorted by key.
+    public func snapshots() -> [CircuitBreakerSnapshot] {
+        let breakers = state.withLock { Array($0.breakers.values) }
+        return breakers.map { $0.snapshot() }.sorted { $0.key < $1.key }
+    }
+
+    /// A stream of every breaker's transitions and rejections from now on.
+    ///
+    /// Events of one breaker arrive in order unless they race on different threads; use
+    /// ``CircuitBreaker/events(bufferingNewest:)`` for a strictly ordered stream of one breaker.
+    public func events(bufferingNewest limit: Int = 256) -> AsyncStream<CircuitBreakerEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: CircuitBreakerEvent.self, bufferingPolicy: .bufferingNewest(max(limit, 1))
+        )
+        let id = state.withLock { $0.subscribers.reserveID() }
+        continuation.onTermination = { [weak self] _ in
+            self?.state.withLock { $0.subscribers.remove(id) }
+        }
+        state.withLock { $0.subscribers.add(continuation, id: id) }
+        return stream
+    }
+
+    private func forward(_ event: CircuitBreakerEvent) {
+        state.withLock { $0.subscribers.yield(event) }
+        observer?(event)
+    }
+}

@@ -1,0 +1,38 @@
+/// The async-stream subscribers of an event source. Not thread-safe: lives inside its owner's lock,
+/// so that events are yielded in the order the owner produced them.
+struct EventSubscribers<Event: Sendable>: Sendable {
+    private var continuations: [UInt64: AsyncStream<Event>.Continuation] = [:]
+    private var nextID: UInt64 = 0
+
+    var isEmpty: Bool { continuations.isEmpty }
+
+    /// Reserves an id for a new subscriber.
+    mutating func reserveID() -> UInt64 {
+        defer { nextID += 1 }
+        return nextID
+    }
+
+    mutating func add(_ continuation: AsyncStream<Event>.Continuation, id: UInt64) {
+        continuations[id] = continuation
+    }
+
+    mutating func remove(_ id: UInt64) {
+        continuations.removeValue(forKey: id)
+    }
+
+    /// Yields to every subscriber (a full buffer drops its oldest event); forgets finished ones.
+    mutating func yield(_ event: Event) {
+        guard !continuations.isEmpty else { return }
+        var finished: [UInt64] = []
+        for (id, continuation) in continuations {
+            if case .terminated = continuation.yield(event) { finished.append(id) }
+        }
+        for id in finished { continuations.removeValue(forKey: id) }
+    }
+
+    /// Removes and returns every continuation, to be finished outside the owner's lock.
+    mutating func takeAll() -> [AsyncStream<Event>.Continuation] {
+        defer { continuations = [:] }
+        return Array(continuations.values)
+    }
+}

@@ -1,0 +1,270 @@
+import BreakwaterCore
+
+/// Turns a parsed service-config JSON into a ``ServiceConfig``, or the first error with its path.
+enum ServiceConfigParser {
+    typealias Object = [String: JSONValue]
+
+    static func parse(_ root: JSONValue) throws(ConfigurationError) -> ServiceConfig {
+        let object = try object(root, "(root)")
+        var table = PolicyTable()
+        var seen: [MethodKey?: String] = [:]  // nil: the default
+
+        if let list = object["methodConfig"] {
+            guard case .array(let configs) = list else {
+                throw error("methodConfig", list, "is not an array")
+            }
+            for (i, config) in configs.enumerated() {
+                let path = "methodConfig[\(i)]"
+                let fields = try self.object(config, path)
+                let policy = try methodPolicy(fields, path)
+                for (key, namePath) in try names(fields, path) {
+                    if let first = seen[key] {
+                        throw error(namePath, .string(key?.description ?? "{}"), "is a duplicate of \(first)")
+                    }
+                    seen[key] = namePath
+                    if let key { table.entries[key] = policy } else { table.defaultPolicy = policy }
+                }
+            }
+        }
+        var throttling: RetryThrottlingPolicy?
+        if let value = object["retryThrottling"] {
+            throttling = try retryThrottling(try self.object(value, "retryThrottling"), "retryThrottling")
+        }
+        return ServiceConfig(policies: table, retryThrottling: throttling)
+    }
+
+    // MARK: Names
+
+    private static func names(_ fields: Object, _ path: String) throws(ConfigurationError) -> [(MethodKey?, String)] {
+        guard let value = fields["name"] else { throw missing("\(path).name") }
+        guard case .array(let names) = value, !names.isEmpty else {
+            throw error("\(path).name", value, "is not a non-empty array")
+        }
+        var keys: [(MethodKey?, String)] = []
+        for (j, name) in names.enumerated() {
+            let namePath = "\(path).name[\(j)]"
+            let fields = try object(name, namePath)
+            let service = try optionalString(fields, "service", namePath) ?? ""
+            let method = try optionalString(fields, "method", namePath) ?? ""
+            if service.isEmpty && !method.isEmpty {
+                throw error("\(namePath).service", .string(service), "is required when method \"\(method)\" is given")
+            }
+            if service.isEmpty {
+                keys.append((nil, namePath))
+            } else {
+                keys.append((MethodKey(service: service, method: method.isEmpty ? nil : method), namePath))
+            }
+        }
+        return keys
+    }
+
+    // MARK: Method policies
+
+    private static func methodPolicy(_ fields: Object, _ path: String) throws(ConfigurationError) -> MethodPolicy {
+        var policy = MethodPolicy()
+        if let timeout = try optionalDuration(fields, "timeout", path) {
+            guard timeout > .zero else { throw error("\(path).timeout", fields["timeout"]!, "is not > 0") }
+            policy.timeout = timeout
+        }
+        if let value = fields["retryPolicy"] {
+            let retryPath = "\(path).retryPolicy"
+            policy.retry = try retryPolicy(try object(value, retryPath), retryPath)
+        }
+        if let value = fields["circuitBreakerPolicy"] {
+            let breakerPath = "\(path).circuitBreakerPolicy"
+            policy.circuitBreaker = try circuitBreakerPolicy(try object(value, breakerPath), breakerPath)
+        }
+        return policy
+    }
+
+    private static func retryPolicy(_ fields: Object, _ path: String) throws(ConfigurationError) -> RetryPolicy {
+        guard let attempts = try optionalInt(fields, "maxAttempts", path) else { throw missing("\(path).maxAttempts") }
+        guard attempts > 1 else { throw error("\(path).maxAttempts", fields["maxAttempts"]!, "is not > 1") }
+        func positiveDuration(_ key: String) throws(ConfigurationError) -> Duration {
+            guard let d = try optionalDuration(fields, key, path) else { throw missing("\(path).\(key)") }
+            guard d > .zero else { throw error("\(path).\(key)", fields[key]!, "is not > 0") }
+            return d
+        }
+        let initial = try positiveDuration("initialBackoff")
+        let maximum = try positiveDuration("maxBackoff")
+        guard let multiplier = try optionalDouble(fields, "backoffMultiplier", path) else {
+            throw missing("\(path).backoffMultiplier")
+        }
+        guard multiplier > 0 else { throw error("\(path).backoffMultiplier", fields["backoffMultiplier"]!, "is not > 0") }
+        guard let codes = try optionalCodes(fields, "retryableStatusCodes", path) else {
+            throw missing("\(path).retryableStatusCodes")
+        }
+        guard !codes.isEmpty else { throw error("\(path).retryableStatusCodes", fields["retryableStatusCodes"]!, "is empty") }
+        var perAttempt: Duration?
+        if let d = try optionalDuration(fields, "perAttemptRecvTimeout", path) {
+            guard d > .zero else { throw error("\(path).perAttemptRecvTimeout", fields["perAttemptRecvTimeout"]!, "is not > 0") }
+            perAttempt = d
+        }
+        let policy = RetryPolicy(
+            maxAttempts: attempts, initialBackoff: initial, maxBackoff: maximum,
+            backoffMultiplier: multiplier, retryableStatusCodes: codes, perAttemptTimeout: perAttempt
+        )
+        do { try policy.validate() } catch { throw error.prefixed(path) }
+        return policy
+    }
+
+    private static let breakerFields: Set<String> = [
+        "consecutiveFailures", "failureRateThreshold", "slidingWindow", "minimumCalls",
+        "slowCallDurationThreshold", "slowCallRateThreshold", "openDuration", "openDurationMultiplier",
+        "maxOpenDuration", "jitter", "halfOpenProbes", "successThreshold", "probeLease",
+        "failureStatusCodes", "neutralStatusCodes", "scope",
+    ]
+
+    private static func circuitBreakerPolicy(_ fields: Object, _ path: String) throws(ConfigurationError) -> CircuitBreakerPolicy {
+        if let unknown = fields.keys.sorted().first(where: { !breakerFields.contains($0) }) {
+            throw error("\(path).\(unknown)", fields[unknown]!, "is not a circuitBreakerPolicy field")
+        }
+        var p = CircuitBreakerPolicy()
+        if let n = try optionalInt(fields, "consecutiveFailures", path) { p.consecutiveFailures = n == 0 ? nil : n }
+        if let r = try optionalDouble(fields, "failureRateThreshold", path) { p.failureRateThreshold = r }
+        if let value = fields["slidingWindow"] {
+            let windowPath = "\(path).slidingWindow"
+            let window = try object(value, windowPath)
+            guard let size = try optionalInt(window, "size", windowPath) else { throw missing("\(windowPath).size") }
+            guard size >= 1 else { throw error("\(windowPath).size", window["size"]!, "is not >= 1") }
+            switch try optionalString(window, "type", windowPath) {
+            case "COUNT": p.slidingWindow = .count(size)
+            case "TIME": p.slidingWindow = .time(.seconds(size))
+            case nil: throw missing("\(windowPath).type")
+            default: throw error("\(windowPath).type", window["type"]!, "is not \"COUNT\" or \"TIME\"")
+            }
+        }
+        if let n = try optionalInt(fields, "minimumCalls", path) { p.minimumCalls = n }
+        if let d = try optionalDuration(fields, "slowCallDurationThreshold", path) { p.slowCallDurationThreshold = d }
+        if let r = try optionalDouble(fields, "slowCallRateThreshold", path) { p.slowCallRateThreshold = r }
+        if let d = try optionalDuration(fields, "openDuration", path) { p.openDuration = d }
+        if let m = try optionalDouble(fields, "openDurationMultiplier", path) { p.openDurationMultiplier = m }
+        if let d = try optionalDuration(fields, "maxOpenDuration", path) { p.maxOpenDuration = d }
+        if let j = try optionalDouble(fields, "jitter", path) { p.jitter = j }
+        if let n = try optionalInt(fields, "halfOpenProbes", path) { p.halfOpenProbes = n }
+        if let n = try optionalInt(fields, "successThreshold", path) { p.successThreshold = n }
+        if let d = try optionalDuration(fields, "probeLease", path) { p.probeLease = d }
+        if let codes = try optionalCodes(fields, "failureStatusCodes", path) { p.classifier.failureCodes = codes }
+        if let codes = try optionalCodes(fields, "neutralStatusCodes", path) { p.classifier.neutralCodes = codes }
+        switch try optionalString(fields, "scope", path) {
+        case nil, "METHOD": p.scope = .method
+        case "SERVICE": p.scope = .service
+        default: throw error("\(path).scope", fields["scope"]!, "is not \"METHOD\" or \"SERVICE\"")
+        }
+        do {
+            try p.validate()
+        } catch {
+            // Report the value as written in the JSON rather than as Swift prints it.
+            var e = error.prefixed(path)
+            if !e.value.isEmpty, let written = fields[error.path] { e.value = written.description }
+            throw e
+        }
+        return p
+    }
+
+    private static func retryThrottling(_ fields: Object, _ path: String) throws(ConfigurationError) -> RetryThrottlingPolicy {
+        guard let tokensValue = fields["maxTokens"] else { throw missing("\(path).maxTokens") }
+        guard case .number(let tokens) = tokensValue else { throw error("\(path).maxTokens", tokensValue, "is not a number") }
+        guard tokens > 0 && tokens <= 1000 else { throw error("\(path).maxTokens", tokensValue, "is not in (0, 1000]") }
+        guard tokens == tokens.rounded() else { throw error("\(path).maxTokens", tokensValue, "is not an integer") }
+        guard let ratio = try optionalDouble(fields, "tokenRatio", path) else { throw missing("\(path).tokenRatio") }
+        let policy = RetryThrottlingPolicy(maxTokens: Int(tokens), tokenRatio: ratio)
+        do {
+            try policy.validate()
+        } catch {
+            throw ConfigurationError(path: "\(path).\(error.path)", value: fields[error.path]?.description ?? error.value, reason: error.reason)
+        }
+        return policy
+    }
+
+    // MARK: Values
+
+    private static func error(_ path: String, _ value: JSONValue, _ reason: String) -> ConfigurationError {
+        ConfigurationError(path: path, value: value.description, reason: reason)
+    }
+
+    private static func missing(_ path: String) -> ConfigurationError {
+        ConfigurationError(path: path, value: "", reason: "is required")
+    }
+
+    private static func object(_ value: JSONValue, _ path: String) throws(ConfigurationError) -> Object {
+        guard case .object(let fields) = value else { throw error(path, value, "is not an object") }
+        return fields
+    }
+
+    private static func optionalString(_ fields: Object, _ key: String, _ path: String) throws(ConfigurationError) -> String? {
+        guard let value = fields[key], value != .null else { return nil }
+        guard case .string(let s) = value else { throw error("\(path).\(key)", value, "is not a string") }
+        return s
+    }
+
+    private static func optionalDouble(_ fields: Object, _ key: String, _ path: String) throws(ConfigurationError) -> Double? {
+        guard let value = fields[key], value != .null else { return nil }
+        guard case .number(let n) = value else { throw error("\(path).\(key)", value, "is not a number") }
+        return n
+    }
+
+    private static func optionalInt(_ fields: Object, _ key: String, _ path: String) throws(ConfigurationError) -> Int? {
+        guard let n = try optionalDouble(fields, key, path) else { return nil }
+        guard n == n.rounded(), abs(n) < 1e15 else { throw error("\(path).\(key)", fields[key]!, "is not an integer") }
+        return Int(n)
+    }
+
+    private static func optionalDuration(_ fields: Object, _ key: String, _ path: String) throws(ConfigurationError) -> Duration? {
+        guard let value = fields[key], value != .null else { return nil }
+        guard case .string(let text) = value, let duration = parseDuration(text) else {
+            throw error("\(path).\(key)", value, "is not a duration like \"1.5s\"")
+        }
+        return duration
+    }
+
+    private static func optionalCodes(_ fields: Object, _ key: String, _ path: String) throws(ConfigurationError) -> Set<Status.Code>? {
+        guard let value = fields[key], value != .null else { return nil }
+        guard case .array(let items) = value else { throw error("\(path).\(key)", value, "is not an array") }
+        var codes = Set<Status.Code>()
+        for (i, item) in items.enumerated() {
+            switch item {
+            case .string(let name):
+                guard let code = Status.Code(name: name) else {
+                    throw error("\(path).\(key)[\(i)]", item, "is not a status code name")
+                }
+                codes.insert(code)
+            case .number(let n):
+                guard n == n.rounded(), abs(n) < 100, let code = Status.Code(rawValue: Int(n)) else {
+                    throw error("\(path).\(key)[\(i)]", item, "is not a status code")
+                }
+                codes.insert(code)
+            default:
+                throw error("\(path).\(key)[\(i)]", item, "is not a status code name or number")
+            }
+        }
+        return codes
+    }
+
+    /// Parses a proto3 JSON duration: an optional `-`, whole seconds, up to nine fractional digits,
+    /// and `s`, e.g. `"1.5s"`, `"0.000001s"`, `"30s"`.
+    static func parseDuration(_ text: String) -> Duration? {
+        var utf8 = Substring(text).utf8
+        guard utf8.last == UInt8(ascii: "s") else { return nil }
+        utf8 = utf8.dropLast()
+        var negative = false
+        if utf8.first == UInt8(ascii: "-") {
+            negative = true
+            utf8 = utf8.dropFirst()
+        }
+        let parts = utf8.split(separator: UInt8(ascii: "."), maxSplits: 1, omittingEmptySubsequences: false)
+        let isDigit: (UInt8) -> Bool = { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+        guard let whole = parts.first, !whole.isEmpty, whole.count <= 12, whole.allSatisfy(isDigit) else { return nil }
+        var seconds: Int64 = 0
+        for digit in whole { seconds = seconds * 10 + Int64(digit - UInt8(ascii: "0")) }
+        var nanos: Int64 = 0
+        if parts.count == 2 {
+            let fraction = parts[1]
+            guard !fraction.isEmpty, fraction.count <= 9, fraction.allSatisfy(isDigit) else { return nil }
+            for digit in fraction { nanos = nanos * 10 + Int64(digit - UInt8(ascii: "0")) }
+            for _ in fraction.count..<9 { nanos *= 10 }
+        }
+        let duration = Duration.seconds(seconds) + .nanoseconds(nanos)
+        return negative ? .zero - duration : duration
+    }
+}
