@@ -24,7 +24,7 @@ public struct RequestMessages: AsyncSequence, Sendable {
     }
 
     /// A fixed list of messages; always replayable.
-    public init(_ messages: [[UInt8]]) {
+    public init(messages: [[UInt8]]) {
         storage = .fixed(messages)
     }
 
