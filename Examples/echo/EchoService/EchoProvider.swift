@@ -6,7 +6,7 @@ import Synchronization
 /// - `Get` returns the text unchanged.
 /// - `Expand` splits the text on single spaces and streams one response per word.
 /// - `Collect` joins the texts it received with single spaces.
-/// - `Update` echoes each message back as it arrives.
+/// - `Update` sends its response headers at once, then echoes each message back as it arrives.
 ///
 /// Faults (see `Faults`) apply at the start of every call, in this order: fail-first, fail-rate, then
 /// hang or delay. The provider counts calls per method and handler cancellations.
@@ -104,6 +104,9 @@ public final class EchoProvider: Echo_EchoServiceProtocol {
         context: ServerContext
     ) async throws {
         try await handle(.update) {
+            // Headers now, not with the first echo: a client that writes only after the call returned
+            // (the call returns once headers arrived) would otherwise wait forever.
+            try await context.sendHeaders()
             for try await request in requests {
                 try await response.write(Echo_EchoResponse.with { $0.text = request.text })
             }

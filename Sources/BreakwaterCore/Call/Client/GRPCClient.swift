@@ -172,6 +172,10 @@ public final class GRPCClient: Sendable {
 
     /// Calls a bidirectional-streaming method: `requests` writes the request messages (it runs once, in
     /// its own task, concurrently with reading the responses); returns once the response headers arrived.
+    ///
+    /// Because the call returns only after the response headers, a server that sends its headers with its
+    /// first response (the default) and answers only after a request must get that request from
+    /// `requests` itself: do not hold back requests until this function returned.
     public func bidirectionalStreaming<Request: Sendable, Response: Sendable>(
         method: MethodDescriptor,
         serializer: some MessageSerializer<Request>,
