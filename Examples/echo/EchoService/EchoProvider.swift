@@ -1,0 +1,157 @@
+import BreakwaterCore
+import Synchronization
+
+/// The reference implementation of `echo.Echo`, with optional fault injection.
+///
+/// - `Get` returns the text unchanged.
+/// - `Expand` splits the text on single spaces and streams one response per word.
+/// - `Collect` joins the texts it received with single spaces.
+/// - `Update` sends its response headers at once, then echoes each message back as it arrives.
+///
+/// Faults (see `Faults`) apply at the start of every call, in this order: fail-first, fail-rate, then
+/// hang or delay. The provider counts calls per method and handler cancellations.
+public final class EchoProvider: Echo_EchoServiceProtocol {
+    private struct State {
+        var calls: [Method: Int] = [:]
+        var cancellations = 0
+        var cancellationWaiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+        var callWaiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+    }
+
+    /// The faults injected.
+    public let faults: Faults
+    private let random: @Sendable () -> Double
+    private let state = Mutex(State())
+
+    /// Creates a provider.
+    /// - Parameters:
+    ///   - faults: the faults to inject (none by default).
+    ///   - random: the random source for `faults.failRate`, returning values in `0..<1`.
+    public init(faults: Faults = .none, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+        self.faults = faults
+        self.random = random
+    }
+
+    /// How many calls of `method` started.
+    public func callCount(_ method: Method) -> Int {
+        state.withLock { $0.calls[method, default: 0] }
+    }
+
+    /// How many calls started, over all methods.
+    public var totalCallCount: Int {
+        state.withLock { $0.calls.values.reduce(0, +) }
+    }
+
+    /// How many handlers ended because their task was cancelled.
+    public var cancellationCount: Int {
+        state.withLock { $0.cancellations }
+    }
+
+    /// Returns once at least `count` handlers were cancelled.
+    public func waitForCancellations(atLeast count: Int) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let done = state.withLock { s -> Bool in
+                if s.cancellations >= count { return true }
+                s.cancellationWaiters.append((count, c))
+                return false
+            }
+            if done { c.resume() }
+        }
+    }
+
+    /// Returns once at least `count` calls (over all methods) started.
+    public func waitForCalls(atLeast count: Int) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let done = state.withLock { s -> Bool in
+                if s.calls.values.reduce(0, +) >= count { return true }
+                s.callWaiters.append((count, c))
+                return false
+            }
+            if done { c.resume() }
+        }
+    }
+
+    // MARK: Handlers
+
+    public func get(request: Echo_EchoRequest, context: ServerContext) async throws -> Echo_EchoResponse {
+        try await handle(.get) {
+            Echo_EchoResponse.with { $0.text = request.text }
+        }
+    }
+
+    public func expand(
+        request: Echo_EchoRequest, response: ResponseWriter<Echo_EchoResponse>, context: ServerContext
+    ) async throws {
+        try await handle(.expand) {
+            for word in request.text.split(separator: " ", omittingEmptySubsequences: false) {
+                try await response.write(Echo_EchoResponse.with { $0.text = String(word) })
+            }
+        }
+    }
+
+    public func collect(
+        requests: RequestStream<Echo_EchoRequest>, context: ServerContext
+    ) async throws -> Echo_EchoResponse {
+        try await handle(.collect) {
+            var texts: [String] = []
+            for try await request in requests { texts.append(request.text) }
+            return Echo_EchoResponse.with { $0.text = texts.joined(separator: " ") }
+        }
+    }
+
+    public func update(
+        requests: RequestStream<Echo_EchoRequest>, response: ResponseWriter<Echo_EchoResponse>,
+        context: ServerContext
+    ) async throws {
+        try await handle(.update) {
+            // Headers now, not with the first echo: a client that writes only after the call returned
+            // (the call returns once headers arrived) would otherwise wait forever.
+            try await context.sendHeaders()
+            for try await request in requests {
+                try await response.write(Echo_EchoResponse.with { $0.text = request.text })
+            }
+        }
+    }
+
+    // MARK: Faults and counters
+
+    private func handle<Result>(_ method: Method, _ body: () async throws -> Result) async throws -> Result {
+        let (count, callWaiters) = state.withLock { s in
+            s.calls[method, default: 0] += 1
+            let total = s.calls.values.reduce(0, +)
+            let ready = s.callWaiters.filter { $0.count <= total }
+            s.callWaiters.removeAll { $0.count <= total }
+            return (s.calls[method, default: 0], ready)
+        }
+        for waiter in callWaiters { waiter.continuation.resume() }
+        do {
+            if count <= faults.failFirst {
+                throw RPCError(code: .unavailable, message: "Injected failure: call \(count) of the first \(faults.failFirst)")
+            }
+            if faults.failRate > 0, random() < faults.failRate {
+                throw RPCError(code: .unavailable, message: "Injected failure at rate \(faults.failRate)")
+            }
+            if faults.hang {
+                while true { try await Task.sleep(for: .seconds(3600)) }
+            }
+            if let delay = faults.delay {
+                try await Task.sleep(for: delay)
+            }
+            return try await body()
+        } catch {
+            if Task.isCancelled { recordCancellation() }
+            throw error
+        }
+    }
+
+    private func recordCancellation() {
+        let ready = state.withLock { s in
+            s.cancellations += 1
+            let total = s.cancellations
+            let ready = s.cancellationWaiters.filter { $0.count <= total }
+            s.cancellationWaiters.removeAll { $0.count <= total }
+            return ready
+        }
+        for waiter in ready { waiter.continuation.resume() }
+    }
+}

@@ -1,0 +1,276 @@
+/// A gRPC client: runs calls through its interceptors and over its transport.
+///
+/// Typed calls take a serializer for requests and a deserializer for responses; generated stubs wrap
+/// them. Every call is a stream underneath (see `ClientInterceptor`); `execute(request:method:kind:options:)`
+/// exposes that level directly.
+public final class GRPCClient: Sendable {
+    /// The options every call starts from; a call's own options override the fields they set.
+    public let defaultOptions: CallOptions
+    /// The most request bytes a streaming call buffers for replay before it is committed.
+    public let retryBufferBytes: Int
+    let transport: any ClientTransport
+    let pipeline: ClientInterceptorPipeline
+
+    /// Creates a client.
+    /// - Parameters:
+    ///   - transport: the transport calls run over.
+    ///   - interceptors: interceptors with their scopes, outermost first.
+    ///   - defaultOptions: options for calls that do not set their own.
+    ///   - retryBufferBytes: the retry buffer limit per call (default 256 KiB).
+    public init(
+        transport: any ClientTransport,
+        interceptors: [ConditionalInterceptor<any ClientInterceptor>] = [],
+        defaultOptions: CallOptions = .defaults,
+        retryBufferBytes: Int = 256 * 1024
+    ) {
+        self.transport = transport
+        self.defaultOptions = defaultOptions
+        self.retryBufferBytes = retryBufferBytes
+        self.pipeline = ClientInterceptorPipeline(interceptors: interceptors, transport: transport)
+    }
+
+    /// Closes the transport: new calls fail with UNAVAILABLE, calls in flight finish first.
+    public func close() async {
+        await transport.close()
+    }
+
+    /// `options` with the unset fields taken from `defaultOptions`.
+    public func resolvedOptions(_ options: CallOptions) -> CallOptions {
+        CallOptions(
+            timeout: options.timeout ?? defaultOptions.timeout,
+            deadline: options.deadline ?? defaultOptions.deadline,
+            maxReceiveMessageBytes: options.maxReceiveMessageBytes ?? defaultOptions.maxReceiveMessageBytes,
+            compression: options.compression ?? defaultOptions.compression
+        )
+    }
+
+    /// Runs one call at the stream level through the interceptors that apply to `method`.
+    ///
+    /// Returns once the response headers arrived; throws an `RPCError` for a response without headers
+    /// and a non-OK status. The caller owns the response body; dropping it cancels the call.
+    public func execute(
+        request: ClientRequest,
+        method: MethodDescriptor,
+        kind: CallKind,
+        options: CallOptions = .defaults
+    ) async throws -> ClientResponse {
+        let options = resolvedOptions(options)
+        let context = ClientContext(
+            descriptor: method,
+            kind: kind,
+            deadline: options.effectiveDeadline(now: .now),
+            options: options
+        )
+        return try await pipeline.run(request: request, context: context)
+    }
+
+    // MARK: Unary
+
+    /// Calls a unary method and returns its response message.
+    public func unary<Request: Sendable, Response: Sendable>(
+        request: Request,
+        method: MethodDescriptor,
+        serializer: some MessageSerializer<Request>,
+        deserializer: some MessageDeserializer<Response>,
+        options: CallOptions = .defaults,
+        metadata: Metadata = [:]
+    ) async throws -> Response {
+        try await unaryWithMetadata(
+            request: request, method: method, serializer: serializer, deserializer: deserializer,
+            options: options, metadata: metadata
+        ).message
+    }
+
+    /// Calls a unary method and returns its response message with the response headers and trailers.
+    public func unaryWithMetadata<Request: Sendable, Response: Sendable>(
+        request: Request,
+        method: MethodDescriptor,
+        serializer: some MessageSerializer<Request>,
+        deserializer: some MessageDeserializer<Response>,
+        options: CallOptions = .defaults,
+        metadata: Metadata = [:]
+    ) async throws -> UnaryResponse<Response> {
+        let bytes = try Self.serialize(request, serializer)
+        let response = try await execute(
+            request: ClientRequest(metadata: metadata, message: bytes),
+            method: method, kind: .unary, options: options
+        )
+        return try await Self.singleResponse(response, deserializer)
+    }
+
+    // MARK: Client streaming
+
+    /// Calls a client-streaming method: `requests` writes the request messages (it runs once, in its
+    /// own task; returning ends the request side) and the single response message is returned.
+    public func clientStreaming<Request: Sendable, Response: Sendable>(
+        method: MethodDescriptor,
+        serializer: some MessageSerializer<Request>,
+        deserializer: some MessageDeserializer<Response>,
+        options: CallOptions = .defaults,
+        metadata: Metadata = [:],
+        requests: @escaping @Sendable (RPCWriter<Request>) async throws -> Void
+    ) async throws -> Response {
+        try await clientStreamingWithMetadata(
+            method: method, serializer: serializer, deserializer: deserializer,
+            options: options, metadata: metadata, requests: requests
+        ).message
+    }
+
+    /// Calls a client-streaming method, sending the elements of `requests`.
+    public func clientStreaming<Request: Sendable, Response: Sendable, Requests: AsyncSequence & Sendable>(
+        method: MethodDescriptor,
+        serializer: some MessageSerializer<Request>,
+        deserializer: some MessageDeserializer<Response>,
+        options: CallOptions = .defaults,
+        metadata: Metadata = [:],
+        requests: Requests
+    ) async throws -> Response where Requests.Element == Request {
+        try await clientStreaming(
+            method: method, serializer: serializer, deserializer: deserializer,
+            options: options, metadata: metadata, requests: Self.producer(requests)
+        )
+    }
+
+    /// Calls a client-streaming method and returns the response message with headers and trailers.
+    public func clientStreamingWithMetadata<Request: Sendable, Response: Sendable>(
+        method: MethodDescriptor,
+        serializer: some MessageSerializer<Request>,
+        deserializer: some MessageDeserializer<Response>,
+        options: CallOptions = .defaults,
+        metadata: Metadata = [:],
+        requests: @escaping @Sendable (RPCWriter<Request>) async throws -> Void
+    ) async throws -> UnaryResponse<Response> {
+        let messages = makeMessages(serializer: serializer, requests: requests)
+        defer { messages.close() }
+        let response = try await execute(
+            request: ClientRequest(metadata: metadata, messages: messages),
+            method: method, kind: .clientStreaming, options: options
+        )
+        return try await Self.singleResponse(response, deserializer)
+    }
+
+    // MARK: Server streaming
+
+    /// Calls a server-streaming method; returns once the response headers arrived.
+    public func serverStreaming<Request: Sendable, Response: Sendable>(
+        request: Request,
+        method: MethodDescriptor,
+        serializer: some MessageSerializer<Request>,
+        deserializer: some MessageDeserializer<Response>,
+        options: CallOptions = .defaults,
+        metadata: Metadata = [:]
+    ) async throws -> ResponseStream<Response> {
+        let bytes = try Self.serialize(request, serializer)
+        let response = try await execute(
+            request: ClientRequest(metadata: metadata, message: bytes),
+            method: method, kind: .serverStreaming, options: options
+        )
+        return ResponseStream(response: response, requests: nil) { try deserializer.deserialize($0) }
+    }
+
+    // MARK: Bidirectional streaming
+
+    /// Calls a bidirectional-streaming method: `requests` writes the request messages (it runs once, in
+    /// its own task, concurrently with reading the responses); returns once the response headers arrived.
+    ///
+    /// Because the call returns only after the response headers, a server that sends its headers with its
+    /// first response (the default) and answers only after a request must get that request from
+    /// `requests` itself: do not hold back requests until this function returned.
+    public func bidirectionalStreaming<Request: Sendable, Response: Sendable>(
+        method: MethodDescriptor,
+        serializer: some MessageSerializer<Request>,
+        deserializer: some MessageDeserializer<Response>,
+        options: CallOptions = .defaults,
+        metadata: Metadata = [:],
+        requests: @escaping @Sendable (RPCWriter<Request>) async throws -> Void
+    ) async throws -> ResponseStream<Response> {
+        let messages = makeMessages(serializer: serializer, requests: requests)
+        let response: ClientResponse
+        do {
+            response = try await execute(
+                request: ClientRequest(metadata: metadata, messages: messages),
+                method: method, kind: .bidirectionalStreaming, options: options
+            )
+        } catch {
+            messages.close()
+            throw error
+        }
+        return ResponseStream(response: response, requests: messages) { try deserializer.deserialize($0) }
+    }
+
+    /// Calls a bidirectional-streaming method, sending the elements of `requests`.
+    public func bidirectionalStreaming<Request: Sendable, Response: Sendable, Requests: AsyncSequence & Sendable>(
+        method: MethodDescriptor,
+        serializer: some MessageSerializer<Request>,
+        deserializer: some MessageDeserializer<Response>,
+        options: CallOptions = .defaults,
+        metadata: Metadata = [:],
+        requests: Requests
+    ) async throws -> ResponseStream<Response> where Requests.Element == Request {
+        try await bidirectionalStreaming(
+            method: method, serializer: serializer, deserializer: deserializer,
+            options: options, metadata: metadata, requests: Self.producer(requests)
+        )
+    }
+
+    // MARK: Helpers
+
+    private func makeMessages<Request: Sendable>(
+        serializer: some MessageSerializer<Request>,
+        requests: @escaping @Sendable (RPCWriter<Request>) async throws -> Void
+    ) -> RequestMessages {
+        RequestMessages(retryBufferBytes: retryBufferBytes) { writer in
+            try await requests(writer.map { try Self.serialize($0, serializer) })
+        }
+    }
+
+    private static func producer<Request: Sendable, Requests: AsyncSequence & Sendable>(
+        _ requests: Requests
+    ) -> @Sendable (RPCWriter<Request>) async throws -> Void where Requests.Element == Request {
+        { writer in
+            for try await request in requests {
+                try await writer.write(request)
+            }
+        }
+    }
+
+    private static func serialize<Request>(_ request: Request, _ serializer: some MessageSerializer<Request>) throws -> [UInt8] {
+        do {
+            return try serializer.serialize(request)
+        } catch {
+            throw RPCError(code: .internalError, message: "Failed to serialize the request message", cause: error)
+        }
+    }
+
+    /// Reads exactly one response message and the trailers.
+    private static func singleResponse<Response: Sendable>(
+        _ response: ClientResponse,
+        _ deserializer: some MessageDeserializer<Response>
+    ) async throws -> UnaryResponse<Response> {
+        var message: Response?
+        var trailers: Metadata = [:]
+        for try await part in response.body {
+            switch part {
+            case .message(let bytes):
+                guard message == nil else {
+                    response.body.cancel()
+                    throw RPCError(code: .internalError, message: "The server sent more than one response message")
+                }
+                do {
+                    message = try deserializer.deserialize(bytes)
+                } catch {
+                    response.body.cancel()
+                    throw RPCError(
+                        code: .internalError, message: "Failed to deserialize the response message", cause: error)
+                }
+            case .trailers(let metadata):
+                trailers = metadata
+            }
+        }
+        guard let message else {
+            throw RPCError(
+                code: .unimplemented, message: "The server sent no response message", metadata: trailers)
+        }
+        return UnaryResponse(message: message, metadata: response.metadata, trailers: trailers)
+    }
+}

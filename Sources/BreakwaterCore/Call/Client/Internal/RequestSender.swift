@@ -1,0 +1,54 @@
+import Synchronization
+
+/// Forwards the request messages of a streaming call to its transport stream, in its own task, and
+/// remembers why it failed (the request producer threw), so the call ends with that error rather than
+/// with the CANCELLED the resulting stream reset produces. State is under a `Mutex`.
+final class RequestSender: Sendable {
+    private let task: Mutex<Task<Void, Never>?> = Mutex(nil)
+    private let error: Mutex<(any Error)?> = Mutex(nil)
+
+    /// Starts forwarding `messages` to `stream`.
+    static func start(messages: RequestMessages, stream: any ClientTransportStream) -> RequestSender {
+        let sender = RequestSender()
+        // The iterator is made here, not in the task, so attempts register with the replay buffer in
+        // the order they started.
+        let firstIterator = messages.makeAsyncIterator()
+        let task = Task { [sender] in
+            var iterator = firstIterator
+            while true {
+                let message: [UInt8]?
+                do {
+                    message = try await iterator.next()
+                } catch {
+                    if Task.isCancelled || error is CancellationError { return }
+                    sender.error.withLock { $0 = error }
+                    stream.cancel()
+                    return
+                }
+                guard let message else {
+                    stream.finishSending()
+                    return
+                }
+                do {
+                    try await stream.send(message, endStream: false)
+                } catch {
+                    return  // the stream ended; `next` reports its status
+                }
+            }
+        }
+        sender.task.withLock { $0 = task }
+        return sender
+    }
+
+    func cancel() {
+        task.withLock { $0 }?.cancel()
+    }
+
+    /// The error the call ends with, given how the stream ended: the producer's failure when there was one.
+    func failure(orStatusOf end: ClientStreamEnd) -> RPCError {
+        guard let error = error.withLock({ $0 }) else {
+            return RPCError(status: end.status, metadata: end.trailers)
+        }
+        return RPCError.wrapping(error, code: .unknown, message: "The request producer threw an error")
+    }
+}

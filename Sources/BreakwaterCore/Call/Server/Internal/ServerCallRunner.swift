@@ -1,0 +1,47 @@
+import Logging
+
+/// Runs one accepted server call: interceptors, then the handler, then the stream's end with the
+/// status the handler's outcome maps to.
+enum ServerCallRunner {
+    static let logger = Logger(label: "breakwater.server")
+
+    static func run(
+        stream: any ServerTransportStream,
+        route: RPCRoute,
+        interceptors: [any ServerInterceptor]
+    ) async {
+        let context = ServerContext(descriptor: route.descriptor, kind: route.kind, stream: stream)
+        let request = ServerRequest(
+            metadata: stream.head.metadata,
+            messages: RequestStream { try await stream.receive() }
+        )
+        do {
+            try await runChain(interceptors[...], route: route, request: request, context: context)
+            context.finish(status: .ok)
+        } catch let error as RPCError {
+            context.finish(status: error.status, extraTrailers: error.metadata)
+        } catch is CancellationError {
+            context.finish(status: Status(code: .cancelled, message: "The call was cancelled"))
+        } catch {
+            // Never leak an unexpected error's details to the client.
+            logger.debug("Handler failed", metadata: ["method": "\(route.descriptor)", "error": "\(error)"])
+            context.finish(status: Status(code: .unknown, message: "The service failed to handle the call"))
+        }
+    }
+
+    private static func runChain(
+        _ chain: ArraySlice<any ServerInterceptor>,
+        route: RPCRoute,
+        request: ServerRequest,
+        context: ServerContext
+    ) async throws {
+        guard let first = chain.first else {
+            try await route.handle(request, context)
+            return
+        }
+        let rest = chain.dropFirst()
+        try await first.intercept(request: request, context: context) { request, context in
+            try await runChain(rest, route: route, request: request, context: context)
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Synchronization
+
+/// What a server handler (and a server interceptor) knows about its call, and how it sets the response
+/// metadata.
+///
+/// Response headers are sent with the first response message (or at the end, or by `sendHeaders()`);
+/// changes to `responseHeaders` after that have no effect. Trailers are sent when the call ends, merged
+/// with the metadata of a thrown `RPCError`.
+public final class ServerContext: Sendable {
+    /// The method called.
+    public let descriptor: MethodDescriptor
+    /// The kind of call.
+    public let kind: CallKind
+    /// The client's custom request metadata.
+    public let requestMetadata: Metadata
+    /// The call's deadline (from `grpc-timeout`), on the monotonic clock; the transport enforces it and
+    /// cancels the handler's task when it passes.
+    public let deadline: ContinuousClock.Instant?
+    /// The client's address, e.g. `ipv4:127.0.0.1:51234`.
+    public let peer: String
+
+    private struct State {
+        var headers: Metadata = [:]
+        var trailers: Metadata = [:]
+        var headersSent = false
+    }
+
+    let stream: any ServerTransportStream
+    private let state = Mutex(State())
+
+    init(descriptor: MethodDescriptor, kind: CallKind, stream: any ServerTransportStream) {
+        let head = stream.head
+        self.descriptor = descriptor
+        self.kind = kind
+        self.requestMetadata = head.metadata
+        self.deadline = head.deadline
+        self.peer = head.peer
+        self.stream = stream
+    }
+
+    /// The custom metadata of the response headers. Setting it after the headers were sent has no effect.
+    public var responseHeaders: Metadata {
+        get { state.withLock { $0.headers } }
+        set { state.withLock { if !$0.headersSent { $0.headers = newValue } } }
+    }
+
+    /// The custom metadata of the trailers, sent when the call ends.
+    public var responseTrailers: Metadata {
+        get { state.withLock { $0.trailers } }
+        set { state.withLock { $0.trailers = newValue } }
+    }
+
+    /// Whether the response headers were sent.
+    public var headersSent: Bool { state.withLock { $0.headersSent } }
+
+    /// Sends the response headers now, if they were not sent yet.
+    public func sendHeaders() async throws {
+        try await ensureHeadersSent(explicitly: true)
+    }
+
+    /// Marks the headers sent and sends them when they carry metadata (or `explicitly`); otherwise the
+    /// transport sends empty headers with the first message.
+    func ensureHeadersSent(explicitly: Bool) async throws {
+        let headers = state.withLock { s -> Metadata? in
+            if s.headersSent { return nil }
+            s.headersSent = true
+            return s.headers
+        }
+        if let headers, explicitly || !headers.isEmpty {
+            try await stream.sendHeaders(headers)
+        }
+    }
+
+    /// Sends one serialized response message, after the headers.
+    func send(_ message: [UInt8]) async throws {
+        try await ensureHeadersSent(explicitly: false)
+        try await stream.send(message)
+    }
+
+    /// Ends the call with `status`, sending the trailers plus `extraTrailers`.
+    func finish(status: Status, extraTrailers: Metadata = [:]) {
+        var trailers = state.withLock { s in
+            s.headersSent = true
+            return s.trailers
+        }
+        trailers.add(contentsOf: extraTrailers)
+        stream.finish(status: status, trailers: trailers)
+    }
+}

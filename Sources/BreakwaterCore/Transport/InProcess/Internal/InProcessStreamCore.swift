@@ -1,0 +1,267 @@
+import Synchronization
+
+/// Both ends of one in-process stream: request messages flowing to the server, events flowing to the
+/// client, and how it ended. All state is under one `Mutex`; continuations and cancel handlers are
+/// resumed or run after it is released.
+final class InProcessStreamCore: Sendable {
+    private struct State {
+        var requests: [[UInt8]] = []
+        var requestIndex = 0
+        var requestsFinished = false
+        var serverWaiter: CheckedContinuation<Void, Never>?
+
+        var events: [ClientStreamEvent] = []
+        var eventIndex = 0
+        var clientWaiter: CheckedContinuation<Void, Never>?
+        var endDelivered = false
+
+        var headersSent = false
+        /// Set once the stream ended, by the server's `finish` or by an abort.
+        var end: ClientStreamEnd?
+        /// Set when the stream ended abnormally (cancel, deadline, limit, shutdown).
+        var aborted: Status?
+        var cancelHandlers: [@Sendable () -> Void] = []
+        var deadlineTask: Task<Void, Never>?
+    }
+
+    private struct Wakeups {
+        var client: CheckedContinuation<Void, Never>?
+        var server: CheckedContinuation<Void, Never>?
+        var deadline: Task<Void, Never>?
+        var handlers: [@Sendable () -> Void] = []
+        var ended = false
+    }
+
+    let id: Int
+    let head: ServerRequestHead
+    let maxRequestBytes: Int
+    let maxResponseBytes: Int
+    private let onEnd: @Sendable (Int) -> Void
+    private let state = Mutex(State())
+
+    init(
+        id: Int, head: ServerRequestHead, maxRequestBytes: Int, maxResponseBytes: Int,
+        onEnd: @escaping @Sendable (Int) -> Void
+    ) {
+        self.id = id
+        self.head = head
+        self.maxRequestBytes = maxRequestBytes
+        self.maxResponseBytes = maxResponseBytes
+        self.onEnd = onEnd
+    }
+
+    private func perform(_ wakeups: Wakeups) {
+        wakeups.client?.resume()
+        wakeups.server?.resume()
+        wakeups.deadline?.cancel()
+        for handler in wakeups.handlers { handler() }
+        if wakeups.ended { onEnd(id) }
+    }
+
+    /// Ends the stream in `s` (lock held); returns what to wake.
+    private static func end(_ s: inout State, _ end: ClientStreamEnd, aborted: Bool) -> Wakeups {
+        s.end = end
+        s.events.append(.end(end))
+        var wakeups = Wakeups(client: s.clientWaiter.take(), server: s.serverWaiter.take(), deadline: s.deadlineTask.take())
+        wakeups.ended = true
+        if aborted {
+            s.aborted = end.status
+            wakeups.handlers = s.cancelHandlers
+        }
+        s.cancelHandlers = []
+        return wakeups
+    }
+
+    // MARK: Either side
+
+    /// Ends the stream abnormally: the client sees `status`, the server's receive throws it and its
+    /// cancel handlers run. Ignored when the stream has already ended.
+    func abort(_ status: Status, neverReachedServer: Bool = false) {
+        let wakeups = state.withLock { s -> Wakeups in
+            guard s.end == nil else { return Wakeups() }
+            return Self.end(&s, ClientStreamEnd(status: status, neverReachedServer: neverReachedServer), aborted: true)
+        }
+        perform(wakeups)
+    }
+
+    func armDeadline(_ deadline: ContinuousClock.Instant) {
+        let task = Task { [self] in
+            do {
+                try await Task.sleep(until: deadline, clock: .continuous)
+            } catch {
+                return
+            }
+            abort(InProcessHub.deadlineStatus)
+        }
+        let ended = state.withLock { s -> Bool in
+            if s.end != nil { return true }
+            s.deadlineTask = task
+            return false
+        }
+        if ended { task.cancel() }
+    }
+
+    private func endedError(_ s: State) -> RPCError? {
+        guard let end = s.end else { return nil }
+        if let aborted = s.aborted { return RPCError(status: aborted) }
+        return RPCError(code: end.status.code == .ok ? .cancelled : end.status.code,
+                        message: "The stream has already ended (\(end.status))")
+    }
+
+    // MARK: Client side
+
+    func clientSend(_ message: [UInt8], endStream: Bool) throws {
+        if message.count > maxRequestBytes {
+            abort(Status(
+                code: .resourceExhausted,
+                message: "Request message of \(message.count) bytes is larger than the limit of \(maxRequestBytes)"))
+        }
+        let server = try state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if let error = endedError(s) { throw error }
+            guard !s.requestsFinished else {
+                throw RPCError(code: .internalError, message: "The request side has already ended")
+            }
+            s.requests.append(message)
+            if endStream { s.requestsFinished = true }
+            return s.serverWaiter.take()
+        }
+        server?.resume()
+    }
+
+    func clientFinishSending() {
+        state.withLock { s -> CheckedContinuation<Void, Never>? in
+            s.requestsFinished = true
+            return s.serverWaiter.take()
+        }?.resume()
+    }
+
+    func clientNext() async -> ClientStreamEvent? {
+        enum Step { case event(ClientStreamEvent), finished, wait }
+        while true {
+            let step = state.withLock { s -> Step in
+                if s.eventIndex < s.events.count {
+                    let event = s.events[s.eventIndex]
+                    s.eventIndex += 1
+                    if s.eventIndex == s.events.count {
+                        s.events.removeAll(keepingCapacity: true)
+                        s.eventIndex = 0
+                    }
+                    if case .end = event { s.endDelivered = true }
+                    return .event(event)
+                }
+                return s.endDelivered ? .finished : .wait
+            }
+            switch step {
+            case .event(let event): return event
+            case .finished: return nil
+            case .wait:
+                if Task.isCancelled {
+                    abort(Status(code: .cancelled, message: "The call was cancelled"))
+                    continue
+                }
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                        let ready = state.withLock { s -> Bool in
+                            if s.eventIndex < s.events.count || s.endDelivered { return true }
+                            s.clientWaiter = c
+                            return false
+                        }
+                        if ready { c.resume() }
+                    }
+                } onCancel: {
+                    abort(Status(code: .cancelled, message: "The call was cancelled"))
+                }
+            }
+        }
+    }
+
+    // MARK: Server side
+
+    func serverReceive() async throws -> [UInt8]? {
+        enum Step { case message([UInt8]), finished, wait, fail(RPCError) }
+        while true {
+            let step = state.withLock { s -> Step in
+                if let aborted = s.aborted { return .fail(RPCError(status: aborted)) }
+                if s.requestIndex < s.requests.count {
+                    let message = s.requests[s.requestIndex]
+                    s.requestIndex += 1
+                    if s.requestIndex == s.requests.count {
+                        s.requests.removeAll(keepingCapacity: true)
+                        s.requestIndex = 0
+                    }
+                    return .message(message)
+                }
+                return s.requestsFinished || s.end != nil ? .finished : .wait
+            }
+            switch step {
+            case .message(let message): return message
+            case .finished: return nil
+            case .fail(let error): throw error
+            case .wait:
+                if Task.isCancelled { throw RPCError(code: .cancelled, message: "The handler was cancelled") }
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                        let ready = state.withLock { s -> Bool in
+                            if s.aborted != nil || s.requestIndex < s.requests.count || s.requestsFinished
+                                || s.end != nil || Task.isCancelled
+                            {
+                                return true
+                            }
+                            s.serverWaiter = c
+                            return false
+                        }
+                        if ready { c.resume() }
+                    }
+                } onCancel: {
+                    state.withLock { $0.serverWaiter.take() }?.resume()
+                }
+            }
+        }
+    }
+
+    func serverSendHeaders(_ metadata: Metadata) throws {
+        let client = try state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if let error = endedError(s) { throw error }
+            guard !s.headersSent else { return nil }
+            s.headersSent = true
+            s.events.append(.headers(metadata))
+            return s.clientWaiter.take()
+        }
+        client?.resume()
+    }
+
+    func serverSend(_ message: [UInt8]) throws {
+        if message.count > maxResponseBytes {
+            abort(Status(
+                code: .resourceExhausted,
+                message: "Response message of \(message.count) bytes is larger than the limit of \(maxResponseBytes)"))
+        }
+        let client = try state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if let error = endedError(s) { throw error }
+            if !s.headersSent {
+                s.headersSent = true
+                s.events.append(.headers([:]))
+            }
+            s.events.append(.message(message))
+            return s.clientWaiter.take()
+        }
+        client?.resume()
+    }
+
+    func serverFinish(status: Status, trailers: Metadata) {
+        let wakeups = state.withLock { s -> Wakeups in
+            guard s.end == nil else { return Wakeups() }
+            return Self.end(&s, ClientStreamEnd(status: status, trailers: trailers), aborted: false)
+        }
+        perform(wakeups)
+    }
+
+    func serverOnCancel(_ handler: @escaping @Sendable () -> Void) {
+        let runNow = state.withLock { s -> Bool in
+            if s.aborted != nil { return true }
+            if s.end == nil { s.cancelHandlers.append(handler) }
+            return false
+        }
+        if runNow { handler() }
+    }
+}
