@@ -3,10 +3,13 @@ import Synchronization
 
 /// The reference implementation of `echo.Echo`, with optional fault injection.
 ///
-/// - `Get` returns the text unchanged.
+/// - `Get` returns the text unchanged; a text `sleep:<ms>` first waits that long (for deadline tests).
 /// - `Expand` splits the text on single spaces and streams one response per word.
 /// - `Collect` joins the texts it received with single spaces.
 /// - `Update` sends its response headers at once, then echoes each message back as it arrives.
+///
+/// Request metadata keyed `x-echo-*` is echoed in the response headers and, as `x-trailer-*`, in the
+/// trailers: the contract the grpcio interop checks rely on (Tests/Interop/README.md).
 ///
 /// Faults (see `Faults`) apply at the start of every call, in this order: fail-first, fail-rate, then
 /// hang or delay. The provider counts calls per method and handler cancellations.
@@ -74,15 +77,19 @@ public final class EchoProvider: Echo_EchoServiceProtocol {
     // MARK: Handlers
 
     public func get(request: Echo_EchoRequest, context: ServerContext) async throws -> Echo_EchoResponse {
-        try await handle(.get) {
-            Echo_EchoResponse.with { $0.text = request.text }
+        try await handle(.get, context) {
+            // The interop contract's slow path: `sleep:<ms>` waits that long (cancellably), then echoes.
+            if request.text.hasPrefix("sleep:"), let ms = Int(request.text.dropFirst("sleep:".count)), ms >= 0 {
+                try await Task.sleep(for: .milliseconds(ms))
+            }
+            return Echo_EchoResponse.with { $0.text = request.text }
         }
     }
 
     public func expand(
         request: Echo_EchoRequest, response: ResponseWriter<Echo_EchoResponse>, context: ServerContext
     ) async throws {
-        try await handle(.expand) {
+        try await handle(.expand, context) {
             for word in request.text.split(separator: " ", omittingEmptySubsequences: false) {
                 try await response.write(Echo_EchoResponse.with { $0.text = String(word) })
             }
@@ -92,7 +99,7 @@ public final class EchoProvider: Echo_EchoServiceProtocol {
     public func collect(
         requests: RequestStream<Echo_EchoRequest>, context: ServerContext
     ) async throws -> Echo_EchoResponse {
-        try await handle(.collect) {
+        try await handle(.collect, context) {
             var texts: [String] = []
             for try await request in requests { texts.append(request.text) }
             return Echo_EchoResponse.with { $0.text = texts.joined(separator: " ") }
@@ -103,7 +110,7 @@ public final class EchoProvider: Echo_EchoServiceProtocol {
         requests: RequestStream<Echo_EchoRequest>, response: ResponseWriter<Echo_EchoResponse>,
         context: ServerContext
     ) async throws {
-        try await handle(.update) {
+        try await handle(.update, context) {
             // Headers now, not with the first echo: a client that writes only after the call returned
             // (the call returns once headers arrived) would otherwise wait forever.
             try await context.sendHeaders()
@@ -115,7 +122,10 @@ public final class EchoProvider: Echo_EchoServiceProtocol {
 
     // MARK: Faults and counters
 
-    private func handle<Result>(_ method: Method, _ body: () async throws -> Result) async throws -> Result {
+    private func handle<Result>(
+        _ method: Method, _ context: ServerContext, _ body: () async throws -> Result
+    ) async throws -> Result {
+        echoMetadata(context)
         let (count, callWaiters) = state.withLock { s in
             s.calls[method, default: 0] += 1
             let total = s.calls.values.reduce(0, +)
@@ -142,6 +152,20 @@ public final class EchoProvider: Echo_EchoServiceProtocol {
             if Task.isCancelled { recordCancellation() }
             throw error
         }
+    }
+
+    /// The interop contract (Tests/Interop/README.md): request metadata keyed `x-echo-*` comes back in the
+    /// response headers under the same key and in the trailers as `x-trailer-*`, binary values included.
+    private func echoMetadata(_ context: ServerContext) {
+        var headers = Metadata()
+        var trailers = Metadata()
+        for element in context.requestMetadata where element.key.hasPrefix("x-echo-") {
+            headers.add(element.value, forKey: element.key)
+            trailers.add(element.value, forKey: "x-trailer-" + element.key.dropFirst("x-echo-".count))
+        }
+        guard !headers.isEmpty else { return }
+        context.responseHeaders.add(contentsOf: headers)
+        context.responseTrailers.add(contentsOf: trailers)
     }
 
     private func recordCancellation() {
