@@ -1,1 +1,0 @@
-print("echo-client: not yet built")

@@ -1,0 +1,88 @@
+import ArgumentParser
+import BreakwaterCore
+import BreakwaterHTTP2
+import EchoService
+import Foundation
+
+/// `echo-server`: serves `echo.Echo` over plaintext HTTP/2, with optional fault injection.
+@main
+struct EchoServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "echo-server",
+        abstract: "Serve echo.Echo (Protos/echo.proto) over gRPC, optionally failing on purpose."
+    )
+
+    @Option(help: "The address to listen on (IPv4, IPv6 or a host name).")
+    var host = "127.0.0.1"
+
+    @Option(help: "The port to listen on; 0 picks a free one.")
+    var port = 50051
+
+    @Option(name: .customLong("fail-first"), help: "End the first N calls of each method with UNAVAILABLE.")
+    var failFirst = 0
+
+    @Option(name: .customLong("fail-rate"), help: "End this fraction (0 to 1) of calls with UNAVAILABLE.")
+    var failRate = 0.0
+
+    @Option(name: .customLong("delay-ms"), help: "Wait this many milliseconds before answering each call.")
+    var delayMs = 0
+
+    @Flag(help: "Never answer (calls end only by their deadline or cancellation).")
+    var hang = false
+
+    @Flag(name: .customLong("announce-port"), help: "Print `PORT <n>` alone on the first line (for scripts).")
+    var announcePort = false
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535, got \(port)") }
+        guard failFirst >= 0 else { throw ValidationError("--fail-first must be >= 0, got \(failFirst)") }
+        guard (0...1).contains(failRate) else { throw ValidationError("--fail-rate must be in 0...1, got \(failRate)") }
+        guard delayMs >= 0 else { throw ValidationError("--delay-ms must be >= 0, got \(delayMs)") }
+    }
+
+    func run() async throws {
+        let faults = EchoProvider.Faults(
+            failFirst: failFirst,
+            failRate: failRate,
+            delay: delayMs > 0 ? .milliseconds(delayMs) : nil,
+            hang: hang
+        )
+        let provider = EchoProvider(faults: faults)
+        let server = GRPCServer(transport: HTTP2ServerTransport(host: host, port: port), services: [provider])
+        let boundPort: Int
+        do {
+            boundPort = try await server.start()
+        } catch let error as RPCError {
+            FileHandle.standardError.write(Data("echo-server: cannot listen: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        if announcePort { print("PORT \(boundPort)") }
+        var mode: [String] = []
+        if failFirst > 0 { mode.append("fail-first \(failFirst)") }
+        if failRate > 0 { mode.append("fail-rate \(failRate)") }
+        if delayMs > 0 { mode.append("delay \(delayMs) ms") }
+        if hang { mode.append("hang") }
+        print("echo-server listening on \(host):\(boundPort)" + (mode.isEmpty ? "" : " (faults: \(mode.joined(separator: ", ")))"))
+        fflush(stdout)
+
+        await waitForTerminationSignal()
+        print("echo-server: shutting down gracefully (\(server.activeCalls) calls in flight)")
+        await server.shutdownGracefully(gracePeriod: .seconds(5))
+        print("echo-server: stopped after \(provider.totalCallCount) calls")
+    }
+}
+
+/// Suspends until SIGINT or SIGTERM arrives.
+private func waitForTerminationSignal() async {
+    let (stream, continuation) = AsyncStream<Int32>.makeStream()
+    var sources: [any DispatchSourceSignal] = []
+    for sig in [SIGINT, SIGTERM] {
+        signal(sig, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        source.setEventHandler { continuation.yield(sig) }
+        source.resume()
+        sources.append(source)
+    }
+    for await _ in stream { break }
+    sources.forEach { $0.cancel() }
+}

@@ -1,1 +1,0 @@
-print("echo-server: not yet built")
