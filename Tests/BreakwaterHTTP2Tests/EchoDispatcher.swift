@@ -7,6 +7,7 @@ import Synchronization
 /// - `/test.Echo/Echo`: every request message is sent back, then OK.
 /// - `/test.Echo/Collect`: the request messages concatenated in one response, then OK.
 /// - `/test.Echo/Hang`: never answers; records the cancellation.
+/// - `/test.Echo/Encoding`: answers the request and response encodings and the peer as trailers.
 /// - `/test.Echo/Metadata`: answers the request metadata back as trailers.
 final class EchoDispatcher: Sendable {
     let cancellations = AsyncStream<String>.makeStream()
@@ -40,6 +41,15 @@ final class EchoDispatcher: Sendable {
             case "/test.Echo/Hang":
                 while try await stream.receive() != nil {}
                 // Never finishes: the deadline or the client ends it.
+            case "/test.Echo/Encoding":
+                while try await stream.receive() != nil {}
+                stream.finish(
+                    status: .ok,
+                    trailers: [
+                        "request-encoding": .string(stream.head.requestEncoding.rawValue),
+                        "response-encoding": .string(stream.head.responseEncoding.rawValue),
+                        "peer": .string(stream.head.peer),
+                    ])
             case "/test.Echo/Metadata":
                 while try await stream.receive() != nil {}
                 stream.finish(status: Status(code: .notFound, message: "nothing here"), trailers: stream.head.metadata)
