@@ -7,11 +7,14 @@ import Synchronization
 /// - `/test.Echo/Echo`: every request message is sent back, then OK.
 /// - `/test.Echo/Collect`: the request messages concatenated in one response, then OK.
 /// - `/test.Echo/Hang`: never answers; records the cancellation.
+/// - `/test.Echo/Flood`: 200 messages of 64 KiB, counted in `sent`.
 /// - `/test.Echo/Encoding`: answers the request and response encodings and the peer as trailers.
 /// - `/test.Echo/Metadata`: answers the request metadata back as trailers.
 final class EchoDispatcher: Sendable {
     let cancellations = AsyncStream<String>.makeStream()
     private let accepted = Mutex(0)
+    /// Messages the Flood handler managed to send.
+    let sent = Mutex(0)
 
     var acceptedCount: Int { accepted.withLock { $0 } }
 
@@ -41,6 +44,14 @@ final class EchoDispatcher: Sendable {
             case "/test.Echo/Hang":
                 while try await stream.receive() != nil {}
                 // Never finishes: the deadline or the client ends it.
+            case "/test.Echo/Flood":
+                // Sends `count` messages of 64 KiB, counting how many the transport accepted.
+                _ = try await stream.receive()
+                for i in 0..<200 {
+                    try await stream.send([UInt8](repeating: UInt8(i), count: 64 * 1024))
+                    sent.withLock { $0 += 1 }
+                }
+                stream.finish(status: .ok, trailers: [:])
             case "/test.Echo/Encoding":
                 while try await stream.receive() != nil {}
                 stream.finish(

@@ -100,3 +100,27 @@ import Testing
         await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
     }
 }
+
+@Suite(.timeLimit(.minutes(1))) struct FlowControlTests {
+    @Test func slowReaderSlowsTheSender() async throws {
+        let server = try await TestServer.start()
+        let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port)
+        let stream = await client.makeStream(head: ClientRequestHead(method: TestCalls.method("Flood")))
+        try await stream.send([1], endStream: true)
+        // Take the headers and one message, then stop reading for a while. The server can only get as far
+        // as the windows and buffers allow (about 1.3 MiB here), far from the 12.5 MiB it wants to send.
+        var received = 0
+        while received == 0, let event = await stream.next() {
+            if case .message = event { received += 1 }
+        }
+        try await Task.sleep(for: .milliseconds(300))  // gives the sender time to run ahead if it could
+        let sentWhileStalled = server.dispatcher.sent.withLock { $0 }
+        #expect(sentWhileStalled < 60, "sender ran ahead of a stalled reader: \(sentWhileStalled) messages")
+        // Reading resumes the sender.
+        let rest = await TestCalls.readAll(stream)
+        #expect(rest.status.code == .ok, "\(rest.status)")
+        #expect(received + rest.messages.count == 200)
+        await client.close()
+        await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
+    }
+}
