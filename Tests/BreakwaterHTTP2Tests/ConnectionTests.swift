@@ -1,6 +1,9 @@
 import BreakwaterCore
 import BreakwaterHTTP2
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite(.timeLimit(.minutes(1))) struct ConnectionTests {
     /// A port with no listener: bound by a server that is then shut down.
@@ -120,5 +123,56 @@ import Testing
         let after = await TestCalls.call(client, "Echo", [[1]])
         #expect(after.status.code == .unavailable)
         await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
+    }
+
+    @Test func connectTimeoutWhenServerNeverSpeaksHTTP2() async throws {
+        // A socket that listens but never accepts: TCP connects, SETTINGS never come.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Bool in
+                bind(fd, p, len) == 0 && listen(fd, 4) == 0 && getsockname(fd, p, &len) == 0
+            }
+        }
+        #expect(bound)
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        let client = HTTP2ClientTransport(
+            host: "127.0.0.1", port: port, configuration: .init(connectTimeout: .milliseconds(200)))
+        let start = ContinuousClock.now
+        let result = await TestCalls.call(client, "Echo", [[1]])
+        #expect(result.status.code == .unavailable)
+        #expect(result.status.message.contains("timed out"), "\(result.status)")
+        #expect(result.status.message.contains("127.0.0.1:\(port)"), "\(result.status)")
+        #expect(result.end?.neverReachedServer == true)
+        #expect(start.duration(to: .now) < .seconds(2))
+        await client.close()
+    }
+
+    @Test func deadlineWhileWaitingForConnection() async throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Bool in
+                bind(fd, p, len) == 0 && listen(fd, 4) == 0 && getsockname(fd, p, &len) == 0
+            }
+        }
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        let client = HTTP2ClientTransport(
+            host: "127.0.0.1", port: port, configuration: .init(connectTimeout: .seconds(5)), group: EventLoopGroup(numberOfLoops: 1))
+        let deadline = ContinuousClock.now + .milliseconds(100)
+        let result = await TestCalls.call(client, "Echo", [[1]], deadline: deadline)
+        #expect(result.status.code == .deadlineExceeded)
+        #expect(result.end?.neverReachedServer == true)
+        // Ends at the deadline, not at the 5 s connect timeout (loose bound: 2 shared cores under test load).
+        #expect(deadline.duration(to: .now) < .milliseconds(500))
+        await client.close()
     }
 }

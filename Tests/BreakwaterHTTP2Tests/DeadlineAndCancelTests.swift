@@ -12,8 +12,9 @@ import Testing
     }
 
     @Test func deadlineExceededAgainstHangingHandler() async throws {
-        let server = try await TestServer.start()
-        let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port)
+        // Own loops, so that the timing does not depend on what other tests run on the shared group.
+        let server = try await TestServer.start(group: EventLoopGroup(numberOfLoops: 1))
+        let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port, group: EventLoopGroup(numberOfLoops: 1))
         // Warm the connection so that the deadline measures the call, not the connect.
         _ = await TestCalls.call(client, "Echo", [[0]])
         let deadline = ContinuousClock.now + .milliseconds(200)

@@ -82,9 +82,10 @@ struct TestServer {
     let port: Int
 
     static func start(
-        host: String = "127.0.0.1", port: Int = 0, configuration: HTTP2ServerTransport.Configuration = .init()
+        host: String = "127.0.0.1", port: Int = 0, configuration: HTTP2ServerTransport.Configuration = .init(),
+        group: EventLoopGroup = .shared
     ) async throws -> TestServer {
-        let transport = HTTP2ServerTransport(host: host, port: port, configuration: configuration)
+        let transport = HTTP2ServerTransport(host: host, port: port, configuration: configuration, group: group)
         let dispatcher = EchoDispatcher()
         let bound = try await transport.start { dispatcher.accept($0) }
         return TestServer(transport: transport, dispatcher: dispatcher, port: bound)

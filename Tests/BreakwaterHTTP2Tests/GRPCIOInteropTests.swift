@@ -21,8 +21,11 @@ struct GRPCIOInteropTests {
         let server = try await TestServer.start()
         let pipe = Pipe()
         let process = try Self.run([try Self.script("client.py", Self.clientScript), String(server.port)], stdout: pipe)
-        let output = await Task.detached { String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }.value
-        process.waitUntilExit()
+        let output = await Python.blocking {
+            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return text
+        }
         #expect(process.terminationStatus == 0)
         #expect(output.contains("OK"), "\(output)")
         await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
@@ -32,7 +35,7 @@ struct GRPCIOInteropTests {
         let pipe = Pipe()
         let process = try Self.run([try Self.script("server.py", Self.serverScript)], stdout: pipe)
         defer { process.terminate() }
-        let line = await Task.detached { () -> String in
+        let line = await Python.blocking { () -> String in
             var bytes: [UInt8] = []
             while true {
                 let d = pipe.fileHandleForReading.readData(ofLength: 1)
@@ -40,7 +43,7 @@ struct GRPCIOInteropTests {
                 bytes.append(b)
             }
             return String(decoding: bytes, as: UTF8.self)
-        }.value
+        }
         let port = try #require(Int(line.trimmingCharacters(in: .whitespaces)))
         let client = HTTP2ClientTransport(host: "127.0.0.1", port: port)
         let unary = await TestCalls.call(client, "Echo", [Array("hi".utf8)])
@@ -105,6 +108,14 @@ print("OK", flush=True)
 }
 
 enum Python {
+    /// Runs blocking work (pipes, waiting for a process) on its own thread, never on the cooperative
+    /// pool: a blocked pool thread would delay every other test's continuations on this 2-core machine.
+    static func blocking<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: work()) }
+        }
+    }
+
     static let grpcioAvailable: Bool = {
         guard let process = try? run(["-c", "import grpc"]) else { return false }
         process.waitUntilExit()
