@@ -13,4 +13,5 @@ int bw_gzip_compress(const uint8_t *in, size_t len, uint8_t **out, size_t *outLe
 /// Gzip decompression bounded by `limit` output bytes.
 /// Returns 0 on success, 1 when the output would exceed `limit`, -1 on malformed input.
 int bw_gzip_decompress(const uint8_t *in, size_t len, size_t limit, uint8_t **out, size_t *outLen);
+#include "CBreakwaterEpoll.h"
 #endif

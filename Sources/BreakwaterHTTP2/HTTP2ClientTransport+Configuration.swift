@@ -1,0 +1,61 @@
+extension HTTP2ClientTransport {
+    /// How an `HTTP2ClientTransport` connects and what it allows.
+    public struct Configuration: Sendable {
+        /// Reconnection backoff after a failed connection attempt (gRPC connection-backoff).
+        public struct Backoff: Sendable, Hashable {
+            /// The delay after the first failure.
+            public var initial: Duration
+            /// The factor applied to the delay after each further failure.
+            public var multiplier: Double
+            /// The largest delay.
+            public var maximum: Duration
+            /// The random spread applied to each delay, as a fraction (0.2: plus or minus 20%).
+            public var jitter: Double
+
+            /// Creates a backoff policy; the defaults are gRPC's (1 s, x1.6, 120 s, 20%).
+            public init(
+                initial: Duration = .seconds(1), multiplier: Double = 1.6, maximum: Duration = .seconds(120),
+                jitter: Double = 0.2
+            ) {
+                self.initial = initial
+                self.multiplier = multiplier
+                self.maximum = maximum
+                self.jitter = jitter
+            }
+        }
+
+        /// How long a connection attempt (TCP connect and the server's SETTINGS) may take.
+        public var connectTimeout: Duration
+        /// The reconnection backoff; reset when a connection receives the server's SETTINGS.
+        public var backoff: Backoff
+        /// The largest response message accepted by any call; a call's head may lower it.
+        public var maxReceiveMessageBytes: Int
+        /// The `user-agent` sent with every request.
+        public var userAgent: String
+        /// The `:authority` sent with every request; `nil` means `host:port`.
+        public var authority: String?
+        /// The HTTP/2 flow-control window of each stream (SETTINGS_INITIAL_WINDOW_SIZE).
+        public var initialStreamWindowSize: Int
+        /// The HTTP/2 flow-control window of the whole connection.
+        public var connectionWindowSize: Int
+
+        /// Creates a configuration.
+        public init(
+            connectTimeout: Duration = .seconds(20),
+            backoff: Backoff = Backoff(),
+            maxReceiveMessageBytes: Int = 4 * 1024 * 1024,
+            userAgent: String = "breakwater-swift/0.1",
+            authority: String? = nil,
+            initialStreamWindowSize: Int = 1 << 20,
+            connectionWindowSize: Int = 8 << 20
+        ) {
+            self.connectTimeout = connectTimeout
+            self.backoff = backoff
+            self.maxReceiveMessageBytes = maxReceiveMessageBytes
+            self.userAgent = userAgent
+            self.authority = authority
+            self.initialStreamWindowSize = initialStreamWindowSize
+            self.connectionWindowSize = connectionWindowSize
+        }
+    }
+}

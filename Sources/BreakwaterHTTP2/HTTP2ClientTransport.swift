@@ -1,0 +1,47 @@
+import BreakwaterCore
+
+/// A gRPC client transport over HTTP/2 (plaintext h2c with prior knowledge) to one `host:port`.
+///
+/// One connection, opened lazily on the first stream, multiplexes every stream up to the server's
+/// `MAX_CONCURRENT_STREAMS` (nghttp2 queues the rest in order). Connection failures end the waiting streams
+/// with UNAVAILABLE naming the address, and reconnection follows an exponential backoff; while backing off,
+/// new streams fail fast. All I/O runs on one event loop of `group`.
+public final class HTTP2ClientTransport: ClientTransport {
+    /// The host given at creation: a name, an IPv4 address, or an IPv6 address (brackets optional).
+    public let host: String
+    /// The port given at creation.
+    public let port: Int
+    /// The configuration given at creation.
+    public let configuration: Configuration
+    /// The event loop that runs this transport's connections. Callers may prefer it as their task executor
+    /// (`withTaskExecutorPreference`) so that their continuations resume without a thread hop.
+    public let eventLoop: EventLoop
+    private let manager: ClientConnectionManager
+
+    /// Creates a transport; nothing is connected until the first stream.
+    public init(host: String, port: Int, configuration: Configuration = .init(), group: EventLoopGroup = .shared) {
+        self.host = host
+        self.port = port
+        self.configuration = configuration
+        eventLoop = group.next()
+        manager = ClientConnectionManager(loop: eventLoop, host: host, port: port, configuration: configuration)
+    }
+
+    /// Opens a stream and queues its request headers. Never throws: failures end the stream.
+    public func makeStream(head: ClientRequestHead) async -> any ClientTransportStream {
+        var head = head
+        head.maxReceiveMessageBytes = min(head.maxReceiveMessageBytes, configuration.maxReceiveMessageBytes)
+        let stream = ClientStream(head: head, loop: eventLoop, manager: manager)
+        let manager = self.manager
+        eventLoop.executeOrRun { manager.open(stream) }
+        return stream
+    }
+
+    /// Closes gracefully: new streams fail with UNAVAILABLE, open streams finish, then connections close.
+    public func close() async {
+        let manager = self.manager
+        await withCheckedContinuation { continuation in
+            eventLoop.execute { manager.close(continuation) }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import BreakwaterCore
+import CBreakwaterShims
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A gRPC server transport over HTTP/2 (plaintext h2c with prior knowledge).
+///
+/// Listens on one address, accepts on one event loop and spreads connections over the group's loops.
+/// Each request is validated (`GRPCHeaders.parseRequest`): a wrong method or content-type gets a plain
+/// HTTP response (405, 415), other header problems a trailers-only gRPC status; valid requests become
+/// `ServerTransportStream`s whose `preferredExecutor` is the loop that owns them. The transport enforces
+/// `grpc-timeout`, the receive limit and HTTP/2 flow control.
+public final class HTTP2ServerTransport: ServerTransport {
+    /// The host to listen on (an IPv4 or IPv6 address, or a name).
+    public let host: String
+    /// The port asked for; 0 lets the system choose (see the value returned by `start`).
+    public let port: Int
+    /// The configuration given at creation.
+    public let configuration: Configuration
+    private let group: EventLoopGroup
+
+    private struct State {
+        var listener: Listener?
+        var context: ServerContext?
+        var started = false
+    }
+    private let state = Mutex(State())
+
+    /// Creates a server transport; nothing listens until `start`.
+    public init(host: String = "127.0.0.1", port: Int, configuration: Configuration = .init(), group: EventLoopGroup = .shared) {
+        self.host = host
+        self.port = port
+        self.configuration = configuration
+        self.group = group
+    }
+
+    /// Starts listening; returns the bound port. Throws UNAVAILABLE naming the address when it cannot.
+    public func start(acceptStream: @escaping @Sendable (any ServerTransportStream) -> Void) async throws -> Int {
+        let alreadyStarted = state.withLock { s -> Bool in
+            defer { s.started = true }
+            return s.started
+        }
+        if alreadyStarted {
+            throw RPCError(code: .failedPrecondition, message: "server transport already started")
+        }
+        let address: SocketAddress
+        switch await SocketAddress.resolve(host: host, port: port) {
+        case .success(let addresses):
+            guard let first = addresses.first else {
+                throw RPCError(code: .unavailable, message: "cannot resolve \(host):\(port)")
+            }
+            address = first
+        case .failure(let error):
+            throw error
+        }
+        let fd: Int32
+        switch Socket.listen(on: address) {
+        case .success(let listening): fd = listening
+        case .failure(let error): throw error
+        }
+        let boundPort = Socket.localAddress(fd)?.port ?? port
+        let context = ServerContext(configuration: configuration, acceptStream: acceptStream)
+        let loop = group.next()
+        let listener = Listener(fd: fd, loop: loop, group: group, context: context)
+        state.withLock { s in
+            s.listener = listener
+            s.context = context
+        }
+        let registered = await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+            loop.execute { c.resume(returning: loop.register(fd: fd, events: BW_EPOLLIN, handler: listener)) }
+        }
+        guard registered else {
+            Glibc.close(fd)
+            throw RPCError(code: .unavailable, message: "cannot watch listening socket: \(address)")
+        }
+        return boundPort
+    }
+
+    /// Stops accepting (the listening socket closes), sends GOAWAY on every connection, lets open streams
+    /// finish for up to `gracePeriod`, then closes what is left.
+    public func shutdownGracefully(gracePeriod: Duration) async {
+        let (listener, context) = state.withLock { s in (s.listener, s.context) }
+        guard let context else { return }
+        if let listener {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                listener.loop.execute {
+                    listener.close()
+                    c.resume()
+                }
+            }
+        }
+        let graceDeadline = ContinuousClock.now + gracePeriod
+        for connection in context.beginShutdown(graceDeadline: graceDeadline) {
+            connection.loop.execute { connection.beginShutdown(graceDeadline: graceDeadline) }
+        }
+        await context.waitForDrain()
+    }
+}

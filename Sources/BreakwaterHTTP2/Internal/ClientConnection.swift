@@ -1,0 +1,170 @@
+import BreakwaterCore
+import CNghttp2
+
+/// The client side of one HTTP/2 connection: submits requests, routes response frames to streams.
+final class ClientConnection: HTTP2Connection, @unchecked Sendable {
+    // Safety: as `HTTP2Connection`, loop-confined.
+
+    let manager: ClientConnectionManager
+    let configuration: HTTP2ClientTransport.Configuration
+    let authority: String
+    private(set) var streams: [Int32: ClientStream] = [:]
+    private(set) var receivedSettings = false
+    private(set) var goingAway = false
+
+    init(loop: EventLoop, fd: Int32, remoteAddress: SocketAddress, manager: ClientConnectionManager, authority: String) {
+        self.manager = manager
+        self.configuration = manager.configuration
+        self.authority = authority
+        super.init(loop: loop, fd: fd, remoteAddress: remoteAddress)
+    }
+
+    /// Creates the session, sends the preface and SETTINGS. Returns false when it cannot.
+    func start() -> Bool {
+        var option: OpaquePointer?
+        guard nghttp2_option_new(&option) == 0, let option else { return false }
+        defer { nghttp2_option_del(option) }
+        nghttp2_option_set_no_auto_window_update(option, 1)
+        nghttp2_option_set_peer_max_concurrent_streams(option, 100)
+        guard startSession(isServer: false, option: option), let session else { return false }
+        var settings = [
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
+            nghttp2_settings_entry(
+                settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: UInt32(configuration.initialStreamWindowSize)),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: 16 * 1024),
+        ]
+        _ = nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
+        _ = nghttp2_session_set_local_window_size(
+            session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(clamping: configuration.connectionWindowSize))
+        scheduleFlush()
+        return true
+    }
+
+    /// Whether new streams may go to this connection.
+    var isUsable: Bool { !isClosed && !goingAway }
+
+    /// Submits the request headers of `stream` (nghttp2 queues it beyond MAX_CONCURRENT_STREAMS).
+    func startStream(_ stream: ClientStream) {
+        guard let session, !stream.isEnded else { return }
+        let fields = GRPCHeaders.requestHeaders(
+            for: stream.head, authority: authority, scheme: "http", userAgent: configuration.userAgent, now: .now)
+        var provider = HTTP2Connection.dataProvider
+        let id = withHeaderFields(fields) { nva, count in
+            nghttp2_submit_request(session, nil, nva, count, &provider, nil)
+        }
+        guard id > 0 else {
+            stream.fail(
+                Status(code: .unavailable, message: "cannot start stream: \(String(cString: nghttp2_strerror(id))): \(remoteAddress)"),
+                neverReachedServer: true)
+            return
+        }
+        stream.streamID = id
+        stream.connection = self
+        streams[id] = stream
+        scheduleFlush()
+    }
+
+    /// Sends GOAWAY; the connection closes once its streams are done.
+    func closeGracefully() {
+        guard let session else { return }
+        goingAway = true
+        _ = nghttp2_submit_goaway(
+            session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
+            StatusMapping.HTTP2ErrorCode.noError.rawValue, nil, 0)
+        scheduleFlush()
+    }
+
+    // MARK: Callbacks
+
+    override func beginHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        streams[frame.streamID]?.headerFields.removeAll(keepingCapacity: true)
+        return 0
+    }
+
+    override func header(_ frame: UnsafePointer<nghttp2_frame>, name: String, value: String) -> Int32 {
+        streams[frame.streamID]?.headerFields.append((name, value))
+        return 0
+    }
+
+    override func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        switch frame.type {
+        case UInt32(NGHTTP2_HEADERS.rawValue):
+            if let stream = streams[frame.streamID] {
+                let fields = stream.headerFields
+                stream.headerFields = []
+                stream.deliver(stream.machine.receiveHeaderBlock(fields, endStream: frame.endStream))
+            }
+        case UInt32(NGHTTP2_DATA.rawValue):
+            if frame.endStream, let stream = streams[frame.streamID] {
+                stream.deliver(stream.machine.receiveEndOfStream())
+            }
+        case UInt32(NGHTTP2_SETTINGS.rawValue):
+            if !frame.isAck && !receivedSettings {
+                receivedSettings = true
+                manager.connectionReady(self)
+            }
+        case UInt32(NGHTTP2_GOAWAY.rawValue):
+            if !goingAway {
+                goingAway = true
+                manager.connectionGoingAway(self)
+            }
+        default:
+            break
+        }
+        return 0
+    }
+
+    override func dataReceived(streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 {
+        if let stream = streams[streamID], !stream.isEnded {
+            stream.receiveData(bytes)
+        } else {
+            consume(streamID, bytes.count)
+        }
+        return 0
+    }
+
+    override func streamClosed(streamID: Int32, errorCode: UInt32) -> Int32 {
+        guard let stream = streams.removeValue(forKey: streamID) else { return 0 }
+        stream.deliver(stream.machine.streamClosed(errorCode: errorCode, requestSent: stream.requestSent))
+        stream.consumeHeldBack()
+        stream.connection = nil
+        return 0
+    }
+
+    override func frameSent(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        if frame.type == UInt32(NGHTTP2_HEADERS.rawValue), let stream = streams[frame.streamID] {
+            stream.requestSent = true
+        }
+        return 0
+    }
+
+    override func frameNotSent(_ frame: UnsafePointer<nghttp2_frame>, error: Int32) -> Int32 {
+        if frame.type == UInt32(NGHTTP2_HEADERS.rawValue), let stream = streams.removeValue(forKey: frame.streamID) {
+            stream.fail(
+                Status(code: .unavailable, message: "stream not started (\(String(cString: nghttp2_strerror(error)))): \(remoteAddress)"),
+                neverReachedServer: true)
+            stream.connection = nil
+        }
+        return 0
+    }
+
+    override func readData(streamID: Int32, into buffer: UnsafeMutableRawBufferPointer, flags: UnsafeMutablePointer<UInt32>) -> Int {
+        guard let stream = streams[streamID] else {
+            flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+            return 0
+        }
+        return stream.readData(into: buffer, flags: flags)
+    }
+
+    override func connectionDidClose(reason: String?) {
+        let open = streams
+        streams.removeAll()
+        for stream in open.values {
+            stream.connection = nil
+            stream.fail(
+                Status(code: .unavailable, message: "\(reason ?? "connection closed"): \(remoteAddress)"),
+                neverReachedServer: !stream.requestSent)
+        }
+        manager.connectionClosed(self, reason: reason)
+    }
+}

@@ -1,0 +1,238 @@
+import BreakwaterCore
+import CNghttp2
+import Synchronization
+
+/// One gRPC stream of `HTTP2ClientTransport`.
+///
+/// The application side (`send`, `next`, `cancel`) meets the loop side through `shared`, a small
+/// locked mailbox: taking an event that is already there costs one lock, no thread hop.
+final class ClientStream: ClientTransportStream, @unchecked Sendable {
+    // Safety: `shared` is protected by its Mutex; `head`, `loop`, `manager` are immutable; every other
+    // stored var is touched only on `loop`'s thread.
+
+    struct Shared {
+        var events: [(ClientStreamEvent, Int)] = []
+        var readIndex = 0
+        var waiter: UnsafeContinuation<ClientStreamEvent?, Never>?
+        var endDelivered = false
+        var window = InboundWindow()
+        var outbound = OutboundGate()
+        var finishSendingRequested = false
+    }
+
+    let head: ClientRequestHead
+    let loop: EventLoop
+    let manager: ClientConnectionManager
+    private let shared = Mutex(Shared())
+
+    // Loop-confined.
+    var machine: GRPCClientStreamMachine
+    var streamID: Int32 = -1
+    var connection: ClientConnection?
+    var outbound = ByteQueue()
+    var outboundEnded = false
+    var endStreamSent = false
+    var requestSent = false
+    var dataDeferred = false
+    var deadlineTimer: UInt64?
+    var unconsumed = 0
+    var headerFields: [HeaderField] = []
+    var isEnded: Bool { machine.isEnded }
+
+    init(head: ClientRequestHead, loop: EventLoop, manager: ClientConnectionManager) {
+        self.head = head
+        self.loop = loop
+        self.manager = manager
+        machine = GRPCClientStreamMachine(maxReceiveMessageBytes: head.maxReceiveMessageBytes)
+    }
+
+    // MARK: Application side
+
+    func send(_ message: [UInt8], endStream: Bool) async throws {
+        var framed: [UInt8] = []
+        if head.compression == .identity {
+            MessageFramer.append(message, compressed: false, to: &framed)
+        } else {
+            let compressed = try MessageCompression.compress(message, using: head.compression)
+            MessageFramer.append(compressed, compressed: true, to: &framed)
+        }
+        let bytes = framed
+        let mustWait = try shared.withLock { s throws(RPCError) -> Bool in
+            if endStream { s.finishSendingRequested = true }
+            return try s.outbound.accept(bytes.count)
+        }
+        loop.executeOrRun { self.appendOutbound(bytes, end: endStream) }
+        if mustWait {
+            try await withUnsafeThrowingContinuation { (c: UnsafeContinuation<Void, any Error>) in
+                if let (c, error) = shared.withLock({ $0.outbound.park(c) }) {
+                    if let error { c.resume(throwing: error) } else { c.resume() }
+                }
+            }
+        }
+    }
+
+    func finishSending() {
+        let first = shared.withLock { s -> Bool in
+            defer { s.finishSendingRequested = true }
+            return !s.finishSendingRequested
+        }
+        if first { loop.executeOrRun { self.appendOutbound([], end: true) } }
+    }
+
+    func next() async -> ClientStreamEvent? {
+        if let ready = takeEvent() { return ready.event }
+        return await withTaskCancellationHandler {
+            await withUnsafeContinuation { (c: UnsafeContinuation<ClientStreamEvent?, Never>) in
+                let immediate = shared.withLock { s -> (ClientStreamEvent?, Bool)? in
+                    if let taken = Self.take(&s) { return taken }
+                    s.waiter = c
+                    return nil
+                }
+                if let (event, kick) = immediate {
+                    if kick { loop.execute { self.consumeHeldBack() } }
+                    c.resume(returning: event)
+                }
+            }
+        } onCancel: {
+            self.cancel()
+        }
+    }
+
+    func cancel() {
+        loop.executeOrRun {
+            self.fail(Status(code: .cancelled, message: "call cancelled"), reset: StatusMapping.HTTP2ErrorCode.cancel.rawValue)
+        }
+    }
+
+    private func takeEvent() -> (event: ClientStreamEvent?, Void)? {
+        let taken = shared.withLock { s in Self.take(&s) }
+        guard let (event, kick) = taken else { return nil }
+        if kick { loop.executeOrRun { self.consumeHeldBack() } }
+        return (event, ())
+    }
+
+    /// Takes the next event under the lock: (event or nil after the end, whether to kick the loop).
+    private static func take(_ s: inout Shared) -> (ClientStreamEvent?, Bool)? {
+        if s.readIndex < s.events.count {
+            let (event, wire) = s.events[s.readIndex]
+            s.readIndex += 1
+            if s.readIndex == s.events.count {
+                s.events.removeAll(keepingCapacity: true)
+                s.readIndex = 0
+            }
+            if case .end = event { s.endDelivered = true }
+            let kick = wire > 0 ? s.window.taken(wire) : false
+            return (event, kick)
+        }
+        if s.endDelivered { return (nil, false) }
+        return nil
+    }
+
+    // MARK: Loop side
+
+    /// Delivers machine outputs to the application and carries out an end (reset, cleanup).
+    func deliver(_ outputs: [GRPCClientStreamMachine.Output]) {
+        var events: [(ClientStreamEvent, Int)] = []
+        var ended = false
+        var reset: UInt32?
+        var endStatus = Status.ok
+        for output in outputs {
+            switch output {
+            case .headers(let metadata):
+                events.append((.headers(metadata), 0))
+            case .message(let bytes, let wire):
+                events.append((.message(bytes), wire))
+            case .end(let end, let resetCode):
+                events.append((.end(end), 0))
+                ended = true
+                reset = resetCode
+                endStatus = end.status
+            }
+        }
+        guard !events.isEmpty else { return }
+        let wire = events.reduce(0) { $0 + $1.1 }
+        let sendError =
+            endStatus.code == .ok
+            ? RPCError(code: .failedPrecondition, message: "the call has already ended")
+            : RPCError(status: endStatus)
+        let (resume, writer) = shared.withLock {
+            s -> ((UnsafeContinuation<ClientStreamEvent?, Never>, ClientStreamEvent?)?, UnsafeContinuation<Void, any Error>?) in
+            s.events.append(contentsOf: events)
+            if wire > 0 { _ = s.window.queued(wire) }
+            let writer = ended ? s.outbound.fail(sendError) : nil
+            if let waiter = s.waiter, let (event, _) = Self.take(&s) {
+                s.waiter = nil
+                return ((waiter, event), writer)
+            }
+            return (nil, writer)
+        }
+        if let (waiter, event) = resume { waiter.resume(returning: event) }
+        writer?.resume(throwing: sendError)
+        guard ended else { return }
+        if let deadlineTimer {
+            loop.cancelTimer(deadlineTimer)
+            self.deadlineTimer = nil
+        }
+        outbound.removeAll()
+        if let reset {
+            connection?.resetStream(streamID, code: reset)
+        } else if streamID > 0 && !endStreamSent {
+            // The response is complete while the request is still open: stop the request.
+            connection?.resetStream(streamID, code: StatusMapping.HTTP2ErrorCode.noError.rawValue)
+        }
+        manager.streamEnded(self)
+    }
+
+    /// Ends the stream locally (deadline, cancel, connection failure).
+    func fail(_ status: Status, neverReachedServer: Bool = false, reset: UInt32? = nil) {
+        guard let output = machine.fail(status, neverReachedServer: neverReachedServer, reset: streamID > 0 ? reset : nil) else {
+            return
+        }
+        deliver([output])
+    }
+
+    /// Returns held-back received bytes to flow control.
+    func consumeHeldBack() {
+        guard unconsumed > 0 else { return }
+        let n = unconsumed
+        unconsumed = 0
+        if let connection {
+            connection.consume(machine.isEnded ? 0 : streamID, n)
+        }
+    }
+
+    func appendOutbound(_ bytes: [UInt8], end: Bool) {
+        guard !machine.isEnded, !outboundEnded else { return }
+        if !bytes.isEmpty { outbound.append(bytes) }
+        if end { outboundEnded = true }
+        if dataDeferred, let connection {
+            dataDeferred = false
+            connection.resumeData(streamID)
+        }
+    }
+
+    /// nghttp2 asks for request DATA.
+    func readData(into buffer: UnsafeMutableRawBufferPointer, flags: UnsafeMutablePointer<UInt32>) -> Int {
+        let n = outbound.read(into: buffer)
+        if n > 0 {
+            if let writer = shared.withLock({ $0.outbound.drained(n) }) { writer.resume() }
+        }
+        if outbound.isEmpty && outboundEnded {
+            flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+            endStreamSent = true
+            return n
+        }
+        if n == 0 {
+            dataDeferred = true
+            return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+        }
+        return n
+    }
+
+    /// Bytes received for this stream (not yet consumed) arrived: feed the machine.
+    func receiveData(_ bytes: UnsafeRawBufferPointer) {
+        unconsumed += bytes.count
+        deliver(machine.receiveData(bytes))
+        if shared.withLock({ !$0.window.kickWanted }) { consumeHeldBack() }
+    }
+}

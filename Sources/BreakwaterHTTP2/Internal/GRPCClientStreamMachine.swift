@@ -1,0 +1,151 @@
+import BreakwaterCore
+
+/// The inbound side of one gRPC client stream as a pure state machine: response headers, messages and
+/// trailers in order, status synthesis for broken responses, the receive limit and decompression.
+/// It knows nothing of sockets or nghttp2; the connection feeds it and carries out its outputs.
+struct GRPCClientStreamMachine: Sendable {
+    enum Phase: Sendable, Equatable {
+        case awaitingHeaders
+        case receivingMessages
+        case ended
+    }
+
+    /// What the connection must do.
+    enum Output: Sendable {
+        /// Deliver response headers.
+        case headers(Metadata)
+        /// Deliver a message; `wireBytes` of flow-control window are returned when it is taken.
+        case message([UInt8], wireBytes: Int)
+        /// Deliver the end; when `reset` is set and the stream is still open, send RST_STREAM with it.
+        case end(ClientStreamEnd, reset: UInt32?)
+    }
+
+    private(set) var phase: Phase = .awaitingHeaders
+    private var deframer: MessageDeframer
+    private var encoding: CompressionAlgorithm = .identity
+    let maxReceiveMessageBytes: Int
+
+    init(maxReceiveMessageBytes: Int) {
+        self.maxReceiveMessageBytes = maxReceiveMessageBytes
+        deframer = MessageDeframer(maxMessageBytes: maxReceiveMessageBytes)
+    }
+
+    var isEnded: Bool { phase == .ended }
+
+    private static let cancelCode = StatusMapping.HTTP2ErrorCode.cancel.rawValue
+    private static let protocolErrorCode = StatusMapping.HTTP2ErrorCode.protocolError.rawValue
+
+    /// A complete header block (response headers, trailers-only or trailers).
+    mutating func receiveHeaderBlock(_ fields: [HeaderField], endStream: Bool) -> [Output] {
+        switch phase {
+        case .ended:
+            return []
+        case .awaitingHeaders:
+            switch GRPCHeaders.parseResponseHeaders(fields) {
+            case .end(let status, let trailers):
+                return end(ClientStreamEnd(status: status, trailers: trailers), reset: endStream ? nil : Self.cancelCode)
+            case .headers(let metadata, let encoding):
+                if endStream {
+                    let (status, trailers) = GRPCHeaders.parseTrailers(fields)
+                    return end(ClientStreamEnd(status: status, trailers: trailers), reset: nil)
+                }
+                self.encoding = encoding
+                phase = .receivingMessages
+                return [.headers(metadata)]
+            }
+        case .receivingMessages:
+            var (status, trailers) = GRPCHeaders.parseTrailers(fields)
+            if deframer.hasPartialMessage {
+                status = Status(code: .internalError, message: "response ended with a partial message")
+            }
+            return end(
+                ClientStreamEnd(status: status, trailers: trailers),
+                reset: endStream ? nil : Self.protocolErrorCode)
+        }
+    }
+
+    /// DATA bytes.
+    mutating func receiveData(_ bytes: UnsafeRawBufferPointer) -> [Output] {
+        switch phase {
+        case .ended:
+            return []
+        case .awaitingHeaders:
+            return end(
+                ClientStreamEnd(status: Status(code: .internalError, message: "DATA before response headers")),
+                reset: Self.protocolErrorCode)
+        case .receivingMessages:
+            deframer.append(bytes)
+            var outputs: [Output] = []
+            while true {
+                let frame: MessageDeframer.Frame?
+                do {
+                    frame = try deframer.next()
+                } catch {
+                    outputs += end(ClientStreamEnd(status: error.status), reset: Self.cancelCode)
+                    return outputs
+                }
+                guard let frame else { return outputs }
+                let wireBytes = 5 + frame.payload.count
+                if frame.compressed {
+                    guard encoding != .identity else {
+                        outputs += end(
+                            ClientStreamEnd(
+                                status: Status(code: .internalError, message: "compressed message without grpc-encoding")),
+                            reset: Self.cancelCode)
+                        return outputs
+                    }
+                    do {
+                        let message = try MessageCompression.decompress(
+                            frame.payload, using: encoding, limit: maxReceiveMessageBytes)
+                        outputs.append(.message(message, wireBytes: wireBytes))
+                    } catch {
+                        outputs += end(ClientStreamEnd(status: error.status), reset: Self.cancelCode)
+                        return outputs
+                    }
+                } else {
+                    outputs.append(.message(frame.payload, wireBytes: wireBytes))
+                }
+            }
+        }
+    }
+
+    /// END_STREAM on a DATA frame: the server ended without trailers.
+    mutating func receiveEndOfStream() -> [Output] {
+        guard phase != .ended else { return [] }
+        return end(
+            ClientStreamEnd(
+                status: Status(code: .internalError, message: "server closed the stream without sending trailers")),
+            reset: nil)
+    }
+
+    /// The HTTP/2 stream closed (RST_STREAM or a normal close) before the machine ended.
+    mutating func streamClosed(errorCode: UInt32, requestSent: Bool) -> [Output] {
+        guard phase != .ended else { return [] }
+        if errorCode == StatusMapping.HTTP2ErrorCode.refusedStream.rawValue {
+            return end(
+                ClientStreamEnd(status: StatusMapping.status(forRSTStreamCode: errorCode), neverReachedServer: true),
+                reset: nil)
+        }
+        if errorCode == 0 {
+            return end(
+                ClientStreamEnd(
+                    status: Status(code: .internalError, message: "stream closed without a status"),
+                    neverReachedServer: !requestSent),
+                reset: nil)
+        }
+        return end(
+            ClientStreamEnd(status: StatusMapping.status(forRSTStreamCode: errorCode), neverReachedServer: !requestSent),
+            reset: nil)
+    }
+
+    /// Ends the stream locally (deadline, cancellation, connection failure). Nil when already ended.
+    mutating func fail(_ status: Status, neverReachedServer: Bool = false, reset: UInt32? = nil) -> Output? {
+        end(ClientStreamEnd(status: status, neverReachedServer: neverReachedServer), reset: reset).first
+    }
+
+    private mutating func end(_ streamEnd: ClientStreamEnd, reset: UInt32?) -> [Output] {
+        guard phase != .ended else { return [] }
+        phase = .ended
+        return [.end(streamEnd, reset: reset)]
+    }
+}

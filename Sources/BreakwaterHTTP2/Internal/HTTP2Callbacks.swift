@@ -1,0 +1,55 @@
+import CNghttp2
+
+/// The nghttp2 session callbacks: C functions that find the owning `HTTP2Connection` through `user_data`
+/// (an unretained reference: the connection outlives its session) and forward to it.
+enum HTTP2Callbacks {
+    static func connection(_ userData: UnsafeMutableRawPointer?) -> HTTP2Connection? {
+        guard let userData else { return nil }
+        return Unmanaged<HTTP2Connection>.fromOpaque(userData).takeUnretainedValue()
+    }
+
+    static let failure = Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
+
+    static func install(on callbacks: OpaquePointer) {
+        nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
+            guard let c = HTTP2Callbacks.connection(userData), let frame else { return HTTP2Callbacks.failure }
+            return c.beginHeaders(frame)
+        }
+        nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
+            guard let c = HTTP2Callbacks.connection(userData), let frame, let name, let value else {
+                return HTTP2Callbacks.failure
+            }
+            let n = String(decoding: UnsafeBufferPointer(start: name, count: nameLength), as: UTF8.self)
+            let v = String(decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self)
+            return c.header(frame, name: n, value: v)
+        }
+        nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
+            guard let c = HTTP2Callbacks.connection(userData), let frame else { return HTTP2Callbacks.failure }
+            return c.frameReceived(frame)
+        }
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
+            guard let c = HTTP2Callbacks.connection(userData) else { return HTTP2Callbacks.failure }
+            return c.dataReceived(streamID: streamID, UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : length))
+        }
+        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, errorCode, userData in
+            guard let c = HTTP2Callbacks.connection(userData) else { return HTTP2Callbacks.failure }
+            return c.streamClosed(streamID: streamID, errorCode: errorCode)
+        }
+        nghttp2_session_callbacks_set_on_frame_send_callback(callbacks) { _, frame, userData in
+            guard let c = HTTP2Callbacks.connection(userData), let frame else { return HTTP2Callbacks.failure }
+            return c.frameSent(frame)
+        }
+        nghttp2_session_callbacks_set_on_frame_not_send_callback(callbacks) { _, frame, error, userData in
+            guard let c = HTTP2Callbacks.connection(userData), let frame else { return HTTP2Callbacks.failure }
+            return c.frameNotSent(frame, error: error)
+        }
+    }
+}
+
+extension UnsafePointer where Pointee == nghttp2_frame {
+    var type: UInt32 { UInt32(pointee.hd.type) }
+    var streamID: Int32 { pointee.hd.stream_id }
+    var flags: UInt8 { pointee.hd.flags }
+    var endStream: Bool { flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0 }
+    var isAck: Bool { flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 }
+}

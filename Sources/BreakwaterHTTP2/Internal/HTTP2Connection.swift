@@ -1,0 +1,298 @@
+import BreakwaterCore
+import CBreakwaterShims
+import CNghttp2
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One TCP connection with its nghttp2 session, owned by one event loop: the session does the framing,
+/// this class does the I/O. Subclasses (client, server) implement the frame and stream callbacks.
+///
+/// Reads go through the loop's shared buffer into `nghttp2_session_mem_recv`; everything nghttp2 wants to
+/// send during one loop turn is collected with `nghttp2_session_mem_send` into one buffer and written with
+/// as few `write` calls as the socket allows (EPOLLOUT when it is full).
+class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sendable {
+    // Safety: every stored property is touched only on `loop`'s thread (the object is created elsewhere
+    // at most, and handed to the loop before any use).
+
+    let loop: EventLoop
+    let fd: Int32
+    let remoteAddress: SocketAddress
+    /// The nghttp2 session; nil once the connection is closed.
+    var session: OpaquePointer?
+    private(set) var isClosed = false
+
+    private var writeBuffer: [UInt8] = []
+    private var writeOffset = 0
+    private var watchingWritable = false
+    private var flushScheduled = false
+    private var registered = false
+    /// Set while nghttp2 is calling us back; a close requested then is deferred to the end of the turn.
+    private var inSessionCall = false
+    private var pendingCloseReason: String??
+
+    /// Stop pulling frames from nghttp2 when this much is waiting for the socket.
+    private static let writeHighWater = 1 << 20
+
+    init(loop: EventLoop, fd: Int32, remoteAddress: SocketAddress) {
+        self.loop = loop
+        self.fd = fd
+        self.remoteAddress = remoteAddress
+    }
+
+    deinit {
+        if let session { nghttp2_session_del(session) }
+    }
+
+    /// Creates the session and registers the socket. Loop thread. Returns false when it cannot.
+    func startSession(isServer: Bool, option: OpaquePointer?) -> Bool {
+        var callbacks: OpaquePointer?
+        guard nghttp2_session_callbacks_new(&callbacks) == 0, let callbacks else { return false }
+        defer { nghttp2_session_callbacks_del(callbacks) }
+        HTTP2Callbacks.install(on: callbacks)
+        var newSession: OpaquePointer?
+        let userData = Unmanaged.passUnretained(self).toOpaque()
+        let rc =
+            isServer
+            ? nghttp2_session_server_new2(&newSession, callbacks, userData, option)
+            : nghttp2_session_client_new2(&newSession, callbacks, userData, option)
+        guard rc == 0, let newSession else { return false }
+        session = newSession
+        guard loop.register(fd: fd, events: BW_EPOLLIN | BW_EPOLLRDHUP, handler: self) else {
+            return false
+        }
+        registered = true
+        return true
+    }
+
+    /// Marks the connection as having something to write at the end of this turn.
+    final func scheduleFlush() {
+        guard !flushScheduled, !isClosed else { return }
+        flushScheduled = true
+        loop.addTurnObserver(self)
+    }
+
+    final func endOfTurn() {
+        flushScheduled = false
+        if let reason = pendingCloseReason {
+            pendingCloseReason = nil
+            close(reason: reason)
+            return
+        }
+        flush()
+    }
+
+    // MARK: I/O
+
+    final func handleEvents(_ events: UInt32) {
+        if events & BW_EPOLLOUT != 0 && !isClosed {
+            flush()
+        }
+        if events & (BW_EPOLLIN | BW_EPOLLERR | BW_EPOLLHUP | BW_EPOLLRDHUP) != 0 && !isClosed {
+            readAvailable()
+        }
+    }
+
+    private func readAvailable() {
+        let buffer = loop.readBuffer
+        guard let base = buffer.baseAddress else { return }
+        // A few reads per event keeps one busy connection from starving the others on the loop.
+        for _ in 0..<4 {
+            guard let session, !isClosed else { return }
+            let n = Glibc.read(fd, base, buffer.count)
+            if n > 0 {
+                inSessionCall = true
+                let rv = nghttp2_session_mem_recv(session, base.assumingMemoryBound(to: UInt8.self), n)
+                inSessionCall = false
+                if rv < 0 {
+                    close(reason: "HTTP/2 protocol error (\(String(cString: nghttp2_strerror(Int32(rv)))))")
+                    return
+                }
+                scheduleFlush()
+                if n < buffer.count { return }
+            } else if n == 0 {
+                close(reason: "connection closed by peer")
+                return
+            } else {
+                let err = errno
+                if err == EAGAIN || err == EWOULDBLOCK { return }
+                if err == EINTR { continue }
+                close(reason: Socket.describe(err))
+                return
+            }
+        }
+        scheduleFlush()
+    }
+
+    /// Pulls every frame nghttp2 has ready into the write buffer and writes it out.
+    final func flush() {
+        while let session, !isClosed {
+            // Gather.
+            var produced = false
+            while writeBuffer.count - writeOffset < HTTP2Connection.writeHighWater {
+                var pointer: UnsafePointer<UInt8>?
+                inSessionCall = true
+                let n = nghttp2_session_mem_send(session, &pointer)
+                inSessionCall = false
+                if n < 0 {
+                    close(reason: "HTTP/2 error: \(String(cString: nghttp2_strerror(Int32(n))))")
+                    return
+                }
+                guard n > 0, let pointer else { break }
+                writeBuffer.append(contentsOf: UnsafeBufferPointer(start: pointer, count: n))
+                produced = true
+            }
+            if let reason = pendingCloseReason {
+                pendingCloseReason = nil
+                close(reason: reason)
+                return
+            }
+            // Write.
+            while writeOffset < writeBuffer.count {
+                let n = writeBuffer.withUnsafeBytes { raw -> Int in
+                    Glibc.write(fd, raw.baseAddress.map { $0 + writeOffset }, raw.count - writeOffset)
+                }
+                if n > 0 {
+                    writeOffset += n
+                } else if n < 0 && errno == EINTR {
+                    continue
+                } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    if !watchingWritable {
+                        watchingWritable = true
+                        loop.modify(fd: fd, events: BW_EPOLLIN | BW_EPOLLRDHUP | BW_EPOLLOUT)
+                    }
+                    return
+                } else {
+                    close(reason: Socket.describe(errno))
+                    return
+                }
+            }
+            if writeBuffer.capacity > 4 << 20 {
+                writeBuffer = []
+            } else {
+                writeBuffer.removeAll(keepingCapacity: true)
+            }
+            writeOffset = 0
+            if watchingWritable {
+                watchingWritable = false
+                loop.modify(fd: fd, events: BW_EPOLLIN | BW_EPOLLRDHUP)
+            }
+            if !produced {
+                if nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 {
+                    close(reason: nil)
+                }
+                return
+            }
+        }
+    }
+
+    /// Closes the socket and the session; `reason` nil for a graceful end. Safe to call from nghttp2
+    /// callbacks (the close then happens when the session call returns).
+    final func close(reason: String?) {
+        guard !isClosed else { return }
+        if inSessionCall {
+            if pendingCloseReason == nil { pendingCloseReason = .some(reason) }
+            scheduleFlush()
+            return
+        }
+        isClosed = true
+        if registered {
+            loop.unregister(fd: fd)
+            registered = false
+        }
+        Glibc.close(fd)
+        connectionDidClose(reason: reason)
+        if let session {
+            nghttp2_session_del(session)
+            self.session = nil
+        }
+    }
+
+    // MARK: Helpers for subclasses
+
+    /// Submits RST_STREAM for `streamID`.
+    final func resetStream(_ streamID: Int32, code: UInt32) {
+        guard let session, streamID > 0 else { return }
+        _ = nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, code)
+        scheduleFlush()
+    }
+
+    /// Returns `count` received bytes to the stream and connection flow-control windows.
+    final func consume(_ streamID: Int32, _ count: Int) {
+        guard let session, count > 0 else { return }
+        if streamID > 0 {
+            _ = nghttp2_session_consume(session, streamID, count)
+        } else {
+            _ = nghttp2_session_consume_connection(session, count)
+        }
+        scheduleFlush()
+    }
+
+    /// Resumes a deferred data provider.
+    final func resumeData(_ streamID: Int32) {
+        guard let session, streamID > 0 else { return }
+        _ = nghttp2_session_resume_data(session, streamID)
+        scheduleFlush()
+    }
+
+    /// The data provider used for every stream: nghttp2 calls back `readData`.
+    static var dataProvider: nghttp2_data_provider {
+        nghttp2_data_provider(
+            source: nghttp2_data_source(ptr: nil),
+            read_callback: { _, streamID, buffer, length, flags, _, userData in
+                guard let userData, let buffer, let flags else {
+                    return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
+                }
+                let connection = Unmanaged<HTTP2Connection>.fromOpaque(userData).takeUnretainedValue()
+                return connection.readData(
+                    streamID: streamID, into: UnsafeMutableRawBufferPointer(start: buffer, count: length), flags: flags)
+            })
+    }
+
+    // MARK: Overridden by subclasses
+
+    /// The socket and session are gone; fail every stream. `reason` nil for a graceful close.
+    func connectionDidClose(reason: String?) {}
+    /// A header block begins.
+    func beginHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 { 0 }
+    /// One header field of the current block. Return non-zero to reset the stream.
+    func header(_ frame: UnsafePointer<nghttp2_frame>, name: String, value: String) -> Int32 { 0 }
+    /// A whole frame was received.
+    func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 { 0 }
+    /// A chunk of DATA for `streamID`.
+    func dataReceived(streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 { 0 }
+    /// The stream closed with `errorCode` (0 when it ended normally).
+    func streamClosed(streamID: Int32, errorCode: UInt32) -> Int32 { 0 }
+    /// A frame was written to the session's output.
+    func frameSent(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 { 0 }
+    /// A frame could not be sent (e.g. a request after GOAWAY).
+    func frameNotSent(_ frame: UnsafePointer<nghttp2_frame>, error: Int32) -> Int32 { 0 }
+    /// Fill `buffer` with DATA for `streamID`; return the count, or NGHTTP2_ERR_DEFERRED.
+    func readData(streamID: Int32, into buffer: UnsafeMutableRawBufferPointer, flags: UnsafeMutablePointer<UInt32>) -> Int {
+        Int(NGHTTP2_ERR_DEFERRED.rawValue)
+    }
+}
+
+/// Runs `body` with header fields laid out as `nghttp2_nv` values (nghttp2 copies them during the call).
+func withHeaderFields<R>(_ fields: [HeaderField], _ body: (UnsafePointer<nghttp2_nv>?, Int) -> R) -> R {
+    var storage: [UInt8] = []
+    var offsets: [(Int, Int, Int, Int)] = []
+    offsets.reserveCapacity(fields.count)
+    for (name, value) in fields {
+        let nameStart = storage.count
+        storage.append(contentsOf: name.utf8)
+        let valueStart = storage.count
+        storage.append(contentsOf: value.utf8)
+        offsets.append((nameStart, valueStart - nameStart, valueStart, storage.count - valueStart))
+    }
+    storage.append(0)
+    return storage.withUnsafeMutableBufferPointer { buffer -> R in
+        guard let base = buffer.baseAddress else { return body(nil, 0) }
+        let nvs = offsets.map { o in
+            nghttp2_nv(
+                name: base + o.0, value: base + o.2, namelen: o.1, valuelen: o.3,
+                flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+        }
+        return nvs.withUnsafeBufferPointer { body($0.baseAddress, $0.count) }
+    }
+}

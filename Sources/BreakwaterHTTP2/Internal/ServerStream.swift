@@ -1,0 +1,350 @@
+import BreakwaterCore
+import CNghttp2
+import Synchronization
+
+/// One gRPC stream of `HTTP2ServerTransport`.
+///
+/// The handler side (`receive`, `send`, `finish`, `onCancel`) meets the loop side through `shared`;
+/// everything that touches nghttp2 runs on `loop` (at once when the handler already runs there).
+final class ServerStream: ServerTransportStream, @unchecked Sendable {
+    // Safety: `shared` is protected by its Mutex; `head`, `loop`, `streamID`, `connection` are immutable;
+    // every other stored var is touched only on `loop`'s thread.
+
+    struct Shared {
+        var messages: [([UInt8], Int)] = []
+        var readIndex = 0
+        /// The request side ended: nil after the queued messages, or this error.
+        var inboundEnd: Result<Void, RPCError>?
+        var waiter: UnsafeContinuation<[UInt8]?, any Error>?
+        var window = InboundWindow()
+        var outbound = OutboundGate()
+        var cancelled = false
+        var finished = false
+        var cancelHandlers: [@Sendable () -> Void] = []
+    }
+
+    let head: ServerRequestHead
+    let loop: EventLoop
+    let streamID: Int32
+    let connection: ServerConnection
+    private let shared = Mutex(Shared())
+
+    var preferredExecutor: (any TaskExecutor)? { loop }
+
+    // Loop-confined.
+    private var deframer: MessageDeframer
+    private var outbound = ByteQueue()
+    private var headersSubmitted = false
+    private var pendingTrailers: [HeaderField]?
+    private(set) var finishedLocally = false
+    private var dataDeferred = false
+    var remoteClosed = false
+    var resetAfterTrailers = false
+    var deadlineTimer: UInt64?
+    private var unconsumed = 0
+    private(set) var closed = false
+
+    init(head: ServerRequestHead, loop: EventLoop, streamID: Int32, connection: ServerConnection, maxReceiveMessageBytes: Int) {
+        self.head = head
+        self.loop = loop
+        self.streamID = streamID
+        self.connection = connection
+        deframer = MessageDeframer(maxMessageBytes: maxReceiveMessageBytes)
+    }
+
+    // MARK: Handler side
+
+    func receive() async throws -> [UInt8]? {
+        if let ready = try takeMessage() { return ready.message }
+        return try await withUnsafeThrowingContinuation { (c: UnsafeContinuation<[UInt8]?, any Error>) in
+            let immediate = shared.withLock { s -> (Result<[UInt8]?, RPCError>, Bool)? in
+                if let taken = Self.take(&s) { return taken }
+                s.waiter = c
+                return nil
+            }
+            if let (result, kick) = immediate {
+                if kick { loop.executeOrRun { self.consumeHeldBack() } }
+                c.resume(with: result.mapError { $0 as any Error })
+            }
+        }
+    }
+
+    private func takeMessage() throws(RPCError) -> (message: [UInt8]?, Void)? {
+        guard let (result, kick) = shared.withLock({ Self.take(&$0) }) else { return nil }
+        if kick { loop.executeOrRun { self.consumeHeldBack() } }
+        return (try result.get(), ())
+    }
+
+    private static func take(_ s: inout Shared) -> (Result<[UInt8]?, RPCError>, Bool)? {
+        if s.readIndex < s.messages.count {
+            let (message, wire) = s.messages[s.readIndex]
+            s.readIndex += 1
+            if s.readIndex == s.messages.count {
+                s.messages.removeAll(keepingCapacity: true)
+                s.readIndex = 0
+            }
+            return (.success(message), s.window.taken(wire))
+        }
+        switch s.inboundEnd {
+        case .none: return nil
+        case .success: return (.success(nil), false)
+        case .failure(let error): return (.failure(error), false)
+        }
+    }
+
+    func sendHeaders(_ metadata: Metadata) async throws {
+        if let failure = shared.withLock({ $0.outbound.failure }) { throw failure }
+        loop.executeOrRun { self.submitHeaders(metadata) }
+    }
+
+    func send(_ message: [UInt8]) async throws {
+        var framed: [UInt8] = []
+        if head.responseEncoding == .identity {
+            MessageFramer.append(message, compressed: false, to: &framed)
+        } else {
+            let compressed = try MessageCompression.compress(message, using: head.responseEncoding)
+            MessageFramer.append(compressed, compressed: true, to: &framed)
+        }
+        let bytes = framed
+        let mustWait = try shared.withLock { s throws(RPCError) -> Bool in try s.outbound.accept(bytes.count) }
+        loop.executeOrRun { self.appendOutbound(bytes) }
+        if mustWait {
+            try await withUnsafeThrowingContinuation { (c: UnsafeContinuation<Void, any Error>) in
+                if let (c, error) = shared.withLock({ $0.outbound.park(c) }) {
+                    if let error { c.resume(throwing: error) } else { c.resume() }
+                }
+            }
+        }
+    }
+
+    func finish(status: Status, trailers: Metadata) {
+        loop.executeOrRun { self.finishOnLoop(status: status, trailers: trailers) }
+    }
+
+    func onCancel(_ handler: @escaping @Sendable () -> Void) {
+        let runNow = shared.withLock { s -> Bool in
+            if s.cancelled { return true }
+            if !s.finished { s.cancelHandlers.append(handler) }
+            return false
+        }
+        if runNow { handler() }
+    }
+
+    // MARK: Loop side
+
+    private func submitHeaders(_ metadata: Metadata?) {
+        guard !headersSubmitted, !finishedLocally, !closed, let session = connection.session else { return }
+        headersSubmitted = true
+        let fields = GRPCHeaders.responseHeaders(metadata: metadata ?? [:], encoding: head.responseEncoding)
+        var provider = HTTP2Connection.dataProvider
+        _ = withHeaderFields(fields) { nva, count in
+            nghttp2_submit_response(session, streamID, nva, count, &provider)
+        }
+        connection.scheduleFlush()
+    }
+
+    private func appendOutbound(_ bytes: [UInt8]) {
+        guard !finishedLocally, !closed else { return }
+        outbound.append(bytes)
+        if !headersSubmitted {
+            submitHeaders(nil)
+        } else {
+            resumeIfDeferred()
+        }
+    }
+
+    private func resumeIfDeferred() {
+        if dataDeferred {
+            dataDeferred = false
+            connection.resumeData(streamID)
+        }
+    }
+
+    /// Ends the response with `status`; `cancel` also runs the cancel handlers and fails the handler's
+    /// pending and future calls (transport-initiated ends: deadline, limits, malformed requests).
+    func finishOnLoop(status: Status, trailers: Metadata, failHandlerWith error: RPCError? = nil) {
+        guard !finishedLocally, !closed, let session = connection.session else { return }
+        finishedLocally = true
+        if let deadlineTimer {
+            loop.cancelTimer(deadlineTimer)
+            self.deadlineTimer = nil
+        }
+        if let error {
+            failHandler(error, runCancelHandlers: true)
+        } else {
+            let writer = shared.withLock { s -> UnsafeContinuation<Void, any Error>? in
+                s.finished = true
+                s.cancelHandlers.removeAll()
+                return s.outbound.fail(RPCError(code: .failedPrecondition, message: "the stream has already finished"))
+            }
+            writer?.resume(throwing: RPCError(code: .failedPrecondition, message: "the stream has already finished"))
+        }
+        if !headersSubmitted {
+            headersSubmitted = true
+            let fields = GRPCHeaders.trailers(status: status, metadata: trailers, trailersOnly: true)
+            _ = withHeaderFields(fields) { nva, count in
+                nghttp2_submit_response(session, streamID, nva, count, nil)
+            }
+        } else {
+            pendingTrailers = GRPCHeaders.trailers(status: status, metadata: trailers, trailersOnly: false)
+            resumeIfDeferred()
+        }
+        if !remoteClosed { resetAfterTrailers = true }
+        connection.scheduleFlush()
+    }
+
+    /// Fails the handler's receive and send; runs the cancel handlers (later on the loop, never inside an
+    /// nghttp2 callback).
+    private func failHandler(_ error: RPCError, runCancelHandlers: Bool) {
+        let (waiter, writer, handlers) = shared.withLock {
+            s -> (UnsafeContinuation<[UInt8]?, any Error>?, UnsafeContinuation<Void, any Error>?, [@Sendable () -> Void]) in
+            if s.inboundEnd == nil {
+                s.inboundEnd = .failure(error)
+                s.messages.removeAll()
+                s.readIndex = 0
+            }
+            let writer = s.outbound.fail(error)
+            var handlers: [@Sendable () -> Void] = []
+            if runCancelHandlers && !s.cancelled && !s.finished {
+                s.cancelled = true
+                handlers = s.cancelHandlers
+                s.cancelHandlers.removeAll()
+            }
+            s.finished = true
+            let waiter = s.waiter
+            s.waiter = nil
+            return (waiter, writer, handlers)
+        }
+        waiter?.resume(throwing: error)
+        writer?.resume(throwing: error)
+        if !handlers.isEmpty {
+            loop.execute { for handler in handlers { handler() } }
+        }
+    }
+
+    /// The deadline from `grpc-timeout` passed.
+    func deadlineExpired() {
+        deadlineTimer = nil
+        let status = Status(code: .deadlineExceeded, message: "deadline exceeded")
+        finishOnLoop(status: status, trailers: [:], failHandlerWith: RPCError(status: status))
+    }
+
+    /// DATA for this stream.
+    func receiveData(_ bytes: UnsafeRawBufferPointer) {
+        unconsumed += bytes.count
+        guard !finishedLocally else {
+            consumeHeldBack()
+            return
+        }
+        deframer.append(bytes)
+        var messages: [([UInt8], Int)] = []
+        var failure: Status?
+        while true {
+            let frame: MessageDeframer.Frame?
+            do {
+                frame = try deframer.next()
+            } catch {
+                failure = error.status
+                break
+            }
+            guard let frame else { break }
+            let wire = 5 + frame.payload.count
+            if frame.compressed {
+                guard head.requestEncoding != .identity else {
+                    failure = Status(code: .internalError, message: "compressed message without grpc-encoding")
+                    break
+                }
+                do {
+                    messages.append(
+                        (try MessageCompression.decompress(frame.payload, using: head.requestEncoding, limit: deframer.maxMessageBytes), wire))
+                } catch {
+                    failure = error.status
+                    break
+                }
+            } else {
+                messages.append((frame.payload, wire))
+            }
+        }
+        if !messages.isEmpty { push(messages) }
+        if let failure {
+            finishOnLoop(status: failure, trailers: [:], failHandlerWith: RPCError(status: failure))
+            consumeHeldBack()
+            return
+        }
+        if shared.withLock({ !$0.window.kickWanted }) { consumeHeldBack() }
+    }
+
+    private func push(_ messages: [([UInt8], Int)]) {
+        let wire = messages.reduce(0) { $0 + $1.1 }
+        let resume = shared.withLock { s -> (UnsafeContinuation<[UInt8]?, any Error>, Result<[UInt8]?, RPCError>)? in
+            s.messages.append(contentsOf: messages)
+            _ = s.window.queued(wire)
+            if let waiter = s.waiter, let (result, _) = Self.take(&s) {
+                s.waiter = nil
+                return (waiter, result)
+            }
+            return nil
+        }
+        if let (waiter, result) = resume { waiter.resume(with: result.mapError { $0 as any Error }) }
+    }
+
+    /// The client ended its side (END_STREAM).
+    func receiveEndOfStream() {
+        remoteClosed = true
+        guard !finishedLocally else { return }
+        if deframer.hasPartialMessage {
+            let status = Status(code: .internalError, message: "request ended with a partial message")
+            finishOnLoop(status: status, trailers: [:], failHandlerWith: RPCError(status: status))
+            return
+        }
+        let waiter = shared.withLock { s -> UnsafeContinuation<[UInt8]?, any Error>? in
+            if s.inboundEnd == nil { s.inboundEnd = .success(()) }
+            guard s.readIndex >= s.messages.count, let waiter = s.waiter else { return nil }
+            s.waiter = nil
+            return waiter
+        }
+        waiter?.resume(returning: nil)
+    }
+
+    /// The HTTP/2 stream closed (normally, by RST_STREAM, or with the connection).
+    func streamClosed(errorCode: UInt32) {
+        closed = true
+        if let deadlineTimer {
+            loop.cancelTimer(deadlineTimer)
+            self.deadlineTimer = nil
+        }
+        outbound.removeAll()
+        let status =
+            errorCode == 0
+            ? Status(code: .cancelled, message: "stream closed")
+            : StatusMapping.status(forRSTStreamCode: errorCode)
+        failHandler(RPCError(status: status), runCancelHandlers: !finishedLocally)
+        consumeHeldBack()
+    }
+
+    func consumeHeldBack() {
+        guard unconsumed > 0 else { return }
+        let n = unconsumed
+        unconsumed = 0
+        connection.consume(closed || finishedLocally ? 0 : streamID, n)
+    }
+
+    /// nghttp2 asks for response DATA.
+    func readData(into buffer: UnsafeMutableRawBufferPointer, flags: UnsafeMutablePointer<UInt32>) -> Int {
+        let n = outbound.read(into: buffer)
+        if n > 0, let writer = shared.withLock({ $0.outbound.drained(n) }) { writer.resume() }
+        if outbound.isEmpty, let trailers = pendingTrailers, let session = connection.session {
+            pendingTrailers = nil
+            flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
+            _ = withHeaderFields(trailers) { nva, count in
+                nghttp2_submit_trailer(session, streamID, nva, count)
+            }
+            return n
+        }
+        if n == 0 {
+            dataDeferred = true
+            return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+        }
+        return n
+    }
+}

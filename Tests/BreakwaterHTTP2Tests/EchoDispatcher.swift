@@ -1,0 +1,138 @@
+import BreakwaterCore
+import BreakwaterHTTP2
+import Synchronization
+
+/// A test-only dispatcher over the server transport contract: echoes messages back, or hangs, by path.
+///
+/// - `/test.Echo/Echo`: every request message is sent back, then OK.
+/// - `/test.Echo/Collect`: the request messages concatenated in one response, then OK.
+/// - `/test.Echo/Hang`: never answers; records the cancellation.
+/// - `/test.Echo/Flood`: 200 messages of 64 KiB, counted in `sent`.
+/// - `/test.Echo/Encoding`: answers the request and response encodings and the peer as trailers.
+/// - `/test.Echo/Metadata`: answers the request metadata back as trailers.
+final class EchoDispatcher: Sendable {
+    let cancellations = AsyncStream<String>.makeStream()
+    private let accepted = Mutex(0)
+    /// Messages the Flood handler managed to send.
+    let sent = Mutex(0)
+
+    var acceptedCount: Int { accepted.withLock { $0 } }
+
+    func accept(_ stream: any ServerTransportStream) {
+        accepted.withLock { $0 += 1 }
+        let path = stream.head.path
+        let continuation = cancellations.continuation
+        stream.onCancel { continuation.yield(path) }
+        Task(executorPreference: stream.preferredExecutor) {
+            await self.handle(stream)
+        }
+    }
+
+    private func handle(_ stream: any ServerTransportStream) async {
+        do {
+            switch stream.head.path {
+            case "/test.Echo/Echo":
+                while let message = try await stream.receive() {
+                    try await stream.send(message)
+                }
+                stream.finish(status: .ok, trailers: [:])
+            case "/test.Echo/Collect":
+                var all: [UInt8] = []
+                while let message = try await stream.receive() { all += message }
+                try await stream.send(all)
+                stream.finish(status: .ok, trailers: ["count": .string(String(all.count))])
+            case "/test.Echo/Hang":
+                while try await stream.receive() != nil {}
+                // Never finishes: the deadline or the client ends it.
+            case "/test.Echo/Flood":
+                // Sends `count` messages of 64 KiB, counting how many the transport accepted.
+                _ = try await stream.receive()
+                for i in 0..<200 {
+                    try await stream.send([UInt8](repeating: UInt8(i), count: 64 * 1024))
+                    sent.withLock { $0 += 1 }
+                }
+                stream.finish(status: .ok, trailers: [:])
+            case "/test.Echo/Encoding":
+                while try await stream.receive() != nil {}
+                stream.finish(
+                    status: .ok,
+                    trailers: [
+                        "request-encoding": .string(stream.head.requestEncoding.rawValue),
+                        "response-encoding": .string(stream.head.responseEncoding.rawValue),
+                        "peer": .string(stream.head.peer),
+                    ])
+            case "/test.Echo/Metadata":
+                while try await stream.receive() != nil {}
+                stream.finish(status: Status(code: .notFound, message: "nothing here"), trailers: stream.head.metadata)
+            default:
+                stream.finish(status: Status(code: .unimplemented, message: "unknown \(stream.head.path)"), trailers: [:])
+            }
+        } catch let error as RPCError {
+            stream.finish(status: error.status, trailers: [:])
+        } catch {
+            stream.finish(status: Status(code: .unknown, message: "\(error)"), trailers: [:])
+        }
+    }
+}
+
+/// A started server with its dispatcher.
+struct TestServer {
+    let transport: HTTP2ServerTransport
+    let dispatcher: EchoDispatcher
+    let port: Int
+
+    static func start(
+        host: String = "127.0.0.1", port: Int = 0, configuration: HTTP2ServerTransport.Configuration = .init(),
+        group: EventLoopGroup = .shared
+    ) async throws -> TestServer {
+        let transport = HTTP2ServerTransport(host: host, port: port, configuration: configuration, group: group)
+        let dispatcher = EchoDispatcher()
+        let bound = try await transport.start { dispatcher.accept($0) }
+        return TestServer(transport: transport, dispatcher: dispatcher, port: bound)
+    }
+}
+
+/// The outcome of a call made over the raw client transport contract.
+struct CallResult {
+    var headers: Metadata?
+    var messages: [[UInt8]] = []
+    var end: ClientStreamEnd?
+    var status: Status { end?.status ?? Status(code: .unknown, message: "no end") }
+}
+
+enum TestCalls {
+    static func method(_ name: String) -> MethodDescriptor { MethodDescriptor(service: "test.Echo", method: name) }
+
+    /// Sends `requests` (half-closing after the last) and reads every event.
+    static func call(
+        _ client: some ClientTransport, _ name: String, _ requests: [[UInt8]],
+        deadline: ContinuousClock.Instant? = nil, compression: CompressionAlgorithm = .identity,
+        metadata: Metadata = [:], maxReceive: Int = 4 * 1024 * 1024
+    ) async -> CallResult {
+        let head = ClientRequestHead(
+            method: method(name), metadata: metadata, deadline: deadline, compression: compression,
+            maxReceiveMessageBytes: maxReceive)
+        let stream = await client.makeStream(head: head)
+        for (i, request) in requests.enumerated() {
+            do {
+                try await stream.send(request, endStream: i == requests.count - 1)
+            } catch {
+                break
+            }
+        }
+        if requests.isEmpty { stream.finishSending() }
+        return await readAll(stream)
+    }
+
+    static func readAll(_ stream: any ClientTransportStream) async -> CallResult {
+        var result = CallResult()
+        while let event = await stream.next() {
+            switch event {
+            case .headers(let metadata): result.headers = metadata
+            case .message(let bytes): result.messages.append(bytes)
+            case .end(let end): result.end = end
+            }
+        }
+        return result
+    }
+}

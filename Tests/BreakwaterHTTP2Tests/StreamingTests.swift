@@ -1,0 +1,126 @@
+import BreakwaterCore
+import BreakwaterHTTP2
+import Testing
+
+@Suite(.timeLimit(.minutes(1))) struct StreamingTests {
+    @Test func manyConcurrentStreamsOnOneConnection() async throws {
+        let server = try await TestServer.start()
+        let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port)
+        try await Self.runConcurrent(client, count: 200)
+        await client.close()
+        await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
+    }
+
+    @Test func streamsBeyondMaxConcurrentStreamsAreQueued() async throws {
+        let server = try await TestServer.start(configuration: .init(maxConcurrentStreams: 10))
+        let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port)
+        try await Self.runConcurrent(client, count: 200)
+        #expect(server.dispatcher.acceptedCount == 200)
+        await client.close()
+        await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
+    }
+
+    static func runConcurrent(_ client: HTTP2ClientTransport, count: Int) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<count {
+                group.addTask {
+                    let payload = Array("message \(i)".utf8) + [UInt8](repeating: UInt8(i % 256), count: i * 10)
+                    let result = await TestCalls.call(client, "Echo", [payload])
+                    #expect(result.status.code == .ok, "\(i): \(result.status)")
+                    #expect(result.messages == [payload])
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    @Test func largeMessagesBothWays() async throws {
+        let server = try await TestServer.start()
+        let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port)
+        let payload = (0..<4_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
+        let result = await TestCalls.call(client, "Echo", [payload])
+        #expect(result.status.code == .ok, "\(result.status)")
+        #expect(result.messages.count == 1)
+        #expect(result.messages.first == payload)
+        await client.close()
+        await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
+    }
+
+    @Test func clientStreamingKeepsOrder() async throws {
+        let server = try await TestServer.start()
+        let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port)
+        let requests = (0..<100).map { [UInt8(truncatingIfNeeded: $0)] + Array("-\($0)".utf8) }
+        let result = await TestCalls.call(client, "Collect", requests)
+        #expect(result.status.code == .ok)
+        #expect(result.messages == [requests.flatMap { $0 }])
+        #expect(result.end?.trailers.firstString(forKey: "count") == String(requests.flatMap { $0 }.count))
+        await client.close()
+        await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
+    }
+
+    @Test func bidirectionalPingPongInOrder() async throws {
+        let server = try await TestServer.start()
+        let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port)
+        let stream = await client.makeStream(head: ClientRequestHead(method: TestCalls.method("Echo")))
+        var sawHeaders = false
+        for i in 0..<50 {
+            let message = Array("ping \(i)".utf8)
+            try await stream.send(message, endStream: false)
+            var echoed: [UInt8]?
+            while echoed == nil, let event = await stream.next() {
+                switch event {
+                case .headers: sawHeaders = true
+                case .message(let bytes): echoed = bytes
+                case .end(let end): Issue.record("ended early: \(end.status)")
+                }
+            }
+            #expect(echoed == message)
+        }
+        #expect(sawHeaders)
+        stream.finishSending()
+        let rest = await TestCalls.readAll(stream)
+        #expect(rest.messages.isEmpty)
+        #expect(rest.status.code == .ok)
+        await client.close()
+        await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
+    }
+
+    @Test func gzipRequestAndResponse() async throws {
+        let server = try await TestServer.start()
+        let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port)
+        let payload = [UInt8](repeating: 7, count: 100_000) + Array("tail".utf8)
+        let result = await TestCalls.call(client, "Echo", [payload, payload], compression: .gzip)
+        #expect(result.status.code == .ok, "\(result.status)")
+        #expect(result.messages == [payload, payload])
+        let encodings = await TestCalls.call(client, "Encoding", [[1, 2, 3]], compression: .gzip)
+        #expect(encodings.end?.trailers.firstString(forKey: "request-encoding") == "gzip")
+        #expect(encodings.end?.trailers.firstString(forKey: "response-encoding") == "gzip")
+        #expect(encodings.end?.trailers.firstString(forKey: "peer")?.hasPrefix("ipv4:127.0.0.1:") == true)
+        await client.close()
+        await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct FlowControlTests {
+    @Test func slowReaderSlowsTheSender() async throws {
+        let server = try await TestServer.start()
+        let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port)
+        let stream = await client.makeStream(head: ClientRequestHead(method: TestCalls.method("Flood")))
+        try await stream.send([1], endStream: true)
+        // Take the headers and one message, then stop reading for a while. The server can only get as far
+        // as the windows and buffers allow (about 1.3 MiB here), far from the 12.5 MiB it wants to send.
+        var received = 0
+        while received == 0, let event = await stream.next() {
+            if case .message = event { received += 1 }
+        }
+        try await Task.sleep(for: .milliseconds(300))  // gives the sender time to run ahead if it could
+        let sentWhileStalled = server.dispatcher.sent.withLock { $0 }
+        #expect(sentWhileStalled < 60, "sender ran ahead of a stalled reader: \(sentWhileStalled) messages")
+        // Reading resumes the sender.
+        let rest = await TestCalls.readAll(stream)
+        #expect(rest.status.code == .ok, "\(rest.status)")
+        #expect(received + rest.messages.count == 200)
+        await client.close()
+        await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
+    }
+}

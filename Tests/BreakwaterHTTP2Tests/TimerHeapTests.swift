@@ -1,0 +1,23 @@
+import Testing
+@testable import BreakwaterHTTP2
+
+@Suite struct TimerHeapTests {
+    @Test func popsInDeadlineOrderAndSkipsCancelled() {
+        var heap = TimerHeap<Int>()
+        let base = ContinuousClock.now
+        let a = heap.schedule(at: base.advanced(by: .milliseconds(30)), 3)
+        _ = heap.schedule(at: base.advanced(by: .milliseconds(10)), 1)
+        _ = heap.schedule(at: base.advanced(by: .milliseconds(20)), 2)
+        let d = heap.schedule(at: base.advanced(by: .milliseconds(5)), 0)
+        heap.cancel(d)
+        #expect(heap.nextDeadline() == base.advanced(by: .milliseconds(10)))
+        #expect(heap.popDue(now: base) == nil)
+        let later = base.advanced(by: .milliseconds(25))
+        #expect(heap.popDue(now: later) == 1)
+        #expect(heap.popDue(now: later) == 2)
+        #expect(heap.popDue(now: later) == nil)
+        heap.cancel(a)
+        #expect(heap.nextDeadline() == nil)
+        #expect(heap.count == 0)
+    }
+}
