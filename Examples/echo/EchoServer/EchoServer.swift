@@ -56,20 +56,24 @@ struct EchoServerCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("echo-server: cannot listen: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        if announcePort { print("PORT \(boundPort)") }
+        if announcePort { say("PORT \(boundPort)") }
         var mode: [String] = []
         if failFirst > 0 { mode.append("fail-first \(failFirst)") }
         if failRate > 0 { mode.append("fail-rate \(failRate)") }
         if delayMs > 0 { mode.append("delay \(delayMs) ms") }
         if hang { mode.append("hang") }
-        print("echo-server listening on \(host):\(boundPort)" + (mode.isEmpty ? "" : " (faults: \(mode.joined(separator: ", ")))"))
-        fflush(stdout)
+        say("echo-server listening on \(host):\(boundPort)" + (mode.isEmpty ? "" : " (faults: \(mode.joined(separator: ", ")))"))
 
         await waitForTerminationSignal()
-        print("echo-server: shutting down gracefully (\(server.activeCalls) calls in flight)")
+        say("echo-server: shutting down gracefully (\(server.activeCalls) calls in flight)")
         await server.shutdownGracefully(gracePeriod: .seconds(5))
-        print("echo-server: stopped after \(provider.totalCallCount) calls")
+        say("echo-server: stopped after \(provider.totalCallCount) calls")
     }
+}
+
+/// Writes a line to standard output at once (no buffering: scripts wait for these lines).
+private func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
 /// Suspends until SIGINT or SIGTERM arrives.

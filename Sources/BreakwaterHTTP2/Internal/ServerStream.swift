@@ -215,10 +215,17 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
             s.waiter = nil
             return (waiter, writer, handlers)
         }
-        waiter?.resume(throwing: error)
-        writer?.resume(throwing: error)
-        if !handlers.isEmpty {
-            loop.execute { for handler in handlers { handler() } }
+        if handlers.isEmpty {
+            waiter?.resume(throwing: error)
+            writer?.resume(throwing: error)
+        } else {
+            // Cancel handlers first (they cancel the handler's task), then wake the handler: it then sees
+            // both the error and its task cancelled, whichever it looks at.
+            loop.execute {
+                for handler in handlers { handler() }
+                waiter?.resume(throwing: error)
+                writer?.resume(throwing: error)
+            }
         }
     }
 
