@@ -238,8 +238,9 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     // MARK: Close
 
-    func close(_ continuation: CheckedContinuation<Void, Never>) {
-        closeWaiters.append(continuation)
+    /// Closes gracefully; `continuation` (if any) resumes once every connection is gone.
+    func close(_ continuation: CheckedContinuation<Void, Never>?) {
+        if let continuation { closeWaiters.append(continuation) }
         if case .closed = state {
             finishCloseIfDone()
             return

@@ -58,8 +58,12 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
         }
         let bytes = framed
         let mustWait = try shared.withLock { s throws(RPCError) -> Bool in
+            if s.finishSendingRequested {
+                throw RPCError(code: .failedPrecondition, message: "the request side of the stream is already finished")
+            }
+            let mustWait = try s.outbound.accept(bytes.count)
             if endStream { s.finishSendingRequested = true }
-            return try s.outbound.accept(bytes.count)
+            return mustWait
         }
         loop.executeOrRun { self.appendOutbound(bytes, end: endStream) }
         if mustWait {
