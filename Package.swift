@@ -128,7 +128,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BreakwaterResilienceTests",
-            dependencies: ["BreakwaterCore", "BreakwaterResilience"],
+            dependencies: ["BreakwaterCore", "BreakwaterResilience", "EchoService"],
             swiftSettings: strict
         ),
         .testTarget(

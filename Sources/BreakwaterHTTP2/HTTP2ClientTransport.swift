@@ -37,6 +37,12 @@ public final class HTTP2ClientTransport: ClientTransport {
         return stream
     }
 
+    deinit {
+        // A transport dropped without `close()` still closes its connections (gracefully).
+        let manager = self.manager
+        eventLoop.execute { manager.close(nil) }
+    }
+
     /// Closes gracefully: new streams fail with UNAVAILABLE, open streams finish, then connections close.
     public func close() async {
         let manager = self.manager

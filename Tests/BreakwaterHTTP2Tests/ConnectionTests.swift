@@ -175,4 +175,46 @@ import Glibc
         #expect(deadline.duration(to: .now) < .milliseconds(500))
         await client.close()
     }
+
+    @Test func afterGoAwayNewStreamsUseANewConnection() async throws {
+        let first = try await TestServer.start()
+        let client = HTTP2ClientTransport(host: "127.0.0.1", port: first.port)
+        let inFlight = await client.makeStream(head: ClientRequestHead(method: TestCalls.method("Echo")))
+        try await inFlight.send([1], endStream: false)
+        var echoed = false
+        while !echoed, let event = await inFlight.next() {
+            if case .message = event { echoed = true }
+        }
+        let shutdown = Task { await first.transport.shutdownGracefully(gracePeriod: .seconds(10)) }
+        // The old listener is closed first; a new server takes the port while the old connection drains.
+        var second: TestServer?
+        for _ in 0..<200 {
+            if let started = try? await TestServer.start(port: first.port) {
+                second = started
+                break
+            }
+            try await Task.sleep(for: .milliseconds(5))  // pacing only
+        }
+        let next = try #require(second)
+        // Once the client has seen GOAWAY, new calls go to a new connection, to the new server.
+        var landedOnNewServer = false
+        for _ in 0..<200 {
+            let result = await TestCalls.call(client, "Echo", [[3]])
+            #expect(result.status.code == .ok, "\(result.status)")
+            if next.dispatcher.acceptedCount > 0 {
+                landedOnNewServer = true
+                break
+            }
+            try await Task.sleep(for: .milliseconds(5))  // pacing only
+        }
+        #expect(landedOnNewServer)
+        // The old stream still finishes on the old connection.
+        try await inFlight.send([2], endStream: true)
+        let rest = await TestCalls.readAll(inFlight)
+        #expect(rest.messages == [[2]])
+        #expect(rest.status.code == .ok, "\(rest.status)")
+        await shutdown.value
+        await client.close()
+        await next.transport.shutdownGracefully(gracePeriod: .seconds(1))
+    }
 }

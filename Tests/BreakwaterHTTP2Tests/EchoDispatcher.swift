@@ -52,6 +52,11 @@ final class EchoDispatcher: Sendable {
                     sent.withLock { $0 += 1 }
                 }
                 stream.finish(status: .ok, trailers: [:])
+            case "/test.Echo/OnLoop":
+                // Reports whether the handler runs on the event loop that owns its stream.
+                while try await stream.receive() != nil {}
+                let onLoop = (stream.preferredExecutor as? EventLoop)?.inEventLoop ?? false
+                stream.finish(status: .ok, trailers: ["on-loop": .string(String(onLoop))])
             case "/test.Echo/Encoding":
                 while try await stream.receive() != nil {}
                 stream.finish(

@@ -41,4 +41,33 @@ import Testing
         #expect(ok.body == [0, 0, 0, 0, 1, 9])
         await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
     }
+
+    @Test func partialMessageAtEndOfRequestIsInternal() async throws {
+        let server = try await TestServer.start()
+        let response = try RawHTTP2Client.request(
+            port: server.port, path: "/test.Echo/Echo",
+            headers: [("content-type", "application/grpc"), ("te", "trailers")], body: [0, 0, 0, 0, 5, 1, 2])
+        #expect(response.status == 200)
+        #expect(response.grpcStatus == String(Status.Code.internalError.rawValue))
+        await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
+    }
+
+    @Test func wrongMethodGets405AndOversizedHeadersAreRejected() async throws {
+        let server = try await TestServer.start()
+        let big = String(repeating: "x", count: 20_000)
+        let oversized = try RawHTTP2Client.request(
+            port: server.port, path: "/test.Echo/Echo",
+            headers: [("content-type", "application/grpc"), ("te", "trailers"), ("x-big", big)], body: [0, 0, 0, 0, 0])
+        #expect(oversized.grpcStatus == String(Status.Code.resourceExhausted.rawValue))
+        let ok = try RawHTTP2Client.request(
+            port: server.port, path: "/test.Echo/Echo",
+            headers: [("content-type", "application/grpc"), ("te", "trailers"), ("x-small", "y")], body: [0, 0, 0, 0, 0])
+        #expect(ok.grpcStatus == "0")
+        let get = try RawHTTP2Client.request(
+            port: server.port, path: "/test.Echo/Echo", method: "GET",
+            headers: [("content-type", "application/grpc"), ("te", "trailers")], body: [])
+        #expect(get.status == 405)
+        #expect(get.grpcStatus == nil)
+        await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
+    }
 }

@@ -25,7 +25,7 @@ enum RawHTTP2Client {
     }
 
     static func request(
-        port: Int, path: String, headers: [(String, String)], body: [UInt8]
+        port: Int, path: String, method: String = "POST", headers: [(String, String)], body: [UInt8]
     ) throws -> Response {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket") }
@@ -72,7 +72,7 @@ enum RawHTTP2Client {
         }
         defer { nghttp2_session_del(session) }
         _ = nghttp2_submit_settings(session, 0, nil, 0)
-        let all = [(":method", "POST"), (":scheme", "http"), (":path", path), (":authority", "127.0.0.1:\(port)")] + headers
+        let all = [(":method", method), (":scheme", "http"), (":path", path), (":authority", "127.0.0.1:\(port)")] + headers
         var storage: [[UInt8]] = all.flatMap { [Array($0.0.utf8), Array($0.1.utf8)] }
         var provider = nghttp2_data_provider(
             source: nghttp2_data_source(ptr: nil),

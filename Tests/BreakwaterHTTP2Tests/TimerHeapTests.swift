@@ -20,4 +20,22 @@ import Testing
         #expect(heap.nextDeadline() == nil)
         #expect(heap.count == 0)
     }
+
+    @Test func compactsWhenMostTimersAreCancelled() {
+        var heap = TimerHeap<Int>()
+        let base = ContinuousClock.now
+        var ids: [UInt64] = []
+        for i in 0..<5000 { ids.append(heap.schedule(at: base.advanced(by: .milliseconds(5000 - i)), i)) }
+        for (i, id) in ids.enumerated() where i % 10 != 0 { heap.cancel(id) }
+        #expect(heap.count == 500)
+        var last = -1
+        var popped: [Int] = []
+        while let value = heap.popDue(now: base.advanced(by: .seconds(10))) {
+            popped.append(value)
+            #expect(value % 10 == 0)
+            if last >= 0 { #expect(value < last) }
+            last = value
+        }
+        #expect(popped.count == 500)
+    }
 }

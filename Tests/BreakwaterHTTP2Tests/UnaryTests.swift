@@ -31,4 +31,27 @@ import Testing
         await client.close()
         await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
     }
+
+    @Test func handlersRunOnTheStreamsEventLoop() async throws {
+        let server = try await TestServer.start()
+        let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port)
+        let result = await TestCalls.call(client, "OnLoop", [[1]])
+        #expect(result.end?.trailers.firstString(forKey: "on-loop") == "true")
+        await client.close()
+        await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
+    }
+
+    @Test func sendAfterEndStreamThrows() async throws {
+        let server = try await TestServer.start()
+        let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port)
+        let stream = await client.makeStream(head: ClientRequestHead(method: TestCalls.method("Echo")))
+        try await stream.send([1], endStream: true)
+        await #expect(throws: RPCError.self) { try await stream.send([2], endStream: false) }
+        stream.finishSending()
+        let result = await TestCalls.readAll(stream)
+        #expect(result.messages == [[1]])
+        #expect(result.status.code == .ok)
+        await client.close()
+        await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
+    }
 }

@@ -238,8 +238,9 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     // MARK: Close
 
-    func close(_ continuation: CheckedContinuation<Void, Never>) {
-        closeWaiters.append(continuation)
+    /// Closes gracefully; `continuation` (if any) resumes once every connection is gone.
+    func close(_ continuation: CheckedContinuation<Void, Never>?) {
+        if let continuation { closeWaiters.append(continuation) }
         if case .closed = state {
             finishCloseIfDone()
             return
@@ -273,22 +274,5 @@ final class ClientConnectionManager: @unchecked Sendable {
         let waiters = closeWaiters
         closeWaiters.removeAll()
         for waiter in waiters { waiter.resume() }
-    }
-}
-
-/// A non-blocking connect in progress: reports the socket's error (0 for success) once it is writable.
-final class ConnectAttempt: EventLoopFDHandler {
-    let fd: Int32
-    private var completion: ((Int32) -> Void)?
-
-    init(fd: Int32, completion: @escaping (Int32) -> Void) {
-        self.fd = fd
-        self.completion = completion
-    }
-
-    func handleEvents(_ events: UInt32) {
-        guard let completion else { return }
-        self.completion = nil
-        completion(Socket.pendingError(fd))
     }
 }

@@ -58,8 +58,12 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
         }
         let bytes = framed
         let mustWait = try shared.withLock { s throws(RPCError) -> Bool in
+            if s.finishSendingRequested {
+                throw RPCError(code: .failedPrecondition, message: "the request side of the stream is already finished")
+            }
+            let mustWait = try s.outbound.accept(bytes.count)
             if endStream { s.finishSendingRequested = true }
-            return try s.outbound.accept(bytes.count)
+            return mustWait
         }
         loop.executeOrRun { self.appendOutbound(bytes, end: endStream) }
         if mustWait {
@@ -80,7 +84,7 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
     }
 
     func next() async -> ClientStreamEvent? {
-        if let ready = takeEvent() { return ready.event }
+        if case .some(let ready) = takeEvent() { return ready }
         return await withTaskCancellationHandler {
             await withUnsafeContinuation { (c: UnsafeContinuation<ClientStreamEvent?, Never>) in
                 let immediate = shared.withLock { s -> (ClientStreamEvent?, Bool)? in
@@ -104,11 +108,12 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
         }
     }
 
-    private func takeEvent() -> (event: ClientStreamEvent?, Void)? {
+    /// The next event if one is ready (`.some(nil)` after the end), without suspending.
+    private func takeEvent() -> ClientStreamEvent?? {
         let taken = shared.withLock { s in Self.take(&s) }
-        guard let (event, kick) = taken else { return nil }
+        guard let (event, kick) = taken else { return .none }
         if kick { loop.executeOrRun { self.consumeHeldBack() } }
-        return (event, ())
+        return .some(event)
     }
 
     /// Takes the next event under the lock: (event or nil after the end, whether to kick the loop).

@@ -55,7 +55,7 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
     // MARK: Handler side
 
     func receive() async throws -> [UInt8]? {
-        if let ready = try takeMessage() { return ready.message }
+        if case .some(let ready) = try takeMessage() { return ready }
         return try await withUnsafeThrowingContinuation { (c: UnsafeContinuation<[UInt8]?, any Error>) in
             let immediate = shared.withLock { s -> (Result<[UInt8]?, RPCError>, Bool)? in
                 if let taken = Self.take(&s) { return taken }
@@ -69,10 +69,11 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
         }
     }
 
-    private func takeMessage() throws(RPCError) -> (message: [UInt8]?, Void)? {
-        guard let (result, kick) = shared.withLock({ Self.take(&$0) }) else { return nil }
+    /// The next message if one is ready (`.some(nil)` at the end), without suspending.
+    private func takeMessage() throws(RPCError) -> [UInt8]?? {
+        guard let (result, kick) = shared.withLock({ Self.take(&$0) }) else { return .none }
         if kick { loop.executeOrRun { self.consumeHeldBack() } }
-        return (try result.get(), ())
+        return .some(try result.get())
     }
 
     private static func take(_ s: inout Shared) -> (Result<[UInt8]?, RPCError>, Bool)? {

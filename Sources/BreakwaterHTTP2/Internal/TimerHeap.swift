@@ -25,8 +25,14 @@ struct TimerHeap<Payload> {
 
     /// Cancels a timer; a no-op for unknown or fired ids.
     mutating func cancel(_ id: UInt64) {
-        payloads[id] = nil
-        if payloads.isEmpty { heap.removeAll(keepingCapacity: true) }
+        guard payloads.removeValue(forKey: id) != nil else { return }
+        if payloads.isEmpty {
+            heap.removeAll(keepingCapacity: true)
+        } else if heap.count > 1024 && heap.count > 4 * payloads.count {
+            // Most entries are cancelled (calls that ended well before their deadline): rebuild.
+            heap.removeAll { payloads[$0.id] == nil }
+            for i in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(i) }
+        }
     }
 
     /// The earliest live deadline.

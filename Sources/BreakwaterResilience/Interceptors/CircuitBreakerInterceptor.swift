@@ -1,0 +1,113 @@
+import BreakwaterCore
+
+/// A client interceptor that puts a circuit breaker in front of every attempt of a call.
+///
+/// For each attempt it resolves the method's breaker in a ``CircuitBreakerRegistry`` (one per
+/// target, service and method, or per target and service when the policy's scope says so) and asks it
+/// for a permit:
+///
+/// - Rejected: the attempt ends at once with the rejection's `RPCError` (`UNAVAILABLE`, its cause a
+///   ``CircuitBreakerRejection`` naming the breaker and the time until it probes); `next` is not called,
+///   so no network I/O happens. With a ``fallback``, its response is returned instead.
+/// - Admitted: `next` runs and the outcome is recorded: an error `next` throws is classified by the
+///   policy's ``OutcomeClassifier``; for a response, its body is wrapped so that the final status
+///   (the OK trailers, or the `RPCError` the body throws) is recorded when the body ends. A body that is
+///   dropped before its status is known counts as neutral, as does `DEADLINE_EXCEEDED` when the
+///   attempt's deadline had already passed before it started.
+///
+/// Place it inside the retry interceptor, so that each attempt is one breaker sample and a rejection
+/// is never retried (``ResilienceConfiguration`` does).
+public struct CircuitBreakerInterceptor: ClientInterceptor {
+    /// Produces a response for a call the breaker rejected; return `nil` to fail the call with the
+    /// rejection.
+    public typealias Fallback = @Sendable (CircuitBreakerRejection, ClientContext) async throws -> ClientResponse?
+
+    /// The policies; methods whose policy has no ``MethodPolicy/circuitBreaker`` pass through.
+    public let policies: PolicyTable
+    /// The target, part of every breaker's key (for example `host:port`).
+    public let target: String
+    /// Where the breakers live; share it to observe them (snapshots, events) or operate them.
+    public let registry: CircuitBreakerRegistry
+    /// Runs when the breaker rejects a call; `nil`: the call fails with the rejection.
+    public let fallback: Fallback?
+
+    /// Creates an interceptor that takes each method's breaker policy from `policies`.
+    /// - Parameters:
+    ///   - policies: The method policies; only their ``MethodPolicy/circuitBreaker`` is used.
+    ///   - target: The target, part of every breaker's key.
+    ///   - registry: The breakers; by default a new registry on `ContinuousClock`.
+    ///   - fallback: Answers calls the breaker rejects; return `nil` to throw the rejection.
+    public init(
+        policies: PolicyTable,
+        target: String,
+        registry: CircuitBreakerRegistry = CircuitBreakerRegistry(),
+        fallback: Fallback? = nil
+    ) {
+        self.policies = policies
+        self.target = target
+        self.registry = registry
+        self.fallback = fallback
+    }
+
+    /// Creates an interceptor that gives every method it applies to a breaker with `policy`.
+    public init(
+        policy: CircuitBreakerPolicy,
+        target: String,
+        registry: CircuitBreakerRegistry = CircuitBreakerRegistry(),
+        fallback: Fallback? = nil
+    ) {
+        self.init(
+            policies: PolicyTable(defaultPolicy: MethodPolicy(circuitBreaker: policy)),
+            target: target, registry: registry, fallback: fallback
+        )
+    }
+
+    /// The breaker that guards `method`, or `nil` when its policy has none.
+    public func breaker(for method: MethodDescriptor) -> CircuitBreaker? {
+        guard let policy = policies.policy(for: method)?.circuitBreaker else { return nil }
+        return registry.breaker(target: target, method: method, policy: policy)
+    }
+
+    /// Admits the attempt through the method's breaker and records its outcome.
+    public func intercept(
+        request: ClientRequest,
+        context: ClientContext,
+        next: @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
+    ) async throws -> ClientResponse {
+        guard let breaker = breaker(for: context.descriptor) else {
+            return try await next(request, context)
+        }
+        let permit: CircuitBreaker.Permit
+        do {
+            permit = try breaker.acquire()
+        } catch {
+            if let fallback, let response = try await fallback(error, context) {
+                return response
+            }
+            throw error.rpcError
+        }
+        let expiredAtStart = context.deadline.map { $0 <= .now } ?? false
+        let response: ClientResponse
+        do {
+            response = try await next(request, context)
+        } catch {
+            breaker.record(Self.outcome(of: error, breaker: breaker, expiredAtStart: expiredAtStart), for: permit)
+            throw error
+        }
+        var observed = response
+        observed.body = response.body.observingEnd { end in
+            switch end {
+            case .trailers: breaker.record(.success, for: permit)
+            case .error(let error):
+                breaker.record(Self.outcome(of: error, breaker: breaker, expiredAtStart: expiredAtStart), for: permit)
+            case .abandoned: breaker.record(.neutral, for: permit)
+            }
+        }
+        return observed
+    }
+
+    private static func outcome(of error: any Error, breaker: CircuitBreaker, expiredAtStart: Bool) -> CallOutcome {
+        if expiredAtStart, let rpc = error as? RPCError, rpc.code == .deadlineExceeded { return .neutral }
+        return breaker.policy.classifier.classify(error)
+    }
+}

@@ -1,0 +1,170 @@
+import BreakwaterCore
+
+/// A client interceptor that retries failed attempts as gRFC A6 says.
+///
+/// For a method whose policy has a ``MethodPolicy/retry`` policy:
+///
+/// - An attempt that fails before response headers with a retryable status is retried, up to
+///   ``RetryPolicy/maxAttempts`` attempts in all, after a full-jitter exponential backoff slept on the
+///   injected clock (cancellable), or after the server's `grpc-retry-pushback-ms` delay. A negative or
+///   unparseable pushback stops retrying.
+/// - Later attempts carry `grpc-previous-rpc-attempts`.
+/// - The call is committed, and never retried again, once `next` returned a response (response headers
+///   arrived: the body is passed through) or once the request's retry buffer overflowed
+///   (`request.messages.isCommitted`).
+/// - The target's ``RetryThrottle``, shared by every call of the target, stops retries while too many
+///   attempts fail.
+/// - A circuit breaker's rejection is never retried, and no backoff is slept that would end at or past
+///   the call's deadline: the call then ends with the last error (or `DEADLINE_EXCEEDED` when the
+///   deadline has passed).
+/// - With ``RetryPolicy/perAttemptTimeout``, each attempt gets the deadline
+///   `min(call deadline, now + perAttemptTimeout)`.
+///
+/// Whatever the policy, an attempt whose stream never reached the server (the transport says so) is
+/// retried once, transparently: at once, without counting against `maxAttempts`.
+public struct RetryInterceptor: ClientInterceptor {
+    /// The metadata key that tells the server how many attempts came before this one.
+    public static let previousAttemptsKey = "grpc-previous-rpc-attempts"
+
+    /// The policies; methods whose policy has no ``MethodPolicy/retry`` get only the transparent retry.
+    public let policies: PolicyTable
+    /// The target's retry throttle, shared by all its calls; `nil`: no throttling.
+    public let throttle: RetryThrottle?
+    private let clock: InterceptorClock
+    private let random: @Sendable () -> Double
+
+    /// Creates an interceptor.
+    /// - Parameters:
+    ///   - policies: The method policies; only their ``MethodPolicy/retry`` is used.
+    ///   - throttle: The target's throttle; share one instance among all clients of a target.
+    ///   - clock: The clock backoffs sleep on and elapsed time is read from; a manual clock in tests.
+    ///   - random: Numbers in [0, 1] for the backoff's full jitter.
+    public init(
+        policies: PolicyTable,
+        throttle: RetryThrottle? = nil,
+        clock: some Clock<Duration> = ContinuousClock(),
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }
+    ) {
+        self.policies = policies
+        self.throttle = throttle
+        self.clock = InterceptorClock(clock)
+        self.random = random
+    }
+
+    /// Creates an interceptor that retries every method it applies to with `policy`.
+    public init(
+        policy: RetryPolicy,
+        throttle: RetryThrottle? = nil,
+        clock: some Clock<Duration> = ContinuousClock(),
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }
+    ) {
+        self.init(
+            policies: PolicyTable(defaultPolicy: MethodPolicy(retry: policy)),
+            throttle: throttle, clock: clock, random: random
+        )
+    }
+
+    /// Runs the attempts of one call.
+    public func intercept(
+        request: ClientRequest,
+        context: ClientContext,
+        next: @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
+    ) async throws -> ClientResponse {
+        let policy = policies.policy(for: context.descriptor)?.retry
+        var state = policy.map { RetryState(policy: $0) }
+        var transparentRetryUsed = false
+        // The call's time, for the deadline checks: when it started, plus what the injected clock
+        // says has elapsed since.
+        let callStart = ContinuousClock.now
+        let clockStart = clock.elapsed()
+
+        while true {
+            var attemptRequest = request
+            var attemptContext = context
+            if let previous = state?.previousAttempts, previous > 0 {
+                attemptRequest.metadata.replaceOrAddString(String(previous), forKey: Self.previousAttemptsKey)
+            }
+            if let perAttempt = policy?.perAttemptTimeout {
+                let attemptDeadline = ContinuousClock.now.advanced(by: perAttempt)
+                attemptContext.deadline = min(context.deadline ?? attemptDeadline, attemptDeadline)
+            }
+
+            let error: any Error
+            do {
+                let response = try await next(attemptRequest, attemptContext)
+                return committed(response, policy: policy)
+            } catch let caught {
+                error = caught
+            }
+
+            let remaining = context.deadline.map { deadline in
+                callStart.advanced(by: clock.elapsed() - clockStart).duration(to: deadline)
+            }
+            guard let rpc = error as? RPCError, !rpc.isCircuitBreakerRejection else { throw error }
+
+            if !transparentRetryUsed, rpc.streamNeverReachedServer, !request.messages.isCommitted,
+                remaining.map({ $0 > .zero }) ?? true
+            {
+                transparentRetryUsed = true
+                continue
+            }
+            guard var current = state, let policy else { throw error }
+
+            let pushback = RetryPushback(metadata: rpc.metadata)
+            var throttleAllows = true
+            if let throttle, policy.retryableStatusCodes.contains(rpc.code) {
+                throttleAllows = throttle.recordFailure()
+            }
+            let decision = current.decide(
+                after: rpc, pushback: pushback, committed: request.messages.isCommitted,
+                throttleAllowsRetry: throttleAllows, remaining: remaining, random: random()
+            )
+            state = current
+            switch decision {
+            case .retry(let delay):
+                if delay > .zero {
+                    do {
+                        try await clock.sleep(for: delay)
+                    } catch {
+                        throw RPCError(
+                            code: .cancelled, message: "The call was cancelled during a retry backoff", cause: rpc)
+                    }
+                }
+                if Task.isCancelled {
+                    throw RPCError(code: .cancelled, message: "The call was cancelled during a retry backoff", cause: rpc)
+                }
+            case .doNotRetry(.deadline):
+                if let remaining, remaining <= .zero, rpc.code != .deadlineExceeded {
+                    throw RPCError(
+                        code: .deadlineExceeded,
+                        message: "Deadline exceeded after \(current.attemptsStarted) attempt(s); last error: \(rpc)",
+                        cause: rpc
+                    )
+                }
+                throw rpc
+            case .doNotRetry:
+                throw rpc
+            }
+        }
+    }
+
+    /// The response of the attempt that got response headers: the call is committed. With a throttle,
+    /// its final status still feeds the throttle (OK puts tokens back, a retryable status takes one).
+    private func committed(_ response: ClientResponse, policy: RetryPolicy?) -> ClientResponse {
+        guard let throttle, let policy else { return response }
+        var observed = response
+        observed.body = response.body.observingEnd { end in
+            switch end {
+            case .trailers:
+                throttle.recordSuccess()
+            case .error(let error):
+                if let rpc = error as? RPCError, policy.retryableStatusCodes.contains(rpc.code) {
+                    throttle.recordFailure()
+                }
+            case .abandoned:
+                break
+            }
+        }
+        return observed
+    }
+}

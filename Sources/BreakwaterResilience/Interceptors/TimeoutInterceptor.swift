@@ -1,0 +1,41 @@
+import BreakwaterCore
+
+/// A client interceptor that bounds a whole call, all attempts included, by its method's timeout.
+///
+/// The effective deadline is `min(caller's deadline, now + policy timeout)`; it is set on the context
+/// passed to `next`, so every attempt inside it shares it and the transport enforces it: it sends the
+/// remaining time as `grpc-timeout` on each attempt, and when the deadline passes it resets the stream
+/// and ends the call with `DEADLINE_EXCEEDED`, whatever the server does.
+///
+/// Place it outermost, before the retry interceptor, so that no retry outlives the deadline. Per-attempt
+/// timeouts (``RetryPolicy/perAttemptTimeout``) are applied by ``RetryInterceptor``, which makes the
+/// attempts.
+public struct TimeoutInterceptor: ClientInterceptor {
+    /// The policies; methods whose policy has no ``MethodPolicy/timeout`` keep the caller's deadline.
+    public let policies: PolicyTable
+
+    /// Creates an interceptor that takes each method's timeout from `policies`.
+    public init(policies: PolicyTable) {
+        self.policies = policies
+    }
+
+    /// Creates an interceptor that bounds every call it applies to by `timeout`.
+    public init(timeout: Duration) {
+        self.init(policies: PolicyTable(defaultPolicy: MethodPolicy(timeout: timeout)))
+    }
+
+    /// Moves the call's deadline to the policy's timeout when that is earlier.
+    public func intercept(
+        request: ClientRequest,
+        context: ClientContext,
+        next: @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
+    ) async throws -> ClientResponse {
+        guard let timeout = policies.policy(for: context.descriptor)?.timeout else {
+            return try await next(request, context)
+        }
+        var bounded = context
+        let policyDeadline = ContinuousClock.now.advanced(by: timeout)
+        bounded.deadline = min(context.deadline ?? policyDeadline, policyDeadline)
+        return try await next(request, bounded)
+    }
+}
