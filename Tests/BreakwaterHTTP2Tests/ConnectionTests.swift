@@ -148,7 +148,8 @@ import Glibc
         #expect(result.status.message.contains("timed out"), "\(result.status)")
         #expect(result.status.message.contains("127.0.0.1:\(port)"), "\(result.status)")
         #expect(result.end?.neverReachedServer == true)
-        #expect(start.duration(to: .now) < .seconds(2))
+        // A safety bound, not a measurement: far below "never", with room for a loaded 2-core CI machine.
+        #expect(start.duration(to: .now) < .seconds(4))
         await client.close()
     }
 
@@ -171,8 +172,9 @@ import Glibc
         let result = await TestCalls.call(client, "Echo", [[1]], deadline: deadline)
         #expect(result.status.code == .deadlineExceeded)
         #expect(result.end?.neverReachedServer == true)
-        // Ends at the deadline, not at the 5 s connect timeout (loose bound: 2 shared cores under test load).
-        #expect(deadline.duration(to: .now) < .milliseconds(500))
+        // Ends at the deadline, not at the 5 s connect timeout (a loose bound: 2 shared cores under test
+        // load; the deadline's precision is measured by the benchmark, not here).
+        #expect(deadline.duration(to: .now) < .seconds(3))
         await client.close()
     }
 

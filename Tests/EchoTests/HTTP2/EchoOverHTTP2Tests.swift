@@ -109,7 +109,8 @@ struct EchoOverHTTP2Tests {
             let elapsed = ContinuousClock.now - started
             #expect(code == .deadlineExceeded)
             #expect(elapsed >= .milliseconds(200))
-            #expect(elapsed < .milliseconds(1500), "ended \(elapsed) after the call started")
+            // A safety bound: the call must end by its deadline, not by the handler's 10 s.
+            #expect(elapsed < .seconds(5), "ended \(elapsed) after the call started")
             // The server enforces grpc-timeout and the client resets the stream: the handler is cancelled.
             await live.provider.waitForCancellations(atLeast: 1)
             #expect(live.provider.cancellationCount == 1)

@@ -47,7 +47,7 @@ final class RequestSender: Sendable {
     /// The error the call ends with, given how the stream ended: the producer's failure when there was one.
     func failure(orStatusOf end: ClientStreamEnd) -> RPCError {
         guard let error = error.withLock({ $0 }) else {
-            return RPCError(status: end.status, metadata: end.trailers)
+            return RPCError(streamEnd: end)
         }
         return RPCError.wrapping(error, code: .unknown, message: "The request producer threw an error")
     }

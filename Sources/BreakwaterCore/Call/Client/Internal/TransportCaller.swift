@@ -51,7 +51,7 @@ struct TransportCaller: Sendable {
             if end.status.code == .ok {
                 return ClientResponse(metadata: [:], body: .init(parts: [.trailers(end.trailers)]))
             }
-            throw sender?.failure(orStatusOf: end) ?? RPCError(status: end.status, metadata: end.trailers)
+            throw sender?.failure(orStatusOf: end) ?? RPCError(streamEnd: end)
         case nil:
             sender?.cancel()
             throw RPCError(code: .internalError, message: "The transport ended the stream without a status")

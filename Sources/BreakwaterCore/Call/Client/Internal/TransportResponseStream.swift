@@ -45,7 +45,7 @@ final class TransportResponseStream: Sendable {
                 state.withLock { $0.finished = true }
                 sender?.cancel()
                 if end.status.code == .ok { return .trailers(end.trailers) }
-                throw sender?.failure(orStatusOf: end) ?? RPCError(status: end.status, metadata: end.trailers)
+                throw sender?.failure(orStatusOf: end) ?? RPCError(streamEnd: end)
             case nil:
                 state.withLock { $0.finished = true }
                 sender?.cancel()
