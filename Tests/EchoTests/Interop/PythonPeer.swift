@@ -1,0 +1,84 @@
+import Foundation
+
+/// Runs the grpcio interop peers in `Tests/Interop` (Python, grpcio from PyPI; `scripts/bootstrap.sh`
+/// installs it). Blocking pipe reads run on their own threads, never on the cooperative pool.
+enum PythonPeer {
+    /// `Tests/Interop`, found from this file's path.
+    static let interopDirectory: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent()  // Interop
+        .deletingLastPathComponent()  // EchoTests
+        .deletingLastPathComponent()  // Tests
+        .appendingPathComponent("Interop")
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Runs blocking work on a new thread and resumes with its result.
+    static func blocking<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: work()) }
+        }
+    }
+
+    /// Starts `python3 Tests/Interop/<script> <arguments>` with piped stdin and stdout.
+    static func start(_ script: String, _ arguments: [String]) throws -> (Process, stdin: Pipe, stdout: Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", interopDirectory.appendingPathComponent(script).path] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["PYTHONDONTWRITEBYTECODE"] = "1"
+        process.environment = environment
+        let stdin = Pipe()
+        let stdout = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stdout
+        try process.run()
+        return (process, stdin, stdout)
+    }
+
+    /// Runs a script to completion and returns its exit status and combined output.
+    static func run(_ script: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let (process, stdin, stdout) = try start(script, arguments)
+        try? stdin.fileHandleForWriting.close()
+        return await blocking {
+            let data = stdout.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    /// A running grpcio echo server; it stops when its stdin closes.
+    final class Server: Sendable {
+        let process: Process
+        let stdin: Pipe
+        let port: Int
+
+        init() async throws {
+            let (process, stdin, stdout) = try PythonPeer.start("grpcio_echo_server.py", ["--port", "0"])
+            let line = await PythonPeer.blocking { () -> String in
+                var bytes: [UInt8] = []
+                while true {
+                    let d = stdout.fileHandleForReading.readData(ofLength: 1)
+                    guard let b = d.first, b != UInt8(ascii: "\n") else { break }
+                    bytes.append(b)
+                }
+                return String(decoding: bytes, as: UTF8.self)
+            }
+            guard line.hasPrefix("PORT "), let port = Int(line.dropFirst(5)) else {
+                process.terminate()
+                throw Failure(description: "grpcio_echo_server.py did not start (is grpcio installed? run scripts/bootstrap.sh): \(line)")
+            }
+            self.process = process
+            self.stdin = stdin
+            self.port = port
+        }
+
+        func stop() async {
+            try? stdin.fileHandleForWriting.close()
+            let process = self.process
+            await PythonPeer.blocking { process.waitUntilExit() }
+        }
+    }
+}
