@@ -67,6 +67,10 @@ import Testing
         let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port)
         let stream = await client.makeStream(head: ClientRequestHead(method: TestCalls.method("Hang")))
         try await stream.send([1], endStream: false)
+        // Cancel only once the server has the stream: a stream cancelled before its HEADERS left the
+        // client never reaches the server, so there would be nothing for it to see (a bounded poll).
+        for _ in 0..<2_000 where server.dispatcher.acceptedCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(server.dispatcher.acceptedCount == 1)
         let task = Task { await TestCalls.readAll(stream) }
         task.cancel()
         let result = await task.value
