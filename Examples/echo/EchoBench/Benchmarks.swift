@@ -72,6 +72,8 @@ struct BenchSettings: Sendable {
     var chainCallsHTTP2 = 3_000
     var openCalls = 20_000
     var deadlineCalls = 12
+    /// Also time each interceptor of the chain alone, and CPU per call.
+    var chainBreakdown = false
 }
 
 /// The benchmarks. Each records its figures for one round into `figures`.
@@ -212,9 +214,25 @@ struct Benchmarks {
             let batches = 10
             let perBatch = max(1, calls / batches)
             let request = self.request
-            let variants: [(String, Echo_EchoClient, CallOptions)] = [
+            var variants: [(String, Echo_EchoClient, CallOptions)] = [
                 ("bare", bare, .defaults), ("bare_deadline", bare, deadline), ("chained", chained, .defaults),
             ]
+            if settings.chainBreakdown {
+                // Each interceptor of the chain alone (with the chain's deadline, so the transport's deadline
+                // work is the same as in bare_deadline), to see which one the added cost comes from.
+                let policies = standardPolicies()
+                let single: [(String, any ClientInterceptor)] = [
+                    ("timeout_only", TimeoutInterceptor(policies: policies)),
+                    ("retry_only", RetryInterceptor(policies: policies, throttle: RetryThrottle(
+                        policy: RetryThrottlingPolicy(maxTokens: 10, tokenRatio: 0.1)))),
+                    ("breaker_only", CircuitBreakerInterceptor(policies: policies, target: server.target)),
+                ]
+                for (name, interceptor) in single {
+                    let client = GRPCClient(transport: transport, interceptors: [.apply(interceptor, to: .all)])
+                    variants.append((name, Echo_EchoClient(wrapping: client), deadline))
+                }
+            }
+            var cpuPerCall: [String: Double] = [:]
             // Warm-up: every variant.
             for (_, echo, options) in variants {
                 for _ in 0..<max(200, perBatch / 4) { _ = await CallCheck.get(echo, request, options: options) }
@@ -223,11 +241,13 @@ struct Benchmarks {
             let clock = ContinuousClock()
             for _ in 0..<batches {
                 for (name, echo, options) in variants {
+                    let cpu0 = processCPUSeconds()
                     let t0 = clock.now
                     for _ in 0..<perBatch {
                         if await !CallCheck.get(echo, request, options: options) { errors += 1 }
                     }
                     perCall[name, default: []].append(Double((clock.now - t0).nanoseconds) / Double(perBatch))
+                    cpuPerCall[name, default: 0] += (processCPUSeconds() - cpu0) * 1e9 / Double(perBatch * batches)
                 }
             }
             let bareNs = EchoBench.median(perCall["bare"]!)
@@ -239,6 +259,16 @@ struct Benchmarks {
             figures.record("chain.\(kind).added_ns", chainedNs - bareNs)
             figures.record("chain.\(kind).added_over_deadline_ns", chainedNs - bareDeadlineNs)
             figures.record("chain.\(kind).ratio", chainedNs / bareNs)
+            if settings.chainBreakdown {
+                for (name, _, _) in variants.dropFirst(3) {
+                    figures.record("chain.\(kind).\(name)_ns", EchoBench.median(perCall[name]!))
+                }
+                // Process CPU (all threads) per call: wall time well above CPU time means waiting (thread
+                // hand-offs), not work.
+                for (name, _, _) in variants {
+                    figures.record("chain.\(kind).\(name)_cpu_ns", cpuPerCall[name]!)
+                }
+            }
             if let snapshot = resilience.breakerSnapshots().first, snapshot.state != .closed { errors += 1 }
             await transport.close()
             await server.stop()

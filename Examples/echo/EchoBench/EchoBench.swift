@@ -23,8 +23,8 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "An external echo server (host:port) for latency and throughput; default: our own on 127.0.0.1:0.")
     var target: String?
 
-    @Option(help: "How many rounds; each figure is the median over them.")
-    var rounds = 1
+    @Option(help: "How many rounds; each figure is the median over them (default: 5 for all, 1 otherwise).")
+    var rounds: Int?
 
     @Flag(name: .customLong("prefer-loop"), help: "Run the callers with the connection's event loop as task executor.")
     var preferLoop = false
@@ -48,27 +48,28 @@ struct CommonOptions: ParsableArguments {
     }
 
     func validateRounds() throws {
-        guard rounds >= 1 else { throw ValidationError("--rounds must be >= 1, got \(rounds)") }
+        if let rounds, rounds < 1 { throw ValidationError("--rounds must be >= 1, got \(rounds)") }
     }
 }
 
 /// Runs `bodies` for `rounds` rounds and prints the figures.
 func runRounds(
-    _ common: CommonOptions, settings: BenchSettings,
+    _ common: CommonOptions, settings: BenchSettings, defaultRounds: Int = 1,
     _ steps: [(Benchmarks, inout Figures) async throws -> Void]
 ) async throws {
+    let rounds = common.rounds ?? defaultRounds
     let benchmarks = Benchmarks(settings: settings)
     var figures = Figures()
     let clock = ContinuousClock()
     let start = clock.now
-    for round in 1...common.rounds {
-        if !common.quiet, common.rounds > 1 { print("# round \(round)/\(common.rounds)") }
+    for round in 1...rounds {
+        if !common.quiet, rounds > 1 { print("# round \(round)/\(rounds)") }
         for step in steps { try await step(benchmarks, &figures) }
     }
     let errors = figures.keys.filter { $0.hasSuffix(".errors") }.reduce(0.0) { sum, key in
         sum + figures.values[key]!.reduce(0, +)
     }
-    figures.record("rounds", Double(common.rounds))
+    figures.record("rounds", Double(rounds))
     figures.record("errors", errors)
     figures.record("wall_s", (clock.now - start).seconds)
     figures.printKeyValues()
@@ -112,11 +113,11 @@ func printTable(_ f: Figures) {
 
 extension EchoBenchCommand {
     struct All: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Every figure (the default).")
+        static let configuration = CommandConfiguration(abstract: "Every figure, median of 5 rounds (the default).")
         @OptionGroup var common: CommonOptions
         func validate() throws { try common.validateRounds() }
         func run() async throws {
-            try await runRounds(common, settings: try common.settings(), [
+            try await runRounds(common, settings: try common.settings(), defaultRounds: 5, [
                 { try await $0.latency(into: &$1) },
                 { try await $0.throughput(into: &$1) },
                 { try await $0.chain(into: &$1) },
@@ -161,9 +162,11 @@ extension EchoBenchCommand {
         @OptionGroup var common: CommonOptions
         @Option(help: "Calls per variant over the in-process transport.") var inprocCalls = 20_000
         @Option(help: "Calls per variant over HTTP/2.") var http2Calls = 3_000
+        @Flag(help: "Also time each interceptor alone, and process CPU per call of each variant.") var breakdown = false
         func validate() throws { try common.validateRounds() }
         func run() async throws {
             var s = try common.settings()
+            s.chainBreakdown = breakdown
             s.chainCallsInProcess = inprocCalls
             s.chainCallsHTTP2 = http2Calls
             try await runRounds(common, settings: s, [{ try await $0.chain(into: &$1) }])
