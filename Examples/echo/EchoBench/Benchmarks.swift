@@ -115,13 +115,14 @@ struct Benchmarks {
             return (samples, errors, clock.now - start)
         }
         let p = samples.percentiles([0.5, 0.9, 0.99, 1.0])
-        figures.record("latency.calls", Double(calls))
-        figures.record("latency.p50_us", nanoseconds: p[0], as: .us)
-        figures.record("latency.p90_us", nanoseconds: p[1], as: .us)
-        figures.record("latency.p99_us", nanoseconds: p[2], as: .us)
-        figures.record("latency.max_us", nanoseconds: p[3], as: .us)
-        figures.record("latency.qps", Double(calls) / elapsed.seconds)
-        figures.record("latency.errors", Double(errors))
+        let k = settings.preferLoop ? "latency_loop" : "latency"
+        figures.record("\(k).calls", Double(calls))
+        figures.record("\(k).p50_us", nanoseconds: p[0], as: .us)
+        figures.record("\(k).p90_us", nanoseconds: p[1], as: .us)
+        figures.record("\(k).p99_us", nanoseconds: p[2], as: .us)
+        figures.record("\(k).max_us", nanoseconds: p[3], as: .us)
+        figures.record("\(k).qps", Double(calls) / elapsed.seconds)
+        figures.record("\(k).errors", Double(errors))
         await client.close()
         await server?.stop()
     }
@@ -184,7 +185,7 @@ struct Benchmarks {
             )
             let cpu = processCPUSeconds() - cpu0
             let p = r.samples.percentiles([0.5, 0.99])
-            let prefix = "throughput.c\(concurrency)"
+            let prefix = (settings.preferLoop ? "throughput_loop" : "throughput") + ".c\(concurrency)"
             figures.record("\(prefix).qps", Double(r.calls) / r.elapsed.seconds)
             figures.record("\(prefix).p50_us", nanoseconds: p[0], as: .us)
             figures.record("\(prefix).p99_us", nanoseconds: p[1], as: .us)
@@ -192,7 +193,7 @@ struct Benchmarks {
             figures.record("\(prefix).cpu_us_per_call", r.calls > 0 ? cpu / Double(r.calls) * 1e6 : 0)
             errors += r.errors
         }
-        figures.record("throughput.errors", Double(errors))
+        figures.record(settings.preferLoop ? "throughput_loop.errors" : "throughput.errors", Double(errors))
         await client.close()
         await server?.stop()
     }

@@ -81,14 +81,15 @@ func runRounds(
 func printTable(_ f: Figures) {
     func v(_ key: String) -> String { f.median(key).map(Figures.format) ?? "-" }
     var rows: [(String, String)] = []
-    if f.values["latency.p50_us"] != nil {
-        rows.append(("unary latency, 1 caller (us)",
-                     "p50 \(v("latency.p50_us"))  p90 \(v("latency.p90_us"))  p99 \(v("latency.p99_us"))  max \(v("latency.max_us"))  (\(v("latency.qps")) calls/s)"))
+    for (k, note) in [("latency", ""), ("latency_loop", ", loop executor")] where f.values["\(k).p50_us"] != nil {
+        rows.append(("unary latency, 1 caller\(note) (us)",
+                     "p50 \(v("\(k).p50_us"))  p90 \(v("\(k).p90_us"))  p99 \(v("\(k).p99_us"))  max \(v("\(k).max_us"))  (\(v("\(k).qps")) calls/s)"))
     }
-    for key in f.keys where key.hasPrefix("throughput.c") && key.hasSuffix(".qps") {
+    for key in f.keys where key.hasPrefix("throughput") && key.hasSuffix(".qps") {
         let prefix = String(key.dropLast(".qps".count))
-        let c = prefix.dropFirst("throughput.c".count)
-        rows.append(("throughput, \(c) concurrent, 1 conn",
+        let loop = prefix.hasPrefix("throughput_loop")
+        let c = prefix.split(separator: ".").last!.dropFirst()
+        rows.append(("throughput, \(c) concurrent, 1 conn\(loop ? ", loop executor" : "")",
                      "\(v(key)) qps  p50 \(v(prefix + ".p50_us")) us  p99 \(v(prefix + ".p99_us")) us  cpu \(v(prefix + ".cpu_us_per_call")) us/call"))
     }
     for kind in ["inproc", "http2"] where f.values["chain.\(kind).bare_ns"] != nil {
@@ -117,9 +118,21 @@ extension EchoBenchCommand {
         @OptionGroup var common: CommonOptions
         func validate() throws { try common.validateRounds() }
         func run() async throws {
-            try await runRounds(common, settings: try common.settings(), defaultRounds: 5, [
+            var settings = try common.settings()
+            // Each round measures latency and throughput twice: callers on the global executor (how most
+            // code calls), then with the connection's event loop as their task executor (no thread hop).
+            settings.duration = .milliseconds(700)
+            let bothExecutors = !settings.preferLoop
+            try await runRounds(common, settings: settings, defaultRounds: 5, [
                 { try await $0.latency(into: &$1) },
                 { try await $0.throughput(into: &$1) },
+                { b, f in
+                    guard bothExecutors else { return }
+                    var onLoop = b
+                    onLoop.settings.preferLoop = true
+                    try await onLoop.latency(into: &f)
+                    try await onLoop.throughput(into: &f)
+                },
                 { try await $0.chain(into: &$1) },
                 { try await $0.openRejection(into: &$1) },
                 { try await $0.deadline(into: &$1) },
