@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "BreakwaterProtobuf", targets: ["BreakwaterProtobuf"]),
         .executable(name: "echo-server", targets: ["EchoServer"]),
         .executable(name: "echo-client", targets: ["EchoClient"]),
+        .executable(name: "echo-bench", targets: ["EchoBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -113,6 +114,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/echo/EchoClient",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "EchoBench",
+            dependencies: [
+                "EchoService",
+                "BreakwaterCore",
+                "BreakwaterHTTP2",
+                "BreakwaterResilience",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/echo/EchoBench",
             swiftSettings: strict
         ),
 
