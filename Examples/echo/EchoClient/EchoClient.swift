@@ -134,18 +134,27 @@ struct EchoClientCommand: AsyncParsableCommand {
             var line: String
             do {
                 let received = try await call(echo, options: options, verbose: !compact)
-                let latency = Self.format(ContinuousClock.now - callStarted) + Self.attempts(sent.count - sentBefore)
+                let attempts = sent.count - sentBefore
+                var latency = Self.format(ContinuousClock.now - callStarted)
                 if let rejection = fallbackUses.take() {
+                    latency += attempts > 0 ? Self.rejectedAfter(attempts) : Self.attempts(attempts)
                     tally.fallbacks += 1
                     line = "OK from the fallback, because \(rejection.message) (\(latency))"
                     if !compact { say("fallback used: \(rejection.message)") }
                 } else {
+                    latency += Self.attempts(attempts)
                     tally.succeeded += 1
                     line = "OK (\(latency))"
                 }
                 if compact { line += ": " + received.joined(separator: " ") }
             } catch let error as RPCError {
-                let latency = Self.format(ContinuousClock.now - callStarted) + Self.attempts(sent.count - sentBefore)
+                let attempts = sent.count - sentBefore
+                var latency = Self.format(ContinuousClock.now - callStarted)
+                if error.isCircuitBreakerRejection, attempts > 0 {
+                    latency += Self.rejectedAfter(attempts)
+                } else {
+                    latency += Self.attempts(attempts)
+                }
                 tally.failed += 1
                 if error.isCircuitBreakerRejection { tally.rejected += 1 }
                 line = "\(error.code.name): \(error.message) (\(latency))"
@@ -225,6 +234,11 @@ struct EchoClientCommand: AsyncParsableCommand {
         case 1: ""
         default: ", \(n) attempts"
         }
+    }
+
+    /// A retry after `n` failed attempts (a failed probe, say) found the breaker open.
+    static func rejectedAfter(_ n: Int) -> String {
+        ", rejected after \(n) failed attempt\(n == 1 ? "" : "s")"
     }
 
     /// The time since `start`, as `[  1.234 s]`.
