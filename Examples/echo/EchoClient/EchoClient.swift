@@ -1,15 +1,28 @@
 import ArgumentParser
 import BreakwaterCore
 import BreakwaterHTTP2
+import BreakwaterResilience
 import EchoService
 import Foundation
+import Logging
+import Synchronization
 
 /// `echo-client`: calls `echo.Echo` and prints what it sent, what it received and the final status.
+///
+/// With `--config FILE` every call runs through the standard resilience chain (Timeout, Retry,
+/// CircuitBreaker) built from a gRPC service-config JSON, and the breakers' state changes are printed
+/// as they happen. With `--count N` each call gets one line: its status and its latency.
 @main
 struct EchoClientCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "echo-client",
-        abstract: "Call echo.Echo (Protos/echo.proto) over gRPC and print each message and the status."
+        abstract: "Call echo.Echo (Protos/echo.proto) over gRPC and print each message and the status.",
+        discussion: """
+            With --config, calls run through Timeout -> Retry -> CircuitBreaker with the per-method policies \
+            of a service-config JSON (for example Examples/echo/resilience.json); breaker state changes are \
+            printed as they happen. Exit status: 0 when every call succeeded (a fallback answer counts), \
+            1 when some call failed, 2 when the --config file is invalid.
+            """
     )
 
     enum Mode: String, ExpressibleByArgument, CaseIterable {
@@ -31,71 +44,321 @@ struct EchoClientCommand: AsyncParsableCommand {
     @Option(name: .customLong("timeout-ms"), help: "The deadline of each call, in milliseconds.")
     var timeoutMs: Int?
 
-    @Option(help: "How many calls to make, one after the other.")
+    @Option(help: "How many calls to make, one after the other. With more than one, each call gets one line.")
     var count = 1
+
+    @Option(name: .customLong("interval-ms"), help: "Milliseconds to wait between two calls.")
+    var intervalMs = 0
+
+    @Option(
+        help: ArgumentHelp(
+            "A gRPC service-config JSON: per-method timeout, retryPolicy and circuitBreakerPolicy.",
+            valueName: "file"
+        )
+    )
+    var config: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Answer with this text when a circuit breaker rejects a call (needs --config).",
+            valueName: "text"
+        )
+    )
+    var fallback: String?
+
+    @Flag(help: "Also log the breakers' state changes through swift-log (to standard error).")
+    var verbose = false
 
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be in 1...65535, got \(port)") }
         guard count >= 1 else { throw ValidationError("--count must be >= 1, got \(count)") }
+        guard intervalMs >= 0 else { throw ValidationError("--interval-ms must be >= 0, got \(intervalMs)") }
         if let timeoutMs, timeoutMs <= 0 { throw ValidationError("--timeout-ms must be > 0, got \(timeoutMs)") }
+        if fallback != nil, config == nil {
+            throw ValidationError("--fallback needs --config: without a circuit breaker nothing is ever rejected")
+        }
     }
 
     func run() async throws {
         let transport = HTTP2ClientTransport(host: host, port: port)
-        let client = GRPCClient(transport: transport)
+        let started = ContinuousClock.now
+        let compact = count > 1
+        let fallbackUses = FallbackLog()
+        let printer = BreakerEventPrinter(started: compact ? started : nil)
+        // Innermost: counts the attempts that went to the network (a breaker rejection never gets here).
+        let sent = AttemptCounter()
+
+        let client: GRPCClient
+        var resilience: ResilienceConfiguration?
+        var printing: Task<Void, Never>?
+        if let config {
+            var logger = Logger(label: "breakwater.circuit-breaker")
+            logger.logLevel = verbose ? .info : .warning
+            // The printer counts what the registry reports, so that it can wait until it printed it all.
+            let registry = CircuitBreakerRegistry(logger: logger, observer: { _ in printer.reported() })
+            var fallbackHandler: CircuitBreakerInterceptor.Fallback?
+            if let fallback {
+                // Every echo.Echo method answers Echo_EchoResponse messages: one message with the text.
+                let answer: [UInt8] = try Echo_EchoResponse.with { $0.text = fallback }.serializedBytes()
+                fallbackHandler = { rejection, _ in
+                    fallbackUses.record(rejection)
+                    return ClientResponse(messages: [answer])
+                }
+            }
+            let loaded: ResilienceConfiguration
+            do {
+                // One target per process: breaker keys name only the service and method (`echo.Echo/Get`).
+                loaded = try ResilienceConfiguration.serviceConfig(
+                    file: config, target: "", registry: registry, fallback: fallbackHandler
+                )
+            } catch {
+                FileHandle.standardError.write(Data("echo-client: invalid --config \(config): \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+            let events = registry.events(bufferingNewest: 4096)
+            printing = Task { await printer.run(events) }
+            resilience = loaded
+            client = GRPCClient(transport: transport, resilience: loaded, interceptors: [.apply(sent, to: .all)])
+        } else {
+            client = GRPCClient(transport: transport, interceptors: [.apply(sent, to: .all)])
+        }
         let echo = Echo_EchoClient(wrapping: client)
         var options = CallOptions()
         if let timeoutMs { options.timeout = .milliseconds(timeoutMs) }
 
-        var failures = 0
+        var tally = Tally()
         for index in 1...count {
-            if count > 1 { print("call \(index)/\(count)") }
-            let started = ContinuousClock.now
+            if index > 1, intervalMs > 0 { try? await Task.sleep(for: .milliseconds(intervalMs)) }
+            let callStarted = ContinuousClock.now
+            let sentBefore = sent.count
+            var line: String
             do {
-                try await call(echo, options: options)
-                print("status: OK (\(Self.format(ContinuousClock.now - started)))")
+                let received = try await call(echo, options: options, verbose: !compact)
+                let attempts = sent.count - sentBefore
+                var latency = Self.format(ContinuousClock.now - callStarted)
+                if let rejection = fallbackUses.take() {
+                    latency += attempts > 0 ? Self.rejectedAfter(attempts) : Self.attempts(attempts)
+                    tally.fallbacks += 1
+                    line = "OK from the fallback, because \(rejection.message) (\(latency))"
+                    if !compact { say("fallback used: \(rejection.message)") }
+                } else {
+                    latency += Self.attempts(attempts)
+                    tally.succeeded += 1
+                    line = "OK (\(latency))"
+                }
+                if compact { line += ": " + received.joined(separator: " ") }
             } catch let error as RPCError {
-                failures += 1
-                print("status: \(error.code.name): \(error.message) (\(Self.format(ContinuousClock.now - started)))")
+                let attempts = sent.count - sentBefore
+                var latency = Self.format(ContinuousClock.now - callStarted)
+                if error.isCircuitBreakerRejection, attempts > 0 {
+                    latency += Self.rejectedAfter(attempts)
+                } else {
+                    latency += Self.attempts(attempts)
+                }
+                tally.failed += 1
+                if error.isCircuitBreakerRejection { tally.rejected += 1 }
+                line = "\(error.code.name): \(error.message) (\(latency))"
+            }
+            // The state changes this call caused come before its line.
+            await printer.flush()
+            if compact {
+                say("\(Self.stamp(since: started)) call \(index)/\(count) \(line)")
+            } else {
+                say("status: \(line)")
             }
         }
         await client.close()
-        if failures > 0 { throw ExitCode(1) }
+        await printer.flush()
+        printing?.cancel()
+
+        if compact {
+            var summary = "\(count) calls: \(tally.succeeded) OK, \(tally.failed) failed"
+            if tally.rejected > 0 { summary += " (\(tally.rejected) rejected by a circuit breaker)" }
+            if tally.fallbacks > 0 { summary += ", \(tally.fallbacks) answered by the fallback" }
+            summary += "; \(sent.count) attempts sent over the network"
+            say(summary)
+        }
+        if let resilience, compact {
+            for snapshot in resilience.breakerSnapshots() { say("breaker \(snapshot)") }
+        }
+        if tally.failed > 0 { throw ExitCode(1) }
     }
 
-    private func call(_ echo: Echo_EchoClient, options: CallOptions) async throws {
+    /// Makes one call; returns the texts received. With `verbose`, prints each message sent and received.
+    private func call(_ echo: Echo_EchoClient, options: CallOptions, verbose: Bool) async throws -> [String] {
         let words = text.split(separator: " ").map(String.init)
+        var received: [String] = []
+        func got(_ response: Echo_EchoResponse) {
+            received.append(response.text)
+            if verbose { say("received: \(response.text)") }
+        }
         switch mode {
         case .get:
-            print("sent: \(text)")
-            let response = try await echo.get(.with { $0.text = text }, options: options)
-            print("received: \(response.text)")
+            if verbose { say("sent: \(text)") }
+            got(try await echo.get(.with { $0.text = text }, options: options))
         case .expand:
-            print("sent: \(text)")
+            if verbose { say("sent: \(text)") }
             let responses = try await echo.expand(.with { $0.text = text }, options: options)
-            for try await response in responses { print("received: \(response.text)") }
+            for try await response in responses { got(response) }
         case .collect:
             let response = try await echo.collect(options: options) { writer in
                 for word in words {
-                    print("sent: \(word)")
+                    if verbose { say("sent: \(word)") }
                     try await writer.write(.with { $0.text = word })
                 }
             }
-            print("received: \(response.text)")
+            got(response)
         case .update:
             let responses = try await echo.update(options: options) { writer in
                 for word in words {
-                    print("sent: \(word)")
+                    if verbose { say("sent: \(word)") }
                     try await writer.write(.with { $0.text = word })
                 }
             }
-            for try await response in responses { print("received: \(response.text)") }
+            for try await response in responses { got(response) }
         }
+        return received
     }
 
+    /// A latency: microseconds below 1 ms (`12 us`), else milliseconds (`3.4 ms`).
     static func format(_ duration: Duration) -> String {
         let (seconds, attos) = duration.components
         let micros = Double(seconds) * 1e6 + Double(attos) / 1e12
         return micros < 1000 ? String(format: "%.0f us", micros) : String(format: "%.1f ms", micros / 1000)
     }
+
+    /// How many attempts of a call went to the network, when that is not simply one.
+    static func attempts(_ n: Int) -> String {
+        switch n {
+        case 0: ", not sent"
+        case 1: ""
+        default: ", \(n) attempts"
+        }
+    }
+
+    /// A retry after `n` failed attempts (a failed probe, say) found the breaker open.
+    static func rejectedAfter(_ n: Int) -> String {
+        ", rejected after \(n) failed attempt\(n == 1 ? "" : "s")"
+    }
+
+    /// The time since `start`, as `[  1.234 s]`.
+    static func stamp(since start: ContinuousClock.Instant) -> String {
+        let (seconds, attos) = (ContinuousClock.now - start).components
+        return String(format: "[%7.3f s]", Double(seconds) + Double(attos) / 1e18)
+    }
+}
+
+/// Counts the attempts that pass it; placed inside the resilience chain, it sees only the attempts
+/// the circuit breaker admitted, that is those that went to the network.
+private final class AttemptCounter: ClientInterceptor {
+    private let attempts = Mutex(0)
+
+    var count: Int { attempts.withLock { $0 } }
+
+    func intercept(
+        request: ClientRequest,
+        context: ClientContext,
+        next: @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
+    ) async throws -> ClientResponse {
+        attempts.withLock { $0 += 1 }
+        return try await next(request, context)
+    }
+}
+
+/// Counts of the calls' outcomes.
+private struct Tally {
+    var succeeded = 0
+    var failed = 0
+    var rejected = 0
+    var fallbacks = 0
+}
+
+/// The rejection the fallback last answered, taken by the call loop (calls run one at a time).
+private final class FallbackLog: Sendable {
+    private let last = Mutex<CircuitBreakerRejection?>(nil)
+
+    func record(_ rejection: CircuitBreakerRejection) {
+        last.withLock { $0 = rejection }
+    }
+
+    func take() -> CircuitBreakerRejection? {
+        last.withLock { value in
+            defer { value = nil }
+            return value
+        }
+    }
+}
+
+/// Prints the breakers' state changes from the registry's event stream, as they happen, and lets the
+/// call loop wait until everything the registry reported so far was printed (so no line is lost at exit
+/// and each change prints before the line of the call that caused it).
+private final class BreakerEventPrinter: Sendable {
+    private struct State {
+        var reported = 0
+        var handled = 0
+        var waiters: [(target: Int, continuation: CheckedContinuation<Void, Never>)] = []
+    }
+
+    private let state = Mutex(State())
+    private let started: ContinuousClock.Instant?
+
+    /// `started`: print each line with the time since then; `nil`: no time stamps.
+    init(started: ContinuousClock.Instant?) {
+        self.started = started
+    }
+
+    /// Called by the registry's observer for each event, after the event entered the stream.
+    func reported() {
+        state.withLock { $0.reported += 1 }
+    }
+
+    /// Prints the transitions of `events` until the stream ends or the task is cancelled.
+    func run(_ events: AsyncStream<CircuitBreakerEvent>) async {
+        for await event in events {
+            if case .transition(let key, let transition) = event {
+                let prefix = started.map { EchoClientCommand.stamp(since: $0) + " " } ?? ""
+                say("\(prefix)breaker \(key): \(transition)")
+            }
+            let ready = state.withLock { s in
+                s.handled += 1
+                let handled = s.handled
+                let ready = s.waiters.filter { $0.target <= handled }.map(\.continuation)
+                s.waiters.removeAll { $0.target <= handled }
+                return ready
+            }
+            for waiter in ready { waiter.resume() }
+        }
+    }
+
+    /// Returns once every event reported so far was printed, or after a second at most (a safety bound
+    /// in case the stream dropped an event).
+    func flush() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let done = self.state.withLock { s -> Bool in
+                        if s.handled >= s.reported { return true }
+                        s.waiters.append((s.reported, c))
+                        return false
+                    }
+                    if done { c.resume() }
+                }
+            }
+            group.addTask { try? await Task.sleep(for: .seconds(1)) }
+            await group.next()
+            group.cancelAll()
+            // A waiter left behind by the safety bound is resumed, so that its task (and the group) ends.
+            let leftover = state.withLock { s in
+                defer { s.waiters.removeAll() }
+                return s.waiters.map(\.continuation)
+            }
+            for waiter in leftover { waiter.resume() }
+        }
+    }
+}
+
+/// Writes a line to standard output at once (no buffering: a script that pipes the output sees each
+/// line when it happens, in order).
+private func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
