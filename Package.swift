@@ -112,6 +112,7 @@ let package = Package(
                 "BreakwaterHTTP2",
                 "BreakwaterResilience",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Examples/echo/EchoClient",
             swiftSettings: strict

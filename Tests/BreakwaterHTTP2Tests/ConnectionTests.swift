@@ -149,7 +149,7 @@ import Glibc
         #expect(result.status.message.contains("127.0.0.1:\(port)"), "\(result.status)")
         #expect(result.end?.neverReachedServer == true)
         // A safety bound, not a measurement: far below "never", with room for a loaded 2-core CI machine.
-        #expect(start.duration(to: .now) < .seconds(4))
+        #expect(start.duration(to: .now) < .seconds(10))
         await client.close()
     }
 

@@ -23,7 +23,7 @@ import Testing
         #expect(result.status.code == .deadlineExceeded, "\(result.status)")
         // A safety bound (the call must not wait for the hanging server); how close to the deadline the
         // call ends is measured by the benchmark, since a loaded test run cannot time it fairly.
-        #expect(late < .seconds(2), "ended \(late) after the deadline")
+        #expect(late < .seconds(5), "ended \(late) after the deadline")
         #expect(await Self.awaitCancellation(server, path: "/test.Echo/Hang"))
         await client.close()
         await server.transport.shutdownGracefully(gracePeriod: .seconds(1))

@@ -62,6 +62,17 @@ public final class EchoProvider: Echo_EchoServiceProtocol {
         }
     }
 
+    /// Waits until at least `count` handlers were cancelled, for at most `bound`; returns whether they were.
+    /// For tests that must fail, not hang, when a cancellation never comes.
+    public func waitForCancellations(atLeast count: Int, within bound: Duration) async -> Bool {
+        let giveUp = ContinuousClock.now + bound
+        while cancellationCount < count {
+            if ContinuousClock.now >= giveUp { return false }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return true
+    }
+
     /// Returns once at least `count` calls (over all methods) started.
     public func waitForCalls(atLeast count: Int) async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
