@@ -24,3 +24,10 @@ run --mode collect --text "alpha beta gamma"
 run --mode update --text "ping pong"
 run --mode get --text "sleep:500" --timeout-ms 100
 echo; echo "\$ echo-client --port 1 (nothing listens there)"; "$bin/echo-client" --port 1 || true
+
+# Then the resilience chain: a failing server, the circuit breaker's whole cycle.
+echo
+echo "=== the circuit breaker against a failing server (scripts/breaker-demo.sh) ==="
+kill $server 2>/dev/null || true
+wait $server 2>/dev/null || true
+scripts/breaker-demo.sh

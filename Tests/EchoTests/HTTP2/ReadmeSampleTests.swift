@@ -1,5 +1,6 @@
 import BreakwaterCore
 import BreakwaterHTTP2
+import BreakwaterResilience
 import EchoService
 import Testing
 
@@ -35,5 +36,36 @@ struct ReadmeSampleTests {
         #expect(words == ["a", "b", "c"])
         #expect(joined.text == "x y")
         #expect(echoed == ["1", "2"])
+    }
+
+    @Test func theResilienceSampleRuns() async throws {
+        let live = try await LiveEchoServer.start()
+        let port = live.port
+        let file = PythonPeer.interopDirectory.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Examples/echo/resilience.json").path
+
+        let resilience = try ResilienceConfiguration.serviceConfig(file: file, target: "echo")
+        let client = GRPCClient(transport: HTTP2ClientTransport(host: "127.0.0.1", port: port), resilience: resilience)
+
+        let reply = try await Echo_EchoClient(wrapping: client).get(.with { $0.text = "through the chain" })
+        #expect(reply.text == "through the chain")
+        #expect(resilience.breakerSnapshots().map(\.state) == [.closed])
+        await client.close()
+        await live.stop()
+    }
+
+    @Test func theStandaloneBreakerSampleRuns() async throws {
+        struct DatabaseDown: Error {}
+        struct Database { func fetch(_ id: Int) async throws -> String { throw DatabaseDown() } }
+        let database = Database()
+        let cachedItem = "cached"
+        let id = 7
+
+        let breaker = CircuitBreaker(name: "inventory-db", policy: CircuitBreakerPolicy())
+        // Five failures trip the classic rule; then the fallback answers without calling the database.
+        for _ in 0..<5 { _ = try? await breaker.run { try await database.fetch(id) } }
+        let item = try await breaker.run(fallback: { _ in cachedItem }) { try await database.fetch(id) }
+        #expect(item == "cached")
+        #expect(breaker.currentState == .open)
     }
 }
