@@ -132,6 +132,12 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
                     close(reason: "TLS handshake failed: connection closed by peer during the handshake (is it speaking TLS?)")
                     return
                 }
+                if let tls, !tls.context.isServer, !tls.receivedApplicationData {
+                    // TLS 1.3 clients finish their handshake before the server has checked their
+                    // certificate; a server that refuses it may just close.
+                    close(reason: "TLS: connection closed by peer right after the handshake (did it refuse our client certificate?)")
+                    return
+                }
                 close(reason: "connection closed by peer")
                 return
             } else {

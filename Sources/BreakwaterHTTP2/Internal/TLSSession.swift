@@ -33,6 +33,8 @@ final class TLSSession {
     /// A fatal error happened: no more SSL calls but freeing (no close_notify).
     private(set) var failed = false
     private var receivedAnything = false
+    /// Whether any application data was decrypted (a client refused after a TLS 1.3 handshake gets none).
+    private(set) var receivedApplicationData = false
     /// Bytes to send that OpenSSL did not produce (an alert for a plaintext peer).
     private var extraOutput: [UInt8] = []
 
@@ -190,7 +192,10 @@ final class TLSSession {
         guard isEstablished, !failed, let base = plaintext.baseAddress else { return .failed("TLS session not established") }
         ERR_clear_error()
         let n = SSL_read(ssl, base, Int32(clamping: plaintext.count))
-        if n > 0 { return .data(UnsafeRawBufferPointer(start: base, count: Int(n))) }
+        if n > 0 {
+            receivedApplicationData = true
+            return .data(UnsafeRawBufferPointer(start: base, count: Int(n)))
+        }
         let error = SSL_get_error(ssl, n)
         switch error {
         case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
