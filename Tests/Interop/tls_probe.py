@@ -4,7 +4,8 @@
     python3 tls_probe.py client --port N --ca CA.pem [--alpn PROTO ...] [--max-version TLSv1_1]
         Performs one TLS handshake against 127.0.0.1:N and prints one line:
         `handshake ok alpn=<proto or none> version=<TLS version>` or `handshake failed: <reason>`.
-        Exits 0 either way (the line is the result).
+        Exits 0 either way (the line is the result). With --read-until-close it then reads until the
+        server closes and prints `closed with close_notify` or `closed without close_notify: <reason>`.
 
     python3 tls_probe.py server --cert CERT.pem --key KEY.pem [--alpn PROTO ...]
         Listens on 127.0.0.1 (a free port), prints `PORT <n>`, and completes TLS handshakes, offering only
@@ -36,8 +37,19 @@ def run_client(args):
         context.set_alpn_protocols(args.alpn)
     try:
         with socket.create_connection(("127.0.0.1", args.port), timeout=5) as raw:
-            with context.wrap_socket(raw, server_hostname=args.server_name) as tls:
+            # A ragged EOF (no close_notify) must be an error here, not an empty read.
+            if hasattr(ssl, "OP_IGNORE_UNEXPECTED_EOF"):
+                context.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+            with context.wrap_socket(raw, server_hostname=args.server_name, suppress_ragged_eofs=False) as tls:
                 print(f"handshake ok alpn={tls.selected_alpn_protocol() or 'none'} version={tls.version()}", flush=True)
+                if args.read_until_close:
+                    tls.settimeout(10)
+                    try:
+                        while tls.recv(65536):
+                            pass
+                        print("closed with close_notify", flush=True)
+                    except (ssl.SSLError, OSError) as error:
+                        print(f"closed without close_notify: {error!r}", flush=True)
     except (ssl.SSLError, OSError) as error:
         print(f"handshake failed: {error}", flush=True)
     return 0
@@ -89,6 +101,7 @@ def main(argv=None):
     client.add_argument("--server-name", default="localhost")
     client.add_argument("--alpn", action="append", default=[])
     client.add_argument("--max-version", choices=["TLSv1", "TLSv1_1", "TLSv1_2", "TLSv1_3"])
+    client.add_argument("--read-until-close", action="store_true")
     server = sub.add_parser("server")
     server.add_argument("--cert", required=True)
     server.add_argument("--key", required=True)

@@ -39,6 +39,37 @@ struct TLSProtocolTests {
         #expect(line.contains("no application protocol"), "\(line)")
     }
 
+    @Test func serverSendsCloseNotifyWhenItClosesTheConnection() async throws {
+        let pki = try await TestPKI.get()
+        let provider = EchoProvider()
+        let server = GRPCServer(
+            transport: HTTP2ServerTransport(host: "127.0.0.1", port: 0, configuration: .init(tls: pki.server())),
+            services: [provider])
+        let port = try await server.start()
+        let (process, stdin, stdout) = try PythonPeer.start(
+            "tls_probe.py", ["client", "--port", String(port), "--ca", pki.pem("ca"), "--alpn", "h2", "--read-until-close"])
+        try? stdin.fileHandleForWriting.close()
+        let first = await PythonPeer.blocking { () -> String in
+            var bytes: [UInt8] = []
+            while true {
+                let d = stdout.fileHandleForReading.readData(ofLength: 1)
+                guard let b = d.first, b != UInt8(ascii: "\n") else { break }
+                bytes.append(b)
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        #expect(first.hasPrefix("handshake ok alpn=h2"), "\(first)")
+        // The probe speaks no HTTP/2, so the graceful shutdown ends with the grace period: the server then
+        // closes the connection, with close_notify.
+        await server.shutdownGracefully(gracePeriod: .milliseconds(200))
+        let rest = await PythonPeer.blocking { () -> String in
+            let data = stdout.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        #expect(rest.contains("closed with close_notify"), "\(rest)")
+    }
+
     @Test func serverWithoutH2IsRefusedByOurClient() async throws {
         let pki = try await TestPKI.get()
         let (process, stdin, stdout) = try PythonPeer.start(
