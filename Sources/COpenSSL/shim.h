@@ -43,6 +43,9 @@ static inline int bw_X509_NAME_print_rfc2253(BIO *bio, const X509_NAME *name) {
     return X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253);
 }
 
+/// Whether a queued error code records a failed system call (its reason is then an errno value).
+static inline int bw_ERR_SYSTEM_ERROR(unsigned long code) { return ERR_SYSTEM_ERROR(code) ? 1 : 0; }
+
 static inline long bw_BIO_get_mem_data(BIO *bio, char **data) {
     return BIO_get_mem_data(bio, data);
 }

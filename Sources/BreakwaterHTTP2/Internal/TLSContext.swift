@@ -1,5 +1,8 @@
 import BreakwaterCore
 import COpenSSL
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// An OpenSSL `SSL_CTX` built from a client or server TLS configuration, shared by every connection of
 /// one transport: TLS 1.2 minimum, renegotiation refused, ALPN `h2` offered (client) or required (server).
@@ -214,7 +217,11 @@ final class TLSContext: @unchecked Sendable {
         while true {
             let code = ERR_get_error()
             if code == 0 { break }
-            if let reason = ERR_reason_error_string(code) {
+            if bw_ERR_SYSTEM_ERROR(code) != 0 {
+                // A failed system call (e.g. fopen): errno is the reason.
+                let text = String(cString: strerror(ERR_GET_REASON(code)))
+                if !reasons.contains(text) { reasons.append(text) }
+            } else if let reason = ERR_reason_error_string(code) {
                 let text = String(cString: reason)
                 if !reasons.contains(text) { reasons.append(text) }
             } else {
