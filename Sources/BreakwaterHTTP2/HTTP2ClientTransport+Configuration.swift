@@ -24,7 +24,7 @@ extension HTTP2ClientTransport {
             }
         }
 
-        /// How long a connection attempt (TCP connect and the server's SETTINGS) may take.
+        /// How long a connection attempt (TCP connect, the TLS handshake, and the server's SETTINGS) may take.
         public var connectTimeout: Duration
         /// The reconnection backoff; reset when a connection receives the server's SETTINGS.
         public var backoff: Backoff
@@ -38,6 +38,8 @@ extension HTTP2ClientTransport {
         public var initialStreamWindowSize: Int
         /// The HTTP/2 flow-control window of the whole connection.
         public var connectionWindowSize: Int
+        /// TLS (server verification, SNI, client certificate); `nil` speaks plaintext h2c.
+        public var tls: TLSClientConfiguration?
 
         /// Creates a configuration.
         public init(
@@ -47,7 +49,8 @@ extension HTTP2ClientTransport {
             userAgent: String = "breakwater-swift/0.1",
             authority: String? = nil,
             initialStreamWindowSize: Int = 1 << 20,
-            connectionWindowSize: Int = 8 << 20
+            connectionWindowSize: Int = 8 << 20,
+            tls: TLSClientConfiguration? = nil
         ) {
             self.connectTimeout = connectTimeout
             self.backoff = backoff
@@ -56,6 +59,7 @@ extension HTTP2ClientTransport {
             self.authority = authority
             self.initialStreamWindowSize = initialStreamWindowSize
             self.connectionWindowSize = connectionWindowSize
+            self.tls = tls
         }
     }
 }

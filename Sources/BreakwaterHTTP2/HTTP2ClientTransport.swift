@@ -1,6 +1,7 @@
 import BreakwaterCore
 
-/// A gRPC client transport over HTTP/2 (plaintext h2c with prior knowledge) to one `host:port`.
+/// A gRPC client transport over HTTP/2 to one `host:port`: plaintext h2c with prior knowledge, or TLS
+/// with ALPN `h2` when `configuration.tls` is set (the server is then verified by default).
 ///
 /// One connection, opened lazily on the first stream, multiplexes every stream up to the server's
 /// `MAX_CONCURRENT_STREAMS` (nghttp2 queues the rest in order). Connection failures end the waiting streams

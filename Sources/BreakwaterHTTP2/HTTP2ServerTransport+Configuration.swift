@@ -11,6 +11,8 @@ extension HTTP2ServerTransport {
         public var initialStreamWindowSize: Int
         /// The HTTP/2 flow-control window of each connection.
         public var connectionWindowSize: Int
+        /// TLS (certificate, key, client-certificate verification); `nil` serves plaintext h2c.
+        public var tls: TLSServerConfiguration?
 
         /// Creates a configuration.
         public init(
@@ -18,13 +20,15 @@ extension HTTP2ServerTransport {
             maxReceiveMessageBytes: Int = 4 * 1024 * 1024,
             maxHeaderListSize: Int = 16 * 1024,
             initialStreamWindowSize: Int = 1 << 20,
-            connectionWindowSize: Int = 8 << 20
+            connectionWindowSize: Int = 8 << 20,
+            tls: TLSServerConfiguration? = nil
         ) {
             self.maxConcurrentStreams = maxConcurrentStreams
             self.maxReceiveMessageBytes = maxReceiveMessageBytes
             self.maxHeaderListSize = maxHeaderListSize
             self.initialStreamWindowSize = initialStreamWindowSize
             self.connectionWindowSize = connectionWindowSize
+            self.tls = tls
         }
     }
 }

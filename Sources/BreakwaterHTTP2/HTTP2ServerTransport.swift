@@ -5,7 +5,8 @@ import Synchronization
 import Glibc
 #endif
 
-/// A gRPC server transport over HTTP/2 (plaintext h2c with prior knowledge).
+/// A gRPC server transport over HTTP/2: plaintext h2c with prior knowledge, or TLS with ALPN `h2` when
+/// `configuration.tls` is set.
 ///
 /// Listens on one address, accepts on one event loop and spreads connections over the group's loops.
 /// Each request is validated (`GRPCHeaders.parseRequest`): a wrong method or content-type gets a plain
@@ -36,7 +37,8 @@ public final class HTTP2ServerTransport: ServerTransport {
         self.group = group
     }
 
-    /// Starts listening; returns the bound port. Throws UNAVAILABLE naming the address when it cannot.
+    /// Starts listening; returns the bound port. Throws UNAVAILABLE naming the address when it cannot, and
+    /// INVALID_ARGUMENT with OpenSSL's reason when the TLS certificate or key cannot be loaded.
     public func start(acceptStream: @escaping @Sendable (any ServerTransportStream) -> Void) async throws -> Int {
         let alreadyStarted = state.withLock { s -> Bool in
             defer { s.started = true }
@@ -44,6 +46,13 @@ public final class HTTP2ServerTransport: ServerTransport {
         }
         if alreadyStarted {
             throw RPCError(code: .failedPrecondition, message: "server transport already started")
+        }
+        var tlsContext: TLSContext?
+        if let tls = configuration.tls {
+            switch TLSContext.server(tls) {
+            case .success(let context): tlsContext = context
+            case .failure(let error): throw error
+            }
         }
         let address: SocketAddress
         switch await SocketAddress.resolve(host: host, port: port) {
@@ -61,7 +70,7 @@ public final class HTTP2ServerTransport: ServerTransport {
         case .failure(let error): throw error
         }
         let boundPort = Socket.localAddress(fd)?.port ?? port
-        let context = ServerContext(configuration: configuration, acceptStream: acceptStream)
+        let context = ServerContext(configuration: configuration, tls: tlsContext, acceptStream: acceptStream)
         let loop = group.next()
         let listener = Listener(fd: fd, loop: loop, group: group, context: context)
         state.withLock { s in

@@ -2,6 +2,10 @@
 """A grpcio checklist run against an echo server (Breakwater's, or grpcio_echo_server.py).
 
     python3 grpcio_echo_client.py --port N [--host 127.0.0.1]
+        [--tls-ca CA.pem [--tls-cert CERT.pem --tls-key KEY.pem] [--tls-server-name NAME]]
+
+Plaintext by default; with --tls-ca it connects over TLS, verifying the server against that CA (and
+presents a client certificate for mutual TLS with --tls-cert and --tls-key).
 
 Prints one line per check, `ok <name>` or `FAIL <name>: <details>`, then `N passed, M failed`.
 Exits 0 only when every check passed. The server must follow the contract in README.md
@@ -229,6 +233,12 @@ def main(argv=None):
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--only", action="append", default=[], help="run only this check (repeatable)")
+    parser.add_argument("--connect-timeout", type=float, default=CALL_TIMEOUT,
+                        help=f"seconds to wait for the connection (default {CALL_TIMEOUT:.0f})")
+    parser.add_argument("--tls-ca", help="connect over TLS, trusting this PEM CA bundle")
+    parser.add_argument("--tls-cert", help="client certificate chain (PEM) for mutual TLS; needs --tls-key")
+    parser.add_argument("--tls-key", help="the PEM private key of --tls-cert")
+    parser.add_argument("--tls-server-name", help="the name expected in the server certificate (default: --host)")
     args = parser.parse_args(argv)
 
     target = f"{args.host}:{args.port}"
@@ -237,11 +247,30 @@ def main(argv=None):
         ("grpc.max_send_message_length", 16 * 1024 * 1024),
     ]
     passed = failed = 0
-    with grpc.insecure_channel(target, options=options) as channel:
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    if (args.tls_cert or args.tls_server_name) and not args.tls_ca:
+        parser.error("--tls-cert, --tls-key and --tls-server-name need --tls-ca")
+    if args.tls_ca:
+        def read_file(path):
+            with open(path, "rb") as f:
+                return f.read()
+
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=read_file(args.tls_ca),
+            private_key=read_file(args.tls_key) if args.tls_key else None,
+            certificate_chain=read_file(args.tls_cert) if args.tls_cert else None,
+        )
+        if args.tls_server_name:
+            options.append(("grpc.ssl_target_name_override", args.tls_server_name))
+        channel = grpc.secure_channel(target, credentials, options=options)
+    else:
+        channel = grpc.insecure_channel(target, options=options)
+    with channel:
         try:
-            grpc.channel_ready_future(channel).result(timeout=CALL_TIMEOUT)
+            grpc.channel_ready_future(channel).result(timeout=args.connect_timeout)
         except grpc.FutureTimeoutError:
-            print(f"FAIL connect: no connection to {target} within {CALL_TIMEOUT:.0f} s", flush=True)
+            print(f"FAIL connect: no connection to {target} within {args.connect_timeout:g} s", flush=True)
             print(f"0 passed, {len(CHECKS)} failed", flush=True)
             return 1
         checklist = Checklist(channel)

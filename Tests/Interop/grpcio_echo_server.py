@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A grpcio implementation of the echo service, as a reference peer for Breakwater clients.
 
-Plaintext HTTP/2 on 127.0.0.1. Once serving it prints exactly one line, `PORT <n>`, to stdout.
+Plaintext HTTP/2 on 127.0.0.1 by default; TLS with --tls-cert and --tls-key (and mutual TLS with
+--tls-ca plus --tls-require-client-auth). Once serving it prints exactly one line, `PORT <n>`, to stdout.
 It exits cleanly on SIGTERM, SIGINT, or when its stdin closes (so a test harness that dies takes
 the server with it); pass --ignore-stdin to run it by hand with stdin at /dev/null.
 
@@ -80,11 +81,21 @@ class EchoServicer(echo_pb2_grpc.EchoServicer):
             yield echo_pb2.EchoResponse(text=request.text)
 
 
+def read_file(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--ignore-stdin", action="store_true", help="do not exit when stdin closes")
+    parser.add_argument("--tls-cert", help="serve TLS with this PEM certificate chain (needs --tls-key)")
+    parser.add_argument("--tls-key", help="the PEM private key of --tls-cert")
+    parser.add_argument("--tls-ca", help="PEM CA bundle that client certificates are verified against")
+    parser.add_argument("--tls-require-client-auth", action="store_true",
+                        help="require a client certificate signed by --tls-ca (mutual TLS)")
     args = parser.parse_args(argv)
 
     server = grpc.server(
@@ -95,7 +106,19 @@ def main(argv=None):
         ],
     )
     echo_pb2_grpc.add_EchoServicer_to_server(EchoServicer(), server)
-    port = server.add_insecure_port(f"{args.host}:{args.port}")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.tls_require_client_auth and not args.tls_ca:
+        parser.error("--tls-require-client-auth needs --tls-ca")
+    if args.tls_cert:
+        credentials = grpc.ssl_server_credentials(
+            [(read_file(args.tls_key), read_file(args.tls_cert))],
+            root_certificates=read_file(args.tls_ca) if args.tls_ca else None,
+            require_client_auth=args.tls_require_client_auth,
+        )
+        port = server.add_secure_port(f"{args.host}:{args.port}", credentials)
+    else:
+        port = server.add_insecure_port(f"{args.host}:{args.port}")
     if port == 0:
         print(f"cannot bind {args.host}:{args.port}", file=sys.stderr)
         return 1

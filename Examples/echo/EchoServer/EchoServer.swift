@@ -4,7 +4,8 @@ import BreakwaterHTTP2
 import EchoService
 import Foundation
 
-/// `echo-server`: serves `echo.Echo` over plaintext HTTP/2, with optional fault injection.
+/// `echo-server`: serves `echo.Echo` over HTTP/2 (plaintext, or TLS with `--tls-cert` and `--tls-key`),
+/// with optional fault injection.
 @main
 struct EchoServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,11 +34,24 @@ struct EchoServerCommand: AsyncParsableCommand {
     @Flag(name: .customLong("announce-port"), help: "Print `PORT <n>` alone on the first line (for scripts).")
     var announcePort = false
 
+    @Option(name: .customLong("tls-cert"), help: "Serve TLS with this PEM certificate chain (needs --tls-key).")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "The PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(
+        name: .customLong("tls-client-ca"),
+        help: "Require client certificates signed by this PEM CA bundle (mutual TLS; needs --tls-cert).")
+    var tlsClientCA: String?
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535, got \(port)") }
         guard failFirst >= 0 else { throw ValidationError("--fail-first must be >= 0, got \(failFirst)") }
         guard (0...1).contains(failRate) else { throw ValidationError("--fail-rate must be in 0...1, got \(failRate)") }
         guard delayMs >= 0 else { throw ValidationError("--delay-ms must be >= 0, got \(delayMs)") }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        guard tlsClientCA == nil || tlsCert != nil else { throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key") }
     }
 
     func run() async throws {
@@ -48,12 +62,20 @@ struct EchoServerCommand: AsyncParsableCommand {
             hang: hang
         )
         let provider = EchoProvider(faults: faults)
-        let server = GRPCServer(transport: HTTP2ServerTransport(host: host, port: port), services: [provider])
+        var transportConfiguration = HTTP2ServerTransport.Configuration()
+        if let tlsCert, let tlsKey {
+            transportConfiguration.tls = TLSServerConfiguration(
+                certificateChain: .file(tlsCert), privateKey: .file(tlsKey),
+                clientCertificateVerification: tlsClientCA == nil ? .none : .require,
+                clientCertificateTrustRoots: tlsClientCA.map { .file($0) })
+        }
+        let server = GRPCServer(
+            transport: HTTP2ServerTransport(host: host, port: port, configuration: transportConfiguration), services: [provider])
         let boundPort: Int
         do {
             boundPort = try await server.start()
         } catch let error as RPCError {
-            FileHandle.standardError.write(Data("echo-server: cannot listen: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("echo-server: cannot \(tlsCert == nil ? "listen" : "start"): \(error)\n".utf8))
             throw ExitCode(1)
         }
         if announcePort { say("PORT \(boundPort)") }
@@ -62,7 +84,8 @@ struct EchoServerCommand: AsyncParsableCommand {
         if failRate > 0 { mode.append("fail-rate \(failRate)") }
         if delayMs > 0 { mode.append("delay \(delayMs) ms") }
         if hang { mode.append("hang") }
-        say("echo-server listening on \(host):\(boundPort)" + (mode.isEmpty ? "" : " (faults: \(mode.joined(separator: ", ")))"))
+        let security = tlsCert == nil ? "" : (tlsClientCA == nil ? " over TLS" : " over mutual TLS")
+        say("echo-server listening on \(host):\(boundPort)\(security)" + (mode.isEmpty ? "" : " (faults: \(mode.joined(separator: ", ")))"))
 
         await waitForTerminationSignal()
         say("echo-server: shutting down gracefully (\(server.activeCalls) calls in flight)")

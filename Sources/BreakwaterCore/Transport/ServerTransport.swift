@@ -12,6 +12,9 @@ public struct ServerRequestHead: Sendable {
     public var responseEncoding: CompressionAlgorithm
     /// The peer's address, e.g. `ipv4:127.0.0.1:51234` or `ipv6:[::1]:51234`.
     public var peer: String
+    /// The subject of the peer's verified TLS certificate as an RFC 2253 string (e.g. `CN=client,O=Example`),
+    /// or `nil` when the connection is plaintext or the client sent no certificate.
+    public var peerCertificateSubject: String?
 
     public init(
         path: String,
@@ -19,7 +22,8 @@ public struct ServerRequestHead: Sendable {
         deadline: ContinuousClock.Instant? = nil,
         requestEncoding: CompressionAlgorithm = .identity,
         responseEncoding: CompressionAlgorithm = .identity,
-        peer: String = ""
+        peer: String = "",
+        peerCertificateSubject: String? = nil
     ) {
         self.path = path
         self.metadata = metadata
@@ -27,6 +31,7 @@ public struct ServerRequestHead: Sendable {
         self.requestEncoding = requestEncoding
         self.responseEncoding = responseEncoding
         self.peer = peer
+        self.peerCertificateSubject = peerCertificateSubject
     }
 }
 

@@ -26,6 +26,10 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         defer { nghttp2_option_del(option) }
         nghttp2_option_set_no_auto_window_update(option, 1)
         nghttp2_option_set_peer_max_concurrent_streams(option, 100)
+        if let tlsContext = manager.tlsContext {
+            guard let session = TLSSession(context: tlsContext, host: manager.host) else { return false }
+            tls = session
+        }
         guard startSession(isServer: false, option: option), let session else { return false }
         var settings = [
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
@@ -47,7 +51,7 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
     func startStream(_ stream: ClientStream) {
         guard let session, !stream.isEnded else { return }
         let fields = GRPCHeaders.requestHeaders(
-            for: stream.head, authority: authority, scheme: "http", userAgent: configuration.userAgent, now: .now)
+            for: stream.head, authority: authority, scheme: tls == nil ? "http" : "https", userAgent: configuration.userAgent, now: .now)
         var provider = HTTP2Connection.dataProvider
         let id = withHeaderFields(fields) { nva, count in
             nghttp2_submit_request(session, nil, nva, count, &provider, nil)

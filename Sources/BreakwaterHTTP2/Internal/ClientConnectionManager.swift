@@ -23,6 +23,10 @@ final class ClientConnectionManager: @unchecked Sendable {
     let port: Int
     let configuration: HTTP2ClientTransport.Configuration
     let authority: String
+    /// The TLS context when the transport is secure; a failure to build it fails every connection attempt.
+    let tlsContextResult: Result<TLSContext, RPCError>?
+    /// The TLS context, when the transport is secure and it could be built.
+    var tlsContext: TLSContext? { try? tlsContextResult?.get() }
 
     private var state: State = .idle
     private var waiting: [ClientStream] = []
@@ -47,6 +51,7 @@ final class ClientConnectionManager: @unchecked Sendable {
             self.authority = "\(host):\(port)"
         }
         nextBackoff = configuration.backoff.initial
+        tlsContextResult = configuration.tls.map { TLSContext.client($0) }
     }
 
     private var target: String {
@@ -108,6 +113,10 @@ final class ClientConnectionManager: @unchecked Sendable {
         connectTimer = loop.scheduleTimer(at: .now + timeout) { [self] in
             connectTimer = nil
             connectFailed(gen, message: "connect timed out after \(timeout): \(target)")
+        }
+        if case .failure(let error)? = tlsContextResult {
+            connectFailed(gen, message: "\(error.message): \(target)")
+            return
         }
         if let numeric = SocketAddress(numericHost: host, port: port) {
             tryAddresses([numeric], index: 0, generation: gen, lastError: nil)

@@ -30,6 +30,12 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
     /// Set while nghttp2 is calling us back; a close requested then is deferred to the end of the turn.
     private var inSessionCall = false
     private var pendingCloseReason: String??
+    /// TLS between the socket and nghttp2, when the connection is secure; set before `startSession`.
+    var tls: TLSSession?
+    /// Plaintext from nghttp2 waiting to be encrypted (TLS only), so that frames share records.
+    private var tlsStaging: [UInt8] = []
+    /// Plaintext only: whether the first bytes from the peer were looked at (a TLS peer is told apart).
+    private var sawFirstBytes = false
 
     /// Stop pulling frames from nghttp2 when this much is waiting for the socket.
     private static let writeHighWater = 1 << 20
@@ -100,7 +106,18 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
         for _ in 0..<4 {
             guard let session, !isClosed else { return }
             let n = Glibc.read(fd, base, buffer.count)
-            if n > 0 {
+            if n > 0, let tls {
+                guard receiveTLS(tls, UnsafeRawBufferPointer(start: base, count: n)) else { return }
+                scheduleFlush()
+                if n < buffer.count { return }
+            } else if n > 0 {
+                if !sawFirstBytes {
+                    sawFirstBytes = true
+                    if Self.looksLikeTLS(UnsafeRawBufferPointer(start: base, count: n)) {
+                        close(reason: "the peer speaks TLS but this connection is plaintext h2c (configure TLS on both sides, or neither)")
+                        return
+                    }
+                }
                 inSessionCall = true
                 let rv = nghttp2_session_mem_recv(session, base.assumingMemoryBound(to: UInt8.self), n)
                 inSessionCall = false
@@ -111,6 +128,16 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
                 scheduleFlush()
                 if n < buffer.count { return }
             } else if n == 0 {
+                if let tls, !tls.isEstablished {
+                    close(reason: "TLS handshake failed: connection closed by peer during the handshake (is it speaking TLS?)")
+                    return
+                }
+                if let tls, !tls.context.isServer, !tls.receivedApplicationData {
+                    // TLS 1.3 clients finish their handshake before the server has checked their
+                    // certificate; a server that refuses it may just close.
+                    close(reason: "TLS: connection closed by peer right after the handshake (did it refuse our client certificate?)")
+                    return
+                }
                 close(reason: "connection closed by peer")
                 return
             } else {
@@ -129,7 +156,10 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
         while let session, !isClosed {
             // Gather.
             var produced = false
-            while writeBuffer.count - writeOffset < HTTP2Connection.writeHighWater {
+            if let tls {
+                guard gatherTLS(tls, session, produced: &produced) else { return }
+            }
+            while tls == nil && writeBuffer.count - writeOffset < HTTP2Connection.writeHighWater {
                 var pointer: UnsafePointer<UInt8>?
                 inSessionCall = true
                 let n = nghttp2_session_mem_send(session, &pointer)
@@ -200,12 +230,122 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
             loop.unregister(fd: fd)
             registered = false
         }
+        if let tls { sendFinalTLSRecords(tls) }
         Glibc.close(fd)
         connectionDidClose(reason: reason)
         if let session {
             nghttp2_session_del(session)
             self.session = nil
         }
+    }
+
+    // MARK: TLS
+
+    /// Whether the first bytes received look like a TLS record (handshake or alert, version 3.x).
+    private static func looksLikeTLS(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        bytes.count >= 3 && (bytes[0] == 0x16 || bytes[0] == 0x15) && bytes[1] == 0x03 && bytes[2] <= 0x04
+    }
+
+    /// Advances the handshake; on success lets the subclass look at the peer. False when it closed.
+    private func advanceHandshake(_ tls: TLSSession) -> Bool {
+        switch tls.handshake() {
+        case .wantMore:
+            return true
+        case .failed(let reason):
+            close(reason: reason)
+            return false
+        case .done:
+            if let reason = tlsEstablished(tls) {
+                close(reason: reason)
+                return false
+            }
+            scheduleFlush()
+            return true
+        }
+    }
+
+    /// Ciphertext from the socket: handshake, then every complete record's plaintext into nghttp2.
+    /// False when the connection closed.
+    private func receiveTLS(_ tls: TLSSession, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        if let reason = tls.feed(bytes) {
+            close(reason: reason)
+            return false
+        }
+        if !tls.isEstablished {
+            guard advanceHandshake(tls) else { return false }
+            if !tls.isEstablished { return true }
+        }
+        while let session, !isClosed {
+            switch tls.read() {
+            case .data(let plaintext):
+                inSessionCall = true
+                let rv = plaintext.withMemoryRebound(to: UInt8.self) { nghttp2_session_mem_recv(session, $0.baseAddress, $0.count) }
+                inSessionCall = false
+                if rv < 0 {
+                    close(reason: "HTTP/2 protocol error (\(String(cString: nghttp2_strerror(Int32(rv)))))")
+                    return false
+                }
+            case .wantMore:
+                return true
+            case .closed:
+                close(reason: "connection closed by peer")
+                return false
+            case .failed(let reason):
+                close(reason: reason)
+                return false
+            }
+        }
+        return false
+    }
+
+    /// TLS version of gathering: handshake output, or nghttp2's frames encrypted, into the write buffer.
+    /// False when the connection closed.
+    private func gatherTLS(_ tls: TLSSession, _ session: OpaquePointer, produced: inout Bool) -> Bool {
+        if !tls.isEstablished {
+            guard advanceHandshake(tls) else { return false }
+        }
+        if tls.isEstablished {
+            while writeBuffer.count - writeOffset + tlsStaging.count < HTTP2Connection.writeHighWater {
+                var pointer: UnsafePointer<UInt8>?
+                inSessionCall = true
+                let n = nghttp2_session_mem_send(session, &pointer)
+                inSessionCall = false
+                if n < 0 {
+                    close(reason: "HTTP/2 error: \(String(cString: nghttp2_strerror(Int32(n))))")
+                    return false
+                }
+                guard n > 0, let pointer else { break }
+                tlsStaging.append(contentsOf: UnsafeBufferPointer(start: pointer, count: n))
+                produced = true
+            }
+            if !tlsStaging.isEmpty {
+                let failure = tlsStaging.withUnsafeBytes { tls.write($0) }
+                if tlsStaging.capacity > 4 << 20 {
+                    tlsStaging = []
+                } else {
+                    tlsStaging.removeAll(keepingCapacity: true)
+                }
+                if let failure {
+                    close(reason: failure)
+                    return false
+                }
+            }
+        }
+        tls.drainCiphertext(into: &writeBuffer)
+        return true
+    }
+
+    /// Before the socket closes: close_notify (or the alert of a failed handshake), written once without
+    /// waiting, after whatever is still unwritten.
+    private func sendFinalTLSRecords(_ tls: TLSSession) {
+        tls.shutdown()
+        guard tls.hasCiphertext else { return }
+        var tail: [UInt8] = []
+        if writeOffset < writeBuffer.count { tail.append(contentsOf: writeBuffer[writeOffset...]) }
+        tls.drainCiphertext(into: &tail)
+        writeBuffer = []
+        writeOffset = 0
+        _ = tail.withUnsafeBytes { raw in Glibc.send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL)) }
     }
 
     // MARK: Helpers for subclasses
@@ -253,6 +393,8 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
 
     /// The socket and session are gone; fail every stream. `reason` nil for a graceful close.
     func connectionDidClose(reason: String?) {}
+    /// The TLS handshake finished (ALPN h2 agreed). Return a reason to close the connection instead.
+    func tlsEstablished(_ tls: TLSSession) -> String? { nil }
     /// A header block begins.
     func beginHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 { 0 }
     /// One header field of the current block. Return non-zero to reset the stream.

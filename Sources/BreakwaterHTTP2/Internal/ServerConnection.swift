@@ -11,6 +11,9 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     private var requestHeaders: [Int32: (fields: [HeaderField], size: Int)] = [:]
     private var shuttingDown = false
     private var finalGoAwaySent = false
+    /// The subject of the client's TLS certificate, once the handshake is done.
+    private var peerCertificateSubject: String?
+    private var handshakeTimer: UInt64?
     private static let shutdownPing: [UInt8] = Array("bwdrain!".utf8)
 
     init(loop: EventLoop, fd: Int32, remoteAddress: SocketAddress, context: ServerContext) {
@@ -28,6 +31,21 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         }
         defer { nghttp2_option_del(option) }
         nghttp2_option_set_no_auto_window_update(option, 1)
+        if let tlsContext = context.tls {
+            guard let session = TLSSession(context: tlsContext, host: nil) else {
+                close(reason: "cannot create TLS session")
+                return
+            }
+            tls = session
+            let timeout = configuration.tls?.handshakeTimeout ?? .seconds(10)
+            handshakeTimer = loop.scheduleTimer(at: .now + timeout) { [weak self] in
+                guard let self else { return }
+                self.handshakeTimer = nil
+                if self.tls?.isEstablished == false {
+                    self.close(reason: "TLS handshake timed out after \(timeout)")
+                }
+            }
+        }
         guard startSession(isServer: true, option: option), let session else {
             close(reason: "cannot start HTTP/2 session")
             return
@@ -132,7 +150,8 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             scheduleFlush()
         case .failure(.grpc(let status)):
             respondTrailersOnly(streamID, status)
-        case .success(let head):
+        case .success(var head):
+            head.peerCertificateSubject = peerCertificateSubject
             let stream = ServerStream(
                 head: head, loop: loop, streamID: streamID, connection: self,
                 maxReceiveMessageBytes: configuration.maxReceiveMessageBytes)
@@ -203,7 +222,20 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         return 0
     }
 
+    override func tlsEstablished(_ tls: TLSSession) -> String? {
+        if let handshakeTimer {
+            loop.cancelTimer(handshakeTimer)
+            self.handshakeTimer = nil
+        }
+        peerCertificateSubject = tls.peerCertificateSubject
+        return nil
+    }
+
     override func connectionDidClose(reason: String?) {
+        if let handshakeTimer {
+            loop.cancelTimer(handshakeTimer)
+            self.handshakeTimer = nil
+        }
         let open = streams
         streams.removeAll()
         for stream in open.values {

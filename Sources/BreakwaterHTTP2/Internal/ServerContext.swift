@@ -13,10 +13,16 @@ final class ServerContext: Sendable {
 
     let configuration: HTTP2ServerTransport.Configuration
     let acceptStream: @Sendable (any ServerTransportStream) -> Void
+    /// The TLS context when the server is secure.
+    let tls: TLSContext?
     private let state = Mutex(State())
 
-    init(configuration: HTTP2ServerTransport.Configuration, acceptStream: @escaping @Sendable (any ServerTransportStream) -> Void) {
+    init(
+        configuration: HTTP2ServerTransport.Configuration, tls: TLSContext? = nil,
+        acceptStream: @escaping @Sendable (any ServerTransportStream) -> Void
+    ) {
         self.configuration = configuration
+        self.tls = tls
         self.acceptStream = acceptStream
     }
 

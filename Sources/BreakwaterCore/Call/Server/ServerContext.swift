@@ -18,6 +18,9 @@ public final class ServerContext: Sendable {
     public let deadline: ContinuousClock.Instant?
     /// The client's address, e.g. `ipv4:127.0.0.1:51234`.
     public let peer: String
+    /// The subject of the client's verified TLS certificate as an RFC 2253 string (e.g.
+    /// `CN=client,O=Example`), or `nil` over plaintext or when the client presented no certificate.
+    public let peerCertificateSubject: String?
 
     private struct State {
         var headers: Metadata = [:]
@@ -35,6 +38,7 @@ public final class ServerContext: Sendable {
         self.requestMetadata = head.metadata
         self.deadline = head.deadline
         self.peer = head.peer
+        self.peerCertificateSubject = head.peerCertificateSubject
         self.stream = stream
     }
 
