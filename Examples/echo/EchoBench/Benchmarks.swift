@@ -74,6 +74,9 @@ struct BenchSettings: Sendable {
     var deadlineCalls = 12
     /// Also time each interceptor of the chain alone, and CPU per call.
     var chainBreakdown = false
+    /// A folder with `ca.pem`, `server.pem` and `server.key` (scripts/make-dev-certs.sh): latency and
+    /// throughput then run over TLS against our own server.
+    var tlsDirectory: String?
 }
 
 /// The benchmarks. Each records its figures for one round into `figures`.
@@ -85,6 +88,13 @@ struct Benchmarks {
     private func openTarget() async throws -> (HTTP2ClientTransport, EchoServerFixture?) {
         switch settings.target {
         case .ownServer:
+            if let dir = settings.tlsDirectory {
+                let server = try await EchoServerFixture.http2(tls: TLSServerConfiguration(
+                    certificateChain: .file(dir + "/server.pem"), privateKey: .file(dir + "/server.key")))
+                var configuration = HTTP2ClientTransport.Configuration()
+                configuration.tls = TLSClientConfiguration(trustRoots: .certificates(.file(dir + "/ca.pem")))
+                return (HTTP2ClientTransport(host: "127.0.0.1", port: server.port!, configuration: configuration), server)
+            }
             let server = try await EchoServerFixture.http2()
             return (HTTP2ClientTransport(host: "127.0.0.1", port: server.port!), server)
         case .external(let host, let port):

@@ -32,9 +32,13 @@ struct CommonOptions: ParsableArguments {
     @Flag(help: "Print only the key=value lines.")
     var quiet = false
 
+    @Option(name: .customLong("tls-dir"), help: "Run latency and throughput over TLS with ca.pem, server.pem, server.key from this folder (scripts/make-dev-certs.sh).")
+    var tlsDirectory: String?
+
     func settings() throws -> BenchSettings {
         var s = BenchSettings()
         s.preferLoop = preferLoop
+        s.tlsDirectory = tlsDirectory
         if let target {
             guard let colon = target.lastIndex(of: ":"), let port = Int(target[target.index(after: colon)...]),
                   (1...65535).contains(port) else {

@@ -16,9 +16,10 @@ struct EchoServerFixture: Sendable {
     let inProcessClient: InProcessTransport.Client?
 
     /// Starts an echo server over HTTP/2 on 127.0.0.1, on a port the system picks.
-    static func http2(faults: EchoProvider.Faults = .none) async throws -> EchoServerFixture {
+    static func http2(faults: EchoProvider.Faults = .none, tls: TLSServerConfiguration? = nil) async throws -> EchoServerFixture {
         let provider = EchoProvider(faults: faults)
-        let server = GRPCServer(transport: HTTP2ServerTransport(host: "127.0.0.1", port: 0), services: [provider])
+        let transport = HTTP2ServerTransport(host: "127.0.0.1", port: 0, configuration: .init(tls: tls))
+        let server = GRPCServer(transport: transport, services: [provider])
         let port = try await server.start()
         return EchoServerFixture(server: server, provider: provider, port: port, inProcessClient: nil)
     }

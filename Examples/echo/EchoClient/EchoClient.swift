@@ -69,18 +69,51 @@ struct EchoClientCommand: AsyncParsableCommand {
     @Flag(help: "Also log the breakers' state changes through swift-log (to standard error).")
     var verbose = false
 
+    @Flag(help: "Connect over TLS, verifying the server (the system trust store unless --ca).")
+    var tls = false
+
+    @Option(help: ArgumentHelp("A PEM CA bundle to verify the server against (implies --tls).", valueName: "file"))
+    var ca: String?
+
+    @Option(help: ArgumentHelp("A PEM client certificate chain for mutual TLS (needs --key; implies --tls).", valueName: "file"))
+    var cert: String?
+
+    @Option(help: ArgumentHelp("The PEM private key of --cert.", valueName: "file"))
+    var key: String?
+
+    @Option(name: .customLong("server-name"), help: "The name expected in the server's certificate and sent as SNI (default: --host).")
+    var serverName: String?
+
+    @Flag(name: .customLong("insecure-skip-verify"), help: "DEVELOPMENT ONLY: accept any server certificate (implies --tls).")
+    var insecureSkipVerify = false
+
+    /// The TLS configuration the flags ask for; nil for plaintext (h2c).
+    var tlsConfiguration: TLSClientConfiguration? {
+        guard tls || ca != nil || cert != nil || serverName != nil || insecureSkipVerify else { return nil }
+        return TLSClientConfiguration(
+            trustRoots: ca.map { .certificates(.file($0)) } ?? .systemDefault,
+            verification: insecureSkipVerify ? .insecureSkipVerification_DEVELOPMENT_ONLY : .full,
+            serverHostname: serverName,
+            certificateChain: cert.map { .file($0) },
+            privateKey: key.map { .file($0) }
+        )
+    }
+
     func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be in 1...65535, got \(port)") }
         guard count >= 1 else { throw ValidationError("--count must be >= 1, got \(count)") }
         guard intervalMs >= 0 else { throw ValidationError("--interval-ms must be >= 0, got \(intervalMs)") }
         if let timeoutMs, timeoutMs <= 0 { throw ValidationError("--timeout-ms must be > 0, got \(timeoutMs)") }
+        if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together") }
         if fallback != nil, config == nil {
             throw ValidationError("--fallback needs --config: without a circuit breaker nothing is ever rejected")
         }
     }
 
     func run() async throws {
-        let transport = HTTP2ClientTransport(host: host, port: port)
+        var configuration = HTTP2ClientTransport.Configuration()
+        configuration.tls = tlsConfiguration
+        let transport = HTTP2ClientTransport(host: host, port: port, configuration: configuration)
         let started = ContinuousClock.now
         let compact = count > 1
         let fallbackUses = FallbackLog()
