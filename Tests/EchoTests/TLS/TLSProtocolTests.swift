@@ -28,6 +28,36 @@ struct TLSProtocolTests {
         #expect(line == "handshake ok alpn=h2 version=TLSv1.2")
     }
 
+    /// A TLS 1.2 client asking to renegotiate (`R` in `openssl s_client`) is refused with OpenSSL's
+    /// "no renegotiation" alert (TLS 1.3 has no renegotiation at all).
+    @Test func tls12RenegotiationRefused() async throws {
+        let pki = try await TestPKI.get()
+        let output = try await withTLSEcho(server: pki.server(), client: nil) { _, live in
+            // s_client reads stdin only once its handshake is done; the pause keeps stdin open until the
+            // server has answered the renegotiation request (a safety margin, not what is asserted).
+            let script = "(printf 'R\\n'; sleep 2) | openssl s_client -connect 127.0.0.1:\(live.port) -tls1_2 -alpn h2 -CAfile '\(pki.pem("ca"))' 2>&1"
+            return try await Self.shell(script)
+        }
+        #expect(output.contains("Protocol  : TLSv1.2"), "\(output)")
+        #expect(output.contains("RENEGOTIATING"), "\(output)")
+        #expect(output.contains("no renegotiation"), "\(output)")
+    }
+
+    private static func shell(_ script: String) async throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", script]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        return await PythonPeer.blocking {
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+    }
+
     @Test func tls11Refused() async throws {
         let line = try await probe(["--alpn", "h2", "--max-version", "TLSv1_1"])
         #expect(line.hasPrefix("handshake failed:"), "\(line)")
