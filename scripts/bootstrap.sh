@@ -9,6 +9,8 @@ pkg-config --version >/dev/null 2>&1 || need_apt+=(pkg-config)
 pkg-config --exists libnghttp2 2>/dev/null || need_apt+=(libnghttp2-dev)
 pkg-config --exists openssl 2>/dev/null || need_apt+=(libssl-dev)
 pkg-config --exists zlib 2>/dev/null || need_apt+=(zlib1g-dev)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)          # the TLS tests make their certificates
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)  # the grpcio interop peers
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing ${need_apt[*]} (apt)"
   sudo_cmd=""
@@ -19,7 +21,9 @@ fi
 
 if ! python3 -c 'import grpc, grpc_tools' >/dev/null 2>&1; then
   echo "bootstrap: installing grpcio and grpcio-tools (pip)"
-  python3 -m pip install -q --disable-pip-version-check grpcio grpcio-tools
+  # Debian's own python3 refuses pip installs outside a venv (PEP 668) unless told otherwise.
+  python3 -m pip install -q --disable-pip-version-check grpcio grpcio-tools 2>/dev/null \
+    || python3 -m pip install -q --disable-pip-version-check --break-system-packages grpcio grpcio-tools
 fi
 
 command -v swift >/dev/null 2>&1 || { echo "bootstrap: Swift 6 toolchain not found on PATH" >&2; exit 1; }
