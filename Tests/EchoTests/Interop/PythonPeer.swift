@@ -23,9 +23,14 @@ enum PythonPeer {
 
     /// Starts `python3 Tests/Interop/<script> <arguments>` with piped stdin and stdout.
     static func start(_ script: String, _ arguments: [String]) throws -> (Process, stdin: Pipe, stdout: Pipe) {
+        try launch(["python3", interopDirectory.appendingPathComponent(script).path] + arguments)
+    }
+
+    /// Starts `command` (looked up on PATH) with piped stdin, and stdout and stderr on one pipe.
+    static func launch(_ command: [String]) throws -> (Process, stdin: Pipe, stdout: Pipe) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", interopDirectory.appendingPathComponent(script).path] + arguments
+        process.arguments = command
         var environment = ProcessInfo.processInfo.environment
         environment["PYTHONDONTWRITEBYTECODE"] = "1"
         process.environment = environment
@@ -38,9 +43,30 @@ enum PythonPeer {
         return (process, stdin, stdout)
     }
 
+    /// Reads one line (without its newline) from `pipe`, on its own thread.
+    static func readLine(_ pipe: Pipe) async -> String {
+        await blocking {
+            var bytes: [UInt8] = []
+            while let b = pipe.fileHandleForReading.readData(ofLength: 1).first, b != UInt8(ascii: "\n") {
+                bytes.append(b)
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
+    /// The port from a peer's first line, `PORT <n>`; nil when the line is anything else.
+    static func announcedPort(_ line: String) -> Int? {
+        line.hasPrefix("PORT ") ? Int(line.dropFirst(5)) : nil
+    }
+
     /// Runs a script to completion and returns its exit status and combined output.
     static func run(_ script: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
-        let (process, stdin, stdout) = try start(script, arguments)
+        try await runCommand(["python3", interopDirectory.appendingPathComponent(script).path] + arguments)
+    }
+
+    /// Runs `command` to completion with stdin closed and returns its exit status and combined output.
+    static func runCommand(_ command: [String]) async throws -> (status: Int32, output: String) {
+        let (process, stdin, stdout) = try launch(command)
         try? stdin.fileHandleForWriting.close()
         return await blocking {
             let data = stdout.fileHandleForReading.readDataToEndOfFile()
@@ -55,20 +81,13 @@ enum PythonPeer {
         let stdin: Pipe
         let port: Int
 
-        init() async throws {
-            let (process, stdin, stdout) = try PythonPeer.start("grpcio_echo_server.py", ["--port", "0"])
-            let line = await PythonPeer.blocking { () -> String in
-                var bytes: [UInt8] = []
-                while true {
-                    let d = stdout.fileHandleForReading.readData(ofLength: 1)
-                    guard let b = d.first, b != UInt8(ascii: "\n") else { break }
-                    bytes.append(b)
-                }
-                return String(decoding: bytes, as: UTF8.self)
-            }
-            guard line.hasPrefix("PORT "), let port = Int(line.dropFirst(5)) else {
+        /// Starts `grpcio_echo_server.py --port 0` with `arguments` (e.g. its TLS flags).
+        init(arguments: [String] = []) async throws {
+            let (process, stdin, stdout) = try PythonPeer.start("grpcio_echo_server.py", ["--port", "0"] + arguments)
+            let line = await PythonPeer.readLine(stdout)
+            guard let port = PythonPeer.announcedPort(line) else {
                 process.terminate()
-                throw Failure(description: "grpcio_echo_server.py did not start (is grpcio installed? run scripts/bootstrap.sh): \(line)")
+                throw Failure(description: "grpcio_echo_server.py \(arguments.joined(separator: " ")) did not start (is grpcio installed? run scripts/bootstrap.sh): \(line)")
             }
             self.process = process
             self.stdin = stdin

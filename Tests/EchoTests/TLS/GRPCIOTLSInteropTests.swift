@@ -72,7 +72,7 @@ struct GRPCIOTLSInteropTests {
 
     @Test func ourClientAgainstGrpcioTLSServer() async throws {
         let pki = try await TestPKI.get()
-        let peer = try await TLSPythonServer(["--tls-cert", pki.pem("server"), "--tls-key", pki.key("server")])
+        let peer = try await PythonPeer.Server(arguments: ["--tls-cert", pki.pem("server"), "--tls-key", pki.key("server")])
         let grpc = GRPCClient(
             transport: HTTP2ClientTransport(host: "127.0.0.1", port: peer.port, configuration: .init(tls: pki.client())))
         do {
@@ -86,7 +86,7 @@ struct GRPCIOTLSInteropTests {
 
     @Test func ourClientWithCertificateAgainstGrpcioMutualTLSServer() async throws {
         let pki = try await TestPKI.get()
-        let peer = try await TLSPythonServer([
+        let peer = try await PythonPeer.Server(arguments: [
             "--tls-cert", pki.pem("server"), "--tls-key", pki.key("server"), "--tls-ca", pki.pem("ca"),
             "--tls-require-client-auth",
         ])
@@ -112,7 +112,7 @@ struct GRPCIOTLSInteropTests {
 
     @Test func ourClientRefusesGrpcioServerWithUntrustedCertificate() async throws {
         let pki = try await TestPKI.get()
-        let peer = try await TLSPythonServer(["--tls-cert", pki.pem("other-server"), "--tls-key", pki.key("other-server")])
+        let peer = try await PythonPeer.Server(arguments: ["--tls-cert", pki.pem("other-server"), "--tls-key", pki.key("other-server")])
         let grpc = GRPCClient(
             transport: HTTP2ClientTransport(host: "127.0.0.1", port: peer.port, configuration: .init(tls: pki.client())))
         let error = await rpcError { _ = try await Echo_EchoClient(wrapping: grpc).get(request("untrusted")) }
@@ -120,38 +120,5 @@ struct GRPCIOTLSInteropTests {
         #expect(error?.message.contains("unable to get local issuer certificate") == true, "\(String(describing: error))")
         await grpc.close()
         await peer.stop()
-    }
-}
-
-/// `grpcio_echo_server.py` with TLS arguments; it stops when its stdin closes.
-final class TLSPythonServer: Sendable {
-    let process: Process
-    let stdin: Pipe
-    let port: Int
-
-    init(_ tlsArguments: [String]) async throws {
-        let (process, stdin, stdout) = try PythonPeer.start("grpcio_echo_server.py", ["--port", "0"] + tlsArguments)
-        let line = await PythonPeer.blocking { () -> String in
-            var bytes: [UInt8] = []
-            while true {
-                let d = stdout.fileHandleForReading.readData(ofLength: 1)
-                guard let b = d.first, b != UInt8(ascii: "\n") else { break }
-                bytes.append(b)
-            }
-            return String(decoding: bytes, as: UTF8.self)
-        }
-        guard line.hasPrefix("PORT "), let port = Int(line.dropFirst(5)) else {
-            process.terminate()
-            throw PythonPeer.Failure(description: "grpcio_echo_server.py with TLS did not start: \(line)")
-        }
-        self.process = process
-        self.stdin = stdin
-        self.port = port
-    }
-
-    func stop() async {
-        try? stdin.fileHandleForWriting.close()
-        let process = self.process
-        await PythonPeer.blocking { process.waitUntilExit() }
     }
 }

@@ -36,31 +36,11 @@ struct TLSProtocolTests {
             // s_client reads stdin only once its handshake is done; the pause keeps stdin open until the
             // server has answered the renegotiation request (a safety margin, not what is asserted).
             let script = "(printf 'R\\n'; sleep 2) | openssl s_client -connect 127.0.0.1:\(live.port) -tls1_2 -alpn h2 -CAfile '\(pki.pem("ca"))' 2>&1"
-            return try await Self.shell(script)
+            return try await PythonPeer.runCommand(["sh", "-c", script]).output
         }
         #expect(output.contains("Protocol  : TLSv1.2"), "\(output)")
         #expect(output.contains("RENEGOTIATING"), "\(output)")
         #expect(output.contains("no renegotiation"), "\(output)")
-    }
-
-    private static func shell(_ script: String) async throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        return await PythonPeer.blocking {
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
-        }
-    }
-
-    @Test func tls11Refused() async throws {
-        let line = try await probe(["--alpn", "h2", "--max-version", "TLSv1_1"])
-        #expect(line.hasPrefix("handshake failed:"), "\(line)")
     }
 
     @Test func clientWithoutH2IsRefusedByOurServer() async throws {
@@ -79,15 +59,7 @@ struct TLSProtocolTests {
         let (process, stdin, stdout) = try PythonPeer.start(
             "tls_probe.py", ["client", "--port", String(port), "--ca", pki.pem("ca"), "--alpn", "h2", "--read-until-close"])
         try? stdin.fileHandleForWriting.close()
-        let first = await PythonPeer.blocking { () -> String in
-            var bytes: [UInt8] = []
-            while true {
-                let d = stdout.fileHandleForReading.readData(ofLength: 1)
-                guard let b = d.first, b != UInt8(ascii: "\n") else { break }
-                bytes.append(b)
-            }
-            return String(decoding: bytes, as: UTF8.self)
-        }
+        let first = await PythonPeer.readLine(stdout)
         #expect(first.hasPrefix("handshake ok alpn=h2"), "\(first)")
         // The probe speaks no HTTP/2, so the graceful shutdown ends with the grace period: the server then
         // closes the connection, with close_notify.
@@ -104,16 +76,8 @@ struct TLSProtocolTests {
         let pki = try await TestPKI.get()
         let (process, stdin, stdout) = try PythonPeer.start(
             "tls_probe.py", ["server", "--cert", pki.pem("server"), "--key", pki.key("server"), "--alpn", "http/1.1"])
-        let line = await PythonPeer.blocking { () -> String in
-            var bytes: [UInt8] = []
-            while true {
-                let d = stdout.fileHandleForReading.readData(ofLength: 1)
-                guard let b = d.first, b != UInt8(ascii: "\n") else { break }
-                bytes.append(b)
-            }
-            return String(decoding: bytes, as: UTF8.self)
-        }
-        guard line.hasPrefix("PORT "), let port = Int(line.dropFirst(5)) else {
+        let line = await PythonPeer.readLine(stdout)
+        guard let port = PythonPeer.announcedPort(line) else {
             process.terminate()
             Issue.record("tls_probe.py server did not start: \(line)")
             return
