@@ -130,6 +130,12 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Test helpers shared by several test targets (a manual clock).
+        .target(
+            name: "BreakwaterTestSupport",
+            path: "Tests/BreakwaterTestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "BreakwaterCoreTests",
             dependencies: ["BreakwaterCore"],
@@ -142,12 +148,12 @@ let package = Package(
         ),
         .testTarget(
             name: "BreakwaterResilienceTests",
-            dependencies: ["BreakwaterCore", "BreakwaterResilience", "EchoService"],
+            dependencies: ["BreakwaterCore", "BreakwaterResilience", "BreakwaterTestSupport", "EchoService"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "EchoTests",
-            dependencies: ["BreakwaterCore", "BreakwaterHTTP2", "BreakwaterProtobuf", "EchoService", "BreakwaterResilience"],
+            dependencies: ["BreakwaterCore", "BreakwaterHTTP2", "BreakwaterProtobuf", "EchoService", "BreakwaterResilience", "BreakwaterTestSupport"],
             swiftSettings: strict
         ),
     ],

@@ -1,3 +1,4 @@
+import BreakwaterTestSupport
 import BreakwaterCore
 import BreakwaterHTTP2
 import BreakwaterResilience
@@ -49,7 +50,7 @@ struct BreakerOverHTTP2Tests {
 
     @Test("after the open duration it probes; a failed probe reopens; it closes once the server recovers")
     func probesAndClosesAfterRecovery() async throws {
-        let clock = ResilienceTestClock()
+        let clock = SteppingClock()
         // The first 4 calls fail: 3 trip the breaker, the first probe fails and reopens it.
         try await withResilientEcho(faults: .init(failFirst: 4), config: Self.getBreaker, clock: clock) { h async throws in
             let events = h.resilience.registry.events()

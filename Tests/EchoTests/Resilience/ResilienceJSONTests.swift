@@ -1,3 +1,4 @@
+import BreakwaterTestSupport
 import BreakwaterCore
 import BreakwaterResilience
 import EchoService
@@ -56,7 +57,7 @@ struct ResilienceJSONTests {
         let get = MethodKey(service: "echo.Echo", method: "Get")
         #expect(config.policies.entries[get]?.timeout == .seconds(2))
         config.policies.entries[get]?.timeout = nil
-        let clock = ResilienceTestClock()
+        let clock = SteppingClock()
         // As `scripts/breaker-demo.sh`: the server fails the first 4 Get calls, then recovers.
         // Backoffs are zero (random 0), so only the breaker's time is on the manual clock.
         try await withResilientEcho(

@@ -1,3 +1,4 @@
+import BreakwaterTestSupport
 import BreakwaterCore
 import BreakwaterHTTP2
 import BreakwaterProtobuf
@@ -38,7 +39,7 @@ struct ResilientEcho {
 func withResilientEcho<Result>(
     faults: EchoProvider.Faults = .none,
     config: String,
-    clock: ResilienceTestClock = ResilienceTestClock(),
+    clock: SteppingClock = SteppingClock(),
     random: @escaping @Sendable () -> Double = { 0 },
     fallback: CircuitBreakerInterceptor.Fallback? = nil,
     interceptors: [ConditionalInterceptor<any ClientInterceptor>] = [],
@@ -54,7 +55,7 @@ func withResilientEcho<Result>(
 func withResilientEcho<Result>(
     faults: EchoProvider.Faults = .none,
     serviceConfig: ServiceConfig,
-    clock: ResilienceTestClock = ResilienceTestClock(),
+    clock: SteppingClock = SteppingClock(),
     random: @escaping @Sendable () -> Double = { 0 },
     fallback: CircuitBreakerInterceptor.Fallback? = nil,
     interceptors: [ConditionalInterceptor<any ClientInterceptor>] = [],

@@ -1,3 +1,4 @@
+import BreakwaterTestSupport
 import BreakwaterCore
 import BreakwaterHTTP2
 import BreakwaterResilience
@@ -15,7 +16,7 @@ struct RetryAndTimeoutOverHTTP2Tests {
                               "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]},
               "circuitBreakerPolicy": {"consecutiveFailures": 5}}]}
             """
-        let clock = ResilienceTestClock()
+        let clock = SteppingClock()
         try await withResilientEcho(faults: .init(failFirst: 2), config: config, clock: clock, random: { 1 }) { h async throws in
             async let answer = h.echo.get(request("hi"))
             // Full jitter with random 1: the ceilings, 1 s then 2 s, slept on the manual clock.
@@ -66,7 +67,7 @@ struct RetryAndTimeoutOverHTTP2Tests {
                               "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]},
               "circuitBreakerPolicy": {"consecutiveFailures": 10}}]}
             """
-        let clock = ResilienceTestClock()
+        let clock = SteppingClock()
         try await withResilientEcho(faults: .init(failFirst: 100), config: config, clock: clock, random: { 1 }) { h async throws in
             let started = ContinuousClock.now
             // 30 s of deadline: the first backoff (10 s) fits; the second (20 s, with 10 s spent) would end
@@ -95,7 +96,7 @@ struct RetryAndTimeoutOverHTTP2Tests {
             {"methodConfig": [{"name": [{"service": "echo.Echo", "method": "Get"}],
               "circuitBreakerPolicy": {"consecutiveFailures": 5}}]}
             """
-        let resilience = try ResilienceConfiguration.serviceConfig(json: config, target: "down", clock: ResilienceTestClock())
+        let resilience = try ResilienceConfiguration.serviceConfig(json: config, target: "down", clock: SteppingClock())
         let attempts = AttemptRecorder()
         let grpc = GRPCClient(
             transport: HTTP2ClientTransport(host: "127.0.0.1", port: port),

@@ -43,6 +43,11 @@ struct TLSProtocolTests {
         #expect(output.contains("no renegotiation"), "\(output)")
     }
 
+    @Test func tls11Refused() async throws {
+        let line = try await probe(["--alpn", "h2", "--max-version", "TLSv1_1"])
+        #expect(line.hasPrefix("handshake failed:"), "\(line)")
+    }
+
     @Test func clientWithoutH2IsRefusedByOurServer() async throws {
         let line = try await probe(["--alpn", "http/1.1"])
         #expect(line.hasPrefix("handshake failed:"), "\(line)")

@@ -1,16 +1,18 @@
 import Synchronization
 
-/// A manual clock for breaker and retry time over live echo servers: time moves only when a test
-/// advances it, sleeps honour cancellation, and a test can wait until someone sleeps (so the test never
-/// sleeps itself). A copy of the resilience tests' clock, for this test target.
-final class ResilienceTestClock: Clock, Sendable {
-    struct Instant: InstantProtocol, CustomStringConvertible {
-        var offset: Duration
+/// A manual clock for breaker and retry time: time moves only when a test advances it, sleeps honour
+/// cancellation, and a test can wait until someone sleeps (so the test never sleeps itself).
+/// Shared by the resilience and echo test targets.
+public final class SteppingClock: Clock, Sendable {
+    public struct Instant: InstantProtocol, CustomStringConvertible {
+        public var offset: Duration
 
-        func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
-        func duration(to other: Instant) -> Duration { other.offset - offset }
-        static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
-        var description: String { "t+\(offset)" }
+        public init(offset: Duration) { self.offset = offset }
+
+        public func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
+        public func duration(to other: Instant) -> Duration { other.offset - offset }
+        public static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
+        public var description: String { "t+\(offset)" }
     }
 
     private struct Sleeper {
@@ -30,16 +32,18 @@ final class ResilienceTestClock: Clock, Sendable {
 
     private let state = Mutex(State())
 
-    var now: Instant { state.withLock { $0.now } }
-    var minimumResolution: Duration { .zero }
+    public init() {}
+
+    public var now: Instant { state.withLock { $0.now } }
+    public var minimumResolution: Duration { .zero }
 
     /// Every sleep asked for, in order, as a duration from the time it was asked.
-    var requestedSleeps: [Duration] { state.withLock { $0.requested } }
+    public var requestedSleeps: [Duration] { state.withLock { $0.requested } }
     /// Sleeps still pending.
-    var pendingSleepers: Int { state.withLock { $0.sleepers.count } }
+    public var pendingSleepers: Int { state.withLock { $0.sleepers.count } }
 
     /// Moves time forward and wakes every sleeper whose deadline has come.
-    func advance(by duration: Duration) {
+    public func advance(by duration: Duration) {
         let due = state.withLock { s -> [Sleeper] in
             s.now = s.now.advanced(by: duration)
             let now = s.now
@@ -51,7 +55,7 @@ final class ResilienceTestClock: Clock, Sendable {
     }
 
     /// Returns once at least `count` sleeps are pending.
-    func waitForSleepers(atLeast count: Int) async {
+    public func waitForSleepers(atLeast count: Int) async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let ready = state.withLock { s -> Bool in
                 if s.sleepers.count >= count { return true }
@@ -62,7 +66,7 @@ final class ResilienceTestClock: Clock, Sendable {
         }
     }
 
-    func sleep(until deadline: Instant, tolerance: Duration?) async throws {
+    public func sleep(until deadline: Instant, tolerance: Duration?) async throws {
         let id = state.withLock { s in
             s.nextID += 1
             return s.nextID
