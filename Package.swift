@@ -5,6 +5,10 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+let callPath: [SwiftSetting] = strict + [
+    .enableUpcomingFeature("NonisolatedNonsendingByDefault"),
+]
+
 let package = Package(
     name: "Breakwater",
     platforms: [.macOS(.v15)],
@@ -48,7 +52,7 @@ let package = Package(
                 "CBreakwaterShims",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: callPath
         ),
         // The transport: event loops, sockets, nghttp2, OpenSSL.
         .target(
@@ -70,7 +74,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
-            swiftSettings: strict
+            swiftSettings: callPath
         ),
         // A MessageSerializer/MessageDeserializer pair for SwiftProtobuf messages.
         .target(

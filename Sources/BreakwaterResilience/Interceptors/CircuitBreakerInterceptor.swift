@@ -72,11 +72,23 @@ public struct CircuitBreakerInterceptor: ClientInterceptor {
     public func intercept(
         request: ClientRequest,
         context: ClientContext,
-        next: @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
+        next: @concurrent @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
     ) async throws -> ClientResponse {
         guard let breaker = breaker(for: context.descriptor) else {
             return try await next(request, context)
         }
+        return try await Self.attempt(through: breaker, fallback: fallback, request: request, context: context, next: next)
+    }
+
+    /// One attempt through `breaker`: rejected (answered by `fallback` when it gives a response), or
+    /// admitted, with the outcome recorded when the attempt fails or its response body ends.
+    static func attempt(
+        through breaker: CircuitBreaker,
+        fallback: Fallback?,
+        request: ClientRequest,
+        context: ClientContext,
+        next: (ClientRequest, ClientContext) async throws -> ClientResponse
+    ) async throws -> ClientResponse {
         let permit: CircuitBreaker.Permit
         do {
             permit = try breaker.acquire()
@@ -91,23 +103,35 @@ public struct CircuitBreakerInterceptor: ClientInterceptor {
         do {
             response = try await next(request, context)
         } catch {
-            breaker.record(Self.outcome(of: error, breaker: breaker, expiredAtStart: expiredAtStart), for: permit)
+            breaker.record(outcome(of: error, breaker: breaker, expiredAtStart: expiredAtStart), for: permit)
             throw error
         }
         var observed = response
-        observed.body = response.body.observingEnd { end in
-            switch end {
-            case .trailers: breaker.record(.success, for: permit)
-            case .error(let error):
-                breaker.record(Self.outcome(of: error, breaker: breaker, expiredAtStart: expiredAtStart), for: permit)
-            case .abandoned: breaker.record(.neutral, for: permit)
-            }
-        }
+        observed.body = response.body.notifying(
+            OutcomeRecorder(breaker: breaker, permit: permit, expiredAtStart: expiredAtStart))
         return observed
     }
 
-    private static func outcome(of error: any Error, breaker: CircuitBreaker, expiredAtStart: Bool) -> CallOutcome {
-        if expiredAtStart, let rpc = error as? RPCError, rpc.code == .deadlineExceeded { return .neutral }
-        return breaker.policy.classifier.classify(error)
+    /// Records the attempt's final status in its breaker when the response body ends.
+    private struct OutcomeRecorder: ClientResponseObserver {
+        let breaker: CircuitBreaker
+        let permit: CircuitBreaker.Permit
+        let expiredAtStart: Bool
+
+        func responseEnded(_ end: ClientResponseEnd) {
+            switch end {
+            case .trailers: breaker.record(.success, for: permit)
+            case .error(let error):
+                breaker.record(outcome(of: error, breaker: breaker, expiredAtStart: expiredAtStart), for: permit)
+            case .abandoned: breaker.record(.neutral, for: permit)
+            }
+        }
     }
+}
+
+/// How an attempt that ended with `error` counts: by the breaker's classifier, except that
+/// `DEADLINE_EXCEEDED` is neutral when the deadline had passed before the attempt started.
+private func outcome(of error: any Error, breaker: CircuitBreaker, expiredAtStart: Bool) -> CallOutcome {
+    if expiredAtStart, let rpc = error as? RPCError, rpc.code == .deadlineExceeded { return .neutral }
+    return breaker.policy.classifier.classify(error)
 }

@@ -68,15 +68,24 @@ public struct RetryInterceptor: ClientInterceptor {
     public func intercept(
         request: ClientRequest,
         context: ClientContext,
-        next: @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
+        next: @concurrent @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
     ) async throws -> ClientResponse {
-        let policy = policies.policy(for: context.descriptor)?.retry
+        try await attempts(
+            request: request, context: context, policy: policies.policy(for: context.descriptor)?.retry, next: next)
+    }
+
+    /// Runs the attempts of one call under `policy` (`nil`: only the transparent retry), each through `next`.
+    func attempts(
+        request: ClientRequest,
+        context: ClientContext,
+        policy: RetryPolicy?,
+        next: (ClientRequest, ClientContext) async throws -> ClientResponse
+    ) async throws -> ClientResponse {
         var state = policy.map { RetryState(policy: $0) }
         var transparentRetryUsed = false
-        // The call's time, for the deadline checks: when it started, plus what the injected clock
-        // says has elapsed since.
-        let callStart = ContinuousClock.now
-        let clockStart = clock.elapsed()
+        // The call's time, for the deadline checks, read from the first failure on (a call that succeeds
+        // at once never needs it): the real time then, plus what the injected clock says has elapsed since.
+        var timeOrigin: (real: ContinuousClock.Instant, clock: Duration)?
 
         while true {
             var attemptRequest = request
@@ -97,8 +106,10 @@ public struct RetryInterceptor: ClientInterceptor {
                 error = caught
             }
 
+            let origin = timeOrigin ?? (ContinuousClock.now, clock.elapsed())
+            timeOrigin = origin
             let remaining = context.deadline.map { deadline in
-                callStart.advanced(by: clock.elapsed() - clockStart).duration(to: deadline)
+                origin.real.advanced(by: clock.elapsed() - origin.clock).duration(to: deadline)
             }
             guard let rpc = error as? RPCError, !rpc.isCircuitBreakerRejection else { throw error }
 
@@ -153,18 +164,25 @@ public struct RetryInterceptor: ClientInterceptor {
     private func committed(_ response: ClientResponse, policy: RetryPolicy?) -> ClientResponse {
         guard let throttle, let policy else { return response }
         var observed = response
-        observed.body = response.body.observingEnd { end in
-            switch end {
-            case .trailers:
-                throttle.recordSuccess()
-            case .error(let error):
-                if let rpc = error as? RPCError, policy.retryableStatusCodes.contains(rpc.code) {
-                    throttle.recordFailure()
-                }
-            case .abandoned:
-                break
-            }
-        }
+        observed.body = response.body.notifying(ThrottleFeedback(throttle: throttle, retryable: policy.retryableStatusCodes))
         return observed
+    }
+}
+
+/// Feeds a committed call's final status to the target's retry throttle: OK puts tokens back, a
+/// retryable status takes one.
+private struct ThrottleFeedback: ClientResponseObserver {
+    let throttle: RetryThrottle
+    let retryable: Set<Status.Code>
+
+    func responseEnded(_ end: ClientResponseEnd) {
+        switch end {
+        case .trailers:
+            throttle.recordSuccess()
+        case .error(let error):
+            if let rpc = error as? RPCError, retryable.contains(rpc.code) { throttle.recordFailure() }
+        case .abandoned:
+            break
+        }
     }
 }

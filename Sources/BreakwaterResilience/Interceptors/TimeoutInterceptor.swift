@@ -28,14 +28,19 @@ public struct TimeoutInterceptor: ClientInterceptor {
     public func intercept(
         request: ClientRequest,
         context: ClientContext,
-        next: @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
+        next: @concurrent @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
     ) async throws -> ClientResponse {
         guard let timeout = policies.policy(for: context.descriptor)?.timeout else {
             return try await next(request, context)
         }
+        return try await next(request, Self.bound(context, by: timeout))
+    }
+
+    /// `context` with its deadline moved to `now + timeout` when that is earlier.
+    static func bound(_ context: ClientContext, by timeout: Duration) -> ClientContext {
         var bounded = context
         let policyDeadline = ContinuousClock.now.advanced(by: timeout)
         bounded.deadline = min(context.deadline ?? policyDeadline, policyDeadline)
-        return try await next(request, bounded)
+        return bounded
     }
 }

@@ -139,15 +139,18 @@ public struct ResilienceConfiguration: Sendable {
         CircuitBreakerInterceptor(policies: policies, target: target, registry: registry, fallback: fallback)
     }
 
-    /// The standard chain, outermost first: Timeout, Retry, CircuitBreaker. Each applies to every method
-    /// and looks up the method's policy in ``policies``; a method without a timeout, retry or breaker
-    /// policy passes through that interceptor unchanged (apart from the transparent retry).
+    /// The standard chain: Timeout, then Retry, then CircuitBreaker per attempt, as one
+    /// ``ResilienceInterceptor`` that applies to every method and resolves each method's policies (and
+    /// breaker) once. A method without a timeout, retry or breaker policy skips that stage (apart from
+    /// the transparent retry).
     public var interceptors: [ConditionalInterceptor<any ClientInterceptor>] {
-        [
-            .apply(timeoutInterceptor, to: .all),
-            .apply(retryInterceptor, to: .all),
-            .apply(circuitBreakerInterceptor, to: .all),
-        ]
+        [.apply(resilienceInterceptor, to: .all)]
+    }
+
+    /// The three stages as one interceptor.
+    public var resilienceInterceptor: ResilienceInterceptor {
+        ResilienceInterceptor(
+            timeout: timeoutInterceptor, retry: retryInterceptor, circuitBreaker: circuitBreakerInterceptor)
     }
 
     /// Snapshots of every breaker created so far, sorted by key.

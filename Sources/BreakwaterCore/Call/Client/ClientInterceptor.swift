@@ -18,6 +18,6 @@ public protocol ClientInterceptor: Sendable {
     func intercept(
         request: ClientRequest,
         context: ClientContext,
-        next: @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
+        next: @concurrent @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
     ) async throws -> ClientResponse
 }

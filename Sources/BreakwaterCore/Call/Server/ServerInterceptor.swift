@@ -14,6 +14,6 @@ public protocol ServerInterceptor: Sendable {
     func intercept(
         request: ServerRequest,
         context: ServerContext,
-        next: @Sendable (ServerRequest, ServerContext) async throws -> Void
+        next: @concurrent @Sendable (ServerRequest, ServerContext) async throws -> Void
     ) async throws
 }

@@ -16,6 +16,6 @@ final class AnyResponsePartIterator {
     private final class Box<Base: AsyncIteratorProtocol> where Base.Element == ClientResponsePart {
         var base: Base
         init(_ base: Base) { self.base = base }
-        func next() async throws -> ClientResponsePart? { try await base.next() }
+        func next() async throws -> ClientResponsePart? { try await base.next(isolation: #isolation) }
     }
 }

@@ -3,10 +3,40 @@ import Synchronization
 /// The inbound side of one transport stream after its response headers, shared by a `ClientResponse`
 /// body and its iterator. Dropping the last reference before the stream ended cancels it, and cancels
 /// the task still sending request messages, so no stream outlives its response.
+///
+/// It also carries the body's ``ClientResponseObserver``s: they are told the end from `nextPart` (or
+/// `abandoned` from `deinit`), so observing a body adds no layer of iteration.
 final class TransportResponseStream: Sendable {
     private struct State {
         var pending: ClientStreamEvent?
         var finished = false
+        /// How the body ended, once the observers were told.
+        var end: ClientResponseEnd?
+        /// Two inline slots cover the standard chain (breaker and retry throttle) without an array.
+        var firstObserver: (any ClientResponseObserver)?
+        var secondObserver: (any ClientResponseObserver)?
+        var moreObservers: [any ClientResponseObserver] = []
+
+        /// Records `end` and hands back the observers to tell, at most once.
+        mutating func takeObservers(for end: ClientResponseEnd) -> Observers? {
+            guard self.end == nil else { return nil }
+            self.end = end
+            guard firstObserver != nil else { return nil }
+            defer { (firstObserver, secondObserver, moreObservers) = (nil, nil, []) }
+            return Observers(first: firstObserver, second: secondObserver, more: moreObservers)
+        }
+    }
+
+    private struct Observers {
+        let first: (any ClientResponseObserver)?
+        let second: (any ClientResponseObserver)?
+        let more: [any ClientResponseObserver]
+
+        func tell(_ end: ClientResponseEnd) {
+            first?.responseEnded(end)
+            second?.responseEnded(end)
+            for observer in more { observer.responseEnded(end) }
+        }
     }
 
     let stream: any ClientTransportStream
@@ -20,13 +50,30 @@ final class TransportResponseStream: Sendable {
     }
 
     deinit {
-        let finished = state.withLock { $0.finished }
+        let (finished, observers) = state.withLock { ($0.finished, $0.takeObservers(for: .abandoned)) }
         if !finished { stream.cancel() }
         sender?.cancel()
+        observers?.tell(.abandoned)
     }
 
     func cancel() {
         stream.cancel()
+    }
+
+    /// Adds an observer; told at once when the body already ended.
+    func addObserver(_ observer: some ClientResponseObserver) {
+        let ended = state.withLock { state -> ClientResponseEnd? in
+            if let end = state.end { return end }
+            if state.firstObserver == nil {
+                state.firstObserver = observer
+            } else if state.secondObserver == nil {
+                state.secondObserver = observer
+            } else {
+                state.moreObservers.append(observer)
+            }
+            return nil
+        }
+        if let ended { observer.responseEnded(ended) }
     }
 
     /// The next body part. Reads from one task at a time (the transport's rule for `next`).
@@ -42,15 +89,27 @@ final class TransportResponseStream: Sendable {
             case .headers?:
                 continue  // a second headers block is a transport bug; ignore it
             case .end(let end)?:
-                state.withLock { $0.finished = true }
                 sender?.cancel()
-                if end.status.code == .ok { return .trailers(end.trailers) }
-                throw sender?.failure(orStatusOf: end) ?? RPCError(streamEnd: end)
+                if end.status.code == .ok {
+                    finish(.trailers(end.trailers))
+                    return .trailers(end.trailers)
+                }
+                let error = sender?.failure(orStatusOf: end) ?? RPCError(streamEnd: end)
+                finish(.error(error))
+                throw error
             case nil:
-                state.withLock { $0.finished = true }
                 sender?.cancel()
+                finish(.abandoned)
                 return nil
             }
         }
+    }
+
+    private func finish(_ end: ClientResponseEnd) {
+        let observers = state.withLock { state in
+            state.finished = true
+            return state.takeObservers(for: end)
+        }
+        observers?.tell(end)
     }
 }

@@ -1,6 +1,5 @@
-import BreakwaterCore
-
-/// A response body that passes every part through and reports how it ended to a ``BodyEndSignal``.
+/// A response body that passes every part through and reports how it ended to a ``BodyEndSignal``:
+/// how ``ClientResponse/Body/notifying(_:)`` observes bodies that do not come from the transport.
 struct ObservedBody: AsyncSequence, Sendable {
     typealias Element = ClientResponsePart
     typealias Failure = any Error
@@ -31,14 +30,5 @@ struct ObservedBody: AsyncSequence, Sendable {
             }
             return part
         }
-    }
-}
-
-extension ClientResponse.Body {
-    /// This body, calling `onEnd` once when it ends: with the trailers, the error its iterator threw,
-    /// or ``BodyEnd/abandoned`` when it is dropped (or cancelled and dropped) before either.
-    func observingEnd(_ onEnd: @escaping @Sendable (BodyEnd) -> Void) -> ClientResponse.Body {
-        let base = self
-        return ClientResponse.Body(ObservedBody(base: base, signal: BodyEndSignal(onEnd)), onCancel: { base.cancel() })
     }
 }
