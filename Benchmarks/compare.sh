@@ -1,27 +1,41 @@
 #!/usr/bin/env bash
-# Breakwater vs its peers, side by side, in one run on one machine; writes Benchmarks/BENCHMARKS.md.
+# Breakwater vs its peers (gRPC C++, grpc-swift 2), side by side, in one run on one machine;
+# writes Benchmarks/BENCHMARKS.md.
 #
-#   Benchmarks/compare.sh            (from anywhere; takes about 3-4 minutes once everything is built)
+#   Benchmarks/compare.sh            (from anywhere; about 5 minutes with 3 rounds once everything is built)
 #
 # Environment knobs (defaults are what BENCHMARKS.md records):
-#   ROUNDS=3  SERVER_SECONDS=4  WARMUP_SECONDS=1  CLIENT_SECONDS=3  OUT=Benchmarks/.out
+#   ROUNDS=3                rounds; every figure in the table is the median over them
+#   SERVER_SECONDS=4        h2load measuring time per server case     WARMUP_SECONDS=1  h2load warm-up
+#   CLIENT_SECONDS=3        client measuring time per unary case      CLIENT_WARMUP=0.5 client warm-up (s)
+#   STREAM_SECONDS=3        measuring time per server-streaming case  STREAM_MESSAGES=1000
+#   SERVER_SHAPES="1x1 4x16"   CLIENT_CONCURRENCY="1 64"   STREAM_CONCURRENCY="1 8"
+#   BW_CLIENT=auto|load|echo-bench   Breakwater's client: breakwater-load (Benchmarks package) when it exists,
+#                                    else the echo-bench fallback (unary only)
+#   OUT=Benchmarks/.out     logs, raw outputs and results.tsv
 #
 # What it does:
-#   1. builds what is missing: apt packages (libgrpc++-dev protobuf-compiler-grpc nghttp2-client), Breakwater's
-#      echo-server and echo-bench in release (one product per `swift build`, since `--product A --product B`
-#      builds only B), and the gRPC C++ peer (Peers/cpp/Makefile);
-#   2. servers: both servers run side by side; each round alternates the implementations for every case:
-#      h2load, unary /echo.Echo/Get with a 16-byte text, 1 connection x 1 stream and 4 connections x 16 streams.
-#      h2load counts any HTTP 200 as success, so before each round one `nghttp -v` call per server must show
-#      the echoed text and `grpc-status: 0`, and h2load's per-request log must hold only 200s;
-#   3. clients: Breakwater's echo-bench and the C++ echo_load, alternating, both against the C++ server, at
-#      concurrency 1 and 64 on one connection; both check every response text;
-#   4. medians over the rounds, ratios Breakwater / C++ -> BENCHMARKS.md (via summarize.py).
+#   1. builds what is missing or stale: apt packages (libgrpc++-dev protobuf-compiler-grpc nghttp2-client),
+#      Breakwater's echo-server (and echo-bench for the fallback), breakwater-load (Benchmarks/Package.swift),
+#      the gRPC C++ peer (Peers/cpp/Makefile) and the grpc-swift 2 peer (Peers/grpc-swift) when its package
+#      exists. An implementation that is absent or does not build is reported as "not measured: <why>".
+#   2. starts every server (each prints "PORT n"), then for each round runs every case below, alternating the
+#      implementations within the case and rotating which one goes first from round to round:
+#      - server-RxS: h2load, unary /echo.Echo/Get with a 16-byte text, R connections x S streams, against each
+#        server. h2load counts any HTTP 200 as success, so each round first makes one `nghttp -v` call per server
+#        that must echo the text and end with `grpc-status: 0`, and h2load's per-request log must hold only 200s;
+#      - client-cC: each client, unary, concurrency C on one connection, against the C++ server;
+#      - stream-client-cC: each client in expand mode (server-streaming Expand, STREAM_MESSAGES responses per
+#        call) against the C++ server; stream-server-cC: the C++ client in expand mode against each server.
+#        (C++ client -> C++ server is measured once and belongs to both.)
+#      Every client checks every response and prints one line of key=value figures (the shared client CLI below).
+#   3. summarize.py: medians over the rounds, ratios Breakwater / peer, targets -> BENCHMARKS.md.
 #
-# TODO(grpc-swift 2 peer): not measured yet. Peers/grpc-swift/ (grpc-swift-2 2.4.3, grpc-swift-nio-transport
-# 2.9.2, grpc-swift-protobuf 2.4.1, generated code committed) needs a long release build; add it as a third
-# implementation in the server loop and the client loop below, and as a column in summarize.py.
-# TODO(streaming): server-streaming throughput (messages/s, Expand) Breakwater vs C++ is not measured yet.
+# Shared client CLI (breakwater-load, echo_load, gs-echo-load):
+#   CLIENT --target host:port --concurrency C --duration S --payload 16 [--warmup S] [--mode unary|expand]
+#          [--stream-messages M]
+#   -> qps= p50_us= p90_us= p99_us= max_us= calls= errors= concurrency= payload= cpu_s= peak_rss_kb=
+#      (+ msgs_per_s= stream_messages= in expand mode)
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,125 +44,255 @@ ROUNDS="${ROUNDS:-3}"
 SERVER_SECONDS="${SERVER_SECONDS:-4}"
 WARMUP_SECONDS="${WARMUP_SECONDS:-1}"
 CLIENT_SECONDS="${CLIENT_SECONDS:-3}"
+CLIENT_WARMUP="${CLIENT_WARMUP:-0.5}"
+STREAM_SECONDS="${STREAM_SECONDS:-3}"
+STREAM_MESSAGES="${STREAM_MESSAGES:-1000}"
+SERVER_SHAPES="${SERVER_SHAPES:-1x1 4x16}"
+CLIENT_CONCURRENCY="${CLIENT_CONCURRENCY:-1 64}"
+STREAM_CONCURRENCY="${STREAM_CONCURRENCY:-1 8}"
+BW_CLIENT="${BW_CLIENT:-auto}"
 OUT="${OUT:-$BENCH_DIR/.out}"
-COMMAND="Benchmarks/compare.sh${*:+ $*}  (ROUNDS=$ROUNDS SERVER_SECONDS=$SERVER_SECONDS WARMUP_SECONDS=$WARMUP_SECONDS CLIENT_SECONDS=$CLIENT_SECONDS)"
+KNOBS="ROUNDS=$ROUNDS SERVER_SECONDS=$SERVER_SECONDS WARMUP_SECONDS=$WARMUP_SECONDS CLIENT_SECONDS=$CLIENT_SECONDS"
+KNOBS+=" CLIENT_WARMUP=$CLIENT_WARMUP STREAM_SECONDS=$STREAM_SECONDS STREAM_MESSAGES=$STREAM_MESSAGES"
+KNOBS+=" SERVER_SHAPES='$SERVER_SHAPES' CLIENT_CONCURRENCY='$CLIENT_CONCURRENCY' STREAM_CONCURRENCY='$STREAM_CONCURRENCY'"
+COMMAND="$KNOBS Benchmarks/compare.sh${*:+ $*}"
 
 log() { printf '[compare] %s\n' "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
 
+# (results.tsv and notes.tsv start empty; the other files of a previous run are overwritten case by case)
 mkdir -p "$OUT"
-RESULTS="$OUT/results.tsv"
+RESULTS="$OUT/results.tsv"   # case impl metric round value
+NOTES="$OUT/notes.tsv"       # key value: what the report says besides the figures (not-measured reasons, binaries)
 : > "$RESULTS"
-record() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >> "$RESULTS"; }  # case impl metric round value
+: > "$NOTES"
+record() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >> "$RESULTS"; }
+note() { printf '%s\t%s\n' "$1" "$2" >> "$NOTES"; }
+not_measured() { log "not measured: $1 $2: $3"; note "not_measured.$1.$2" "$3"; }  # impl role why
+START_S=$SECONDS
+note load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- the implementations --------------------------------------------------------------------------------------
+# Data, not code: IMPLS is the column order; SERVER_CMD / CLIENT_CMD hold each one's server start command and
+# client command prefix (the shared client CLI is appended). Paths must not contain spaces. An implementation
+# without an entry is not measured in that role, and NOTES says why.
+IMPLS=(breakwater cpp grpcswift)
+declare -A SERVER_CMD=() CLIENT_CMD=() CLIENT_MODES=()   # CLIENT_MODES: "unary expand" unless narrower
 
 # --- 1. build what is missing ---------------------------------------------------------------------------------
 need_apt=()
 command -v h2load >/dev/null && command -v nghttp >/dev/null || need_apt+=(nghttp2-client)
 pkg-config --exists grpc++ protobuf 2>/dev/null || need_apt+=(libgrpc++-dev)
 command -v grpc_cpp_plugin >/dev/null && command -v protoc >/dev/null || need_apt+=(protobuf-compiler-grpc)
+command -v g++ >/dev/null && command -v make >/dev/null || need_apt+=(g++ make)
 if ((${#need_apt[@]})); then
     log "installing ${need_apt[*]}"
     (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_apt[@]}") >"$OUT/apt.log" 2>&1 \
         || die "apt-get install ${need_apt[*]} (see $OUT/apt.log)"
 fi
 
-cd "$ROOT"
-for product in echo-server echo-bench; do
-    log "swift build -c release --product $product"
-    swift build -c release --product "$product" >"$OUT/build-$product.log" 2>&1 || die "swift build $product (see $OUT/build-$product.log)"
-done
-BIN="$(swift build -c release --show-bin-path)"
-BW_SERVER="$BIN/echo-server"
-BW_BENCH="$BIN/echo-bench"
+# up_to_date BINARY PATH...: the binary exists and no file under PATH... (outside .build*) is newer than it.
+up_to_date() {
+    local bin="$1"; shift
+    [[ -x "$bin" ]] || return 1
+    [[ -z "$(find "$@" -newer "$bin" -type f -not -path '*/.build*' -not -name Package.resolved 2>/dev/null | head -1)" ]]
+}
+
+# swift_build NAME BINARY PACKAGE_DIR [--product P]: release build unless BINARY is newer than the package's
+# sources and Breakwater's (the Benchmarks package depends on the library).
+swift_build() {
+    local name="$1" bin="$2" pkg="$3"; shift 3
+    if up_to_date "$bin" "$ROOT/Package.swift" "$ROOT/Sources" "$ROOT/Examples" "$pkg/Package.swift" "$pkg/Sources"; then
+        log "up to date: ${bin#"$ROOT/"}"
+        return 0
+    fi
+    log "swift build -c release --package-path ${pkg#"$ROOT/"} $*  (log: $OUT/build-$name.log)"
+    swift build -c release --package-path "$pkg" "$@" >"$OUT/build-$name.log" 2>&1 && [[ -x "$bin" ]]
+}
+
+# Breakwater server: required.
+BW_SERVER="$ROOT/.build/release/echo-server"
+swift_build echo-server "$BW_SERVER" "$ROOT" --product echo-server || die "swift build echo-server (see $OUT/build-echo-server.log)"
+SERVER_CMD[breakwater]="$BW_SERVER --port 0 --announce-port"
+
+# Breakwater client: breakwater-load from the Benchmarks package; until that package is merged, the older
+# echo-bench (unary only) through an adapter in summarize.py that speaks the shared client CLI.
+BW_LOAD="$BENCH_DIR/.build/release/breakwater-load"
+if [[ "$BW_CLIENT" == auto ]]; then
+    if [[ -f "$BENCH_DIR/Package.swift" ]]; then BW_CLIENT=load; else BW_CLIENT=echo-bench; fi
+fi
+case "$BW_CLIENT" in
+load)
+    swift_build breakwater-load "$BW_LOAD" "$BENCH_DIR" --product breakwater-load \
+        || die "swift build breakwater-load (see $OUT/build-breakwater-load.log)"
+    CLIENT_CMD[breakwater]="$BW_LOAD"
+    note client.breakwater "breakwater-load (Benchmarks/Sources)"
+    ;;
+echo-bench)
+    BW_BENCH="$ROOT/.build/release/echo-bench"
+    swift_build echo-bench "$BW_BENCH" "$ROOT" --product echo-bench || die "swift build echo-bench (see $OUT/build-echo-bench.log)"
+    CLIENT_CMD[breakwater]="python3 $BENCH_DIR/summarize.py echo-bench-client $BW_BENCH"
+    CLIENT_MODES[breakwater]="unary"
+    note client.breakwater "echo-bench throughput (fallback until breakwater-load is built; unary only, no peak RSS)"
+    not_measured breakwater stream-client "the fallback client echo-bench has no server-streaming mode; breakwater-load (Benchmarks/Package.swift) is not in this checkout yet"
+    ;;
+*) die "BW_CLIENT must be auto, load or echo-bench, not $BW_CLIENT" ;;
+esac
+
+# gRPC C++: required (its server is the reference server of every client case).
 log "make -C Benchmarks/Peers/cpp"
 make -C "$BENCH_DIR/Peers/cpp" -j"$(nproc)" >"$OUT/build-cpp.log" 2>&1 || die "C++ peer build (see $OUT/build-cpp.log)"
-CPP_SERVER="$BENCH_DIR/Peers/cpp/build/echo_server"
-CPP_LOAD="$BENCH_DIR/Peers/cpp/build/echo_load"
+SERVER_CMD[cpp]="$BENCH_DIR/Peers/cpp/build/echo_server --port 0"
+CLIENT_CMD[cpp]="$BENCH_DIR/Peers/cpp/build/echo_load"
+
+# grpc-swift 2: measured when its package is in this checkout and builds.
+GS_DIR="$BENCH_DIR/Peers/grpc-swift"
+GS_SERVER="$GS_DIR/.build/release/gs-echo-server"
+GS_LOAD="$GS_DIR/.build/release/gs-echo-load"
+if [[ ! -f "$GS_DIR/Package.swift" ]]; then
+    for role in server client; do
+        not_measured grpcswift "$role" "Benchmarks/Peers/grpc-swift/Package.swift is not in this checkout (the peer is not merged yet)"
+    done
+elif ! { up_to_date "$GS_SERVER" "$GS_DIR/Package.swift" "$GS_DIR/Sources" && up_to_date "$GS_LOAD" "$GS_DIR/Package.swift" "$GS_DIR/Sources"; } \
+        && ! { log "swift build -c release --package-path Benchmarks/Peers/grpc-swift  (long the first time; log: $OUT/build-grpcswift.log)"
+               swift build -c release --package-path "$GS_DIR" >"$OUT/build-grpcswift.log" 2>&1; }; then
+    for role in server client; do
+        not_measured grpcswift "$role" "its release build failed (Benchmarks/.out/build-grpcswift.log)"
+    done
+else
+    if [[ -x "$GS_SERVER" ]]; then SERVER_CMD[grpcswift]="$GS_SERVER --port 0"
+    else not_measured grpcswift server "no gs-echo-server after the build"; fi
+    if [[ -x "$GS_LOAD" ]]; then CLIENT_CMD[grpcswift]="$GS_LOAD"
+    else not_measured grpcswift client "no gs-echo-load after the build"; fi
+fi
+note build_s "$((SECONDS - START_S))"
 
 # --- servers --------------------------------------------------------------------------------------------------
 PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
+declare -A PORT=()
 
-# start_server NAME CMD... ; sets PORT_<NAME>
-start_server() {
-    local name="$1"; shift
-    local out="$OUT/server-$name.out"
-    "$@" >"$out" 2>"$OUT/server-$name.err" &
+start_server() {  # impl: runs SERVER_CMD[impl], waits for "PORT n"
+    local impl="$1" out="$OUT/server-$1.out" cmd
+    read -ra cmd <<<"${SERVER_CMD[$impl]}"
+    "${cmd[@]}" >"$out" 2>"$OUT/server-$impl.err" &
     PIDS+=($!)
     local port=""
-    for _ in $(seq 100); do
+    for _ in $(seq 300); do
         port="$(awk '/^PORT /{print $2; exit}' "$out" 2>/dev/null || true)"
         [[ -n "$port" ]] && break
+        kill -0 "${PIDS[-1]}" 2>/dev/null || break
         sleep 0.1
     done
-    [[ -n "$port" ]] || die "$name server announced no port (see $OUT/server-$name.err)"
-    printf -v "PORT_$name" '%s' "$port"
-    log "$name server on 127.0.0.1:$port"
+    [[ -n "$port" ]] || die "$impl server announced no port (see $OUT/server-$impl.err)"
+    PORT[$impl]="$port"
+    log "$impl server on 127.0.0.1:$port"
 }
-start_server breakwater "$BW_SERVER" --port 0 --announce-port
-start_server cpp "$CPP_SERVER" --port 0
 
-TEXT="breakwater-bench"   # 16 bytes, the same text echo-bench and echo_load send
+SERVERS=() CLIENTS=()
+for impl in "${IMPLS[@]}"; do
+    if [[ -n "${SERVER_CMD[$impl]:-}" ]]; then SERVERS+=("$impl"); start_server "$impl"; fi
+    if [[ -n "${CLIENT_CMD[$impl]:-}" ]]; then CLIENTS+=("$impl"); fi
+done
+
+TEXT="breakwater-bench"   # 16 bytes, the text every client sends
 BODY="$OUT/get-body.bin"  # gRPC frame: flag 0, length 18 (big-endian); EchoRequest: field 1 (0x0a), length 16
 printf '\x00\x00\x00\x00\x12\x0a\x10%s' "$TEXT" > "$BODY"
 [[ "$(wc -c < "$BODY")" -eq 23 ]] || die "body file is not 23 bytes"
 HDRS=(-H 'content-type: application/grpc' -H 'te: trailers')
 
-check_grpc_ok() {  # impl port: one real call, must echo the text and end with grpc-status 0
-    local out="$OUT/nghttp-$1.txt"
-    nghttp -v -d "$BODY" "${HDRS[@]}" "http://127.0.0.1:$2/echo.Echo/Get" >"$out" 2>&1 || die "nghttp call to $1 failed (see $out)"
-    grep -aq 'grpc-status: 0' "$out" || die "$1 did not answer grpc-status: 0 (see $out)"
-    grep -aq "$TEXT" "$out" || die "$1 did not echo the text (see $out)"
+check_grpc_ok() {  # impl: one real call, must echo the text and end with grpc-status 0
+    local impl="$1" out="$OUT/nghttp-$1.txt"
+    nghttp -v -d "$BODY" "${HDRS[@]}" "http://127.0.0.1:${PORT[$impl]}/echo.Echo/Get" >"$out" 2>&1 || die "nghttp call to $impl failed (see $out)"
+    grep -aq 'grpc-status: 0' "$out" || die "$impl did not answer grpc-status: 0 (see $out)"
+    grep -aq "$TEXT" "$out" || die "$impl did not echo the text (see $out)"
 }
 
-h2load_run() {  # case impl round port conns streams
-    local case="$1" impl="$2" round="$3" port="$4" conns="$5" streams="$6"
-    local out="$OUT/h2load-$case-$impl-$round.txt" reqlog="$OUT/h2load-$case-$impl-$round.log"
-    h2load -t 1 -c "$conns" -m "$streams" -D "$SERVER_SECONDS" --warm-up-time="$WARMUP_SECONDS" --log-file="$reqlog" \
-        -d "$BODY" "${HDRS[@]}" "http://127.0.0.1:$port/echo.Echo/Get" >"$out" 2>&1 || die "h2load $case $impl (see $out)"
+as_ms() { awk -v s="$1" 'BEGIN { printf "%dms", s * 1000 }'; }  # h2load durations are integers with a unit
+
+h2load_run() {  # case impl round conns streams
+    local case="$1" impl="$2" round="$3" conns="$4" streams="$5"
+    local out="$OUT/$case-$impl-$round.txt" reqlog="$OUT/$case-$impl-$round.log"
+    log "round $round/$ROUNDS: $case: h2load -c $conns -m $streams -> $impl server"
+    h2load -t 1 -c "$conns" -m "$streams" -D "$(as_ms "$SERVER_SECONDS")" --warm-up-time="$(as_ms "$WARMUP_SECONDS")" --log-file="$reqlog" \
+        -d "$BODY" "${HDRS[@]}" "http://127.0.0.1:${PORT[$impl]}/echo.Echo/Get" >"$out" 2>&1 || die "h2load $case $impl (see $out)"
     python3 "$BENCH_DIR/summarize.py" h2load "$out" "$reqlog" | while read -r metric value; do
         record "$case" "$impl" "$metric" "$round" "$value"
     done
     rm -f "$reqlog"
 }
 
-for round in $(seq "$ROUNDS"); do
-    check_grpc_ok breakwater "$PORT_breakwater"
-    check_grpc_ok cpp "$PORT_cpp"
-    for shape in "1 1" "4 16"; do
-        read -r conns streams <<<"$shape"
-        for impl in breakwater cpp; do
-            port_var="PORT_$impl"
-            log "round $round/$ROUNDS: h2load ${conns}x${streams} -> $impl server"
-            h2load_run "server-${conns}x${streams}" "$impl" "$round" "${!port_var}" "$conns" "$streams"
-        done
-    done
-done
+# client_run CASE AS CLIENT SERVER ROUND SECONDS CONCURRENCY MODE [ALSO_CASE ALSO_AS]: one client run, checked by
+# the client itself; its figures are recorded under CASE for implementation AS (and ALSO_CASE/ALSO_AS when given).
+client_run() {
+    local case="$1" as="$2" client="$3" server="$4" round="$5" seconds="$6" conc="$7" mode="$8" also_case="${9:-}" also_as="${10:-}"
+    local out="$OUT/$case-$client-$server-$round.txt" cmd
+    read -ra cmd <<<"${CLIENT_CMD[$client]}"
+    log "round $round/$ROUNDS: $case: $client client ($mode, concurrency $conc) -> $server server"
+    local limit; limit="$(python3 -c "print(int(float('$seconds') + float('$CLIENT_WARMUP')) + 60)")"
+    local rc=0
+    timeout "$limit" "${cmd[@]}" --target "127.0.0.1:${PORT[$server]}" --concurrency "$conc" --duration "$seconds" \
+        --payload 16 --warmup "$CLIENT_WARMUP" --mode "$mode" --stream-messages "$STREAM_MESSAGES" >"$out" 2>&1 || rc=$?
+    # A client exits non-zero when a response was wrong; its line (errors=N) still counts and shows in the table.
+    python3 "$BENCH_DIR/summarize.py" client "$out" "$mode" >"$out.kv" || die "$client client printed no figures (exit $rc; see $out)"
+    while read -r metric value; do
+        record "$case" "$as" "$metric" "$round" "$value"
+        [[ -z "$also_case" ]] || record "$also_case" "$also_as" "$metric" "$round" "$value"
+    done <"$out.kv"
+}
 
-# --- clients, against the C++ server --------------------------------------------------------------------------
+can_client() { [[ " ${CLIENT_MODES[$1]:-unary expand} " == *" $2 "* ]]; }  # impl mode
+
+rotated() {  # round impl...: the impls, starting with the (round-1)-th, so no implementation is always first
+    local r="$1"; shift
+    local n=$# i
+    local list=("$@")
+    for ((i = 0; i < n; i++)); do printf '%s\n' "${list[$(((r - 1 + i) % n))]}"; done
+}
+
+BENCH_START_S=$SECONDS
 for round in $(seq "$ROUNDS"); do
-    log "round $round/$ROUNDS: echo-bench throughput (c64 then c1) -> C++ server"
-    out="$OUT/client-breakwater-$round.txt"
-    "$BW_BENCH" throughput --target "127.0.0.1:$PORT_cpp" --concurrency 64 --duration-ms "$((CLIENT_SECONDS * 1000))" --quiet \
-        >"$out" 2>&1 || die "echo-bench (see $out)"
-    python3 "$BENCH_DIR/summarize.py" echo-bench "$out" | while read -r case metric value; do
-        record "$case" breakwater "$metric" "$round" "$value"
+    mapfile -t servers < <(rotated "$round" "${SERVERS[@]}")
+    mapfile -t clients < <(rotated "$round" "${CLIENTS[@]}")
+    for s in "${servers[@]}"; do check_grpc_ok "$s"; done
+
+    # Servers under h2load, unary.
+    for shape in $SERVER_SHAPES; do
+        for impl in "${servers[@]}"; do
+            h2load_run "server-$shape" "$impl" "$round" "${shape%x*}" "${shape#*x}"
+        done
     done
-    for c in 1 64; do
-        log "round $round/$ROUNDS: C++ echo_load c$c -> C++ server"
-        out="$OUT/client-cpp-c$c-$round.txt"
-        "$CPP_LOAD" --target "127.0.0.1:$PORT_cpp" --concurrency "$c" --duration "$CLIENT_SECONDS" --payload 16 \
-            >"$out" 2>&1 || die "echo_load c$c (see $out)"
-        python3 "$BENCH_DIR/summarize.py" echo-load "$out" | while read -r metric value; do
-            record "client-c$c" cpp "$metric" "$round" "$value"
+
+    # Clients against the C++ server, unary.
+    for c in $CLIENT_CONCURRENCY; do
+        for impl in "${clients[@]}"; do
+            client_run "client-c$c" "$impl" "$impl" cpp "$round" "$CLIENT_SECONDS" "$c" unary
+        done
+    done
+
+    # Server streaming: each client against the C++ server, then the C++ client against each other server.
+    for c in $STREAM_CONCURRENCY; do
+        for impl in "${clients[@]}"; do
+            can_client "$impl" expand || continue
+            if [[ "$impl" == cpp ]]; then
+                client_run "stream-client-c$c" cpp cpp cpp "$round" "$STREAM_SECONDS" "$c" expand "stream-server-c$c" cpp
+            else
+                client_run "stream-client-c$c" "$impl" "$impl" cpp "$round" "$STREAM_SECONDS" "$c" expand
+            fi
+        done
+        for impl in "${servers[@]}"; do
+            [[ "$impl" == cpp ]] && continue
+            client_run "stream-server-c$c" "$impl" cpp "$impl" "$round" "$STREAM_SECONDS" "$c" expand
         done
     done
 done
+note bench_s "$((SECONDS - BENCH_START_S))"
+note load_after "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 cleanup
 trap - EXIT
 PIDS=()
 
-python3 "$BENCH_DIR/summarize.py" report "$RESULTS" "$COMMAND" "$ROUNDS" > "$BENCH_DIR/BENCHMARKS.md"
-log "wrote Benchmarks/BENCHMARKS.md"
+python3 "$BENCH_DIR/summarize.py" report "$RESULTS" "$NOTES" "$COMMAND" "$ROUNDS" > "$BENCH_DIR/BENCHMARKS.md"
+log "wrote Benchmarks/BENCHMARKS.md ($((SECONDS - START_S)) s in all, $((SECONDS - BENCH_START_S)) s measuring)"

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Parses the outputs of compare.sh's runs and writes BENCHMARKS.md (stdlib only).
 
-  summarize.py h2load OUT REQLOG      -> "metric value" lines (qps, p50_us, p90_us, p99_us, mean_us, max_us, errors)
-  summarize.py echo-bench OUT         -> "case metric value" lines (client-c64, client-c1)
-  summarize.py echo-load OUT          -> "metric value" lines
-  summarize.py report RESULTS COMMAND ROUNDS  -> BENCHMARKS.md on stdout
+  summarize.py h2load OUT REQLOG        -> "metric value" lines (qps, p50_us, p90_us, p99_us, mean_us, max_us, errors)
+  summarize.py client OUT MODE          -> "metric value" lines from a client's key=value line (shared client CLI)
+  summarize.py echo-bench-client ECHO_BENCH ARGS...
+                                        -> runs echo-bench throughput for the shared client CLI ARGS and prints
+                                           one shared-format line (the fallback until breakwater-load exists)
+  summarize.py report RESULTS NOTES COMMAND ROUNDS  -> BENCHMARKS.md on stdout
 """
 import datetime
+import json
 import os
 import platform
 import re
@@ -15,6 +18,9 @@ import subprocess
 import sys
 
 UNITS_US = {"us": 1.0, "ms": 1000.0, "s": 1e6}
+IMPLS = ["breakwater", "cpp", "grpcswift"]
+TITLES = {"breakwater": "Breakwater", "cpp": "gRPC C++", "grpcswift": "grpc-swift 2"}
+SHORT = {"cpp": "C++", "grpcswift": "grpc-swift 2"}
 
 
 def pct(sorted_values, q):
@@ -22,6 +28,8 @@ def pct(sorted_values, q):
         return 0.0
     return float(sorted_values[min(len(sorted_values) - 1, int(q * (len(sorted_values) - 1) + 0.5))])
 
+
+# --- parsers ---------------------------------------------------------------------------------------------------
 
 def parse_h2load(out_path, log_path):
     text = open(out_path, encoding="utf-8", errors="replace").read()
@@ -52,150 +60,298 @@ def parse_h2load(out_path, log_path):
     print("errors", errors)
 
 
-def key_values(path):
+def line_values(line):
     kv = {}
-    for line in open(path, encoding="utf-8", errors="replace"):
-        if line.startswith("#"):
-            continue
-        for token in line.split():
-            if "=" in token:
-                k, v = token.split("=", 1)
-                try:
-                    kv[k] = float(v)
-                except ValueError:
-                    pass
+    for token in line.split():
+        if "=" in token:
+            k, v = token.split("=", 1)
+            try:
+                kv[k] = float(v)
+            except ValueError:
+                pass
     return kv
 
 
-def parse_echo_bench(path):
-    kv = key_values(path)
-    for c in ("c64", "c1"):
-        for metric in ("qps", "p50_us", "p99_us", "cpu_us_per_call"):
-            key = f"throughput.{c}.{metric}"
-            if key not in kv:
-                sys.exit(f"no {key} in {path}")
-            print(f"client-{c}", metric, kv[key])
-        # echo-bench counts the errors of both concurrencies together.
-        print(f"client-{c}", "errors", kv.get("throughput.errors", kv.get("errors", 0)))
+def parse_client(path, mode):
+    """The last line with qps= is the client's figures; derived: cpu_us_per_call, cpu_us_per_msg."""
+    lines = [l for l in open(path, encoding="utf-8", errors="replace") if "qps=" in l and not l.startswith("#")]
+    if not lines:
+        sys.exit(f"no qps= line in {path}")
+    kv = line_values(lines[-1])
+    required = ["qps", "p50_us", "p99_us", "errors"] + (["msgs_per_s"] if mode == "expand" else [])
+    missing = [k for k in required if k not in kv]
+    if missing:
+        sys.exit(f"{path}: no {', '.join(missing)}")
+    if "cpu_us_per_call" not in kv and "cpu_s" in kv and kv.get("calls"):
+        kv["cpu_us_per_call"] = kv["cpu_s"] / kv["calls"] * 1e6
+    if mode == "expand" and "cpu_s" in kv and kv.get("calls") and kv.get("stream_messages"):
+        kv["cpu_us_per_msg"] = kv["cpu_s"] / (kv["calls"] * kv["stream_messages"]) * 1e6
+    for k in ("qps", "p50_us", "p90_us", "p99_us", "max_us", "calls", "errors", "cpu_s", "cpu_us_per_call",
+              "cpu_us_per_msg", "peak_rss_kb", "msgs_per_s"):
+        if k in kv:
+            print(k, kv[k])
 
 
-def parse_echo_load(path):
-    kv = key_values(path)
-    for metric in ("qps", "p50_us", "p90_us", "p99_us", "max_us", "errors"):
-        if metric not in kv:
-            sys.exit(f"no {metric} in {path}")
-        print(metric, kv[metric])
+def echo_bench_client(echo_bench, args):
+    """Adapter: the shared client CLI on top of `echo-bench throughput` (unary only).
 
+    echo-bench measures --concurrency C and then 1 on one connection after its own 200 ms warm-up; this keeps the
+    cC figures. Its CPU per call covers the whole echo-bench process; it reports no peak RSS, p90, max or calls."""
+    opts = {"--target": None, "--concurrency": "1", "--duration": "3", "--payload": "16", "--warmup": None,
+            "--mode": "unary", "--stream-messages": None}
+    i = 0
+    while i < len(args):
+        if args[i] not in opts or i + 1 >= len(args):
+            sys.exit(f"echo-bench-client: unknown or incomplete option {args[i]}")
+        opts[args[i]] = args[i + 1]
+        i += 2
+    if opts["--mode"] != "unary":
+        sys.exit(f"echo-bench-client: echo-bench has no {opts['--mode']} mode")
+    if opts["--payload"] != "16":
+        sys.exit("echo-bench-client: echo-bench always sends 16 bytes")
+    if not opts["--target"]:
+        sys.exit("echo-bench-client: --target is required")
+    c = int(opts["--concurrency"])
+    ms = int(float(opts["--duration"]) * 1000)
+    run = subprocess.run([echo_bench, "throughput", "--target", opts["--target"], "--concurrency", str(c),
+                          "--duration-ms", str(ms), "--quiet"], capture_output=True, text=True)
+    sys.stderr.write(run.stderr)
+    kv = {}
+    for line in run.stdout.splitlines():
+        kv.update(line_values(line))
+    prefix = f"throughput.c{c}."
+    if prefix + "qps" not in kv:
+        sys.stderr.write(run.stdout)
+        sys.exit(f"echo-bench-client: no {prefix}qps from echo-bench (exit {run.returncode})")
+    print(f"qps={kv[prefix + 'qps']:.1f} p50_us={kv[prefix + 'p50_us']:.1f} p99_us={kv[prefix + 'p99_us']:.1f} "
+          f"errors={int(kv.get('throughput.errors', kv.get('errors', 0)))} concurrency={c} payload=16 "
+          f"cpu_us_per_call={kv[prefix + 'cpu_us_per_call']:.2f}")
+    sys.exit(run.returncode)
+
+
+# --- report ----------------------------------------------------------------------------------------------------
 
 def sh(cmd):
     try:
-        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=60).stdout.strip()
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=60).stdout.strip() or "?"
     except Exception:
         return "?"
 
 
-def fmt(v):
+def fmt(v, metric="", raw=False):
     if v is None:
-        return "-"
-    if v >= 100:
+        return "n/m"
+    if metric == "peak_rss_kb" and not raw:
+        return f"{v / 1024:.1f}"
+    if metric == "errors":
+        return f"{v:.0f}"
+    if abs(v) >= 100:
         return f"{v:,.0f}"
-    return f"{v:.1f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
 
 
-CASES = [
-    ("server-1x1", "Server, h2load 1 conn x 1 stream", "server"),
-    ("server-4x16", "Server, h2load 4 conns x 16 streams", "server"),
-    ("client-c1", "Client, concurrency 1 (vs C++ server)", "client"),
-    ("client-c64", "Client, concurrency 64 (vs C++ server)", "client"),
-]
-METRICS = [("qps", "requests/s", True), ("p50_us", "p50 latency (us)", False),
-           ("p99_us", "p99 latency (us)", False), ("mean_us", "mean latency (us)", False), ("errors", "errors", False)]
+def case_info(case, stream_messages):
+    """(sort key, title, kind) of a case name such as server-4x16, client-c64, stream-client-c8."""
+    m = re.fullmatch(r"server-(\d+)x(\d+)", case)
+    if m:
+        c, s = int(m.group(1)), int(m.group(2))
+        return ((0, c * s, c), f"Server, unary, h2load {c} conn{'s' if c > 1 else ''} x {s} stream{'s' if s > 1 else ''}", "server")
+    m = re.fullmatch(r"(stream-)?(client|server)-c(\d+)", case)
+    if m:
+        stream, role, c = bool(m.group(1)), m.group(2), int(m.group(3))
+        if not stream:
+            return ((1, c, 0), f"Client, unary, concurrency {c} -> C++ server", "client")
+        if role == "client":
+            return ((2, c, 0), f"Client, server-streaming {stream_messages} msgs/call, concurrency {c} -> C++ server",
+                    "stream-client")
+        return ((3, c, 0), f"Server, server-streaming {stream_messages} msgs/call, C++ client at concurrency {c}",
+                "stream-server")
+    return ((9, 0, 0), case, "other")
 
 
-def report(results_path, command, rounds):
+# metric, label, higher is better
+METRICS = {
+    "server": [("qps", "requests/s", True), ("p50_us", "p50 latency (µs)", False), ("p99_us", "p99 latency (µs)", False),
+               ("errors", "errors", False)],
+    "client": [("qps", "requests/s", True), ("p50_us", "p50 latency (µs)", False), ("p99_us", "p99 latency (µs)", False),
+               ("cpu_us_per_call", "client CPU per call (µs)", False), ("peak_rss_kb", "client peak RSS (MB)", False),
+               ("errors", "errors", False)],
+    "stream-client": [("msgs_per_s", "messages/s", True), ("p50_us", "p50 per stream (µs)", False),
+                      ("cpu_us_per_msg", "client CPU per message (µs)", False),
+                      ("peak_rss_kb", "client peak RSS (MB)", False), ("errors", "errors", False)],
+    "stream-server": [("msgs_per_s", "messages/s", True), ("p50_us", "p50 per stream (µs)", False),
+                      ("errors", "errors", False)],
+}
+
+# Issue 5's targets: (case, metric) -> [(peer, ">=" or "<=", ratio Breakwater / peer)]
+TARGETS = {
+    ("server-1x1", "qps"): [("cpp", ">=", 1.0)],
+    ("server-1x1", "p50_us"): [("cpp", "<=", 1.0)],
+    ("server-4x16", "qps"): [("cpp", ">=", 1.0), ("grpcswift", ">=", 4.0)],
+    ("client-c1", "qps"): [("cpp", ">=", 1.0), ("grpcswift", ">=", 4.0)],
+    ("client-c64", "qps"): [("cpp", ">=", 1.0), ("grpcswift", ">=", 4.0)],
+}
+
+
+def tx(x):
+    return f"{x:.1f}x"
+
+
+def report(results_path, notes_path, command, rounds):
     data = {}
     for line in open(results_path):
         case, impl, metric, rnd, value = line.rstrip("\n").split("\t")
         data.setdefault((case, impl, metric), []).append(float(value))
     med = {k: statistics.median(v) for k, v in data.items()}
+    notes = {}
+    for line in open(notes_path):
+        if "\t" in line:
+            k, v = line.rstrip("\n").split("\t", 1)
+            notes[k] = v
+    stream_messages = re.search(r"STREAM_MESSAGES=(\d+)", command)
+    stream_messages = stream_messages.group(1) if stream_messages else "?"
 
     cpu = "?"
     for line in open("/proc/cpuinfo"):
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
+    mem = sh("awk '/MemTotal/{printf \"%.1f GiB\", $2/1048576}' /proc/meminfo")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     commit = sh(f"git -C '{root}' rev-parse --short HEAD")
-    dirty = sh(f"git -C '{root}' status --porcelain --untracked-files=no -- Sources Examples Package.swift")
+    dirty = sh(f"git -C '{root}' status --porcelain --untracked-files=no -- Sources Examples Package.swift Benchmarks/Sources Benchmarks/Package.swift")
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
+    gs_versions = "not measured"
+    resolved = os.path.join(root, "Benchmarks/Peers/grpc-swift/Package.resolved")
+    if os.path.exists(resolved):
+        try:
+            pins = {p["identity"]: p["state"].get("version") or p["state"].get("revision", "?")[:10]
+                    for p in json.load(open(resolved))["pins"]}
+            gs_versions = ", ".join(f"{k} {v}" for k, v in sorted(pins.items()) if k.startswith("grpc-swift") or k == "swift-nio")
+        except Exception:
+            gs_versions = "? (unreadable Package.resolved)"
+
+    cases = sorted({k[0] for k in data}, key=lambda c: case_info(c, stream_messages)[0])
+
     o = []
-    o.append("# Breakwater vs gRPC C++: comparison benchmarks\n")
+    o.append("# Breakwater vs gRPC C++ and grpc-swift 2: comparison benchmarks\n")
     o.append("Written by `Benchmarks/compare.sh` (do not edit by hand; rerun the script). "
-             f"Medians over {rounds} rounds; every implementation runs in the same run, alternating case by case.\n")
+             f"Medians over {rounds} round{'s' if rounds != '1' else ''}; every implementation runs in the same run, "
+             "alternating within each case, with the first implementation rotating from round to round.\n")
     o.append("- **Date:** " + now)
     o.append(f"- **Command:** `{command}`")
-    o.append(f"- **Machine:** {sh('nproc')} CPUs ({cpu}), {platform.system()} {platform.release()}; "
-             "client and server share the machine (loopback, no pinning); another workload may share the cores.")
-    o.append(f"- **Breakwater:** commit {commit}{' (library sources modified)' if dirty else ''}, release build; "
-             f"{sh('swift --version 2>&1 | head -1')}")
-    o.append(f"- **gRPC C++:** {sh('pkg-config --modversion grpc++')} (Debian libgrpc++-dev), callback API, g++ -O2 "
-             "(`Benchmarks/Peers/cpp`)")
-    o.append(f"- **Load:** {sh('h2load --version 2>&1 | head -1')}; unary `/echo.Echo/Get`, 16-byte text `breakwater-bench`\n")
+    o.append(f"- **Machine:** {sh('nproc')} CPUs ({cpu}), {mem} RAM, {platform.system()} {platform.release()}; "
+             "client and server share the machine (loopback, no pinning). Load average (1/5/15 min) before the run "
+             f"{notes.get('load_before', '?')}, after {notes.get('load_after', '?')}: other work shares these cores, "
+             "so compare columns within one run, not across runs.")
+    o.append(f"- **Breakwater:** commit {commit}{' (sources modified)' if dirty != '?' else ''}, release build, "
+             f"{sh('swift --version 2>&1 | head -1')}; server `echo-server`, client "
+             f"{notes.get('client.breakwater', '?')}")
+    o.append(f"- **gRPC C++:** {sh('pkg-config --modversion grpc++')} (Debian libgrpc++-dev), callback API, "
+             f"{sh('g++ --version | head -1')} -O2 (`Benchmarks/Peers/cpp`: `echo_server`, `echo_load`)")
+    o.append(f"- **grpc-swift 2:** {gs_versions} (`Benchmarks/Peers/grpc-swift`: `gs-echo-server`, `gs-echo-load`)")
+    o.append(f"- **Load:** {sh('h2load --version 2>&1 | head -1')} for the server cases; unary `/echo.Echo/Get` "
+             f"with the 16-byte text `breakwater-bench`; server streaming `/echo.Echo/Expand` with {stream_messages} "
+             "copies of it joined by spaces (one 16-byte response per word)")
+    o.append(f"- **Time:** {notes.get('build_s', '?')} s building/checking, {notes.get('bench_s', '?')} s measuring\n")
+
+    nm = {k: v for k, v in notes.items() if k.startswith("not_measured.")}
+    if nm:
+        o.append("**Not measured in this run:**\n")
+        for k, v in sorted(nm.items()):
+            _, impl, role = k.split(".", 2)
+            o.append(f"- {TITLES.get(impl, impl)} {role}: not measured: {v}")
+        o.append("")
 
     o.append("## Results\n")
-    o.append("Ratio = Breakwater / C++. For requests/s higher is better (target >= 1.0); "
-             "for latency lower is better (target <= 1.0).\n")
-    o.append("| Case | Metric | Breakwater | gRPC C++ | Ratio BW / C++ | grpc-swift 2 |")
-    o.append("|---|---|---:|---:|---:|---:|")
-    for case, title, kind in CASES:
-        for metric, label, _ in METRICS:
-            bw, cc = med.get((case, "breakwater", metric)), med.get((case, "cpp", metric))
-            if bw is None and cc is None:
+    o.append("Ratios are Breakwater / peer. Higher is better for requests/s and messages/s; lower is better for "
+             "latency, CPU and memory. `n/m` = not measured (see above). Targets are issue 5's.\n")
+    o.append("| Case | Metric | Breakwater | gRPC C++ | grpc-swift 2 | BW / C++ | BW / grpc-swift 2 | Target | Met? |")
+    o.append("|---|---|---:|---:|---:|---:|---:|---|---|")
+    for case in cases:
+        _, title, kind = case_info(case, stream_messages)
+        for metric, label, _higher in METRICS.get(kind, []):
+            vals = {impl: med.get((case, impl, metric)) for impl in IMPLS}
+            if all(v is None for v in vals.values()):
                 continue
-            ratio = f"{bw / cc:.2f}x" if bw is not None and cc and metric != "errors" else "-"
-            o.append(f"| {title} | {label} | {fmt(bw)} | {fmt(cc)} | {ratio} | TODO |")
+            bw = vals["breakwater"]
+
+            def ratio(peer):
+                p = vals[peer]
+                if metric == "errors" or bw is None or p is None or p == 0:
+                    return None
+                return bw / p
+            ratios = {peer: ratio(peer) for peer in ("cpp", "grpcswift")}
+            target, met = "", ""
+            goals = TARGETS.get((case, metric), [])
+            if goals:
+                target = "; ".join(f"{op} {tx(t)} {SHORT[peer]}" for peer, op, t in goals)
+                verdicts = []
+                for peer, op, t in goals:
+                    r = ratios[peer]
+                    if r is None:
+                        v = "not measured"
+                    else:
+                        v = "**yes**" if (r >= t if op == ">=" else r <= t) else "no"
+                    verdicts.append(v if len(goals) == 1 else f"{SHORT[peer]}: {v}")
+                met = "; ".join(verdicts)
+                errs = [med.get((case, i, "errors")) or 0 for i in IMPLS]
+                if any(errs):
+                    met += " (errors in the run)"
+            cells = [fmt(vals[i], metric) for i in IMPLS]
+            rcells = [f"{ratios[p]:.2f}x" if ratios[p] is not None else "-" for p in ("cpp", "grpcswift")]
+            o.append(f"| {title} | {label} | {' | '.join(cells)} | {' | '.join(rcells)} | {target} | {met} |")
     o.append("")
-    o.append("How each figure is taken:\n")
-    o.append(f"- **Server rows:** `h2load -t 1 -c C -m S -D <s> --warm-up-time=<s>` against each server (Breakwater's "
-             "`echo-server`, the C++ `echo_server`), body = 5-byte gRPC prefix + serialized `EchoRequest`, headers "
-             "`content-type: application/grpc`, `te: trailers`. requests/s and mean latency are h2load's "
-             "(`req/s`, `time for request` mean); p50/p99 come from h2load's per-request `--log-file`. "
-             "h2load counts any HTTP 200 as success, so each round first makes one `nghttp -v` call per server and "
-             "requires the echoed text and `grpc-status: 0` in the trailers; a non-200 row in the log counts as an error.")
-    o.append("- **Client rows:** both clients against the C++ server, one connection, closed loop, every response text "
-             "checked. Breakwater: `echo-bench throughput --target ... --concurrency 64 --duration-ms <ms>` "
-             "(measures concurrency 64, then 1, on the same connection after a 200 ms warm-up; its errors figure "
-             "covers both). C++: `echo_load --target ... --concurrency C --duration <s> --payload 16` "
-             "(200 ms warm-up). Neither prints a mean, so that row is absent.\n")
+
+    o.append("## How each figure is taken\n")
+    o.append("- **Server, unary:** `h2load -t 1 -c C -m S -D <SERVER_SECONDS> --warm-up-time=<WARMUP_SECONDS>` against "
+             "each server (Breakwater's `echo-server`, the C++ `echo_server`, `gs-echo-server`); body = 5-byte gRPC "
+             "prefix + serialized `EchoRequest`, headers `content-type: application/grpc`, `te: trailers`. requests/s "
+             "is h2load's `req/s`; p50/p99 come from h2load's per-request `--log-file`. h2load counts any HTTP 200 as "
+             "success, so each round first makes one `nghttp -v` call per server and requires the echoed text and "
+             "`grpc-status: 0` in the trailers; a non-200 row in the log counts as an error.")
+    o.append("- **Client, unary:** each client against the C++ server, one connection, closed loop, every response "
+             "checked: `CLIENT --target ... --concurrency C --duration <CLIENT_SECONDS> --payload 16 --warmup "
+             "<CLIENT_WARMUP>`. Latency is per call. Client CPU per call = the client process's user+sys CPU over the "
+             "measured phase / calls; peak RSS is the client's `ru_maxrss`. The echo-bench fallback runs "
+             "`echo-bench throughput --concurrency C --duration-ms <ms>` (its own 200 ms warm-up, then C and 1 "
+             "callers; the C figures are kept, its error count covers both, and it reports no peak RSS).")
+    o.append(f"- **Server streaming:** `CLIENT ... --mode expand --stream-messages {stream_messages}`: each call "
+             f"sends one `EchoRequest` whose text is {stream_messages} copies of `breakwater-bench` joined by single "
+             f"spaces and must receive exactly {stream_messages} responses, each `breakwater-bench`, then status OK; "
+             "messages/s counts the messages of correct calls over the measured time, the latency is per whole "
+             "stream. Client rows: each client against the C++ server; server rows: the C++ client against each "
+             "server (C++ client -> C++ server is the same run in both).\n")
 
     o.append("## Per-round values\n")
-    o.append("| Case | Impl | Metric | Rounds |")
-    o.append("|---|---|---|---|")
-    for (case, impl, metric), values in sorted(data.items()):
-        o.append(f"| {case} | {impl} | {metric} | {' '.join(fmt(v) for v in values)} |")
+    o.append("Every figure each implementation printed, round 1 first (units as in the metric name; "
+             "`-` = not measured).\n")
+    o.append("| Case | Metric | Breakwater | gRPC C++ | grpc-swift 2 |")
+    o.append("|---|---|---|---|---|")
+    for case in cases:
+        for metric in sorted({k[2] for k in data if k[0] == case}):
+            cells = [" ".join(fmt(v, metric, raw=True) for v in data[(case, impl, metric)])
+                     if (case, impl, metric) in data else "-" for impl in IMPLS]
+            o.append(f"| {case} | {metric} | {' | '.join(cells)} |")
     o.append("")
-
-    o.append("## TODO: grpc-swift 2 peer\n")
-    o.append("Not measured yet: `Benchmarks/Peers/grpc-swift/` (grpc-swift-2 2.4.3, grpc-swift-nio-transport 2.9.2, "
-             "grpc-swift-protobuf 2.4.1; echo server + load client, release build, generated code committed) needs a "
-             "long release build and is the next increment. The targets against it (server 4x16 >= 4x, clients >= 4x) "
-             "are therefore unchecked. Also still missing from issue 5: server-streaming throughput (messages/s), "
-             "the Breakwater load generator package with `--payload/--requests/--tls` and an HDR histogram, the "
-             "microbenchmarks, and the memory targets.")
     print("\n".join(o))
 
 
 def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
     mode = sys.argv[1]
-    if mode == "h2load":
+    if mode == "h2load" and len(sys.argv) == 4:
         parse_h2load(sys.argv[2], sys.argv[3])
-    elif mode == "echo-bench":
-        parse_echo_bench(sys.argv[2])
-    elif mode == "echo-load":
-        parse_echo_load(sys.argv[2])
-    elif mode == "report":
-        report(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif mode == "client" and len(sys.argv) == 4:
+        parse_client(sys.argv[2], sys.argv[3])
+    elif mode == "echo-bench-client" and len(sys.argv) >= 3:
+        echo_bench_client(sys.argv[2], sys.argv[3:])
+    elif mode == "report" and len(sys.argv) == 6:
+        report(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     else:
         sys.exit(__doc__)
 
