@@ -48,6 +48,38 @@ struct CircuitBreakerTests {
         #expect(breaker.snapshot().totals.rejected == 2)
     }
 
+    @Test("rejectionError reuses the rendered message only while its text would be the same")
+    func rejectionErrorMessages() throws {
+        let clock = ManualClock()
+        let breaker = try trippedBreaker(clock: clock)
+        func reject() throws -> (CircuitBreakerRejection, RPCError) {
+            do {
+                _ = try breaker.acquire()
+            } catch {
+                return (error, breaker.rejectionError(error))
+            }
+            throw CancellationError()  // admitted: the test fails below
+        }
+        clock.advance(by: .milliseconds(47_750))
+        let (first, firstError) = try reject()
+        #expect(firstError.message == "circuit breaker 'echo.Echo/Get' is OPEN; next probe in 12.3 s")
+        #expect(firstError.code == .unavailable)
+        #expect(firstError.isCircuitBreakerRejection)
+        #expect((firstError.cause as? CircuitBreakerRejection) == first)
+        clock.advance(by: .milliseconds(10))  // 12.24 s: still 12.3 when rounded up
+        let (second, secondError) = try reject()
+        #expect(second.retryAfter == .milliseconds(12_240))
+        #expect(secondError.message == second.message)
+        clock.advance(by: .milliseconds(200))  // 12.04 s -> 12.1
+        let (third, thirdError) = try reject()
+        #expect(thirdError.message == "circuit breaker 'echo.Echo/Get' is OPEN; next probe in 12.1 s")
+        #expect(thirdError.message == third.message)
+        breaker.forceOpen()
+        let (forced, forcedError) = try reject()
+        #expect(forcedError.message == "circuit breaker 'echo.Echo/Get' is FORCED_OPEN; held open by an operator")
+        #expect(forcedError.message == forced.message)
+    }
+
     @Test("a full cycle through the class: CLOSED, OPEN, HALF_OPEN, CLOSED")
     func fullCycle() throws {
         let clock = ManualClock()

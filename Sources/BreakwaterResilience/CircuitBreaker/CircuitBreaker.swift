@@ -32,6 +32,15 @@ public final class CircuitBreaker: Sendable {
         public var isProbe: Bool { inner.isProbe }
     }
 
+    /// The text of the last rejection, with the state and the tenths of a second until the probe it
+    /// was rendered for. Rejections repeat the same text until the countdown moves by a tenth, so a
+    /// breaker that rejects thousands of calls a second formats its message about ten times a second.
+    private struct RenderedRejection {
+        var state: CircuitState
+        var tenths: Int64
+        var message: String
+    }
+
     private struct State: Sendable {
         var machine: CircuitBreakerStateMachine<BreakerInstant>
         var subscribers = EventSubscribers<CircuitBreakerEvent>()
@@ -43,6 +52,7 @@ public final class CircuitBreaker: Sendable {
     public let policy: CircuitBreakerPolicy
 
     private let state: Mutex<State>
+    private let lastRejection = Mutex<RenderedRejection?>(nil)
     /// `CircuitState.rawValue | generation << 3`, stored under `state`'s lock after every change and
     /// read without it by `acquire`, so that CLOSED admits without locking.
     private let published: Atomic<UInt64>
@@ -162,6 +172,22 @@ public final class CircuitBreaker: Sendable {
             observer?(.rejection(rejection))
             throw rejection
         }
+    }
+
+    /// `rejection` as the `RPCError` a gRPC call fails with (``CircuitBreakerRejection/rpcError``), its
+    /// message reused from the previous rejection when the text would be the same.
+    public func rejectionError(_ rejection: CircuitBreakerRejection) -> RPCError {
+        let tenths = rejection.retryAfter.map(tenthsOfSecondRoundedUp) ?? -1
+        let cached = lastRejection.withLock { last -> String? in
+            guard let last, last.state == rejection.state, last.tenths == tenths else { return nil }
+            return last.message
+        }
+        if let cached {
+            return RPCError(code: .unavailable, message: cached, cause: rejection)
+        }
+        let message = rejection.message
+        lastRejection.withLock { $0 = RenderedRejection(state: rejection.state, tenths: tenths, message: message) }
+        return RPCError(code: .unavailable, message: message, cause: rejection)
     }
 
     /// Records how the call admitted with `permit` ended. A permit from an older generation is ignored.

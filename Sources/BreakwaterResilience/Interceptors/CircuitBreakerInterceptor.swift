@@ -96,7 +96,7 @@ public struct CircuitBreakerInterceptor: ClientInterceptor {
             if let fallback, let response = try await fallback(error, context) {
                 return response
             }
-            throw error.rpcError
+            throw breaker.rejectionError(error)
         }
         let expiredAtStart = context.deadline.map { $0 <= .now } ?? false
         let response: ClientResponse

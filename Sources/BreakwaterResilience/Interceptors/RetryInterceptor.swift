@@ -106,12 +106,12 @@ public struct RetryInterceptor: ClientInterceptor {
                 error = caught
             }
 
+            guard let rpc = error as? RPCError, !rpc.isCircuitBreakerRejection else { throw error }
             let origin = timeOrigin ?? (ContinuousClock.now, clock.elapsed())
             timeOrigin = origin
             let remaining = context.deadline.map { deadline in
                 origin.real.advanced(by: clock.elapsed() - origin.clock).duration(to: deadline)
             }
-            guard let rpc = error as? RPCError, !rpc.isCircuitBreakerRejection else { throw error }
 
             if !transparentRetryUsed, rpc.streamNeverReachedServer, !request.messages.isCommitted,
                 remaining.map({ $0 > .zero }) ?? true

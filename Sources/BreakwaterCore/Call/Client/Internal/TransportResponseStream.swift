@@ -21,19 +21,20 @@ final class TransportResponseStream: Sendable {
         mutating func takeObservers(for end: ClientResponseEnd) -> Observers? {
             guard self.end == nil else { return nil }
             self.end = end
-            guard firstObserver != nil else { return nil }
-            defer { (firstObserver, secondObserver, moreObservers) = (nil, nil, []) }
-            return Observers(first: firstObserver, second: secondObserver, more: moreObservers)
+            guard let first = firstObserver.take() else { return nil }
+            let more = moreObservers
+            if !more.isEmpty { moreObservers = [] }
+            return Observers(first: first, second: secondObserver.take(), more: more)
         }
     }
 
     private struct Observers {
-        let first: (any ClientResponseObserver)?
+        let first: any ClientResponseObserver
         let second: (any ClientResponseObserver)?
         let more: [any ClientResponseObserver]
 
         func tell(_ end: ClientResponseEnd) {
-            first?.responseEnded(end)
+            first.responseEnded(end)
             second?.responseEnded(end)
             for observer in more { observer.responseEnded(end) }
         }
