@@ -107,8 +107,12 @@ public struct CircuitBreakerInterceptor: ClientInterceptor {
             throw error
         }
         var observed = response
-        observed.body = response.body.notifying(
-            OutcomeRecorder(breaker: breaker, permit: permit, expiredAtStart: expiredAtStart))
+        if let compact = CompactOutcomeRecorder(breaker: breaker, permit: permit, expiredAtStart: expiredAtStart) {
+            observed.body = response.body.notifying(compact)
+        } else {
+            observed.body = response.body.notifying(
+                OutcomeRecorder(breaker: breaker, permit: permit, expiredAtStart: expiredAtStart))
+        }
         return observed
     }
 
@@ -119,13 +123,45 @@ public struct CircuitBreakerInterceptor: ClientInterceptor {
         let expiredAtStart: Bool
 
         func responseEnded(_ end: ClientResponseEnd) {
-            switch end {
-            case .trailers: breaker.record(.success, for: permit)
-            case .error(let error):
-                breaker.record(outcome(of: error, breaker: breaker, expiredAtStart: expiredAtStart), for: permit)
-            case .abandoned: breaker.record(.neutral, for: permit)
-            }
+            record(end, in: breaker, for: permit, expiredAtStart: expiredAtStart)
         }
+    }
+
+    /// The same for a permit that is not a probe (every permit in CLOSED), packed into 24 bytes so that
+    /// it sits inline in the observer existential: recording a CLOSED call's outcome allocates nothing.
+    private struct CompactOutcomeRecorder: ClientResponseObserver {
+        let breaker: CircuitBreaker
+        /// The permit's generation shifted left by one; bit 0 is `expiredAtStart`.
+        let generationAndFlag: UInt64
+        /// The permit's admission time, in nanoseconds on the breaker's timeline.
+        let admittedAtNanoseconds: Int64
+
+        /// `nil` for a probe, or a permit whose fields do not fit.
+        init?(breaker: CircuitBreaker, permit: CircuitBreaker.Permit, expiredAtStart: Bool) {
+            let (seconds, attoseconds) = permit.inner.admittedAt.offset.components
+            let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+            guard !permit.isProbe, permit.generation < 1 << 62, !overflow else { return nil }
+            self.breaker = breaker
+            self.generationAndFlag = permit.generation << 1 | (expiredAtStart ? 1 : 0)
+            self.admittedAtNanoseconds = scaled + attoseconds / 1_000_000_000
+        }
+
+        func responseEnded(_ end: ClientResponseEnd) {
+            let permit = CircuitBreaker.Permit(inner: .init(
+                generation: generationAndFlag >> 1, probeID: 0,
+                admittedAt: BreakerInstant(offset: .nanoseconds(admittedAtNanoseconds))))
+            record(end, in: breaker, for: permit, expiredAtStart: generationAndFlag & 1 == 1)
+        }
+    }
+}
+
+/// Records how an admitted attempt's response ended.
+private func record(_ end: ClientResponseEnd, in breaker: CircuitBreaker, for permit: CircuitBreaker.Permit, expiredAtStart: Bool) {
+    switch end {
+    case .trailers: breaker.record(.success, for: permit)
+    case .error(let error):
+        breaker.record(outcome(of: error, breaker: breaker, expiredAtStart: expiredAtStart), for: permit)
+    case .abandoned: breaker.record(.neutral, for: permit)
     }
 }
 

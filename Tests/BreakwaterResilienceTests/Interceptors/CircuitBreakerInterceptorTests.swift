@@ -45,6 +45,31 @@ struct CircuitBreakerInterceptorTests {
         }
     }
 
+    @Test("a call counts as slow from its admission to the end of its body, and slow calls can open it")
+    func slowCallsMeasuredToTheEndOfTheBody() async throws {
+        for slow in [false, true] {
+            let clock = ManualClock()
+            let registry = CircuitBreakerRegistry(clock: clock)
+            let policy = CircuitBreakerPolicy(
+                consecutiveFailures: nil, slidingWindow: .count(10), minimumCalls: 2,
+                slowCallDurationThreshold: .seconds(1), slowCallRateThreshold: 0.5)
+            try await withEcho(interceptors: breakerChain(policy, registry: registry)) { h in
+                for _ in 0..<2 {
+                    let stream = try await h.echo.expand(echoRequest("a b"))
+                    // The breaker admitted the call before this; its body ends after the clock moved.
+                    if slow { clock.advance(by: .milliseconds(1_500)) }
+                    var words: [String] = []
+                    for try await response in stream { words.append(response.text) }
+                    #expect(words == ["a", "b"])
+                }
+                let breaker = try #require(
+                    registry.existingBreaker(for: BreakerKey(target: "echo", service: "echo.Echo", method: "Expand")))
+                #expect(breaker.currentState == (slow ? .open : .closed))
+                #expect(breaker.snapshot().totals.successes == 2)
+            }
+        }
+    }
+
     @Test("after the open duration it probes, and closes once the server recovers")
     func probesAndCloses() async throws {
         let clock = ManualClock()
