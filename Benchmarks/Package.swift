@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "breakwater-load", targets: ["BreakwaterLoad"]),
+        .executable(name: "breakwater-memory", targets: ["BreakwaterMemory"]),
     ],
     dependencies: [
         .package(name: "Breakwater", path: ".."),
@@ -43,6 +44,19 @@ let package = Package(
                 .product(name: "BreakwaterCore", package: "Breakwater"),
                 .product(name: "BreakwaterHTTP2", package: "Breakwater"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // glibc's mallinfo2, which Swift's Glibc module does not export.
+        .target(name: "CBenchShims"),
+        .executableTarget(
+            name: "BreakwaterMemory",
+            dependencies: [
+                "BenchEchoService",
+                "BenchSupport",
+                "CBenchShims",
+                .product(name: "BreakwaterCore", package: "Breakwater"),
+                .product(name: "BreakwaterHTTP2", package: "Breakwater"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -37,7 +37,7 @@ public enum ProcessStats {
         var result: [String: Int] = [:]
         for line in text.split(separator: "\n") where line.hasPrefix("Vm") || line.hasPrefix("Rss") {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            let fields = line[line.index(after: colon)...].split(separator: " ")
+            let fields = line[line.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\t" })
             if let value = fields.first.flatMap({ Int($0) }) { result[String(line[..<colon])] = value }
         }
         return result
