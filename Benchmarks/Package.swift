@@ -60,6 +60,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Microbenchmarks (ordo-one/benchmark): swift package --package-path Benchmarks benchmark
+        .executableTarget(
+            name: "BreakwaterBenchmarks",
+            dependencies: [
+                "BenchEchoService",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "BreakwaterCore", package: "Breakwater"),
+                .product(name: "BreakwaterResilience", package: "Breakwater"),
+            ],
+            path: "Benchmarks/BreakwaterBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
