@@ -19,9 +19,9 @@ enum HTTP2Callbacks {
             guard let c = HTTP2Callbacks.connection(userData), let frame, let name, let value else {
                 return HTTP2Callbacks.failure
             }
-            let n = String(decoding: UnsafeBufferPointer(start: name, count: nameLength), as: UTF8.self)
-            let v = String(decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self)
-            return c.header(frame, name: n, value: v)
+            return c.receiveHeader(
+                frame, name: UnsafeBufferPointer(start: name, count: nameLength),
+                value: UnsafeBufferPointer(start: value, count: valueLength))
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
             guard let c = HTTP2Callbacks.connection(userData), let frame else { return HTTP2Callbacks.failure }

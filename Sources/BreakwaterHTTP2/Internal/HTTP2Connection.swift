@@ -36,6 +36,8 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
     private var tlsStaging: [UInt8] = []
     /// Plaintext only: whether the first bytes from the peer were looked at (a TLS peer is told apart).
     private var sawFirstBytes = false
+    /// Strings of received header fields, reused across the requests or responses of this connection.
+    private var headerStrings = HeaderStringCache()
 
     /// Stop pulling frames from nghttp2 when this much is waiting for the socket.
     private static let writeHighWater = 1 << 20
@@ -346,6 +348,13 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
         writeBuffer = []
         writeOffset = 0
         _ = tail.withUnsafeBytes { raw in Glibc.send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// One received header field, from nghttp2: made into strings (reused when the bytes repeat).
+    final func receiveHeader(
+        _ frame: UnsafePointer<nghttp2_frame>, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>
+    ) -> Int32 {
+        header(frame, name: headerStrings.string(name), value: headerStrings.string(value))
     }
 
     // MARK: Helpers for subclasses
