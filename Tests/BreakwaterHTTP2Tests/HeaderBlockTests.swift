@@ -1,3 +1,5 @@
+import BreakwaterCore
+import CNghttp2
 import Testing
 
 @testable import BreakwaterHTTP2
@@ -18,6 +20,26 @@ import Testing
         ]
         for bytes in inputs {
             #expect(decode(&cache, bytes) == String(decoding: bytes, as: UTF8.self))
+        }
+    }
+
+    @Test func scratchLaysOutFieldsOfAnySize() {
+        let scratch = HeaderBlockScratch()
+        let long = String(repeating: "v", count: 2000)
+        let fields: [HeaderField] = [(":status", "200"), ("x-long", long), ("x-utf8", "café ☕")]
+            + (0..<40).map { ("x-\($0)", "\($0)") }
+        for _ in 0..<2 {
+            let read = scratch.withFields(fields) { nva, count -> [HeaderField] in
+                (0..<count).map { i in
+                    let nv = nva![i]
+                    return (
+                        String(decoding: UnsafeBufferPointer(start: nv.name, count: nv.namelen), as: UTF8.self),
+                        String(decoding: UnsafeBufferPointer(start: nv.value, count: nv.valuelen), as: UTF8.self)
+                    )
+                }
+            }
+            #expect(read.map(\.name) == fields.map(\.name))
+            #expect(read.map(\.value) == fields.map(\.value))
         }
     }
 }

@@ -57,7 +57,7 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         let fields = GRPCHeaders.requestHeaders(
             for: stream.head, authority: authority, scheme: tls == nil ? "http" : "https", userAgent: configuration.userAgent, now: .now)
         var provider = HTTP2Connection.dataProvider
-        let id = withHeaderFields(fields) { nva, count in
+        let id = headerScratch.withFields(fields) { nva, count in
             nghttp2_submit_request(session, nil, nva, count, &provider, nil)
         }
         guard id > 0 else {

@@ -155,7 +155,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             body.append(Array(message.utf8))
             plainBodies[streamID] = body
             var provider = HTTP2Connection.dataProvider
-            _ = withHeaderFields(response) { nva, count in
+            _ = headerScratch.withFields(response) { nva, count in
                 nghttp2_submit_response(session, streamID, nva, count, &provider)
             }
             scheduleFlush()
@@ -182,7 +182,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     private func respondTrailersOnly(_ streamID: Int32, _ status: Status) {
         guard let session else { return }
         let fields = GRPCHeaders.trailers(status: status, metadata: [:], trailersOnly: true)
-        _ = withHeaderFields(fields) { nva, count in
+        _ = headerScratch.withFields(fields) { nva, count in
             nghttp2_submit_response(session, streamID, nva, count, nil)
         }
         scheduleFlush()
