@@ -5,21 +5,30 @@ import Testing
 @testable import BreakwaterHTTP2
 
 @Suite struct HeaderBlockTests {
-    private func decode(_ cache: inout HeaderStringCache, _ bytes: [UInt8]) -> String {
-        bytes.withUnsafeBufferPointer { cache.string($0) }
-    }
-
     @Test func cachedStringsEqualDecodedOnesForEveryInput() {
         var cache = HeaderStringCache()
-        // Same length and end bytes (same slot), different middles; repeats; empty; invalid UTF-8; long.
-        let inputs: [[UInt8]] = [
-            Array("/echo.Echo/Get".utf8), Array("/echo.Echo/Get".utf8), Array("/echo.Xcho/Get".utf8),
-            Array("/echo.Echo/Get".utf8), [], [0xff, 0xfe, 0x41], [0xff, 0xfe, 0x41],
-            Array(repeating: 0x61, count: 300), Array(repeating: 0x61, count: 300),
-            Array("application/grpc".utf8), Array("application/grpc+proto".utf8), Array("application/grpc".utf8),
+        // Blocks of every kind (and none), fields repeating at their place or changing; empty, invalid
+        // UTF-8, long, and more fields than the cache keeps places for.
+        let blocks: [(Int, [[UInt8]])] = [
+            (0, [Array(":path".utf8), Array("/echo.Echo/Get".utf8), Array("te".utf8), Array("trailers".utf8)]),
+            (0, [Array(":path".utf8), Array("/echo.Echo/Get".utf8), Array("te".utf8), Array("trailers".utf8)]),
+            (0, [Array(":path".utf8), Array("/echo.Xcho/Get".utf8), Array("te".utf8), []]),
+            (3, [Array("grpc-status".utf8), Array("0".utf8), [0xff, 0xfe, 0x41], [0xff, 0xfe, 0x41]]),
+            (3, [Array("grpc-status".utf8), Array("0".utf8), [0xff, 0xfe, 0x41], [0xfe, 0xfe, 0x41]]),
+            (-1, [Array("x".utf8), Array("y".utf8)]),
+            (1, [Array(repeating: 0x61, count: 300), Array(repeating: 0x61, count: 300)]),
+            (1, (0..<40).map { Array("f\($0 % 3)".utf8) }),
+            (1, (0..<40).map { Array("f\($0 % 5)".utf8) }),
         ]
-        for bytes in inputs {
-            #expect(decode(&cache, bytes) == String(decoding: bytes, as: UTF8.self))
+        for (kind, bytes) in blocks {
+            cache.beginBlock(kind: kind)
+            for i in stride(from: 0, to: bytes.count, by: 2) {
+                let (name, value) = bytes[i].withUnsafeBufferPointer { n in
+                    bytes[i + 1].withUnsafeBufferPointer { v in cache.field(name: n, value: v) }
+                }
+                #expect(name == String(decoding: bytes[i], as: UTF8.self))
+                #expect(value == String(decoding: bytes[i + 1], as: UTF8.self))
+            }
         }
     }
 

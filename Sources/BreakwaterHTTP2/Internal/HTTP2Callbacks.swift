@@ -13,7 +13,7 @@ enum HTTP2Callbacks {
     static func install(on callbacks: OpaquePointer) {
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
             guard let c = HTTP2Callbacks.connection(userData), let frame else { return HTTP2Callbacks.failure }
-            return c.beginHeaders(frame)
+            return c.receiveBeginHeaders(frame)
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
             guard let c = HTTP2Callbacks.connection(userData), let frame, let name, let value else {

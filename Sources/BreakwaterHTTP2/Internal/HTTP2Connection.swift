@@ -356,7 +356,15 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
     final func receiveHeader(
         _ frame: UnsafePointer<nghttp2_frame>, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>
     ) -> Int32 {
-        header(frame, name: headerStrings.string(name), value: headerStrings.string(value))
+        let (n, v) = headerStrings.field(name: name, value: value)
+        return header(frame, name: n, value: v)
+    }
+
+    /// A header block begins, from nghttp2.
+    final func receiveBeginHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        let kind = frame.type == UInt32(NGHTTP2_HEADERS.rawValue) ? Int(frame.pointee.headers.cat.rawValue) : -1
+        headerStrings.beginBlock(kind: kind)
+        return beginHeaders(frame)
     }
 
     // MARK: Helpers for subclasses
