@@ -11,6 +11,10 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
     private(set) var streams: [Int32: ClientStream] = [:]
     private(set) var receivedSettings = false
     private(set) var goingAway = false
+    /// The header block being received, for the stream `blockStreamID` (0: none, or one we do not track).
+    /// HTTP/2 sends a header block as one run of frames, so at most one is open; the array is reused.
+    private var blockStreamID: Int32 = 0
+    private var blockFields: [HeaderField] = []
 
     init(loop: EventLoop, fd: Int32, remoteAddress: SocketAddress, manager: ClientConnectionManager, authority: String) {
         self.manager = manager
@@ -53,7 +57,7 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         let fields = GRPCHeaders.requestHeaders(
             for: stream.head, authority: authority, scheme: tls == nil ? "http" : "https", userAgent: configuration.userAgent, now: .now)
         var provider = HTTP2Connection.dataProvider
-        let id = withHeaderFields(fields) { nva, count in
+        let id = headerScratch.withFields(fields) { nva, count in
             nghttp2_submit_request(session, nil, nva, count, &provider, nil)
         }
         guard id > 0 else {
@@ -81,22 +85,23 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
     // MARK: Callbacks
 
     override func beginHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
-        streams[frame.streamID]?.headerFields.removeAll(keepingCapacity: true)
+        blockFields.removeAll(keepingCapacity: true)
+        blockStreamID = streams[frame.streamID] == nil ? 0 : frame.streamID
         return 0
     }
 
     override func header(_ frame: UnsafePointer<nghttp2_frame>, name: String, value: String) -> Int32 {
-        streams[frame.streamID]?.headerFields.append((name, value))
+        if blockStreamID != 0 && frame.streamID == blockStreamID { blockFields.append((name, value)) }
         return 0
     }
 
     override func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         switch frame.type {
         case UInt32(NGHTTP2_HEADERS.rawValue):
-            if let stream = streams[frame.streamID] {
-                let fields = stream.headerFields
-                stream.headerFields = []
-                stream.deliver(stream.machine.receiveHeaderBlock(fields, endStream: frame.endStream))
+            if blockStreamID != 0 && frame.streamID == blockStreamID, let stream = streams[frame.streamID] {
+                blockStreamID = 0
+                stream.deliver(stream.machine.receiveHeaderBlock(blockFields, endStream: frame.endStream))
+                blockFields.removeAll(keepingCapacity: true)
             }
         case UInt32(NGHTTP2_DATA.rawValue):
             if frame.endStream, let stream = streams[frame.streamID] {
@@ -128,6 +133,7 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
     }
 
     override func streamClosed(streamID: Int32, errorCode: UInt32) -> Int32 {
+        if streamID == blockStreamID { blockStreamID = 0 }
         guard let stream = streams.removeValue(forKey: streamID) else { return 0 }
         stream.deliver(stream.machine.streamClosed(errorCode: errorCode, requestSent: stream.requestSent))
         stream.consumeHeldBack()

@@ -36,7 +36,6 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
     var dataDeferred = false
     var deadlineTimer: UInt64?
     var unconsumed = 0
-    var headerFields: [HeaderField] = []
     var isEnded: Bool { machine.isEnded }
 
     init(head: ClientRequestHead, loop: EventLoop, manager: ClientConnectionManager) {

@@ -13,15 +13,15 @@ enum HTTP2Callbacks {
     static func install(on callbacks: OpaquePointer) {
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
             guard let c = HTTP2Callbacks.connection(userData), let frame else { return HTTP2Callbacks.failure }
-            return c.beginHeaders(frame)
+            return c.receiveBeginHeaders(frame)
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
             guard let c = HTTP2Callbacks.connection(userData), let frame, let name, let value else {
                 return HTTP2Callbacks.failure
             }
-            let n = String(decoding: UnsafeBufferPointer(start: name, count: nameLength), as: UTF8.self)
-            let v = String(decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self)
-            return c.header(frame, name: n, value: v)
+            return c.receiveHeader(
+                frame, name: UnsafeBufferPointer(start: name, count: nameLength),
+                value: UnsafeBufferPointer(start: value, count: valueLength))
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
             guard let c = HTTP2Callbacks.connection(userData), let frame else { return HTTP2Callbacks.failure }

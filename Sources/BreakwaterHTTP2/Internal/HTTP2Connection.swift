@@ -32,10 +32,14 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
     private var pendingCloseReason: String??
     /// TLS between the socket and nghttp2, when the connection is secure; set before `startSession`.
     var tls: TLSSession?
+    /// Memory for submitting header blocks.
+    let headerScratch = HeaderBlockScratch()
     /// Plaintext from nghttp2 waiting to be encrypted (TLS only), so that frames share records.
     private var tlsStaging: [UInt8] = []
     /// Plaintext only: whether the first bytes from the peer were looked at (a TLS peer is told apart).
     private var sawFirstBytes = false
+    /// Strings of received header fields, reused across the requests or responses of this connection.
+    private var headerStrings = HeaderStringCache()
 
     /// Stop pulling frames from nghttp2 when this much is waiting for the socket.
     private static let writeHighWater = 1 << 20
@@ -348,6 +352,21 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
         _ = tail.withUnsafeBytes { raw in Glibc.send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL)) }
     }
 
+    /// One received header field, from nghttp2: made into strings (reused when the bytes repeat).
+    final func receiveHeader(
+        _ frame: UnsafePointer<nghttp2_frame>, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>
+    ) -> Int32 {
+        let (n, v) = headerStrings.field(name: name, value: value)
+        return header(frame, name: n, value: v)
+    }
+
+    /// A header block begins, from nghttp2.
+    final func receiveBeginHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        let kind = frame.type == UInt32(NGHTTP2_HEADERS.rawValue) ? Int(frame.pointee.headers.cat.rawValue) : -1
+        headerStrings.beginBlock(kind: kind)
+        return beginHeaders(frame)
+    }
+
     // MARK: Helpers for subclasses
 
     /// Submits RST_STREAM for `streamID`.
@@ -415,26 +434,65 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
     }
 }
 
-/// Runs `body` with header fields laid out as `nghttp2_nv` values (nghttp2 copies them during the call).
-func withHeaderFields<R>(_ fields: [HeaderField], _ body: (UnsafePointer<nghttp2_nv>?, Int) -> R) -> R {
-    var storage: [UInt8] = []
-    var offsets: [(Int, Int, Int, Int)] = []
-    offsets.reserveCapacity(fields.count)
-    for (name, value) in fields {
-        let nameStart = storage.count
-        storage.append(contentsOf: name.utf8)
-        let valueStart = storage.count
-        storage.append(contentsOf: value.utf8)
-        offsets.append((nameStart, valueStart - nameStart, valueStart, storage.count - valueStart))
+/// Reusable memory for laying out header fields as `nghttp2_nv` values, so that submitting a header block
+/// allocates nothing here (nghttp2 copies the fields during the submit call). Loop-confined, like the
+/// connection that owns it.
+final class HeaderBlockScratch {
+    private var bytes: UnsafeMutablePointer<UInt8>
+    private var byteCapacity: Int
+    private var nvs: UnsafeMutablePointer<nghttp2_nv>
+    private var nvCapacity: Int
+
+    init() {
+        byteCapacity = 512
+        bytes = .allocate(capacity: byteCapacity)
+        nvCapacity = 16
+        nvs = .allocate(capacity: nvCapacity)
     }
-    storage.append(0)
-    return storage.withUnsafeMutableBufferPointer { buffer -> R in
-        guard let base = buffer.baseAddress else { return body(nil, 0) }
-        let nvs = offsets.map { o in
-            nghttp2_nv(
-                name: base + o.0, value: base + o.2, namelen: o.1, valuelen: o.3,
-                flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+
+    deinit {
+        bytes.deallocate()
+        nvs.deallocate()
+    }
+
+    /// Runs `body` with `fields` as `nghttp2_nv` values; the memory is valid during `body` only.
+    func withFields<R>(_ fields: [HeaderField], _ body: (UnsafePointer<nghttp2_nv>?, Int) -> R) -> R {
+        var total = 0
+        for (name, value) in fields { total += name.utf8.count + value.utf8.count }
+        if total > byteCapacity {
+            bytes.deallocate()
+            byteCapacity = max(total, byteCapacity * 2)
+            bytes = .allocate(capacity: byteCapacity)
         }
-        return nvs.withUnsafeBufferPointer { body($0.baseAddress, $0.count) }
+        if fields.count > nvCapacity {
+            nvs.deallocate()
+            nvCapacity = max(fields.count, nvCapacity * 2)
+            nvs = .allocate(capacity: nvCapacity)
+        }
+        var offset = 0
+        for (i, (name, value)) in fields.enumerated() {
+            let nameStart = offset
+            offset = Self.copy(name, to: bytes, at: offset)
+            let valueStart = offset
+            offset = Self.copy(value, to: bytes, at: offset)
+            nvs[i] = nghttp2_nv(
+                name: bytes + nameStart, value: bytes + valueStart, namelen: valueStart - nameStart,
+                valuelen: offset - valueStart, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+        }
+        return body(nvs, fields.count)
+    }
+
+    private static func copy(_ string: String, to bytes: UnsafeMutablePointer<UInt8>, at offset: Int) -> Int {
+        let copied = string.utf8.withContiguousStorageIfAvailable { utf8 -> Int in
+            if let base = utf8.baseAddress { (bytes + offset).update(from: base, count: utf8.count) }
+            return utf8.count
+        }
+        if let copied { return offset + copied }
+        var end = offset
+        for byte in string.utf8 {
+            bytes[end] = byte
+            end += 1
+        }
+        return end
     }
 }

@@ -8,12 +8,18 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     let context: ServerContext
     private var streams: [Int32: ServerStream] = [:]
-    private var requestHeaders: [Int32: (fields: [HeaderField], size: Int)] = [:]
+    /// The request header block being received. HTTP/2 sends a header block as one run of frames (HEADERS
+    /// then CONTINUATIONs, nothing in between), so at most one is open per connection; the array is reused.
+    private var blockStreamID: Int32 = 0
+    private var blockFields: [HeaderField] = []
+    private var blockSize = 0
     private var shuttingDown = false
     private var finalGoAwaySent = false
     /// The subject of the client's TLS certificate, once the handshake is done.
     private var peerCertificateSubject: String?
     private var handshakeTimer: UInt64?
+    /// The client's address in gRPC's peer form, made once for all the connection's requests.
+    private lazy var peerDescription = remoteAddress.peerDescription
     private static let shutdownPing: [UInt8] = Array("bwdrain!".utf8)
 
     init(loop: EventLoop, fd: Int32, remoteAddress: SocketAddress, context: ServerContext) {
@@ -89,27 +95,32 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     // MARK: Callbacks
 
     override func beginHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        blockFields.removeAll(keepingCapacity: true)
+        blockSize = 0
         if frame.type == UInt32(NGHTTP2_HEADERS.rawValue) && frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
-            requestHeaders[frame.streamID] = ([], 0)
+            blockStreamID = frame.streamID
+        } else {
+            blockStreamID = 0
         }
         return 0
     }
 
     override func header(_ frame: UnsafePointer<nghttp2_frame>, name: String, value: String) -> Int32 {
-        guard var entry = requestHeaders[frame.streamID] else { return 0 }
-        entry.size += name.utf8.count + value.utf8.count + 32
-        if entry.size <= context.configuration.maxHeaderListSize {
-            entry.fields.append((name, value))
+        guard blockStreamID != 0, frame.streamID == blockStreamID else { return 0 }
+        blockSize += name.utf8.count + value.utf8.count + 32
+        if blockSize <= context.configuration.maxHeaderListSize {
+            blockFields.append((name, value))
         }
-        requestHeaders[frame.streamID] = entry
         return 0
     }
 
     override func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         switch frame.type {
         case UInt32(NGHTTP2_HEADERS.rawValue):
-            if let entry = requestHeaders.removeValue(forKey: frame.streamID) {
-                startRequest(frame.streamID, fields: entry.fields, size: entry.size, endStream: frame.endStream)
+            if blockStreamID != 0 && frame.streamID == blockStreamID {
+                blockStreamID = 0
+                startRequest(frame.streamID, fields: blockFields, size: blockSize, endStream: frame.endStream)
+                blockFields.removeAll(keepingCapacity: true)
             } else if frame.endStream, let stream = streams[frame.streamID] {
                 stream.receiveEndOfStream()
             }
@@ -137,14 +148,14 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
                 Status(code: .resourceExhausted, message: "request header list of \(size) bytes is over the limit of \(configuration.maxHeaderListSize)"))
             return
         }
-        switch GRPCHeaders.parseRequest(fields, peer: remoteAddress.peerDescription, now: .now) {
+        switch GRPCHeaders.parseRequest(fields, peer: peerDescription, now: .now) {
         case .failure(.http(let status, let message)):
             let response: [HeaderField] = [(":status", String(status)), ("content-type", "text/plain")]
             var body = ByteQueue()
             body.append(Array(message.utf8))
             plainBodies[streamID] = body
             var provider = HTTP2Connection.dataProvider
-            _ = withHeaderFields(response) { nva, count in
+            _ = headerScratch.withFields(response) { nva, count in
                 nghttp2_submit_response(session, streamID, nva, count, &provider)
             }
             scheduleFlush()
@@ -171,7 +182,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     private func respondTrailersOnly(_ streamID: Int32, _ status: Status) {
         guard let session else { return }
         let fields = GRPCHeaders.trailers(status: status, metadata: [:], trailersOnly: true)
-        _ = withHeaderFields(fields) { nva, count in
+        _ = headerScratch.withFields(fields) { nva, count in
             nghttp2_submit_response(session, streamID, nva, count, nil)
         }
         scheduleFlush()
@@ -187,7 +198,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     }
 
     override func streamClosed(streamID: Int32, errorCode: UInt32) -> Int32 {
-        requestHeaders[streamID] = nil
+        if streamID == blockStreamID { blockStreamID = 0 }
         plainBodies[streamID] = nil
         streams.removeValue(forKey: streamID)?.streamClosed(errorCode: errorCode)
         return 0

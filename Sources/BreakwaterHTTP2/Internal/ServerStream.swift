@@ -138,7 +138,7 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
         headersSubmitted = true
         let fields = GRPCHeaders.responseHeaders(metadata: metadata ?? [:], encoding: head.responseEncoding)
         var provider = HTTP2Connection.dataProvider
-        _ = withHeaderFields(fields) { nva, count in
+        _ = connection.headerScratch.withFields(fields) { nva, count in
             nghttp2_submit_response(session, streamID, nva, count, &provider)
         }
         connection.scheduleFlush()
@@ -183,7 +183,7 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
         if !headersSubmitted {
             headersSubmitted = true
             let fields = GRPCHeaders.trailers(status: status, metadata: trailers, trailersOnly: true)
-            _ = withHeaderFields(fields) { nva, count in
+            _ = connection.headerScratch.withFields(fields) { nva, count in
                 nghttp2_submit_response(session, streamID, nva, count, nil)
             }
         } else {
@@ -344,7 +344,7 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
         if outbound.isEmpty, let trailers = pendingTrailers, let session = connection.session {
             pendingTrailers = nil
             flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
-            _ = withHeaderFields(trailers) { nva, count in
+            _ = connection.headerScratch.withFields(trailers) { nva, count in
                 nghttp2_submit_trailer(session, streamID, nva, count)
             }
             return n

@@ -1,0 +1,74 @@
+import BenchEchoService
+import BreakwaterCore
+import BreakwaterResilience
+
+/// The standard resilience chain as a service config: one overall timeout, retry of UNAVAILABLE with a
+/// throttle, the classic consecutive-failures breaker. The breaker stays OPEN for an hour once tripped,
+/// so the OPEN benchmark never sees HALF_OPEN.
+let standardChainConfig = """
+    {
+      "methodConfig": [{
+        "name": [{}],
+        "timeout": "30s",
+        "retryPolicy": {
+          "maxAttempts": 3, "initialBackoff": "0.001s", "maxBackoff": "0.01s",
+          "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]
+        },
+        "circuitBreakerPolicy": {"consecutiveFailures": 5, "openDuration": "3600s"}
+      }],
+      "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1}
+    }
+    """
+
+/// An echo server over the in-process transport and a typed client to it, bare or behind the chain.
+final class InProcessEcho: Sendable {
+    let server: GRPCServer
+    let echo: Echo_EchoClient
+    let resilience: ResilienceConfiguration?
+    let request = Echo_EchoRequest.with { $0.text = "breakwater-bench" }
+
+    /// Starts the server; `chain`: put the standard resilience chain in front of the client;
+    /// `deadline`: give bare calls the same 30 s deadline the chain gives them.
+    init(chain: Bool, faults: EchoProvider.Faults = .none, deadline: Bool = false) async throws {
+        let transport = InProcessTransport()
+        server = GRPCServer(transport: transport.server, services: [EchoProvider(faults: faults)])
+        _ = try await server.start()
+        let options = deadline ? CallOptions(timeout: .seconds(30)) : .defaults
+        if chain {
+            let resilience = try ResilienceConfiguration.serviceConfig(json: standardChainConfig, target: "in-process")
+            self.resilience = resilience
+            echo = Echo_EchoClient(wrapping: GRPCClient(
+                transport: transport.client, resilience: resilience, defaultOptions: options))
+        } else {
+            resilience = nil
+            echo = Echo_EchoClient(wrapping: GRPCClient(transport: transport.client, defaultOptions: options))
+        }
+    }
+
+    /// The chain's breaker of `Get`.
+    var getBreaker: CircuitBreaker? {
+        resilience?.registry.existingBreaker(
+            for: BreakerKey(target: "in-process", method: Echo_Echo.Method.Get.descriptor, scope: .method))
+    }
+
+    /// One `Get`; true when it echoed the text.
+    func get() async -> Bool {
+        (try? await echo.get(request))?.text == request.text
+    }
+
+    func stop() async {
+        await server.shutdownGracefully(gracePeriod: .milliseconds(100))
+    }
+}
+
+/// `count` gRPC length-prefixed messages of `size` bytes each, back to back.
+func framedMessages(size: Int, count: Int) -> [UInt8] {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity((size + 5) * count)
+    let prefix: [UInt8] = [0, UInt8(size >> 24 & 0xff), UInt8(size >> 16 & 0xff), UInt8(size >> 8 & 0xff), UInt8(size & 0xff)]
+    for i in 0..<count {
+        bytes += prefix
+        bytes += repeatElement(UInt8(truncatingIfNeeded: i), count: size)
+    }
+    return bytes
+}

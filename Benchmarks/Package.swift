@@ -1,0 +1,77 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "BreakwaterBenchmarks",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "breakwater-load", targets: ["BreakwaterLoad"]),
+        .executable(name: "breakwater-memory", targets: ["BreakwaterMemory"]),
+    ],
+    dependencies: [
+        .package(name: "Breakwater", path: ".."),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        // The echo example's service (Examples/echo/EchoService, through a symbolic link): the root package
+        // has no library product for it, and a target may not share the name of one in the root package.
+        .target(
+            name: "BenchEchoService",
+            dependencies: [
+                .product(name: "BreakwaterCore", package: "Breakwater"),
+                .product(name: "BreakwaterProtobuf", package: "Breakwater"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Sources/EchoService"
+        ),
+        // What the executables share: process statistics, the echo texts, connecting.
+        .target(
+            name: "BenchSupport",
+            dependencies: [
+                "BenchEchoService",
+                .product(name: "BreakwaterCore", package: "Breakwater"),
+                .product(name: "BreakwaterHTTP2", package: "Breakwater"),
+            ]
+        ),
+        .executableTarget(
+            name: "BreakwaterLoad",
+            dependencies: [
+                "BenchEchoService",
+                "BenchSupport",
+                .product(name: "BreakwaterCore", package: "Breakwater"),
+                .product(name: "BreakwaterHTTP2", package: "Breakwater"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // glibc's mallinfo2, which Swift's Glibc module does not export.
+        .target(name: "CBenchShims"),
+        .executableTarget(
+            name: "BreakwaterMemory",
+            dependencies: [
+                "BenchEchoService",
+                "BenchSupport",
+                "CBenchShims",
+                .product(name: "BreakwaterCore", package: "Breakwater"),
+                .product(name: "BreakwaterHTTP2", package: "Breakwater"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Microbenchmarks (ordo-one/benchmark): swift package --package-path Benchmarks benchmark
+        .executableTarget(
+            name: "BreakwaterBenchmarks",
+            dependencies: [
+                "BenchEchoService",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "BreakwaterCore", package: "Breakwater"),
+                .product(name: "BreakwaterResilience", package: "Breakwater"),
+            ],
+            path: "Benchmarks/BreakwaterBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
