@@ -69,6 +69,7 @@ let package = Package(
                 "BenchEchoService",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "BreakwaterCore", package: "Breakwater"),
+                .product(name: "BreakwaterHTTP2", package: "Breakwater"),
                 .product(name: "BreakwaterResilience", package: "Breakwater"),
             ],
             path: "Benchmarks/BreakwaterBenchmarks",
