@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -45,6 +46,7 @@ let package = Package(
                 .product(name: "BreakwaterHTTP2", package: "Breakwater"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // glibc's mallinfo2, which Swift's Glibc module does not export.
@@ -67,6 +69,7 @@ let package = Package(
                 "BenchEchoService",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "BreakwaterCore", package: "Breakwater"),
+                .product(name: "BreakwaterHTTP2", package: "Breakwater"),
                 .product(name: "BreakwaterResilience", package: "Breakwater"),
             ],
             path: "Benchmarks/BreakwaterBenchmarks",

@@ -18,52 +18,59 @@ let benchmarks: @Sendable () -> Void = {
     breakerBenchmarks()
 }
 
-// MARK: Unary calls over the in-process transport
+// MARK: Unary calls
 
-/// Per call (scaled by 1,000): a bare client, a bare client with the chain's 30 s deadline, the standard
-/// chain with its breaker CLOSED, and the chain rejecting at once with its breaker OPEN.
+/// Per call (scaled by 1,000), over the in-process transport and over HTTP/2 on loopback: a bare client,
+/// a bare client with the chain's 30 s deadline, the standard chain with its breaker CLOSED, and the
+/// chain rejecting at once with its breaker OPEN.
 func callBenchmarks() {
     let perCall = Benchmark.Configuration(scalingFactor: .kilo)
 
-    for (name, deadline) in [("bare", false), ("bare+deadline", true)] {
-        Benchmark("Unary in-process, \(name)", configuration: perCall) { (benchmark, echo: InProcessEcho) in
-            var failures = 0
-            for _ in benchmark.scaledIterations where await !echo.get() { failures += 1 }
-            if failures > 0 { benchmark.error("\(failures) calls failed") }
-        } setup: {
-            try await InProcessEcho(chain: false, deadline: deadline)
-        }
-    }
-
-    Benchmark("Unary in-process, chain CLOSED", configuration: perCall) { (benchmark, echo: InProcessEcho) in
-        var failures = 0
-        for _ in benchmark.scaledIterations where await !echo.get() { failures += 1 }
-        if failures > 0 { benchmark.error("\(failures) calls failed") }
-        if echo.getBreaker?.currentState != .closed { benchmark.error("the breaker left CLOSED") }
-    } setup: {
-        try await InProcessEcho(chain: true)
-    }
-
-    Benchmark("Unary in-process, chain OPEN rejection", configuration: perCall) { (benchmark, echo: InProcessEcho) in
-        var notRejected = 0
-        for _ in benchmark.scaledIterations {
-            do {
-                _ = try await echo.echo.get(echo.request)
-                notRejected += 1
-            } catch let error as RPCError where error.isCircuitBreakerRejection {
-                continue
-            } catch {
-                notRejected += 1
+    for link in [EchoFixture.Link.inProcess, .http2] {
+        let prefix = link == .inProcess ? "Unary in-process" : "Unary HTTP/2"
+        for (name, deadline) in [("bare", false), ("bare+deadline", true)] {
+            Benchmark("\(prefix), \(name)", configuration: perCall) { (benchmark, echo: EchoFixture) in
+                await callMany(benchmark, echo)
+            } setup: {
+                try await EchoFixture(link, chain: false, deadline: deadline)
             }
         }
-        if notRejected > 0 { benchmark.error("\(notRejected) calls were not rejected by the breaker") }
-    } setup: {
-        // A server that fails every call trips the breaker for real (5 failed attempts), then it stays OPEN.
-        let echo = try await InProcessEcho(chain: true, faults: EchoProvider.Faults(failRate: 1))
-        for _ in 0..<20 where echo.getBreaker?.currentState != .open { _ = await echo.get() }
-        guard echo.getBreaker?.currentState == .open else { throw SetupFailure("the breaker did not open") }
-        return echo
+
+        Benchmark("\(prefix), chain CLOSED", configuration: perCall) { (benchmark, echo: EchoFixture) in
+            await callMany(benchmark, echo)
+            if echo.getBreaker?.currentState != .closed { benchmark.error("the breaker left CLOSED") }
+        } setup: {
+            try await EchoFixture(link, chain: true)
+        }
+
+        Benchmark("\(prefix), chain OPEN rejection", configuration: perCall) { (benchmark, echo: EchoFixture) in
+            var notRejected = 0
+            for _ in benchmark.scaledIterations {
+                do {
+                    _ = try await echo.echo.get(echo.request)
+                    notRejected += 1
+                } catch let error as RPCError where error.isCircuitBreakerRejection {
+                    continue
+                } catch {
+                    notRejected += 1
+                }
+            }
+            if notRejected > 0 { benchmark.error("\(notRejected) calls were not rejected by the breaker") }
+        } setup: {
+            // A server that fails every call trips the breaker for real (5 failed attempts); it stays OPEN.
+            let echo = try await EchoFixture(link, chain: true, faults: EchoProvider.Faults(failRate: 1))
+            for _ in 0..<20 where echo.getBreaker?.currentState != .open { _ = await echo.get() }
+            guard echo.getBreaker?.currentState == .open else { throw SetupFailure("the breaker did not open") }
+            return echo
+        }
     }
+}
+
+/// `benchmark.scaledIterations` sequential `Get`s; a failed one is a benchmark error.
+func callMany(_ benchmark: Benchmark, _ echo: EchoFixture) async {
+    var failures = 0
+    for _ in benchmark.scaledIterations where await !echo.get() { failures += 1 }
+    if failures > 0 { benchmark.error("\(failures) calls failed") }
 }
 
 struct SetupFailure: Error, CustomStringConvertible {

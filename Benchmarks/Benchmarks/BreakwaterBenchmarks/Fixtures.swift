@@ -1,5 +1,6 @@
 import BenchEchoService
 import BreakwaterCore
+import BreakwaterHTTP2
 import BreakwaterResilience
 
 /// The standard resilience chain as a service config: one overall timeout, retry of UNAVAILABLE with a
@@ -20,35 +21,55 @@ let standardChainConfig = """
     }
     """
 
-/// An echo server over the in-process transport and a typed client to it, bare or behind the chain.
-final class InProcessEcho: Sendable {
+/// An echo server in this process and a typed client to it, bare or behind the chain.
+final class EchoFixture: Sendable {
+    /// How client and server are connected.
+    enum Link: String, Sendable {
+        /// `InProcessTransport`.
+        case inProcess = "in-process"
+        /// HTTP/2 over loopback TCP (`HTTP2ServerTransport` on 127.0.0.1:0, one `HTTP2ClientTransport`).
+        case http2 = "HTTP/2"
+    }
+
     let server: GRPCServer
     let echo: Echo_EchoClient
+    let target: String
     let resilience: ResilienceConfiguration?
     let request = Echo_EchoRequest.with { $0.text = "breakwater-bench" }
 
     /// Starts the server; `chain`: put the standard resilience chain in front of the client;
     /// `deadline`: give bare calls the same 30 s deadline the chain gives them.
-    init(chain: Bool, faults: EchoProvider.Faults = .none, deadline: Bool = false) async throws {
-        let transport = InProcessTransport()
-        server = GRPCServer(transport: transport.server, services: [EchoProvider(faults: faults)])
-        _ = try await server.start()
+    init(_ link: Link, chain: Bool, faults: EchoProvider.Faults = .none, deadline: Bool = false) async throws {
+        let provider = EchoProvider(faults: faults)
+        let client: any ClientTransport
+        switch link {
+        case .inProcess:
+            let transport = InProcessTransport()
+            server = GRPCServer(transport: transport.server, services: [provider])
+            _ = try await server.start()
+            client = transport.client
+            target = "in-process"
+        case .http2:
+            server = GRPCServer(transport: HTTP2ServerTransport(host: "127.0.0.1", port: 0), services: [provider])
+            let port = try await server.start()
+            client = HTTP2ClientTransport(host: "127.0.0.1", port: port)
+            target = "127.0.0.1:\(port)"
+        }
         let options = deadline ? CallOptions(timeout: .seconds(30)) : .defaults
         if chain {
-            let resilience = try ResilienceConfiguration.serviceConfig(json: standardChainConfig, target: "in-process")
+            let resilience = try ResilienceConfiguration.serviceConfig(json: standardChainConfig, target: target)
             self.resilience = resilience
-            echo = Echo_EchoClient(wrapping: GRPCClient(
-                transport: transport.client, resilience: resilience, defaultOptions: options))
+            echo = Echo_EchoClient(wrapping: GRPCClient(transport: client, resilience: resilience, defaultOptions: options))
         } else {
             resilience = nil
-            echo = Echo_EchoClient(wrapping: GRPCClient(transport: transport.client, defaultOptions: options))
+            echo = Echo_EchoClient(wrapping: GRPCClient(transport: client, defaultOptions: options))
         }
     }
 
     /// The chain's breaker of `Get`.
     var getBreaker: CircuitBreaker? {
         resilience?.registry.existingBreaker(
-            for: BreakerKey(target: "in-process", method: Echo_Echo.Method.Get.descriptor, scope: .method))
+            for: BreakerKey(target: target, method: Echo_Echo.Method.Get.descriptor, scope: .method))
     }
 
     /// One `Get`; true when it echoed the text.

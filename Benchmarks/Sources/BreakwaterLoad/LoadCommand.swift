@@ -3,6 +3,7 @@ import BenchSupport
 import BreakwaterCore
 import BreakwaterHTTP2
 import BenchEchoService
+import Logging
 
 #if canImport(Glibc)
 import Glibc
@@ -57,6 +58,8 @@ struct LoadCommand: ParsableArguments {
     }
 
     static func main() async {
+        // stdout carries exactly one line, the figures: whatever the library logs goes to stderr.
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let command: LoadCommand
         do {
             command = try parse()
