@@ -17,6 +17,8 @@ let package = Package(
         .library(name: "BreakwaterHTTP2", targets: ["BreakwaterHTTP2"]),
         .library(name: "BreakwaterResilience", targets: ["BreakwaterResilience"]),
         .library(name: "BreakwaterProtobuf", targets: ["BreakwaterProtobuf"]),
+        // The echo example's service and stubs, for the Benchmarks package and other tools.
+        .library(name: "EchoService", targets: ["EchoService"]),
         .executable(name: "echo-server", targets: ["EchoServer"]),
         .executable(name: "echo-client", targets: ["EchoClient"]),
         .executable(name: "echo-bench", targets: ["EchoBench"]),

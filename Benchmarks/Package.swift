@@ -17,22 +17,11 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
-        // The echo example's service (Examples/echo/EchoService, through a symbolic link): the root package
-        // has no library product for it, and a target may not share the name of one in the root package.
-        .target(
-            name: "BenchEchoService",
-            dependencies: [
-                .product(name: "BreakwaterCore", package: "Breakwater"),
-                .product(name: "BreakwaterProtobuf", package: "Breakwater"),
-                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-            ],
-            path: "Sources/EchoService"
-        ),
         // What the executables share: process statistics, the echo texts, connecting.
         .target(
             name: "BenchSupport",
             dependencies: [
-                "BenchEchoService",
+                .product(name: "EchoService", package: "Breakwater"),
                 .product(name: "BreakwaterCore", package: "Breakwater"),
                 .product(name: "BreakwaterHTTP2", package: "Breakwater"),
             ]
@@ -40,7 +29,7 @@ let package = Package(
         .executableTarget(
             name: "BreakwaterLoad",
             dependencies: [
-                "BenchEchoService",
+                .product(name: "EchoService", package: "Breakwater"),
                 "BenchSupport",
                 .product(name: "BreakwaterCore", package: "Breakwater"),
                 .product(name: "BreakwaterHTTP2", package: "Breakwater"),
@@ -54,7 +43,7 @@ let package = Package(
         .executableTarget(
             name: "BreakwaterMemory",
             dependencies: [
-                "BenchEchoService",
+                .product(name: "EchoService", package: "Breakwater"),
                 "BenchSupport",
                 "CBenchShims",
                 .product(name: "BreakwaterCore", package: "Breakwater"),
@@ -66,7 +55,7 @@ let package = Package(
         .executableTarget(
             name: "BreakwaterBenchmarks",
             dependencies: [
-                "BenchEchoService",
+                .product(name: "EchoService", package: "Breakwater"),
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "BreakwaterCore", package: "Breakwater"),
                 .product(name: "BreakwaterHTTP2", package: "Breakwater"),

@@ -1,4 +1,4 @@
-import BenchEchoService
+import EchoService
 import Benchmark
 import BreakwaterCore
 import BreakwaterResilience

@@ -1,4 +1,4 @@
-import BenchEchoService
+import EchoService
 import BreakwaterCore
 import BreakwaterHTTP2
 

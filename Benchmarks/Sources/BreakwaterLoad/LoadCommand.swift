@@ -2,7 +2,7 @@ import ArgumentParser
 import BenchSupport
 import BreakwaterCore
 import BreakwaterHTTP2
-import BenchEchoService
+import EchoService
 import Logging
 
 #if canImport(Glibc)

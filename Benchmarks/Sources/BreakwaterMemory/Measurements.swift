@@ -1,4 +1,4 @@
-import BenchEchoService
+import EchoService
 import BenchSupport
 import BreakwaterCore
 import BreakwaterHTTP2
