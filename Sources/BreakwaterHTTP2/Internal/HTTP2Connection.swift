@@ -101,6 +101,7 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
         if events & (BW_EPOLLIN | BW_EPOLLERR | BW_EPOLLHUP | BW_EPOLLRDHUP) != 0 && !isClosed {
             readAvailable()
         }
+        handledEvents()
     }
 
     private func readAvailable() {
@@ -410,6 +411,8 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
 
     // MARK: Overridden by subclasses
 
+    /// The connection's readiness events were handled (nghttp2 is not calling back now).
+    func handledEvents() {}
     /// The socket and session are gone; fail every stream. `reason` nil for a graceful close.
     func connectionDidClose(reason: String?) {}
     /// The TLS handshake finished (ALPN h2 agreed). Return a reason to close the connection instead.

@@ -171,9 +171,23 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             if let deadline = head.deadline {
                 stream.deadlineTimer = loop.scheduleTimer(at: deadline) { stream.deadlineExpired() }
             }
-            let accept = context.acceptStream
-            loop.execute { accept(stream) }
+            // Handed to the server once nghttp2 has returned (`handledEvents`), not from inside its callback.
+            acceptedStreams.append(stream)
         }
+    }
+
+    /// Streams started during the current `nghttp2_session_mem_recv`, for the server's accept callback.
+    private var acceptedStreams: [ServerStream] = []
+
+    override func handledEvents() {
+        guard !acceptedStreams.isEmpty else { return }
+        let accept = context.acceptStream
+        var i = 0
+        while i < acceptedStreams.count {
+            accept(acceptedStreams[i])
+            i += 1
+        }
+        acceptedStreams.removeAll(keepingCapacity: true)
     }
 
     /// Bodies of plain HTTP error responses (415, 405), by stream.

@@ -95,7 +95,8 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
 
     func sendHeaders(_ metadata: Metadata) async throws {
         if let failure = shared.withLock({ $0.outbound.failure }) { throw failure }
-        loop.executeOrRun { self.submitHeaders(metadata) }
+        // Handlers run on the loop (their task's executor preference): no closure, no queue.
+        if loop.inEventLoop { submitHeaders(metadata) } else { loop.execute { self.submitHeaders(metadata) } }
     }
 
     func send(_ message: [UInt8]) async throws {
@@ -108,7 +109,7 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
         }
         let bytes = framed
         let mustWait = try shared.withLock { s throws(RPCError) -> Bool in try s.outbound.accept(bytes.count) }
-        loop.executeOrRun { self.appendOutbound(bytes) }
+        if loop.inEventLoop { appendOutbound(bytes) } else { loop.execute { self.appendOutbound(bytes) } }
         if mustWait {
             try await withUnsafeThrowingContinuation { (c: UnsafeContinuation<Void, any Error>) in
                 if let (c, error) = shared.withLock({ $0.outbound.park(c) }) {
@@ -119,7 +120,11 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
     }
 
     func finish(status: Status, trailers: Metadata) {
-        loop.executeOrRun { self.finishOnLoop(status: status, trailers: trailers) }
+        if loop.inEventLoop {
+            finishOnLoop(status: status, trailers: trailers)
+        } else {
+            loop.execute { self.finishOnLoop(status: status, trailers: trailers) }
+        }
     }
 
     func onCancel(_ handler: @escaping @Sendable () -> Void) {
