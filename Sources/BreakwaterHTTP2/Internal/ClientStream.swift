@@ -18,6 +18,8 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
         var window = InboundWindow()
         var outbound = OutboundGate()
         var finishSendingRequested = false
+        /// The stream was not handed to the connection manager yet: the first command carries it there.
+        var openPending = true
     }
 
     let head: ClientRequestHead
@@ -56,15 +58,23 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
             MessageFramer.append(compressed, compressed: true, to: &framed)
         }
         let bytes = framed
-        let mustWait = try shared.withLock { s throws(RPCError) -> Bool in
+        let (mustWait, open) = try shared.withLock { s throws(RPCError) -> (Bool, Bool) in
             if s.finishSendingRequested {
                 throw RPCError(code: .failedPrecondition, message: "the request side of the stream is already finished")
             }
             let mustWait = try s.outbound.accept(bytes.count)
             if endStream { s.finishSendingRequested = true }
-            return mustWait
+            return (mustWait, Self.takeOpen(&s))
         }
-        loop.executeOrRun { self.appendOutbound(bytes, end: endStream) }
+        if loop.inEventLoop {
+            if open { manager.open(self) }
+            appendOutbound(bytes, end: endStream)
+        } else {
+            loop.execute {
+                if open { self.manager.open(self) }
+                self.appendOutbound(bytes, end: endStream)
+            }
+        }
         if mustWait {
             try await withUnsafeThrowingContinuation { (c: UnsafeContinuation<Void, any Error>) in
                 if let (c, error) = shared.withLock({ $0.outbound.park(c) }) {
@@ -75,22 +85,23 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
     }
 
     func finishSending() {
-        let first = shared.withLock { s -> Bool in
+        let (first, open) = shared.withLock { s -> (Bool, Bool) in
             defer { s.finishSendingRequested = true }
-            return !s.finishSendingRequested
+            return (!s.finishSendingRequested, Self.takeOpen(&s))
         }
-        if first { loop.executeOrRun { self.appendOutbound([], end: true) } }
+        if first { runOnLoop(open: open) { self.appendOutbound([], end: true) } }
     }
 
     func next() async -> ClientStreamEvent? {
         if case .some(let ready) = takeEvent() { return ready }
         return await withTaskCancellationHandler {
             await withUnsafeContinuation { (c: UnsafeContinuation<ClientStreamEvent?, Never>) in
-                let immediate = shared.withLock { s -> (ClientStreamEvent?, Bool)? in
-                    if let taken = Self.take(&s) { return taken }
+                let (immediate, open) = shared.withLock { s -> ((ClientStreamEvent?, Bool)?, Bool) in
+                    if let taken = Self.take(&s) { return (taken, false) }
                     s.waiter = c
-                    return nil
+                    return (nil, Self.takeOpen(&s))
                 }
+                if open { runOnLoop(open: true) {} }
                 if let (event, kick) = immediate {
                     if kick { loop.execute { self.consumeHeldBack() } }
                     c.resume(returning: event)
@@ -102,8 +113,34 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
     }
 
     func cancel() {
+        // A stream cancelled before its first command never reaches the network (no HEADERS, no
+        // RST_STREAM). It still ends as any cancelled call (not marked as never sent: that would invite a
+        // transparent retry of a call its caller gave up).
+        shared.withLock { s in s.openPending = false }
         loop.executeOrRun {
             self.fail(Status(code: .cancelled, message: "call cancelled"), reset: StatusMapping.HTTP2ErrorCode.cancel.rawValue)
+        }
+    }
+
+    /// Under the lock: whether this caller must carry the open to the loop (true once, for the first command).
+    private static func takeOpen(_ s: inout Shared) -> Bool {
+        defer { s.openPending = false }
+        return s.openPending
+    }
+
+    /// Runs `work` on the loop (at once when called there), after handing the stream to the connection
+    /// manager when `open`: a unary call crosses to the loop once, with its open and its message together.
+    private func runOnLoop(open: Bool, _ work: @escaping @Sendable () -> Void) {
+        if loop.inEventLoop {
+            if open { manager.open(self) }
+            work()
+        } else if open {
+            loop.execute {
+                self.manager.open(self)
+                work()
+            }
+        } else {
+            loop.execute(work)
         }
     }
 
