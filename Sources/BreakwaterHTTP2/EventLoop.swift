@@ -27,6 +27,9 @@ protocol EventLoopTurnObserver: AnyObject {
 public final class EventLoop: TaskExecutor, @unchecked Sendable {
     // Safety: `queue` is protected by its Mutex and `threadID` is atomic; every other stored var
     // (`handlers`, `timers`, `turnObservers`, `readBuffer`) is touched only on this loop's own thread.
+    // Exclusivity: the loop-confined vars are `@exclusivity(unchecked)`, for the reasons given in
+    // `HTTP2Connection` (one thread; `timers.popDue` returns before the timer fires; a batch runs from
+    // `running` while new work goes to the queue's array).
 
     private enum Work {
         case job(UnownedJob)
@@ -47,10 +50,10 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     private let threadID = Atomic<UInt>(0)
 
     /// The batch being run: swapped with the queue's array under the lock, so neither is reallocated.
-    private var running: [Work] = []
-    private var handlers: [Int32: any EventLoopFDHandler] = [:]
-    private var timers = TimerHeap<() -> Void>()
-    private var turnObservers: [any EventLoopTurnObserver] = []
+    @exclusivity(unchecked) private var running: [Work] = []
+    @exclusivity(unchecked) private var handlers: [Int32: any EventLoopFDHandler] = [:]
+    @exclusivity(unchecked) private var timers = TimerHeap<() -> Void>()
+    @exclusivity(unchecked) private var turnObservers: [any EventLoopTurnObserver] = []
     /// A buffer reused for every socket read on this loop.
     let readBuffer: UnsafeMutableRawBufferPointer
 

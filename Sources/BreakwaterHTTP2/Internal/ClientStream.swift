@@ -8,7 +8,8 @@ import Synchronization
 /// locked mailbox: taking an event that is already there costs one lock, no thread hop.
 final class ClientStream: ClientTransportStream, @unchecked Sendable {
     // Safety: `shared` is protected by its Mutex; `head`, `loop`, `manager` are immutable; every other
-    // stored var is touched only on `loop`'s thread.
+    // stored var is touched only on `loop`'s thread, and is `@exclusivity(unchecked)` for the reasons
+    // given in `HTTP2Connection`.
 
     struct Shared {
         var events: [(ClientStreamEvent, Int)] = []
@@ -28,16 +29,16 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
     private let shared = Mutex(Shared())
 
     // Loop-confined.
-    var machine: GRPCClientStreamMachine
-    var streamID: Int32 = -1
-    var connection: ClientConnection?
-    var outbound = ByteQueue()
-    var outboundEnded = false
-    var endStreamSent = false
-    var requestSent = false
-    var dataDeferred = false
-    var deadlineTimer: UInt64?
-    var unconsumed = 0
+    @exclusivity(unchecked) var machine: GRPCClientStreamMachine
+    @exclusivity(unchecked) var streamID: Int32 = -1
+    @exclusivity(unchecked) var connection: ClientConnection?
+    @exclusivity(unchecked) var outbound = ByteQueue()
+    @exclusivity(unchecked) var outboundEnded = false
+    @exclusivity(unchecked) var endStreamSent = false
+    @exclusivity(unchecked) var requestSent = false
+    @exclusivity(unchecked) var dataDeferred = false
+    @exclusivity(unchecked) var deadlineTimer: UInt64?
+    @exclusivity(unchecked) var unconsumed = 0
     var isEnded: Bool { machine.isEnded }
 
     init(head: ClientRequestHead, loop: EventLoop, manager: ClientConnectionManager) {

@@ -5,19 +5,20 @@ import CNghttp2
 /// and shuts down gracefully (GOAWAY 2^31-1, PING, GOAWAY last-stream-id, drain, close).
 final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     // Safety: as `HTTP2Connection`, loop-confined (created on the acceptor thread, then handed over).
+    // Exclusivity: as `HTTP2Connection`, the loop-confined vars are `@exclusivity(unchecked)`.
 
     let context: ServerContext
-    private var streams: [Int32: ServerStream] = [:]
+    @exclusivity(unchecked) private var streams: [Int32: ServerStream] = [:]
     /// The request header block being received. HTTP/2 sends a header block as one run of frames (HEADERS
     /// then CONTINUATIONs, nothing in between), so at most one is open per connection; the array is reused.
-    private var blockStreamID: Int32 = 0
-    private var blockFields: [HeaderField] = []
-    private var blockSize = 0
-    private var shuttingDown = false
-    private var finalGoAwaySent = false
+    @exclusivity(unchecked) private var blockStreamID: Int32 = 0
+    @exclusivity(unchecked) private var blockFields: [HeaderField] = []
+    @exclusivity(unchecked) private var blockSize = 0
+    @exclusivity(unchecked) private var shuttingDown = false
+    @exclusivity(unchecked) private var finalGoAwaySent = false
     /// The subject of the client's TLS certificate, once the handshake is done.
-    private var peerCertificateSubject: String?
-    private var handshakeTimer: UInt64?
+    @exclusivity(unchecked) private var peerCertificateSubject: String?
+    @exclusivity(unchecked) private var handshakeTimer: UInt64?
     /// The client's address in gRPC's peer form, made once for all the connection's requests.
     private lazy var peerDescription = remoteAddress.peerDescription
     private static let shutdownPing: [UInt8] = Array("bwdrain!".utf8)
@@ -177,7 +178,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     }
 
     /// Streams started during the current `nghttp2_session_mem_recv`, for the server's accept callback.
-    private var acceptedStreams: [ServerStream] = []
+    @exclusivity(unchecked) private var acceptedStreams: [ServerStream] = []
 
     override func handledEvents() {
         guard !acceptedStreams.isEmpty else { return }
@@ -191,7 +192,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     }
 
     /// Bodies of plain HTTP error responses (415, 405), by stream.
-    private var plainBodies: [Int32: ByteQueue] = [:]
+    @exclusivity(unchecked) private var plainBodies: [Int32: ByteQueue] = [:]
 
     private func respondTrailersOnly(_ streamID: Int32, _ status: Status) {
         guard let session else { return }

@@ -8,7 +8,8 @@ import Synchronization
 /// everything that touches nghttp2 runs on `loop` (at once when the handler already runs there).
 final class ServerStream: ServerTransportStream, @unchecked Sendable {
     // Safety: `shared` is protected by its Mutex; `head`, `loop`, `streamID`, `connection` are immutable;
-    // every other stored var is touched only on `loop`'s thread.
+    // every other stored var is touched only on `loop`'s thread, and is `@exclusivity(unchecked)` for the
+    // reasons given in `HTTP2Connection`.
 
     struct Shared {
         var messages: [([UInt8], Int)] = []
@@ -32,17 +33,17 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
     var preferredExecutor: (any TaskExecutor)? { loop }
 
     // Loop-confined.
-    private var deframer: MessageDeframer
-    private var outbound = ByteQueue()
-    private var headersSubmitted = false
-    private var pendingTrailers: [HeaderField]?
-    private(set) var finishedLocally = false
-    private var dataDeferred = false
-    var remoteClosed = false
-    var resetAfterTrailers = false
-    var deadlineTimer: UInt64?
-    private var unconsumed = 0
-    private(set) var closed = false
+    @exclusivity(unchecked) private var deframer: MessageDeframer
+    @exclusivity(unchecked) private var outbound = ByteQueue()
+    @exclusivity(unchecked) private var headersSubmitted = false
+    @exclusivity(unchecked) private var pendingTrailers: [HeaderField]?
+    @exclusivity(unchecked) private(set) var finishedLocally = false
+    @exclusivity(unchecked) private var dataDeferred = false
+    @exclusivity(unchecked) var remoteClosed = false
+    @exclusivity(unchecked) var resetAfterTrailers = false
+    @exclusivity(unchecked) var deadlineTimer: UInt64?
+    @exclusivity(unchecked) private var unconsumed = 0
+    @exclusivity(unchecked) private(set) var closed = false
 
     init(head: ServerRequestHead, loop: EventLoop, streamID: Int32, connection: ServerConnection, maxReceiveMessageBytes: Int) {
         self.head = head
