@@ -54,6 +54,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     @exclusivity(unchecked) private var handlers: [Int32: any EventLoopFDHandler] = [:]
     @exclusivity(unchecked) private var timers = TimerHeap<() -> Void>()
     @exclusivity(unchecked) private var turnObservers: [any EventLoopTurnObserver] = []
+    @exclusivity(unchecked) private var notifying: [any EventLoopTurnObserver] = []
     /// A buffer reused for every socket read on this loop.
     let readBuffer: UnsafeMutableRawBufferPointer
 
@@ -234,11 +235,13 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     private func runTurnObservers() {
         // Observers may add observers (a flush can resume work that writes again); loop until quiet.
+        // The observers run from `notifying` while new ones go to `turnObservers`; swapping the two arrays
+        // reuses both buffers (copying and then clearing a shared buffer would allocate every turn).
         var rounds = 0
         while !turnObservers.isEmpty && rounds < 4 {
-            let observers = turnObservers
-            turnObservers.removeAll(keepingCapacity: true)
-            for observer in observers { observer.endOfTurn() }
+            swap(&turnObservers, &notifying)
+            for observer in notifying { observer.endOfTurn() }
+            notifying.removeAll(keepingCapacity: true)
             rounds += 1
         }
     }

@@ -12,8 +12,8 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
     // given in `HTTP2Connection`.
 
     struct Shared {
-        var events: [(ClientStreamEvent, Int)] = []
-        var readIndex = 0
+        /// Events not yet taken, with the wire bytes of each message (0 for the others).
+        var events = SmallQueue<(ClientStreamEvent, Int)>()
         var waiter: UnsafeContinuation<ClientStreamEvent?, Never>?
         var endDelivered = false
         var window = InboundWindow()
@@ -32,7 +32,7 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
     @exclusivity(unchecked) var machine: GRPCClientStreamMachine
     @exclusivity(unchecked) var streamID: Int32 = -1
     @exclusivity(unchecked) var connection: ClientConnection?
-    @exclusivity(unchecked) var outbound = ByteQueue()
+    @exclusivity(unchecked) var outbound = OutboundMessages()
     @exclusivity(unchecked) var outboundEnded = false
     @exclusivity(unchecked) var endStreamSent = false
     @exclusivity(unchecked) var requestSent = false
@@ -51,29 +51,24 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
     // MARK: Application side
 
     func send(_ message: [UInt8], endStream: Bool) async throws {
-        var framed: [UInt8] = []
-        if head.compression == .identity {
-            MessageFramer.append(message, compressed: false, to: &framed)
-        } else {
-            let compressed = try MessageCompression.compress(message, using: head.compression)
-            MessageFramer.append(compressed, compressed: true, to: &framed)
-        }
-        let bytes = framed
+        // Framed on the loop: the 5-byte prefix goes with the payload, which is read in place.
+        let compressed = head.compression != .identity
+        let payload = compressed ? try MessageCompression.compress(message, using: head.compression) : message
         let (mustWait, open) = try shared.withLock { s throws(RPCError) -> (Bool, Bool) in
             if s.finishSendingRequested {
                 throw RPCError(code: .failedPrecondition, message: "the request side of the stream is already finished")
             }
-            let mustWait = try s.outbound.accept(bytes.count)
+            let mustWait = try s.outbound.accept(OutboundMessages.wireCount(payload))
             if endStream { s.finishSendingRequested = true }
             return (mustWait, Self.takeOpen(&s))
         }
         if loop.inEventLoop {
             if open { manager.open(self) }
-            appendOutbound(bytes, end: endStream)
+            appendOutbound(payload, compressed: compressed, end: endStream)
         } else {
             loop.execute {
                 if open { self.manager.open(self) }
-                self.appendOutbound(bytes, end: endStream)
+                self.appendOutbound(payload, compressed: compressed, end: endStream)
             }
         }
         if mustWait {
@@ -90,7 +85,7 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
             defer { s.finishSendingRequested = true }
             return (!s.finishSendingRequested, Self.takeOpen(&s))
         }
-        if first { runOnLoop(open: open) { self.appendOutbound([], end: true) } }
+        if first { runOnLoop(open: open) { self.appendOutbound(nil, compressed: false, end: true) } }
     }
 
     func next() async -> ClientStreamEvent? {
@@ -155,13 +150,7 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
 
     /// Takes the next event under the lock: (event or nil after the end, whether to kick the loop).
     private static func take(_ s: inout Shared) -> (ClientStreamEvent?, Bool)? {
-        if s.readIndex < s.events.count {
-            let (event, wire) = s.events[s.readIndex]
-            s.readIndex += 1
-            if s.readIndex == s.events.count {
-                s.events.removeAll(keepingCapacity: true)
-                s.readIndex = 0
-            }
+        if let (event, wire) = s.events.popFirst() {
             if case .end = event { s.endDelivered = true }
             let kick = wire > 0 ? s.window.taken(wire) : false
             return (event, kick)
@@ -174,34 +163,30 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
 
     /// Delivers machine outputs to the application and carries out an end (reset, cleanup).
     func deliver(_ outputs: [GRPCClientStreamMachine.Output]) {
-        var events: [(ClientStreamEvent, Int)] = []
-        var ended = false
+        guard !outputs.isEmpty else { return }
         var reset: UInt32?
-        var endStatus = Status.ok
-        for output in outputs {
-            switch output {
-            case .headers(let metadata):
-                events.append((.headers(metadata), 0))
-            case .message(let bytes, let wire):
-                events.append((.message(bytes), wire))
-            case .end(let end, let resetCode):
-                events.append((.end(end), 0))
-                ended = true
-                reset = resetCode
-                endStatus = end.status
-            }
+        var sendError: RPCError?
+        for case .end(let end, let resetCode) in outputs {
+            reset = resetCode
+            sendError =
+                end.status.code == .ok
+                ? RPCError(code: .failedPrecondition, message: "the call has already ended")
+                : RPCError(status: end.status)
         }
-        guard !events.isEmpty else { return }
-        let wire = events.reduce(0) { $0 + $1.1 }
-        let sendError =
-            endStatus.code == .ok
-            ? RPCError(code: .failedPrecondition, message: "the call has already ended")
-            : RPCError(status: endStatus)
         let (resume, writer) = shared.withLock {
             s -> ((UnsafeContinuation<ClientStreamEvent?, Never>, ClientStreamEvent?)?, UnsafeContinuation<Void, any Error>?) in
-            s.events.append(contentsOf: events)
-            if wire > 0 { _ = s.window.queued(wire) }
-            let writer = ended ? s.outbound.fail(sendError) : nil
+            for output in outputs {
+                switch output {
+                case .headers(let metadata):
+                    s.events.append((.headers(metadata), 0))
+                case .message(let bytes, let wire):
+                    s.events.append((.message(bytes), wire))
+                    _ = s.window.queued(wire)
+                case .end(let end, _):
+                    s.events.append((.end(end), 0))
+                }
+            }
+            let writer = sendError.flatMap { s.outbound.fail($0) }
             if let waiter = s.waiter, let (event, _) = Self.take(&s) {
                 s.waiter = nil
                 return ((waiter, event), writer)
@@ -209,8 +194,8 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
             return (nil, writer)
         }
         if let (waiter, event) = resume { waiter.resume(returning: event) }
+        guard let sendError else { return }
         writer?.resume(throwing: sendError)
-        guard ended else { return }
         if let deadlineTimer {
             loop.cancelTimer(deadlineTimer)
             self.deadlineTimer = nil
@@ -243,9 +228,10 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
         }
     }
 
-    func appendOutbound(_ bytes: [UInt8], end: Bool) {
+    /// Queues a message (`payload` nil: none) and, with `end`, the end of the request. Loop thread.
+    func appendOutbound(_ payload: [UInt8]?, compressed: Bool, end: Bool) {
         guard !machine.isEnded, !outboundEnded else { return }
-        if !bytes.isEmpty { outbound.append(bytes) }
+        if let payload { outbound.append(payload, compressed: compressed) }
         if end { outboundEnded = true }
         if dataDeferred, let connection {
             dataDeferred = false

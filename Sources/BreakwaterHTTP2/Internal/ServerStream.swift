@@ -12,8 +12,8 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
     // reasons given in `HTTP2Connection`.
 
     struct Shared {
-        var messages: [([UInt8], Int)] = []
-        var readIndex = 0
+        /// Received messages with their wire sizes, not yet taken by the handler.
+        var messages = SmallQueue<([UInt8], Int)>()
         /// The request side ended: nil after the queued messages, or this error.
         var inboundEnd: Result<Void, RPCError>?
         var waiter: UnsafeContinuation<[UInt8]?, any Error>?
@@ -21,7 +21,23 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
         var outbound = OutboundGate()
         var cancelled = false
         var finished = false
-        var cancelHandlers: [@Sendable () -> Void] = []
+        /// The first cancel handler inline (a unary handler registers one), the rest in `moreCancelHandlers`.
+        var cancelHandler: (@Sendable () -> Void)?
+        var moreCancelHandlers: [@Sendable () -> Void] = []
+
+        /// Takes every cancel handler, in registration order.
+        mutating func takeCancelHandlers() -> [@Sendable () -> Void] {
+            guard let first = cancelHandler else { return [] }
+            let handlers = [first] + moreCancelHandlers
+            cancelHandler = nil
+            moreCancelHandlers = []
+            return handlers
+        }
+
+        mutating func dropCancelHandlers() {
+            cancelHandler = nil
+            moreCancelHandlers = []
+        }
     }
 
     let head: ServerRequestHead
@@ -34,7 +50,7 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
 
     // Loop-confined.
     @exclusivity(unchecked) private var deframer: MessageDeframer
-    @exclusivity(unchecked) private var outbound = ByteQueue()
+    @exclusivity(unchecked) private var outbound = OutboundMessages()
     @exclusivity(unchecked) private var headersSubmitted = false
     @exclusivity(unchecked) private var pendingTrailers: [HeaderField]?
     @exclusivity(unchecked) private(set) var finishedLocally = false
@@ -78,13 +94,7 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
     }
 
     private static func take(_ s: inout Shared) -> (Result<[UInt8]?, RPCError>, Bool)? {
-        if s.readIndex < s.messages.count {
-            let (message, wire) = s.messages[s.readIndex]
-            s.readIndex += 1
-            if s.readIndex == s.messages.count {
-                s.messages.removeAll(keepingCapacity: true)
-                s.readIndex = 0
-            }
+        if let (message, wire) = s.messages.popFirst() {
             return (.success(message), s.window.taken(wire))
         }
         switch s.inboundEnd {
@@ -101,16 +111,17 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
     }
 
     func send(_ message: [UInt8]) async throws {
-        var framed: [UInt8] = []
-        if head.responseEncoding == .identity {
-            MessageFramer.append(message, compressed: false, to: &framed)
-        } else {
-            let compressed = try MessageCompression.compress(message, using: head.responseEncoding)
-            MessageFramer.append(compressed, compressed: true, to: &framed)
+        // Framed on the loop: the 5-byte prefix goes with the payload, which is read in place.
+        let compressed = head.responseEncoding != .identity
+        let payload = compressed ? try MessageCompression.compress(message, using: head.responseEncoding) : message
+        let mustWait = try shared.withLock { s throws(RPCError) -> Bool in
+            try s.outbound.accept(OutboundMessages.wireCount(payload))
         }
-        let bytes = framed
-        let mustWait = try shared.withLock { s throws(RPCError) -> Bool in try s.outbound.accept(bytes.count) }
-        if loop.inEventLoop { appendOutbound(bytes) } else { loop.execute { self.appendOutbound(bytes) } }
+        if loop.inEventLoop {
+            appendOutbound(payload, compressed: compressed)
+        } else {
+            loop.execute { self.appendOutbound(payload, compressed: compressed) }
+        }
         if mustWait {
             try await withUnsafeThrowingContinuation { (c: UnsafeContinuation<Void, any Error>) in
                 if let (c, error) = shared.withLock({ $0.outbound.park(c) }) {
@@ -131,7 +142,9 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
     func onCancel(_ handler: @escaping @Sendable () -> Void) {
         let runNow = shared.withLock { s -> Bool in
             if s.cancelled { return true }
-            if !s.finished { s.cancelHandlers.append(handler) }
+            if !s.finished {
+                if s.cancelHandler == nil { s.cancelHandler = handler } else { s.moreCancelHandlers.append(handler) }
+            }
             return false
         }
         if runNow { handler() }
@@ -150,9 +163,9 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
         connection.scheduleFlush()
     }
 
-    private func appendOutbound(_ bytes: [UInt8]) {
+    private func appendOutbound(_ payload: [UInt8], compressed: Bool) {
         guard !finishedLocally, !closed else { return }
-        outbound.append(bytes)
+        outbound.append(payload, compressed: compressed)
         if !headersSubmitted {
             submitHeaders(nil)
         } else {
@@ -181,7 +194,7 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
         } else {
             let writer = shared.withLock { s -> UnsafeContinuation<Void, any Error>? in
                 s.finished = true
-                s.cancelHandlers.removeAll()
+                s.dropCancelHandlers()
                 return s.outbound.fail(RPCError(code: .failedPrecondition, message: "the stream has already finished"))
             }
             writer?.resume(throwing: RPCError(code: .failedPrecondition, message: "the stream has already finished"))
@@ -208,14 +221,12 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
             if s.inboundEnd == nil {
                 s.inboundEnd = .failure(error)
                 s.messages.removeAll()
-                s.readIndex = 0
             }
             let writer = s.outbound.fail(error)
             var handlers: [@Sendable () -> Void] = []
             if runCancelHandlers && !s.cancelled && !s.finished {
                 s.cancelled = true
-                handlers = s.cancelHandlers
-                s.cancelHandlers.removeAll()
+                handlers = s.takeCancelHandlers()
             }
             s.finished = true
             let waiter = s.waiter
@@ -251,8 +262,9 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
             return
         }
         deframer.append(bytes)
-        var messages: [([UInt8], Int)] = []
         var failure: Status?
+        /// Whether the application is behind (the last push said so); nil when nothing was pushed.
+        var holdBack: Bool?
         while true {
             let frame: MessageDeframer.Frame?
             do {
@@ -269,37 +281,40 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
                     break
                 }
                 do {
-                    messages.append(
-                        (try MessageCompression.decompress(frame.payload, using: head.requestEncoding, limit: deframer.maxMessageBytes), wire))
+                    let message = try MessageCompression.decompress(
+                        frame.payload, using: head.requestEncoding, limit: deframer.maxMessageBytes)
+                    holdBack = push(message, wire: wire)
                 } catch {
                     failure = error.status
                     break
                 }
             } else {
-                messages.append((frame.payload, wire))
+                holdBack = push(frame.payload, wire: wire)
             }
         }
-        if !messages.isEmpty { push(messages) }
         if let failure {
             finishOnLoop(status: failure, trailers: [:], failHandlerWith: RPCError(status: failure))
             consumeHeldBack()
             return
         }
-        if shared.withLock({ !$0.window.kickWanted }) { consumeHeldBack() }
+        if !(holdBack ?? shared.withLock({ $0.window.kickWanted })) { consumeHeldBack() }
     }
 
-    private func push(_ messages: [([UInt8], Int)]) {
-        let wire = messages.reduce(0) { $0 + $1.1 }
-        let resume = shared.withLock { s -> (UnsafeContinuation<[UInt8]?, any Error>, Result<[UInt8]?, RPCError>)? in
-            s.messages.append(contentsOf: messages)
+    /// Queues one message for the handler (resuming it if it waits); returns whether the received bytes
+    /// must be held back (the handler is more than `InboundWindow.highWater` behind).
+    private func push(_ message: [UInt8], wire: Int) -> Bool {
+        let (resume, holdBack) = shared.withLock {
+            s -> ((UnsafeContinuation<[UInt8]?, any Error>, Result<[UInt8]?, RPCError>)?, Bool) in
+            s.messages.append((message, wire))
             _ = s.window.queued(wire)
             if let waiter = s.waiter, let (result, _) = Self.take(&s) {
                 s.waiter = nil
-                return (waiter, result)
+                return ((waiter, result), s.window.kickWanted)
             }
-            return nil
+            return (nil, s.window.kickWanted)
         }
         if let (waiter, result) = resume { waiter.resume(with: result.mapError { $0 as any Error }) }
+        return holdBack
     }
 
     /// The client ended its side (END_STREAM).
@@ -313,7 +328,7 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
         }
         let waiter = shared.withLock { s -> UnsafeContinuation<[UInt8]?, any Error>? in
             if s.inboundEnd == nil { s.inboundEnd = .success(()) }
-            guard s.readIndex >= s.messages.count, let waiter = s.waiter else { return nil }
+            guard s.messages.isEmpty, let waiter = s.waiter else { return nil }
             s.waiter = nil
             return waiter
         }
