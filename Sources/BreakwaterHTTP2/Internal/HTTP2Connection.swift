@@ -442,6 +442,23 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
     }
 }
 
+/// A header block laid out once as `nghttp2_nv` values, for blocks that are the same on every stream of a
+/// connection (response headers without metadata, OK trailers). nghttp2 copies the fields when a block is
+/// submitted, so one layout serves every submit. Loop-confined, like the connection that owns it.
+final class PreparedHeaderBlock {
+    private let scratch = HeaderBlockScratch()
+    let fields: [HeaderField]
+
+    init(_ fields: [HeaderField]) {
+        self.fields = fields
+    }
+
+    /// Runs `body` with the block as `nghttp2_nv` values.
+    func withFields<R>(_ body: (UnsafePointer<nghttp2_nv>?, Int) -> R) -> R {
+        scratch.withLaidOut(fields, body)
+    }
+}
+
 /// Reusable memory for laying out header fields as `nghttp2_nv` values, so that submitting a header block
 /// allocates nothing here (nghttp2 copies the fields during the submit call). Loop-confined, like the
 /// connection that owns it.
@@ -461,6 +478,19 @@ final class HeaderBlockScratch {
     deinit {
         bytes.deallocate()
         nvs.deallocate()
+    }
+
+    /// The number of fields laid out by `withLaidOut`, which keeps its layout (0: none).
+    private var laidOutCount = 0
+
+    /// Runs `body` with `fields` as `nghttp2_nv` values, laying them out on the first call only: for a
+    /// scratch that only ever holds these `fields` (`PreparedHeaderBlock`).
+    func withLaidOut<R>(_ fields: [HeaderField], _ body: (UnsafePointer<nghttp2_nv>?, Int) -> R) -> R {
+        if laidOutCount == 0 && !fields.isEmpty {
+            _ = withFields(fields) { _, count in count }
+            laidOutCount = fields.count
+        }
+        return body(nvs, laidOutCount)
     }
 
     /// Runs `body` with `fields` as `nghttp2_nv` values; the memory is valid during `body` only.

@@ -177,6 +177,20 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         }
     }
 
+    /// Response headers without metadata, for the last encoding asked for (made by Core's
+    /// `GRPCHeaders.responseHeaders`, once).
+    @exclusivity(unchecked) private var plainResponseHeaders: (CompressionAlgorithm, PreparedHeaderBlock)?
+    /// The trailers of an OK status without message or metadata (Core's `GRPCHeaders.trailers`, once).
+    private(set) lazy var okTrailers = PreparedHeaderBlock(GRPCHeaders.trailers(status: .ok, metadata: [:], trailersOnly: false))
+
+    /// Response headers without metadata for `encoding`, laid out once per connection.
+    func responseHeaders(encoding: CompressionAlgorithm) -> PreparedHeaderBlock {
+        if let (cached, block) = plainResponseHeaders, cached == encoding { return block }
+        let block = PreparedHeaderBlock(GRPCHeaders.responseHeaders(metadata: [:], encoding: encoding))
+        plainResponseHeaders = (encoding, block)
+        return block
+    }
+
     /// Streams started during the current `nghttp2_session_mem_recv`, for the server's accept callback.
     @exclusivity(unchecked) private var acceptedStreams: [ServerStream] = []
 

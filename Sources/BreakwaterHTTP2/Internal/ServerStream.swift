@@ -52,7 +52,14 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
     @exclusivity(unchecked) private var deframer: MessageDeframer
     @exclusivity(unchecked) private var outbound = OutboundMessages()
     @exclusivity(unchecked) private var headersSubmitted = false
-    @exclusivity(unchecked) private var pendingTrailers: [HeaderField]?
+    /// Trailers to send once the queued messages are out.
+    @exclusivity(unchecked) private var pendingTrailers: PendingTrailers?
+
+    enum PendingTrailers {
+        case fields([HeaderField])
+        /// The connection's OK trailers (no message, no metadata).
+        case ok
+    }
     @exclusivity(unchecked) private(set) var finishedLocally = false
     @exclusivity(unchecked) private var dataDeferred = false
     @exclusivity(unchecked) var remoteClosed = false
@@ -155,10 +162,16 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
     private func submitHeaders(_ metadata: Metadata?) {
         guard !headersSubmitted, !finishedLocally, !closed, let session = connection.session else { return }
         headersSubmitted = true
-        let fields = GRPCHeaders.responseHeaders(metadata: metadata ?? [:], encoding: head.responseEncoding)
         var provider = HTTP2Connection.dataProvider
-        _ = connection.headerScratch.withFields(fields) { nva, count in
-            nghttp2_submit_response(session, streamID, nva, count, &provider)
+        if let metadata, !metadata.isEmpty {
+            let fields = GRPCHeaders.responseHeaders(metadata: metadata, encoding: head.responseEncoding)
+            _ = connection.headerScratch.withFields(fields) { nva, count in
+                nghttp2_submit_response(session, streamID, nva, count, &provider)
+            }
+        } else {
+            _ = connection.responseHeaders(encoding: head.responseEncoding).withFields { nva, count in
+                nghttp2_submit_response(session, streamID, nva, count, &provider)
+            }
         }
         connection.scheduleFlush()
     }
@@ -206,7 +219,11 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
                 nghttp2_submit_response(session, streamID, nva, count, nil)
             }
         } else {
-            pendingTrailers = GRPCHeaders.trailers(status: status, metadata: trailers, trailersOnly: false)
+            if status.code == .ok && status.message.isEmpty && trailers.isEmpty {
+                pendingTrailers = .ok
+            } else {
+                pendingTrailers = .fields(GRPCHeaders.trailers(status: status, metadata: trailers, trailersOnly: false))
+            }
             resumeIfDeferred()
         }
         if !remoteClosed { resetAfterTrailers = true }
@@ -365,8 +382,13 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
         if outbound.isEmpty, let trailers = pendingTrailers, let session = connection.session {
             pendingTrailers = nil
             flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
-            _ = connection.headerScratch.withFields(trailers) { nva, count in
-                nghttp2_submit_trailer(session, streamID, nva, count)
+            switch trailers {
+            case .fields(let fields):
+                _ = connection.headerScratch.withFields(fields) { nva, count in
+                    nghttp2_submit_trailer(session, streamID, nva, count)
+                }
+            case .ok:
+                _ = connection.okTrailers.withFields { nva, count in nghttp2_submit_trailer(session, streamID, nva, count) }
             }
             return n
         }
