@@ -27,6 +27,9 @@ protocol EventLoopTurnObserver: AnyObject {
 public final class EventLoop: TaskExecutor, @unchecked Sendable {
     // Safety: `queue` is protected by its Mutex and `threadID` is atomic; every other stored var
     // (`handlers`, `timers`, `turnObservers`, `readBuffer`) is touched only on this loop's own thread.
+    // Exclusivity: the loop-confined vars are `@exclusivity(unchecked)`, for the reasons given in
+    // `HTTP2Connection` (one thread; `timers.popDue` returns before the timer fires; a batch runs from
+    // `running` while new work goes to the queue's array).
 
     private enum Work {
         case job(UnownedJob)
@@ -46,9 +49,12 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     private let queue = Mutex(Queue())
     private let threadID = Atomic<UInt>(0)
 
-    private var handlers: [Int32: any EventLoopFDHandler] = [:]
-    private var timers = TimerHeap<() -> Void>()
-    private var turnObservers: [any EventLoopTurnObserver] = []
+    /// The batch being run: swapped with the queue's array under the lock, so neither is reallocated.
+    @exclusivity(unchecked) private var running: [Work] = []
+    @exclusivity(unchecked) private var handlers: [Int32: any EventLoopFDHandler] = [:]
+    @exclusivity(unchecked) private var timers = TimerHeap<() -> Void>()
+    @exclusivity(unchecked) private var turnObservers: [any EventLoopTurnObserver] = []
+    @exclusivity(unchecked) private var notifying: [any EventLoopTurnObserver] = []
     /// A buffer reused for every socket read on this loop.
     let readBuffer: UnsafeMutableRawBufferPointer
 
@@ -59,7 +65,9 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         wakeFD = bw_eventfd(0, 1)
         readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
         precondition(epfd >= 0 && wakeFD >= 0, "cannot create epoll or eventfd: errno \(errno)")
-        _ = bw_epoll_ctl(epfd, 1, wakeFD, BW_EPOLLIN)
+        // Edge-triggered: every write is reported once, so the loop never reads the eventfd (one syscall
+        // less per wake-up); the counter just grows (see `wake`).
+        _ = bw_epoll_ctl(epfd, 1, wakeFD, BW_EPOLLIN | EventLoop.edgeTriggered)
         let started = ThreadSpawner.spawn(name: name) { [self] in self.run() }
         precondition(started, "cannot start event loop thread")
     }
@@ -93,9 +101,25 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             }
             return false
         }
-        if wake {
-            var one: UInt64 = 1
-            _ = Glibc.write(wakeFD, &one, 8)
+        if wake { self.wake() }
+    }
+
+    /// EPOLLET (Glibc's overlay does not export the epoll constants).
+    private static let edgeTriggered: UInt32 = 1 << 31
+
+    private func wake() {
+        var one: UInt64 = 1
+        while Glibc.write(wakeFD, &one, 8) < 0 {
+            switch errno {
+            case EINTR:
+                continue
+            case EAGAIN:
+                // The counter is full (after 2^64 - 2 wake-ups without a read): empty it and write again.
+                var value: UInt64 = 0
+                _ = Glibc.read(wakeFD, &value, 8)
+            default:
+                return
+            }
         }
     }
 
@@ -177,11 +201,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
                 for i in 0..<Int(n) {
                     let fd = events[i].fd
                     let mask = events[i].events
-                    if fd == wakeFD {
-                        var value: UInt64 = 0
-                        _ = Glibc.read(wakeFD, &value, 8)
-                        continue
-                    }
+                    if fd == wakeFD { continue }
                     handlers[fd]?.handleEvents(mask)
                 }
             }
@@ -191,14 +211,10 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     private func runQueuedWork() {
         // Drain a bounded number of batches so that I/O is not starved by work that enqueues work.
         for _ in 0..<16 {
-            let batch = queue.withLock { q -> [Work] in
-                let items = q.items
-                q.items.removeAll(keepingCapacity: true)
-                return items
-            }
-            if batch.isEmpty { return }
+            queue.withLock { q in swap(&q.items, &running) }
+            if running.isEmpty { return }
             // The queue lock is not held here: running a job may enqueue again on this thread.
-            for work in batch {
+            for work in running {
                 switch work {
                 case .job(let job):
                     job.runSynchronously(on: asUnownedTaskExecutor())
@@ -206,6 +222,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
                     closure()
                 }
             }
+            running.removeAll(keepingCapacity: true)
         }
     }
 
@@ -218,11 +235,13 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     private func runTurnObservers() {
         // Observers may add observers (a flush can resume work that writes again); loop until quiet.
+        // The observers run from `notifying` while new ones go to `turnObservers`; swapping the two arrays
+        // reuses both buffers (copying and then clearing a shared buffer would allocate every turn).
         var rounds = 0
         while !turnObservers.isEmpty && rounds < 4 {
-            let observers = turnObservers
-            turnObservers.removeAll(keepingCapacity: true)
-            for observer in observers { observer.endOfTurn() }
+            swap(&turnObservers, &notifying)
+            for observer in notifying { observer.endOfTurn() }
+            notifying.removeAll(keepingCapacity: true)
             rounds += 1
         }
     }

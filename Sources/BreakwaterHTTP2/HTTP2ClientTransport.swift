@@ -28,14 +28,14 @@ public final class HTTP2ClientTransport: ClientTransport {
         manager = ClientConnectionManager(loop: eventLoop, host: host, port: port, configuration: configuration)
     }
 
-    /// Opens a stream and queues its request headers. Never throws: failures end the stream.
+    /// Makes a stream. Its request headers go to the loop with the stream's first command (`send`,
+    /// `finishSending`, or `next` when it has to wait), so that a unary call crosses threads once; its
+    /// deadline timer is armed then. A stream cancelled before any command never reaches the network.
+    /// Never throws: failures end the stream.
     public func makeStream(head: ClientRequestHead) async -> any ClientTransportStream {
         var head = head
         head.maxReceiveMessageBytes = min(head.maxReceiveMessageBytes, configuration.maxReceiveMessageBytes)
-        let stream = ClientStream(head: head, loop: eventLoop, manager: manager)
-        let manager = self.manager
-        eventLoop.executeOrRun { manager.open(stream) }
-        return stream
+        return ClientStream(head: head, loop: eventLoop, manager: manager)
     }
 
     deinit {

@@ -51,4 +51,19 @@ import Testing
             #expect(read.map(\.value) == fields.map(\.value))
         }
     }
+
+    @Test func preparedBlockGivesItsFieldsOnEveryUse() {
+        let fields = GRPCHeaders.trailers(status: .ok, metadata: [:], trailersOnly: false)
+        let block = PreparedHeaderBlock(fields)
+        for _ in 0..<3 {
+            let read = block.withFields { nva, count -> [String] in
+                (0..<count).map { i in
+                    let nv = nva![i]
+                    return String(decoding: UnsafeBufferPointer(start: nv.name, count: nv.namelen), as: UTF8.self) + "="
+                        + String(decoding: UnsafeBufferPointer(start: nv.value, count: nv.valuelen), as: UTF8.self)
+                }
+            }
+            #expect(read == fields.map { "\($0.name)=\($0.value)" })
+        }
+    }
 }

@@ -3,18 +3,18 @@ import CNghttp2
 
 /// The client side of one HTTP/2 connection: submits requests, routes response frames to streams.
 final class ClientConnection: HTTP2Connection, @unchecked Sendable {
-    // Safety: as `HTTP2Connection`, loop-confined.
+    // Safety: as `HTTP2Connection`, loop-confined; its vars are `@exclusivity(unchecked)` likewise.
 
     let manager: ClientConnectionManager
     let configuration: HTTP2ClientTransport.Configuration
     let authority: String
-    private(set) var streams: [Int32: ClientStream] = [:]
-    private(set) var receivedSettings = false
-    private(set) var goingAway = false
+    @exclusivity(unchecked) private(set) var streams: [Int32: ClientStream] = [:]
+    @exclusivity(unchecked) private(set) var receivedSettings = false
+    @exclusivity(unchecked) private(set) var goingAway = false
     /// The header block being received, for the stream `blockStreamID` (0: none, or one we do not track).
     /// HTTP/2 sends a header block as one run of frames, so at most one is open; the array is reused.
-    private var blockStreamID: Int32 = 0
-    private var blockFields: [HeaderField] = []
+    @exclusivity(unchecked) private var blockStreamID: Int32 = 0
+    @exclusivity(unchecked) private var blockFields: [HeaderField] = []
 
     init(loop: EventLoop, fd: Int32, remoteAddress: SocketAddress, manager: ClientConnectionManager, authority: String) {
         self.manager = manager

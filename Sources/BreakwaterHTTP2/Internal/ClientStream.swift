@@ -8,16 +8,19 @@ import Synchronization
 /// locked mailbox: taking an event that is already there costs one lock, no thread hop.
 final class ClientStream: ClientTransportStream, @unchecked Sendable {
     // Safety: `shared` is protected by its Mutex; `head`, `loop`, `manager` are immutable; every other
-    // stored var is touched only on `loop`'s thread.
+    // stored var is touched only on `loop`'s thread, and is `@exclusivity(unchecked)` for the reasons
+    // given in `HTTP2Connection`.
 
     struct Shared {
-        var events: [(ClientStreamEvent, Int)] = []
-        var readIndex = 0
+        /// Events not yet taken, with the wire bytes of each message (0 for the others).
+        var events = SmallQueue<(ClientStreamEvent, Int)>()
         var waiter: UnsafeContinuation<ClientStreamEvent?, Never>?
         var endDelivered = false
         var window = InboundWindow()
         var outbound = OutboundGate()
         var finishSendingRequested = false
+        /// The stream was not handed to the connection manager yet: the first command carries it there.
+        var openPending = true
     }
 
     let head: ClientRequestHead
@@ -26,16 +29,16 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
     private let shared = Mutex(Shared())
 
     // Loop-confined.
-    var machine: GRPCClientStreamMachine
-    var streamID: Int32 = -1
-    var connection: ClientConnection?
-    var outbound = ByteQueue()
-    var outboundEnded = false
-    var endStreamSent = false
-    var requestSent = false
-    var dataDeferred = false
-    var deadlineTimer: UInt64?
-    var unconsumed = 0
+    @exclusivity(unchecked) var machine: GRPCClientStreamMachine
+    @exclusivity(unchecked) var streamID: Int32 = -1
+    @exclusivity(unchecked) var connection: ClientConnection?
+    @exclusivity(unchecked) var outbound = OutboundMessages()
+    @exclusivity(unchecked) var outboundEnded = false
+    @exclusivity(unchecked) var endStreamSent = false
+    @exclusivity(unchecked) var requestSent = false
+    @exclusivity(unchecked) var dataDeferred = false
+    @exclusivity(unchecked) var deadlineTimer: UInt64?
+    @exclusivity(unchecked) var unconsumed = 0
     var isEnded: Bool { machine.isEnded }
 
     init(head: ClientRequestHead, loop: EventLoop, manager: ClientConnectionManager) {
@@ -48,23 +51,26 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
     // MARK: Application side
 
     func send(_ message: [UInt8], endStream: Bool) async throws {
-        var framed: [UInt8] = []
-        if head.compression == .identity {
-            MessageFramer.append(message, compressed: false, to: &framed)
-        } else {
-            let compressed = try MessageCompression.compress(message, using: head.compression)
-            MessageFramer.append(compressed, compressed: true, to: &framed)
-        }
-        let bytes = framed
-        let mustWait = try shared.withLock { s throws(RPCError) -> Bool in
+        // Framed on the loop: the 5-byte prefix goes with the payload, which is read in place.
+        let compressed = head.compression != .identity
+        let payload = compressed ? try MessageCompression.compress(message, using: head.compression) : message
+        let (mustWait, open) = try shared.withLock { s throws(RPCError) -> (Bool, Bool) in
             if s.finishSendingRequested {
                 throw RPCError(code: .failedPrecondition, message: "the request side of the stream is already finished")
             }
-            let mustWait = try s.outbound.accept(bytes.count)
+            let mustWait = try s.outbound.accept(OutboundMessages.wireCount(payload))
             if endStream { s.finishSendingRequested = true }
-            return mustWait
+            return (mustWait, Self.takeOpen(&s))
         }
-        loop.executeOrRun { self.appendOutbound(bytes, end: endStream) }
+        if loop.inEventLoop {
+            if open { manager.open(self) }
+            appendOutbound(payload, compressed: compressed, end: endStream)
+        } else {
+            loop.execute {
+                if open { self.manager.open(self) }
+                self.appendOutbound(payload, compressed: compressed, end: endStream)
+            }
+        }
         if mustWait {
             try await withUnsafeThrowingContinuation { (c: UnsafeContinuation<Void, any Error>) in
                 if let (c, error) = shared.withLock({ $0.outbound.park(c) }) {
@@ -75,22 +81,23 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
     }
 
     func finishSending() {
-        let first = shared.withLock { s -> Bool in
+        let (first, open) = shared.withLock { s -> (Bool, Bool) in
             defer { s.finishSendingRequested = true }
-            return !s.finishSendingRequested
+            return (!s.finishSendingRequested, Self.takeOpen(&s))
         }
-        if first { loop.executeOrRun { self.appendOutbound([], end: true) } }
+        if first { runOnLoop(open: open) { self.appendOutbound(nil, compressed: false, end: true) } }
     }
 
     func next() async -> ClientStreamEvent? {
         if case .some(let ready) = takeEvent() { return ready }
         return await withTaskCancellationHandler {
             await withUnsafeContinuation { (c: UnsafeContinuation<ClientStreamEvent?, Never>) in
-                let immediate = shared.withLock { s -> (ClientStreamEvent?, Bool)? in
-                    if let taken = Self.take(&s) { return taken }
+                let (immediate, open) = shared.withLock { s -> ((ClientStreamEvent?, Bool)?, Bool) in
+                    if let taken = Self.take(&s) { return (taken, false) }
                     s.waiter = c
-                    return nil
+                    return (nil, Self.takeOpen(&s))
                 }
+                if open { runOnLoop(open: true) {} }
                 if let (event, kick) = immediate {
                     if kick { loop.execute { self.consumeHeldBack() } }
                     c.resume(returning: event)
@@ -102,8 +109,34 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
     }
 
     func cancel() {
+        // A stream cancelled before its first command never reaches the network (no HEADERS, no
+        // RST_STREAM). It still ends as any cancelled call (not marked as never sent: that would invite a
+        // transparent retry of a call its caller gave up).
+        shared.withLock { s in s.openPending = false }
         loop.executeOrRun {
             self.fail(Status(code: .cancelled, message: "call cancelled"), reset: StatusMapping.HTTP2ErrorCode.cancel.rawValue)
+        }
+    }
+
+    /// Under the lock: whether this caller must carry the open to the loop (true once, for the first command).
+    private static func takeOpen(_ s: inout Shared) -> Bool {
+        defer { s.openPending = false }
+        return s.openPending
+    }
+
+    /// Runs `work` on the loop (at once when called there), after handing the stream to the connection
+    /// manager when `open`: a unary call crosses to the loop once, with its open and its message together.
+    private func runOnLoop(open: Bool, _ work: @escaping @Sendable () -> Void) {
+        if loop.inEventLoop {
+            if open { manager.open(self) }
+            work()
+        } else if open {
+            loop.execute {
+                self.manager.open(self)
+                work()
+            }
+        } else {
+            loop.execute(work)
         }
     }
 
@@ -117,13 +150,7 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
 
     /// Takes the next event under the lock: (event or nil after the end, whether to kick the loop).
     private static func take(_ s: inout Shared) -> (ClientStreamEvent?, Bool)? {
-        if s.readIndex < s.events.count {
-            let (event, wire) = s.events[s.readIndex]
-            s.readIndex += 1
-            if s.readIndex == s.events.count {
-                s.events.removeAll(keepingCapacity: true)
-                s.readIndex = 0
-            }
+        if let (event, wire) = s.events.popFirst() {
             if case .end = event { s.endDelivered = true }
             let kick = wire > 0 ? s.window.taken(wire) : false
             return (event, kick)
@@ -136,34 +163,30 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
 
     /// Delivers machine outputs to the application and carries out an end (reset, cleanup).
     func deliver(_ outputs: [GRPCClientStreamMachine.Output]) {
-        var events: [(ClientStreamEvent, Int)] = []
-        var ended = false
+        guard !outputs.isEmpty else { return }
         var reset: UInt32?
-        var endStatus = Status.ok
-        for output in outputs {
-            switch output {
-            case .headers(let metadata):
-                events.append((.headers(metadata), 0))
-            case .message(let bytes, let wire):
-                events.append((.message(bytes), wire))
-            case .end(let end, let resetCode):
-                events.append((.end(end), 0))
-                ended = true
-                reset = resetCode
-                endStatus = end.status
-            }
+        var sendError: RPCError?
+        for case .end(let end, let resetCode) in outputs {
+            reset = resetCode
+            sendError =
+                end.status.code == .ok
+                ? RPCError(code: .failedPrecondition, message: "the call has already ended")
+                : RPCError(status: end.status)
         }
-        guard !events.isEmpty else { return }
-        let wire = events.reduce(0) { $0 + $1.1 }
-        let sendError =
-            endStatus.code == .ok
-            ? RPCError(code: .failedPrecondition, message: "the call has already ended")
-            : RPCError(status: endStatus)
         let (resume, writer) = shared.withLock {
             s -> ((UnsafeContinuation<ClientStreamEvent?, Never>, ClientStreamEvent?)?, UnsafeContinuation<Void, any Error>?) in
-            s.events.append(contentsOf: events)
-            if wire > 0 { _ = s.window.queued(wire) }
-            let writer = ended ? s.outbound.fail(sendError) : nil
+            for output in outputs {
+                switch output {
+                case .headers(let metadata):
+                    s.events.append((.headers(metadata), 0))
+                case .message(let bytes, let wire):
+                    s.events.append((.message(bytes), wire))
+                    _ = s.window.queued(wire)
+                case .end(let end, _):
+                    s.events.append((.end(end), 0))
+                }
+            }
+            let writer = sendError.flatMap { s.outbound.fail($0) }
             if let waiter = s.waiter, let (event, _) = Self.take(&s) {
                 s.waiter = nil
                 return ((waiter, event), writer)
@@ -171,8 +194,8 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
             return (nil, writer)
         }
         if let (waiter, event) = resume { waiter.resume(returning: event) }
+        guard let sendError else { return }
         writer?.resume(throwing: sendError)
-        guard ended else { return }
         if let deadlineTimer {
             loop.cancelTimer(deadlineTimer)
             self.deadlineTimer = nil
@@ -205,9 +228,10 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
         }
     }
 
-    func appendOutbound(_ bytes: [UInt8], end: Bool) {
+    /// Queues a message (`payload` nil: none) and, with `end`, the end of the request. Loop thread.
+    func appendOutbound(_ payload: [UInt8]?, compressed: Bool, end: Bool) {
         guard !machine.isEnded, !outboundEnded else { return }
-        if !bytes.isEmpty { outbound.append(bytes) }
+        if let payload { outbound.append(payload, compressed: compressed) }
         if end { outboundEnded = true }
         if dataDeferred, let connection {
             dataDeferred = false

@@ -5,19 +5,20 @@ import CNghttp2
 /// and shuts down gracefully (GOAWAY 2^31-1, PING, GOAWAY last-stream-id, drain, close).
 final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     // Safety: as `HTTP2Connection`, loop-confined (created on the acceptor thread, then handed over).
+    // Exclusivity: as `HTTP2Connection`, the loop-confined vars are `@exclusivity(unchecked)`.
 
     let context: ServerContext
-    private var streams: [Int32: ServerStream] = [:]
+    @exclusivity(unchecked) private var streams: [Int32: ServerStream] = [:]
     /// The request header block being received. HTTP/2 sends a header block as one run of frames (HEADERS
     /// then CONTINUATIONs, nothing in between), so at most one is open per connection; the array is reused.
-    private var blockStreamID: Int32 = 0
-    private var blockFields: [HeaderField] = []
-    private var blockSize = 0
-    private var shuttingDown = false
-    private var finalGoAwaySent = false
+    @exclusivity(unchecked) private var blockStreamID: Int32 = 0
+    @exclusivity(unchecked) private var blockFields: [HeaderField] = []
+    @exclusivity(unchecked) private var blockSize = 0
+    @exclusivity(unchecked) private var shuttingDown = false
+    @exclusivity(unchecked) private var finalGoAwaySent = false
     /// The subject of the client's TLS certificate, once the handshake is done.
-    private var peerCertificateSubject: String?
-    private var handshakeTimer: UInt64?
+    @exclusivity(unchecked) private var peerCertificateSubject: String?
+    @exclusivity(unchecked) private var handshakeTimer: UInt64?
     /// The client's address in gRPC's peer form, made once for all the connection's requests.
     private lazy var peerDescription = remoteAddress.peerDescription
     private static let shutdownPing: [UInt8] = Array("bwdrain!".utf8)
@@ -171,13 +172,41 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             if let deadline = head.deadline {
                 stream.deadlineTimer = loop.scheduleTimer(at: deadline) { stream.deadlineExpired() }
             }
-            let accept = context.acceptStream
-            loop.execute { accept(stream) }
+            // Handed to the server once nghttp2 has returned (`handledEvents`), not from inside its callback.
+            acceptedStreams.append(stream)
         }
     }
 
+    /// Response headers without metadata, for the last encoding asked for (made by Core's
+    /// `GRPCHeaders.responseHeaders`, once).
+    @exclusivity(unchecked) private var plainResponseHeaders: (CompressionAlgorithm, PreparedHeaderBlock)?
+    /// The trailers of an OK status without message or metadata (Core's `GRPCHeaders.trailers`, once).
+    private(set) lazy var okTrailers = PreparedHeaderBlock(GRPCHeaders.trailers(status: .ok, metadata: [:], trailersOnly: false))
+
+    /// Response headers without metadata for `encoding`, laid out once per connection.
+    func responseHeaders(encoding: CompressionAlgorithm) -> PreparedHeaderBlock {
+        if let (cached, block) = plainResponseHeaders, cached == encoding { return block }
+        let block = PreparedHeaderBlock(GRPCHeaders.responseHeaders(metadata: [:], encoding: encoding))
+        plainResponseHeaders = (encoding, block)
+        return block
+    }
+
+    /// Streams started during the current `nghttp2_session_mem_recv`, for the server's accept callback.
+    @exclusivity(unchecked) private var acceptedStreams: [ServerStream] = []
+
+    override func handledEvents() {
+        guard !acceptedStreams.isEmpty else { return }
+        let accept = context.acceptStream
+        var i = 0
+        while i < acceptedStreams.count {
+            accept(acceptedStreams[i])
+            i += 1
+        }
+        acceptedStreams.removeAll(keepingCapacity: true)
+    }
+
     /// Bodies of plain HTTP error responses (415, 405), by stream.
-    private var plainBodies: [Int32: ByteQueue] = [:]
+    @exclusivity(unchecked) private var plainBodies: [Int32: ByteQueue] = [:]
 
     private func respondTrailersOnly(_ streamID: Int32, _ status: Status) {
         guard let session else { return }

@@ -8,11 +8,12 @@ import Synchronization
 /// everything that touches nghttp2 runs on `loop` (at once when the handler already runs there).
 final class ServerStream: ServerTransportStream, @unchecked Sendable {
     // Safety: `shared` is protected by its Mutex; `head`, `loop`, `streamID`, `connection` are immutable;
-    // every other stored var is touched only on `loop`'s thread.
+    // every other stored var is touched only on `loop`'s thread, and is `@exclusivity(unchecked)` for the
+    // reasons given in `HTTP2Connection`.
 
     struct Shared {
-        var messages: [([UInt8], Int)] = []
-        var readIndex = 0
+        /// Received messages with their wire sizes, not yet taken by the handler.
+        var messages = SmallQueue<([UInt8], Int)>()
         /// The request side ended: nil after the queued messages, or this error.
         var inboundEnd: Result<Void, RPCError>?
         var waiter: UnsafeContinuation<[UInt8]?, any Error>?
@@ -20,7 +21,23 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
         var outbound = OutboundGate()
         var cancelled = false
         var finished = false
-        var cancelHandlers: [@Sendable () -> Void] = []
+        /// The first cancel handler inline (a unary handler registers one), the rest in `moreCancelHandlers`.
+        var cancelHandler: (@Sendable () -> Void)?
+        var moreCancelHandlers: [@Sendable () -> Void] = []
+
+        /// Takes every cancel handler, in registration order.
+        mutating func takeCancelHandlers() -> [@Sendable () -> Void] {
+            guard let first = cancelHandler else { return [] }
+            let handlers = [first] + moreCancelHandlers
+            cancelHandler = nil
+            moreCancelHandlers = []
+            return handlers
+        }
+
+        mutating func dropCancelHandlers() {
+            cancelHandler = nil
+            moreCancelHandlers = []
+        }
     }
 
     let head: ServerRequestHead
@@ -32,17 +49,24 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
     var preferredExecutor: (any TaskExecutor)? { loop }
 
     // Loop-confined.
-    private var deframer: MessageDeframer
-    private var outbound = ByteQueue()
-    private var headersSubmitted = false
-    private var pendingTrailers: [HeaderField]?
-    private(set) var finishedLocally = false
-    private var dataDeferred = false
-    var remoteClosed = false
-    var resetAfterTrailers = false
-    var deadlineTimer: UInt64?
-    private var unconsumed = 0
-    private(set) var closed = false
+    @exclusivity(unchecked) private var deframer: MessageDeframer
+    @exclusivity(unchecked) private var outbound = OutboundMessages()
+    @exclusivity(unchecked) private var headersSubmitted = false
+    /// Trailers to send once the queued messages are out.
+    @exclusivity(unchecked) private var pendingTrailers: PendingTrailers?
+
+    enum PendingTrailers {
+        case fields([HeaderField])
+        /// The connection's OK trailers (no message, no metadata).
+        case ok
+    }
+    @exclusivity(unchecked) private(set) var finishedLocally = false
+    @exclusivity(unchecked) private var dataDeferred = false
+    @exclusivity(unchecked) var remoteClosed = false
+    @exclusivity(unchecked) var resetAfterTrailers = false
+    @exclusivity(unchecked) var deadlineTimer: UInt64?
+    @exclusivity(unchecked) private var unconsumed = 0
+    @exclusivity(unchecked) private(set) var closed = false
 
     init(head: ServerRequestHead, loop: EventLoop, streamID: Int32, connection: ServerConnection, maxReceiveMessageBytes: Int) {
         self.head = head
@@ -77,13 +101,7 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
     }
 
     private static func take(_ s: inout Shared) -> (Result<[UInt8]?, RPCError>, Bool)? {
-        if s.readIndex < s.messages.count {
-            let (message, wire) = s.messages[s.readIndex]
-            s.readIndex += 1
-            if s.readIndex == s.messages.count {
-                s.messages.removeAll(keepingCapacity: true)
-                s.readIndex = 0
-            }
+        if let (message, wire) = s.messages.popFirst() {
             return (.success(message), s.window.taken(wire))
         }
         switch s.inboundEnd {
@@ -95,20 +113,22 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
 
     func sendHeaders(_ metadata: Metadata) async throws {
         if let failure = shared.withLock({ $0.outbound.failure }) { throw failure }
-        loop.executeOrRun { self.submitHeaders(metadata) }
+        // Handlers run on the loop (their task's executor preference): no closure, no queue.
+        if loop.inEventLoop { submitHeaders(metadata) } else { loop.execute { self.submitHeaders(metadata) } }
     }
 
     func send(_ message: [UInt8]) async throws {
-        var framed: [UInt8] = []
-        if head.responseEncoding == .identity {
-            MessageFramer.append(message, compressed: false, to: &framed)
-        } else {
-            let compressed = try MessageCompression.compress(message, using: head.responseEncoding)
-            MessageFramer.append(compressed, compressed: true, to: &framed)
+        // Framed on the loop: the 5-byte prefix goes with the payload, which is read in place.
+        let compressed = head.responseEncoding != .identity
+        let payload = compressed ? try MessageCompression.compress(message, using: head.responseEncoding) : message
+        let mustWait = try shared.withLock { s throws(RPCError) -> Bool in
+            try s.outbound.accept(OutboundMessages.wireCount(payload))
         }
-        let bytes = framed
-        let mustWait = try shared.withLock { s throws(RPCError) -> Bool in try s.outbound.accept(bytes.count) }
-        loop.executeOrRun { self.appendOutbound(bytes) }
+        if loop.inEventLoop {
+            appendOutbound(payload, compressed: compressed)
+        } else {
+            loop.execute { self.appendOutbound(payload, compressed: compressed) }
+        }
         if mustWait {
             try await withUnsafeThrowingContinuation { (c: UnsafeContinuation<Void, any Error>) in
                 if let (c, error) = shared.withLock({ $0.outbound.park(c) }) {
@@ -119,13 +139,19 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
     }
 
     func finish(status: Status, trailers: Metadata) {
-        loop.executeOrRun { self.finishOnLoop(status: status, trailers: trailers) }
+        if loop.inEventLoop {
+            finishOnLoop(status: status, trailers: trailers)
+        } else {
+            loop.execute { self.finishOnLoop(status: status, trailers: trailers) }
+        }
     }
 
     func onCancel(_ handler: @escaping @Sendable () -> Void) {
         let runNow = shared.withLock { s -> Bool in
             if s.cancelled { return true }
-            if !s.finished { s.cancelHandlers.append(handler) }
+            if !s.finished {
+                if s.cancelHandler == nil { s.cancelHandler = handler } else { s.moreCancelHandlers.append(handler) }
+            }
             return false
         }
         if runNow { handler() }
@@ -136,17 +162,23 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
     private func submitHeaders(_ metadata: Metadata?) {
         guard !headersSubmitted, !finishedLocally, !closed, let session = connection.session else { return }
         headersSubmitted = true
-        let fields = GRPCHeaders.responseHeaders(metadata: metadata ?? [:], encoding: head.responseEncoding)
         var provider = HTTP2Connection.dataProvider
-        _ = connection.headerScratch.withFields(fields) { nva, count in
-            nghttp2_submit_response(session, streamID, nva, count, &provider)
+        if let metadata, !metadata.isEmpty {
+            let fields = GRPCHeaders.responseHeaders(metadata: metadata, encoding: head.responseEncoding)
+            _ = connection.headerScratch.withFields(fields) { nva, count in
+                nghttp2_submit_response(session, streamID, nva, count, &provider)
+            }
+        } else {
+            _ = connection.responseHeaders(encoding: head.responseEncoding).withFields { nva, count in
+                nghttp2_submit_response(session, streamID, nva, count, &provider)
+            }
         }
         connection.scheduleFlush()
     }
 
-    private func appendOutbound(_ bytes: [UInt8]) {
+    private func appendOutbound(_ payload: [UInt8], compressed: Bool) {
         guard !finishedLocally, !closed else { return }
-        outbound.append(bytes)
+        outbound.append(payload, compressed: compressed)
         if !headersSubmitted {
             submitHeaders(nil)
         } else {
@@ -175,7 +207,7 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
         } else {
             let writer = shared.withLock { s -> UnsafeContinuation<Void, any Error>? in
                 s.finished = true
-                s.cancelHandlers.removeAll()
+                s.dropCancelHandlers()
                 return s.outbound.fail(RPCError(code: .failedPrecondition, message: "the stream has already finished"))
             }
             writer?.resume(throwing: RPCError(code: .failedPrecondition, message: "the stream has already finished"))
@@ -187,7 +219,11 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
                 nghttp2_submit_response(session, streamID, nva, count, nil)
             }
         } else {
-            pendingTrailers = GRPCHeaders.trailers(status: status, metadata: trailers, trailersOnly: false)
+            if status.code == .ok && status.message.isEmpty && trailers.isEmpty {
+                pendingTrailers = .ok
+            } else {
+                pendingTrailers = .fields(GRPCHeaders.trailers(status: status, metadata: trailers, trailersOnly: false))
+            }
             resumeIfDeferred()
         }
         if !remoteClosed { resetAfterTrailers = true }
@@ -202,14 +238,12 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
             if s.inboundEnd == nil {
                 s.inboundEnd = .failure(error)
                 s.messages.removeAll()
-                s.readIndex = 0
             }
             let writer = s.outbound.fail(error)
             var handlers: [@Sendable () -> Void] = []
             if runCancelHandlers && !s.cancelled && !s.finished {
                 s.cancelled = true
-                handlers = s.cancelHandlers
-                s.cancelHandlers.removeAll()
+                handlers = s.takeCancelHandlers()
             }
             s.finished = true
             let waiter = s.waiter
@@ -245,8 +279,9 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
             return
         }
         deframer.append(bytes)
-        var messages: [([UInt8], Int)] = []
         var failure: Status?
+        /// Whether the application is behind (the last push said so); nil when nothing was pushed.
+        var holdBack: Bool?
         while true {
             let frame: MessageDeframer.Frame?
             do {
@@ -263,37 +298,40 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
                     break
                 }
                 do {
-                    messages.append(
-                        (try MessageCompression.decompress(frame.payload, using: head.requestEncoding, limit: deframer.maxMessageBytes), wire))
+                    let message = try MessageCompression.decompress(
+                        frame.payload, using: head.requestEncoding, limit: deframer.maxMessageBytes)
+                    holdBack = push(message, wire: wire)
                 } catch {
                     failure = error.status
                     break
                 }
             } else {
-                messages.append((frame.payload, wire))
+                holdBack = push(frame.payload, wire: wire)
             }
         }
-        if !messages.isEmpty { push(messages) }
         if let failure {
             finishOnLoop(status: failure, trailers: [:], failHandlerWith: RPCError(status: failure))
             consumeHeldBack()
             return
         }
-        if shared.withLock({ !$0.window.kickWanted }) { consumeHeldBack() }
+        if !(holdBack ?? shared.withLock({ $0.window.kickWanted })) { consumeHeldBack() }
     }
 
-    private func push(_ messages: [([UInt8], Int)]) {
-        let wire = messages.reduce(0) { $0 + $1.1 }
-        let resume = shared.withLock { s -> (UnsafeContinuation<[UInt8]?, any Error>, Result<[UInt8]?, RPCError>)? in
-            s.messages.append(contentsOf: messages)
+    /// Queues one message for the handler (resuming it if it waits); returns whether the received bytes
+    /// must be held back (the handler is more than `InboundWindow.highWater` behind).
+    private func push(_ message: [UInt8], wire: Int) -> Bool {
+        let (resume, holdBack) = shared.withLock {
+            s -> ((UnsafeContinuation<[UInt8]?, any Error>, Result<[UInt8]?, RPCError>)?, Bool) in
+            s.messages.append((message, wire))
             _ = s.window.queued(wire)
             if let waiter = s.waiter, let (result, _) = Self.take(&s) {
                 s.waiter = nil
-                return (waiter, result)
+                return ((waiter, result), s.window.kickWanted)
             }
-            return nil
+            return (nil, s.window.kickWanted)
         }
         if let (waiter, result) = resume { waiter.resume(with: result.mapError { $0 as any Error }) }
+        return holdBack
     }
 
     /// The client ended its side (END_STREAM).
@@ -307,7 +345,7 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
         }
         let waiter = shared.withLock { s -> UnsafeContinuation<[UInt8]?, any Error>? in
             if s.inboundEnd == nil { s.inboundEnd = .success(()) }
-            guard s.readIndex >= s.messages.count, let waiter = s.waiter else { return nil }
+            guard s.messages.isEmpty, let waiter = s.waiter else { return nil }
             s.waiter = nil
             return waiter
         }
@@ -344,8 +382,13 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
         if outbound.isEmpty, let trailers = pendingTrailers, let session = connection.session {
             pendingTrailers = nil
             flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
-            _ = connection.headerScratch.withFields(trailers) { nva, count in
-                nghttp2_submit_trailer(session, streamID, nva, count)
+            switch trailers {
+            case .fields(let fields):
+                _ = connection.headerScratch.withFields(fields) { nva, count in
+                    nghttp2_submit_trailer(session, streamID, nva, count)
+                }
+            case .ok:
+                _ = connection.okTrailers.withFields { nva, count in nghttp2_submit_trailer(session, streamID, nva, count) }
             }
             return n
         }
