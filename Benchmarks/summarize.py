@@ -233,6 +233,11 @@ def report(results_path, notes_path, command, rounds):
             gs_versions = ", ".join(f"{k} {v}" for k, v in sorted(pins.items()) if k.startswith("grpc-swift") or k == "swift-nio")
         except Exception:
             gs_versions = "? (unreadable Package.resolved)"
+    elif os.path.exists(os.path.join(root, "Benchmarks/Peers/grpc-swift/Package.swift")):
+        # No Package.resolved (it is not committed): the exact versions the manifest pins.
+        manifest = open(os.path.join(root, "Benchmarks/Peers/grpc-swift/Package.swift")).read()
+        pins = re.findall(r'github\.com/[^/"]+/([^"/]+?)(?:\.git)?", exact: "([^"]+)"', manifest)
+        gs_versions = ", ".join(f"{name} {version}" for name, version in pins) or "? (no exact versions in Package.swift)"
 
     cases = sorted({k[0] for k in data}, key=lambda c: case_info(c, stream_messages)[0])
 
@@ -252,7 +257,9 @@ def report(results_path, notes_path, command, rounds):
              f"{notes.get('client.breakwater', '?')}")
     o.append(f"- **gRPC C++:** {sh('pkg-config --modversion grpc++')} (Debian libgrpc++-dev), callback API, "
              f"{sh('g++ --version | head -1')} -O2 (`Benchmarks/Peers/cpp`: `echo_server`, `echo_load`)")
-    o.append(f"- **grpc-swift 2:** {gs_versions} (`Benchmarks/Peers/grpc-swift`: `gs-echo-server`, `gs-echo-load`)")
+    o.append(f"- **grpc-swift 2:** {gs_versions}, release build (`Benchmarks/Peers/grpc-swift`: `gs-echo-server`, "
+             "`gs-echo-load`), the NIO HTTP/2 transport with its defaults: that includes flush coalescing (up to "
+             "100 µs), which both programs can turn off with `--no-flush-coalescing`; compare.sh measures what a user gets")
     o.append(f"- **Load:** {sh('h2load --version 2>&1 | head -1')} for the server cases; unary `/echo.Echo/Get` "
              f"with the 16-byte text `breakwater-bench`; server streaming `/echo.Echo/Expand` with {stream_messages} "
              "copies of it joined by spaces (one 16-byte response per word)")
