@@ -81,13 +81,19 @@ final class ClosedLoop: Sendable {
         let request = call.request
         await withTaskGroup(of: Void.self) { group in
             for caller in callers {
-                group.addTask(executorPreference: caller.executor) {
+                let loop: @Sendable () async -> Void = {
                     while self.mayStart(now: clock.now, end: deadline) {
                         let t0 = clock.now
                         let (ok, received) = await self.call.perform(caller.echo, request)
                         let t1 = clock.now
                         self.finished(ok: ok, messages: received, latency: t1 - t0)
                     }
+                }
+                // A nil preference is not free: the runtime then looks for one at every await.
+                if let executor = caller.executor {
+                    group.addTask(executorPreference: executor, operation: loop)
+                } else {
+                    group.addTask(operation: loop)
                 }
             }
         }

@@ -149,7 +149,7 @@ struct Benchmarks {
         let end = start + duration
         let results = await withTaskGroup(of: (Int, Samples).self) { group in
             for _ in 0..<concurrency {
-                group.addTask(executorPreference: executor) {
+                let worker: @Sendable () async -> (Int, Samples) = {
                     var samples = Samples(capacity: 4096)
                     var errors = 0
                     while true {
@@ -160,6 +160,12 @@ struct Benchmarks {
                         if !ok { errors += 1 }
                     }
                     return (errors, samples)
+                }
+                // A nil preference is not free: the runtime then looks for one at every await.
+                if let executor {
+                    group.addTask(executorPreference: executor, operation: worker)
+                } else {
+                    group.addTask(operation: worker)
                 }
             }
             var all: [(Int, Samples)] = []

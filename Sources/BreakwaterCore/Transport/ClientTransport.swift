@@ -78,8 +78,10 @@ public protocol ClientTransportStream: AnyObject, Sendable {
 
 /// Opens gRPC streams to one target. Implemented by `BreakwaterHTTP2`, and by in-memory transports in tests.
 public protocol ClientTransport: Sendable {
-    /// Opens a stream and sends its request headers. Never throws for connection failures: a stream that
-    /// cannot be opened ends with UNAVAILABLE (naming the address) through its `next()`.
+    /// Opens a stream. Its request headers go out no later than its first `send`, `finishSending` or
+    /// `next` (a transport may hold them back to send them together with the first message). Never throws
+    /// for connection failures: a stream that cannot be opened ends with UNAVAILABLE (naming the address)
+    /// through its `next()`.
     func makeStream(head: ClientRequestHead) async -> any ClientTransportStream
     /// Closes all connections: new streams fail with UNAVAILABLE, open streams finish first.
     func close() async
