@@ -10,13 +10,11 @@
 #   CLIENT_SECONDS=3        client measuring time per unary case      CLIENT_WARMUP=0.5 client warm-up (s)
 #   STREAM_SECONDS=3        measuring time per server-streaming case  STREAM_MESSAGES=1000
 #   SERVER_SHAPES="1x1 4x16"   CLIENT_CONCURRENCY="1 64"   STREAM_CONCURRENCY="1 8"
-#   BW_CLIENT=auto|load|echo-bench   Breakwater's client: breakwater-load (Benchmarks package) when it exists,
-#                                    else the echo-bench fallback (unary only)
 #   OUT=Benchmarks/.out     logs, raw outputs and results.tsv
 #
 # What it does:
 #   1. builds what is missing or stale: apt packages (libgrpc++-dev protobuf-compiler-grpc nghttp2-client),
-#      Breakwater's echo-server (and echo-bench for the fallback), breakwater-load (Benchmarks/Package.swift),
+#      Breakwater's echo-server, breakwater-load (Benchmarks/Package.swift),
 #      the gRPC C++ peer (Peers/cpp/Makefile) and the grpc-swift 2 peer (Peers/grpc-swift) when its package
 #      exists. An implementation that is absent or does not build is reported as "not measured: <why>".
 #   2. starts every server (each prints "PORT n"), then for each round runs every case below, alternating the
@@ -50,7 +48,6 @@ STREAM_MESSAGES="${STREAM_MESSAGES:-1000}"
 SERVER_SHAPES="${SERVER_SHAPES:-1x1 4x16}"
 CLIENT_CONCURRENCY="${CLIENT_CONCURRENCY:-1 64}"
 STREAM_CONCURRENCY="${STREAM_CONCURRENCY:-1 8}"
-BW_CLIENT="${BW_CLIENT:-auto}"
 OUT="${OUT:-$BENCH_DIR/.out}"
 KNOBS="ROUNDS=$ROUNDS SERVER_SECONDS=$SERVER_SECONDS WARMUP_SECONDS=$WARMUP_SECONDS CLIENT_SECONDS=$CLIENT_SECONDS"
 KNOBS+=" CLIENT_WARMUP=$CLIENT_WARMUP STREAM_SECONDS=$STREAM_SECONDS STREAM_MESSAGES=$STREAM_MESSAGES"
@@ -77,7 +74,7 @@ note load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
 # client command prefix (the shared client CLI is appended). Paths must not contain spaces. An implementation
 # without an entry is not measured in that role, and NOTES says why.
 IMPLS=(breakwater cpp grpcswift)
-declare -A SERVER_CMD=() CLIENT_CMD=() CLIENT_MODES=()   # CLIENT_MODES: "unary expand" unless narrower
+declare -A SERVER_CMD=() CLIENT_CMD=()
 
 # --- 1. build what is missing ---------------------------------------------------------------------------------
 need_apt=()
@@ -115,29 +112,12 @@ BW_SERVER="$ROOT/.build/release/echo-server"
 swift_build echo-server "$BW_SERVER" "$ROOT" --product echo-server || die "swift build echo-server (see $OUT/build-echo-server.log)"
 SERVER_CMD[breakwater]="$BW_SERVER --port 0 --announce-port"
 
-# Breakwater client: breakwater-load from the Benchmarks package; until that package is merged, the older
-# echo-bench (unary only) through an adapter in summarize.py that speaks the shared client CLI.
+# Breakwater client: breakwater-load from the Benchmarks package.
 BW_LOAD="$BENCH_DIR/.build/release/breakwater-load"
-if [[ "$BW_CLIENT" == auto ]]; then
-    if [[ -f "$BENCH_DIR/Package.swift" ]]; then BW_CLIENT=load; else BW_CLIENT=echo-bench; fi
-fi
-case "$BW_CLIENT" in
-load)
-    swift_build breakwater-load "$BW_LOAD" "$BENCH_DIR" --product breakwater-load \
-        || die "swift build breakwater-load (see $OUT/build-breakwater-load.log)"
-    CLIENT_CMD[breakwater]="$BW_LOAD"
-    note client.breakwater "breakwater-load (Benchmarks/Sources)"
-    ;;
-echo-bench)
-    BW_BENCH="$ROOT/.build/release/echo-bench"
-    swift_build echo-bench "$BW_BENCH" "$ROOT" --product echo-bench || die "swift build echo-bench (see $OUT/build-echo-bench.log)"
-    CLIENT_CMD[breakwater]="python3 $BENCH_DIR/summarize.py echo-bench-client $BW_BENCH"
-    CLIENT_MODES[breakwater]="unary"
-    note client.breakwater "echo-bench throughput (fallback until breakwater-load is built; unary only, no peak RSS)"
-    not_measured breakwater stream-client "the fallback client echo-bench has no server-streaming mode; breakwater-load (Benchmarks/Package.swift) is not in this checkout yet"
-    ;;
-*) die "BW_CLIENT must be auto, load or echo-bench, not $BW_CLIENT" ;;
-esac
+swift_build breakwater-load "$BW_LOAD" "$BENCH_DIR" --product breakwater-load \
+    || die "swift build breakwater-load (see $OUT/build-breakwater-load.log)"
+CLIENT_CMD[breakwater]="$BW_LOAD"
+note client.breakwater "breakwater-load (Benchmarks/Sources)"
 
 # gRPC C++: required (its server is the reference server of every client case).
 log "make -C Benchmarks/Peers/cpp"
@@ -242,7 +222,6 @@ client_run() {
     done <"$out.kv"
 }
 
-can_client() { [[ " ${CLIENT_MODES[$1]:-unary expand} " == *" $2 "* ]]; }  # impl mode
 
 rotated() {  # round impl...: the impls, starting with the (round-1)-th, so no implementation is always first
     local r="$1"; shift
@@ -274,7 +253,6 @@ for round in $(seq "$ROUNDS"); do
     # Server streaming: each client against the C++ server, then the C++ client against each other server.
     for c in $STREAM_CONCURRENCY; do
         for impl in "${clients[@]}"; do
-            can_client "$impl" expand || continue
             if [[ "$impl" == cpp ]]; then
                 client_run "stream-client-c$c" cpp cpp cpp "$round" "$STREAM_SECONDS" "$c" expand "stream-server-c$c" cpp
             else

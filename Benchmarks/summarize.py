@@ -3,9 +3,6 @@
 
   summarize.py h2load OUT REQLOG        -> "metric value" lines (qps, p50_us, p90_us, p99_us, mean_us, max_us, errors)
   summarize.py client OUT MODE          -> "metric value" lines from a client's key=value line (shared client CLI)
-  summarize.py echo-bench-client ECHO_BENCH ARGS...
-                                        -> runs echo-bench throughput for the shared client CLI ARGS and prints
-                                           one shared-format line (the fallback until breakwater-load exists)
   summarize.py report RESULTS NOTES COMMAND ROUNDS  -> BENCHMARKS.md on stdout
 """
 import datetime
@@ -91,45 +88,6 @@ def parse_client(path, mode):
         if k in kv:
             print(k, kv[k])
 
-
-def echo_bench_client(echo_bench, args):
-    """Adapter: the shared client CLI on top of `echo-bench throughput` (unary only).
-
-    echo-bench measures --concurrency C and then 1 on one connection after its own 200 ms warm-up; this keeps the
-    cC figures. Its CPU per call covers the whole echo-bench process; it reports no peak RSS, p90, max or calls."""
-    opts = {"--target": None, "--concurrency": "1", "--duration": "3", "--payload": "16", "--warmup": None,
-            "--mode": "unary", "--stream-messages": None}
-    i = 0
-    while i < len(args):
-        if args[i] not in opts or i + 1 >= len(args):
-            sys.exit(f"echo-bench-client: unknown or incomplete option {args[i]}")
-        opts[args[i]] = args[i + 1]
-        i += 2
-    if opts["--mode"] != "unary":
-        sys.exit(f"echo-bench-client: echo-bench has no {opts['--mode']} mode")
-    if opts["--payload"] != "16":
-        sys.exit("echo-bench-client: echo-bench always sends 16 bytes")
-    if not opts["--target"]:
-        sys.exit("echo-bench-client: --target is required")
-    c = int(opts["--concurrency"])
-    ms = int(float(opts["--duration"]) * 1000)
-    run = subprocess.run([echo_bench, "throughput", "--target", opts["--target"], "--concurrency", str(c),
-                          "--duration-ms", str(ms), "--quiet"], capture_output=True, text=True)
-    sys.stderr.write(run.stderr)
-    kv = {}
-    for line in run.stdout.splitlines():
-        kv.update(line_values(line))
-    prefix = f"throughput.c{c}."
-    if prefix + "qps" not in kv:
-        sys.stderr.write(run.stdout)
-        sys.exit(f"echo-bench-client: no {prefix}qps from echo-bench (exit {run.returncode})")
-    print(f"qps={kv[prefix + 'qps']:.1f} p50_us={kv[prefix + 'p50_us']:.1f} p99_us={kv[prefix + 'p99_us']:.1f} "
-          f"errors={int(kv.get('throughput.errors', kv.get('errors', 0)))} concurrency={c} payload=16 "
-          f"cpu_us_per_call={kv[prefix + 'cpu_us_per_call']:.2f}")
-    sys.exit(run.returncode)
-
-
-# --- report ----------------------------------------------------------------------------------------------------
 
 def sh(cmd):
     try:
@@ -323,9 +281,7 @@ def report(results_path, notes_path, command, rounds):
     o.append("- **Client, unary:** each client against the C++ server, one connection, closed loop, every response "
              "checked: `CLIENT --target ... --concurrency C --duration <CLIENT_SECONDS> --payload 16 --warmup "
              "<CLIENT_WARMUP>`. Latency is per call. Client CPU per call = the client process's user+sys CPU over the "
-             "measured phase / calls; peak RSS is the client's `ru_maxrss`. The echo-bench fallback runs "
-             "`echo-bench throughput --concurrency C --duration-ms <ms>` (its own 200 ms warm-up, then C and 1 "
-             "callers; the C figures are kept, its error count covers both, and it reports no peak RSS).")
+             "measured phase / calls; peak RSS is the client's `ru_maxrss`.")
     o.append(f"- **Server streaming:** `CLIENT ... --mode expand --stream-messages {stream_messages}`: each call "
              f"sends one `EchoRequest` whose text is {stream_messages} copies of `breakwater-bench` joined by single "
              f"spaces and must receive exactly {stream_messages} responses, each `breakwater-bench`, then status OK; "
@@ -355,8 +311,6 @@ def main():
         parse_h2load(sys.argv[2], sys.argv[3])
     elif mode == "client" and len(sys.argv) == 4:
         parse_client(sys.argv[2], sys.argv[3])
-    elif mode == "echo-bench-client" and len(sys.argv) >= 3:
-        echo_bench_client(sys.argv[2], sys.argv[3:])
     elif mode == "report" and len(sys.argv) == 6:
         report(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     else:
