@@ -144,7 +144,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BreakwaterCoreTests",
-            dependencies: ["BreakwaterCore"],
+            dependencies: ["BreakwaterCore", "BreakwaterTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

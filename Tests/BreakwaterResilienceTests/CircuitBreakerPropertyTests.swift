@@ -1,3 +1,4 @@
+import BreakwaterTestSupport
 import Testing
 
 @testable import BreakwaterResilience

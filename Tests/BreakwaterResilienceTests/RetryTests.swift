@@ -1,3 +1,4 @@
+import BreakwaterTestSupport
 import BreakwaterCore
 import Testing
 

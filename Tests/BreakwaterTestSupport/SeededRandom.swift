@@ -1,12 +1,13 @@
 /// A small deterministic generator (SplitMix64) so property tests replay the same cases on every run.
-struct SeededRandom: RandomNumberGenerator, Sendable {
+/// Shared by the core and resilience test targets.
+public struct SeededRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
-    init(seed: UInt64) {
+    public init(seed: UInt64) {
         state = seed
     }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -15,7 +16,7 @@ struct SeededRandom: RandomNumberGenerator, Sendable {
     }
 
     /// `count` random bytes.
-    mutating func bytes(_ count: Int) -> [UInt8] {
+    public mutating func bytes(_ count: Int) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(count)
         for _ in 0..<count { out.append(UInt8.random(in: .min ... .max, using: &self)) }
