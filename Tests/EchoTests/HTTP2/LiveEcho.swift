@@ -23,6 +23,22 @@ struct LiveEchoServer {
     }
 }
 
+/// Runs `body`, then closes `client` and stops `live`, whether `body` returned or threw.
+func closing<Result>(
+    _ client: GRPCClient, _ live: LiveEchoServer, after body: () async throws -> Result
+) async throws -> Result {
+    do {
+        let result = try await body()
+        await client.close()
+        await live.stop()
+        return result
+    } catch {
+        await client.close()
+        await live.stop()
+        throw error
+    }
+}
+
 /// Runs `body` with an echo client connected over HTTP/2 on loopback to a live echo server.
 @discardableResult
 func withLiveEcho<Result>(
@@ -33,16 +49,7 @@ func withLiveEcho<Result>(
     let live = try await LiveEchoServer.start(provider: provider)
     let grpc = GRPCClient(transport: HTTP2ClientTransport(host: "127.0.0.1", port: live.port, configuration: clientConfiguration))
     let client = Echo_EchoClient(wrapping: grpc)
-    do {
-        let result = try await body(client, live)
-        await grpc.close()
-        await live.stop()
-        return result
-    } catch {
-        await grpc.close()
-        await live.stop()
-        throw error
-    }
+    return try await closing(grpc, live) { try await body(client, live) }
 }
 
 /// The code of the `RPCError` that `body` throws, or nil when it does not throw one.

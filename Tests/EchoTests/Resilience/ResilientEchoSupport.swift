@@ -69,16 +69,7 @@ func withResilientEcho<Result>(
         transport: HTTP2ClientTransport(host: "127.0.0.1", port: live.port),
         resilience: resilience, interceptors: interceptors)
     let harness = ResilientEcho(echo: Echo_EchoClient(wrapping: grpc), live: live, resilience: resilience)
-    do {
-        let result = try await body(harness)
-        await grpc.close()
-        await live.stop()
-        return result
-    } catch {
-        await grpc.close()
-        await live.stop()
-        throw error
-    }
+    return try await closing(grpc, live) { try await body(harness) }
 }
 
 /// The `RPCError` `body` throws, or `nil` when it does not throw.

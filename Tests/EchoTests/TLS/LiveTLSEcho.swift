@@ -26,16 +26,7 @@ func withTLSEcho<Result>(
     clientConfiguration.tls = clientTLS
     let grpc = GRPCClient(transport: HTTP2ClientTransport(host: host, port: port, configuration: clientConfiguration))
     let client = Echo_EchoClient(wrapping: grpc)
-    do {
-        let result = try await body(client, live)
-        await grpc.close()
-        await live.stop()
-        return result
-    } catch {
-        await grpc.close()
-        await live.stop()
-        throw error
-    }
+    return try await closing(grpc, live) { try await body(client, live) }
 }
 
 /// The `RPCError` that `body` throws, or nil when it throws none.
