@@ -33,17 +33,28 @@ public enum GRPCHeaders {
     }
 
     /// Custom metadata from received header fields: reserved names skipped, `-bin` values decoded.
-    /// A `-bin` value that is not valid base64 is dropped.
-    public static func metadata(from fields: [HeaderField]) -> Metadata {
+    /// A `-bin` value that is not valid base64 is an INTERNAL error naming the key, as in grpc-go.
+    public static func metadata(from fields: [HeaderField]) throws(RPCError) -> Metadata {
         var metadata = Metadata()
         for (name, value) in fields where !isReserved(name) {
             if name.hasSuffix("-bin") {
-                if let bytes = Base64.decode(value) { metadata.addBinary(bytes, forKey: name) }
+                guard let bytes = Base64.decode(value) else {
+                    throw RPCError(code: .internalError, message: "metadata '\(excerpt(name))' is not valid base64")
+                }
+                metadata.addBinary(bytes, forKey: name)
             } else {
                 metadata.addString(value, forKey: name)
             }
         }
         return metadata
+    }
+
+    /// At most `limit` characters of a value that came from a peer, for an error message: a peer must not
+    /// be able to make a status message (or a log line) as large as the header it sent.
+    public static func excerpt(_ value: String, limit: Int = 64) -> String {
+        let utf8 = value.utf8
+        guard utf8.count > limit else { return value }
+        return String(decoding: utf8.prefix(limit), as: UTF8.self) + "... (\(utf8.count) bytes)"
     }
 
     /// The request header block for a new stream.
@@ -111,10 +122,11 @@ public enum GRPCHeaders {
             }
         }
         guard method == "POST" else {
-            return .failure(.http(status: 405, message: "method \(method ?? "(none)") not allowed; gRPC uses POST"))
+            return .failure(.http(status: 405, message: "method \(method.map { excerpt($0) } ?? "(none)") not allowed; gRPC uses POST"))
         }
         guard let contentType, isGRPCContentType(contentType) else {
-            return .failure(.http(status: 415, message: "content-type \(contentType ?? "(none)") is not application/grpc"))
+            return .failure(
+                .http(status: 415, message: "content-type \(contentType.map { excerpt($0) } ?? "(none)") is not application/grpc"))
         }
         guard let path, !path.isEmpty else {
             return .failure(.grpc(Status(code: .unimplemented, message: "request without :path")))
@@ -122,14 +134,18 @@ public enum GRPCHeaders {
         var deadline: ContinuousClock.Instant?
         if let timeout {
             guard let duration = GRPCTimeout.decode(timeout) else {
-                return .failure(.grpc(Status(code: .internalError, message: "malformed grpc-timeout '\(timeout)'")))
+                return .failure(.grpc(Status(code: .internalError, message: "malformed grpc-timeout '\(excerpt(timeout))'")))
+            }
+            guard duration > .zero else {
+                // A deadline that has already passed: no handler runs for it.
+                return .failure(.grpc(Status(code: .deadlineExceeded, message: "deadline exceeded (grpc-timeout \(timeout))")))
             }
             deadline = now.advanced(by: duration)
         }
         var requestEncoding = CompressionAlgorithm.identity
         if let encoding {
             guard let algorithm = CompressionAlgorithm(rawValue: encoding) else {
-                return .failure(.grpc(Status(code: .unimplemented, message: "grpc-encoding '\(encoding)' is not supported")))
+                return .failure(.grpc(Status(code: .unimplemented, message: "grpc-encoding '\(excerpt(encoding))' is not supported")))
             }
             requestEncoding = algorithm
         }
@@ -139,10 +155,16 @@ public enum GRPCHeaders {
         {
             responseEncoding = .gzip
         }
+        let metadata: Metadata
+        do {
+            metadata = try self.metadata(from: fields)
+        } catch {
+            return .failure(.grpc(error.status))
+        }
         return .success(
             ServerRequestHead(
                 path: path,
-                metadata: metadata(from: fields),
+                metadata: metadata,
                 deadline: deadline,
                 requestEncoding: requestEncoding,
                 responseEncoding: responseEncoding,
@@ -211,33 +233,43 @@ public enum GRPCHeaders {
         guard let httpStatus else {
             return .end(Status(code: .internalError, message: "response without :status"), [:])
         }
+        let metadata: Metadata
+        do {
+            metadata = try self.metadata(from: fields)
+        } catch {
+            return .end(error.status, [:])
+        }
         if httpStatus != 200 {
-            if hasGRPCStatus { return .end(parseStatus(fields), metadata(from: fields)) }
-            return .end(StatusMapping.status(forHTTPStatus: httpStatus), metadata(from: fields))
+            if hasGRPCStatus { return .end(parseStatus(fields), metadata) }
+            return .end(StatusMapping.status(forHTTPStatus: httpStatus), metadata)
         }
         if hasGRPCStatus {
-            return .end(parseStatus(fields), metadata(from: fields))
+            return .end(parseStatus(fields), metadata)
         }
         guard let contentType, isGRPCContentType(contentType) else {
             return .end(
-                Status(code: .unknown, message: "response content-type \(contentType ?? "(none)") is not application/grpc"),
-                metadata(from: fields)
+                Status(code: .unknown, message: "response content-type \(contentType.map { excerpt($0) } ?? "(none)") is not application/grpc"),
+                metadata
             )
         }
         var algorithm = CompressionAlgorithm.identity
         if let encoding {
             guard let a = CompressionAlgorithm(rawValue: encoding) else {
-                return .end(Status(code: .internalError, message: "response grpc-encoding '\(encoding)' is not supported"), [:])
+                return .end(Status(code: .internalError, message: "response grpc-encoding '\(excerpt(encoding))' is not supported"), [:])
             }
             algorithm = a
         }
-        return .headers(metadata(from: fields), encoding: algorithm)
+        return .headers(metadata, encoding: algorithm)
     }
 
     /// Reads a trailer block: the status (synthesized as UNKNOWN when `grpc-status` is missing or broken)
-    /// and the trailing metadata.
+    /// and the trailing metadata. Trailing metadata that cannot be decoded makes the status INTERNAL.
     public static func parseTrailers(_ fields: [HeaderField]) -> (Status, Metadata) {
-        (parseStatus(fields), metadata(from: fields))
+        do {
+            return (parseStatus(fields), try metadata(from: fields))
+        } catch {
+            return (error.status, [:])
+        }
     }
 
     private static func parseStatus(_ fields: [HeaderField]) -> Status {
@@ -252,7 +284,7 @@ public enum GRPCHeaders {
         }
         guard let raw = Int(codeValue), let code = Status.Code(rawValue: raw) else {
             // Unknown codes map to UNKNOWN, keeping the message.
-            return Status(code: .unknown, message: message.isEmpty ? "invalid grpc-status '\(codeValue)'" : message)
+            return Status(code: .unknown, message: message.isEmpty ? "invalid grpc-status '\(excerpt(codeValue))'" : message)
         }
         return Status(code: code, message: message)
     }

@@ -178,10 +178,20 @@ struct GRPCParseRequestTests {
         _ = try head(GRPCHeaders.parseRequest(request(contentType: contentType), peer: "", now: now))
     }
 
-    @Test("the deadline is computed from now and grpc-timeout", arguments: [("5S", Duration.seconds(5)), ("250m", .milliseconds(250)), ("1H", .seconds(3600)), ("0n", .zero)])
+    @Test("the deadline is computed from now and grpc-timeout", arguments: [("5S", Duration.seconds(5)), ("250m", .milliseconds(250)), ("1H", .seconds(3600)), ("1n", .nanoseconds(1))])
     func deadline(timeout: String, duration: Duration) throws {
         let h = try head(GRPCHeaders.parseRequest(request([("grpc-timeout", timeout)]), peer: "", now: now))
         #expect(h.deadline == now.advanced(by: duration))
+    }
+
+    @Test("a zero grpc-timeout is DEADLINE_EXCEEDED before any handler runs", arguments: ["0n", "0S", "00000000H"])
+    func zeroTimeout(timeout: String) {
+        guard case .grpc(let status)? = rejection(GRPCHeaders.parseRequest(request([("grpc-timeout", timeout)]), peer: "", now: now))
+        else {
+            Issue.record("expected DEADLINE_EXCEEDED for grpc-timeout '\(timeout)'")
+            return
+        }
+        #expect(status.code == .deadlineExceeded)
     }
 
     @Test("a malformed grpc-timeout is rejected with a gRPC status", arguments: ["", "5", "5s", "123456789S", "-1S", "soon"])
@@ -224,24 +234,62 @@ struct GRPCParseRequestTests {
         #expect(h.responseEncoding == .identity)
     }
 
-    @Test("custom metadata is kept, -bin decoded, reserved and malformed -bin dropped")
+    @Test("custom metadata is kept, -bin decoded, reserved names dropped")
     func metadata() throws {
         let h = try head(
             GRPCHeaders.parseRequest(
                 request([
-                    ("x-a", "1"), ("x-b-bin", "AQID"), ("x-c-bin", "AQI="), ("x-bad-bin", "!!!"), ("x-a", "2"),
+                    ("x-a", "1"), ("x-b-bin", "AQID"), ("x-c-bin", "AQI="), ("x-a", "2"),
                     ("grpc-timeout", "1S"), ("grpc-accept-encoding", "gzip"), ("user-agent", "grpc-python/1.85"),
                 ]),
                 peer: "", now: now))
         #expect(h.metadata[stringValues: "x-a"] == ["1", "2"])
         #expect(h.metadata[binaryValues: "x-b-bin"] == [[1, 2, 3]])
         #expect(h.metadata[binaryValues: "x-c-bin"] == [[1, 2]])
-        #expect(h.metadata["x-bad-bin"].isEmpty)
         #expect(h.metadata["grpc-timeout"].isEmpty)
         #expect(h.metadata["te"].isEmpty)
         #expect(h.metadata["content-type"].isEmpty)
         #expect(h.metadata[":path"].isEmpty)
         #expect(h.metadata.firstString(forKey: "user-agent") == "grpc-python/1.85")
+    }
+
+    @Test("a -bin value that is not base64 is INTERNAL, naming the key, on requests and responses")
+    func malformedBinaryMetadata() {
+        guard case .grpc(let status)? = rejection(GRPCHeaders.parseRequest(request([("x-bad-bin", "!!!")]), peer: "", now: now))
+        else {
+            Issue.record("expected a gRPC rejection")
+            return
+        }
+        #expect(status.code == .internalError)
+        #expect(status.message.contains("x-bad-bin"))
+        guard case .end(let headersStatus, _) = GRPCHeaders.parseResponseHeaders(
+            [(":status", "200"), ("content-type", "application/grpc"), ("x-bad-bin", "@@")])
+        else {
+            Issue.record("expected the response headers to end the call")
+            return
+        }
+        #expect(headersStatus.code == .internalError)
+        let (trailersStatus, trailers) = GRPCHeaders.parseTrailers([("grpc-status", "0"), ("x-bad-bin", "@@")])
+        #expect(trailersStatus.code == .internalError)
+        #expect(trailers.isEmpty)
+    }
+
+    @Test("error messages quote at most 64 bytes of what the peer sent")
+    func errorMessagesAreBounded() {
+        let huge = String(repeating: "z", count: 10_000)
+        guard case .http(415, let message)? = rejection(GRPCHeaders.parseRequest(request(contentType: huge), peer: "", now: now))
+        else {
+            Issue.record("expected 415")
+            return
+        }
+        #expect(message.utf8.count < 200)
+        #expect(message.contains("10000 bytes"))
+        guard case .grpc(let status)? = rejection(GRPCHeaders.parseRequest(request([("grpc-timeout", huge)]), peer: "", now: now))
+        else {
+            Issue.record("expected a gRPC rejection")
+            return
+        }
+        #expect(status.message.utf8.count < 200)
     }
 
     @Test("request headers built by the client parse back on the server")
