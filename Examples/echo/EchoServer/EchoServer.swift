@@ -45,7 +45,31 @@ struct EchoServerCommand: AsyncParsableCommand {
         help: "Require client certificates signed by this PEM CA bundle (mutual TLS; needs --tls-cert).")
     var tlsClientCA: String?
 
+    @Option(name: .customLong("max-connections"), help: "Serve at most N connections at once (default 10000).")
+    var maxConnections: Int?
+
+    @Option(name: .customLong("max-concurrent-streams"), help: "Streams per connection (default 100); more are refused.")
+    var maxConcurrentStreams: Int?
+
+    @Option(
+        name: .customLong("preface-timeout-ms"),
+        help: "Close connections that send no HTTP/2 preface and SETTINGS within this time (default 10000).")
+    var prefaceTimeoutMs: Int?
+
+    @Option(name: .customLong("handshake-timeout-ms"), help: "TLS handshake timeout (default 10000).")
+    var handshakeTimeoutMs: Int?
+
+    @Option(name: .customLong("max-connection-idle-ms"), help: "Send GOAWAY to connections without streams for this long.")
+    var maxConnectionIdleMs: Int?
+
     func validate() throws {
+        for (name, value) in [
+            ("--max-connections", maxConnections), ("--max-concurrent-streams", maxConcurrentStreams),
+            ("--preface-timeout-ms", prefaceTimeoutMs), ("--handshake-timeout-ms", handshakeTimeoutMs),
+            ("--max-connection-idle-ms", maxConnectionIdleMs),
+        ] {
+            if let value, value <= 0 { throw ValidationError("\(name) must be > 0, got \(value)") }
+        }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535, got \(port)") }
         guard failFirst >= 0 else { throw ValidationError("--fail-first must be >= 0, got \(failFirst)") }
         guard (0...1).contains(failRate) else { throw ValidationError("--fail-rate must be in 0...1, got \(failRate)") }
@@ -63,11 +87,17 @@ struct EchoServerCommand: AsyncParsableCommand {
         )
         let provider = EchoProvider(faults: faults)
         var transportConfiguration = HTTP2ServerTransport.Configuration()
+        if let maxConnections { transportConfiguration.maxConnections = maxConnections }
+        if let maxConcurrentStreams { transportConfiguration.maxConcurrentStreams = maxConcurrentStreams }
+        if let prefaceTimeoutMs { transportConfiguration.prefaceTimeout = .milliseconds(prefaceTimeoutMs) }
+        if let maxConnectionIdleMs { transportConfiguration.maxConnectionIdle = .milliseconds(maxConnectionIdleMs) }
         if let tlsCert, let tlsKey {
-            transportConfiguration.tls = TLSServerConfiguration(
+            var tls = TLSServerConfiguration(
                 certificateChain: .file(tlsCert), privateKey: .file(tlsKey),
                 clientCertificateVerification: tlsClientCA == nil ? .none : .require,
                 clientCertificateTrustRoots: tlsClientCA.map { .file($0) })
+            if let handshakeTimeoutMs { tls.handshakeTimeout = .milliseconds(handshakeTimeoutMs) }
+            transportConfiguration.tls = tls
         }
         let server = GRPCServer(
             transport: HTTP2ServerTransport(host: host, port: port, configuration: transportConfiguration), services: [provider])

@@ -101,8 +101,15 @@ public final class EchoProvider: Echo_EchoServiceProtocol {
         request: Echo_EchoRequest, response: ResponseWriter<Echo_EchoResponse>, context: ServerContext
     ) async throws {
         try await handle(.expand, context) {
-            for word in request.text.split(separator: " ", omittingEmptySubsequences: false) {
+            // One word at a time, not `split` into an array first: a request of a million words then costs
+            // one word of memory at a time (the writer waits while the client is behind), not a million.
+            var rest = request.text[...]
+            while true {
+                let space = rest.firstIndex(of: " ")
+                let word = rest[..<(space ?? rest.endIndex)]
                 try await response.write(Echo_EchoResponse.with { $0.text = String(word) })
+                guard let space else { break }
+                rest = rest[rest.index(after: space)...]
             }
         }
     }
