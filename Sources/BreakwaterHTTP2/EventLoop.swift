@@ -1,3 +1,4 @@
+import BreakwaterCore
 import CBreakwaterShims
 import Synchronization
 #if canImport(Glibc)
@@ -25,7 +26,8 @@ protocol EventLoopTurnObserver: AnyObject {
 ///
 /// Code running on the loop must never block it.
 public final class EventLoop: TaskExecutor, @unchecked Sendable {
-    // Safety: `queue` is protected by its Mutex and `threadID` is atomic; every other stored var
+    // Safety: `queue` is protected by its Mutex and `threadID` is atomic; `failedToSpawn` is written in
+    // `init` only (when no thread was created to share it with); every other stored var
     // (`handlers`, `timers`, `turnObservers`, `readBuffer`) is touched only on this loop's own thread.
     // Exclusivity: the loop-confined vars are `@exclusivity(unchecked)`, for the reasons given in
     // `HTTP2Connection` (one thread; `timers.popDue` returns before the timer fires; a batch runs from
@@ -58,18 +60,49 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// A buffer reused for every socket read on this loop.
     let readBuffer: UnsafeMutableRawBufferPointer
 
-    /// Creates and starts a loop on a new thread.
+    /// Why the loop could not start (no descriptor for epoll or eventfd, no thread), or nil when it runs.
+    /// A loop that could not start runs nothing: transports on it fail their calls and their `start` with
+    /// this error (UNAVAILABLE) instead of waiting forever.
+    public var startFailure: RPCError? { setupFailure ?? failedToSpawn }
+    private let setupFailure: RPCError?
+
+    /// Creates and starts a loop on a new thread. When the process is out of descriptors or threads the
+    /// loop does not start, and says why in `startFailure`.
     public init(name: String = "bw-loop") {
         self.name = name
-        epfd = bw_epoll_create()
-        wakeFD = bw_eventfd(0, 1)
+        let epfd = bw_epoll_create()
+        let epollErrno = errno
+        let wakeFD = bw_eventfd(0, 1)
+        let eventfdErrno = errno
+        self.epfd = epfd
+        self.wakeFD = wakeFD
         readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
-        precondition(epfd >= 0 && wakeFD >= 0, "cannot create epoll or eventfd: errno \(errno)")
+        if epfd < 0 || wakeFD < 0 {
+            let err = epfd < 0 ? epollErrno : eventfdErrno
+            setupFailure = RPCError(
+                code: .unavailable, message: "cannot start event loop \(name): cannot create \(epfd < 0 ? "epoll" : "eventfd"): \(Socket.describe(err))")
+            return
+        }
         // Edge-triggered: every write is reported once, so the loop never reads the eventfd (one syscall
         // less per wake-up); the counter just grows (see `wake`).
         _ = bw_epoll_ctl(epfd, 1, wakeFD, BW_EPOLLIN | EventLoop.edgeTriggered)
+        setupFailure = nil
         let started = ThreadSpawner.spawn(name: name) { [self] in self.run() }
-        precondition(started, "cannot start event loop thread")
+        if !started {
+            // Not yet seen by any other thread: safe to set here.
+            failedToSpawn = RPCError(code: .unavailable, message: "cannot start event loop \(name): cannot create a thread")
+        }
+    }
+
+    /// The loop's thread could not be created (set in `init` only).
+    private var failedToSpawn: RPCError?
+
+    deinit {
+        if startFailure != nil {
+            if epfd >= 0 { Glibc.close(epfd) }
+            if wakeFD >= 0 { Glibc.close(wakeFD) }
+            readBuffer.deallocate()
+        }
     }
 
     /// True when called on this loop's thread.

@@ -38,6 +38,19 @@ extension HTTP2ClientTransport {
         public var initialStreamWindowSize: Int
         /// The HTTP/2 flow-control window of the whole connection.
         public var connectionWindowSize: Int
+        /// The largest response header list accepted (SETTINGS_MAX_HEADER_LIST_SIZE, enforced while the
+        /// block is decoded): a larger one fails the call with RESOURCE_EXHAUSTED and resets its stream.
+        public var maxHeaderListSize: Int
+        /// Bytes of received messages one call holds for its caller; past it the stream's window is no
+        /// longer returned to the server, which must then wait until the caller reads.
+        public var streamReceiveBufferBytes: Int
+        /// Bytes one connection's calls hold together (messages not yet read and messages still arriving);
+        /// past it no window is returned until callers read, and a call that can make no progress then is
+        /// failed with RESOURCE_EXHAUSTED. A server can make the client hold at most about this plus
+        /// `connectionWindowSize` per connection.
+        public var connectionReceiveBufferBytes: Int
+        /// Flood limits (SETTINGS entries, unanswered acknowledgements, CONTINUATIONs).
+        public var protections: HTTP2Protections
         /// TLS (server verification, SNI, client certificate); `nil` speaks plaintext h2c.
         public var tls: TLSClientConfiguration?
 
@@ -50,6 +63,10 @@ extension HTTP2ClientTransport {
             authority: String? = nil,
             initialStreamWindowSize: Int = 1 << 20,
             connectionWindowSize: Int = 8 << 20,
+            maxHeaderListSize: Int = 16 * 1024,
+            streamReceiveBufferBytes: Int = 256 * 1024,
+            connectionReceiveBufferBytes: Int = 16 << 20,
+            protections: HTTP2Protections = HTTP2Protections(),
             tls: TLSClientConfiguration? = nil
         ) {
             self.connectTimeout = connectTimeout
@@ -59,6 +76,10 @@ extension HTTP2ClientTransport {
             self.authority = authority
             self.initialStreamWindowSize = initialStreamWindowSize
             self.connectionWindowSize = connectionWindowSize
+            self.maxHeaderListSize = maxHeaderListSize
+            self.streamReceiveBufferBytes = streamReceiveBufferBytes
+            self.connectionReceiveBufferBytes = connectionReceiveBufferBytes
+            self.protections = protections
             self.tls = tls
         }
     }

@@ -33,6 +33,7 @@ public final class HTTP2ClientTransport: ClientTransport {
     /// deadline timer is armed then. A stream cancelled before any command never reaches the network.
     /// Never throws: failures end the stream.
     public func makeStream(head: ClientRequestHead) async -> any ClientTransportStream {
+        if let failure = eventLoop.startFailure { return FailedClientStream(status: failure.status) }
         var head = head
         head.maxReceiveMessageBytes = min(head.maxReceiveMessageBytes, configuration.maxReceiveMessageBytes)
         return ClientStream(head: head, loop: eventLoop, manager: manager)
@@ -41,11 +42,12 @@ public final class HTTP2ClientTransport: ClientTransport {
     deinit {
         // A transport dropped without `close()` still closes its connections (gracefully).
         let manager = self.manager
-        eventLoop.execute { manager.close(nil) }
+        if eventLoop.startFailure == nil { eventLoop.execute { manager.close(nil) } }
     }
 
     /// Closes gracefully: new streams fail with UNAVAILABLE, open streams finish, then connections close.
     public func close() async {
+        guard eventLoop.startFailure == nil else { return }
         let manager = self.manager
         await withCheckedContinuation { continuation in
             eventLoop.execute { manager.close(continuation) }

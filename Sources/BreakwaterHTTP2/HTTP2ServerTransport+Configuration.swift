@@ -1,16 +1,49 @@
 extension HTTP2ServerTransport {
     /// Limits and windows of an `HTTP2ServerTransport`.
+    ///
+    /// Every limit bounds what one client can make the server spend: streams, header bytes, buffered
+    /// message bytes, connections and how long they may stay without doing anything useful.
     public struct Configuration: Sendable, Hashable {
-        /// SETTINGS_MAX_CONCURRENT_STREAMS advertised to clients.
+        /// SETTINGS_MAX_CONCURRENT_STREAMS advertised to clients. A stream past it is refused with
+        /// RST_STREAM REFUSED_STREAM (which clients retry), the connection's other streams go on.
         public var maxConcurrentStreams: Int
-        /// The largest request message accepted; a larger one ends the stream with RESOURCE_EXHAUSTED.
+        /// The largest request message accepted (after decompression); a larger one ends the stream with
+        /// RESOURCE_EXHAUSTED.
         public var maxReceiveMessageBytes: Int
-        /// The largest request header list (SETTINGS_MAX_HEADER_LIST_SIZE, enforced).
+        /// The largest request header list (SETTINGS_MAX_HEADER_LIST_SIZE). A header block is abandoned as
+        /// soon as it passes this size and its stream reset with ENHANCE_YOUR_CALM (RESOURCE_EXHAUSTED
+        /// for gRPC clients), so a block costs what its bytes on the wire cost, whatever HPACK expands it to.
         public var maxHeaderListSize: Int
         /// The HTTP/2 flow-control window of each stream (SETTINGS_INITIAL_WINDOW_SIZE).
         public var initialStreamWindowSize: Int
         /// The HTTP/2 flow-control window of each connection.
         public var connectionWindowSize: Int
+        /// Bytes of received messages one stream holds for its handler; past it the stream's window is no
+        /// longer returned to the client, which must then wait until the handler reads.
+        public var streamReceiveBufferBytes: Int
+        /// Bytes one connection's streams hold together: messages waiting for handlers and messages still
+        /// arriving. Past it no stream's window is returned until handlers read; a stream that can make no
+        /// progress then (its message alone is stuck behind the budget) is reset with RESOURCE_EXHAUSTED.
+        /// A client can make one connection hold at most about this plus `connectionWindowSize`.
+        public var connectionReceiveBufferBytes: Int
+        /// The most connections served at once; a connection past it gets SETTINGS and GOAWAY
+        /// ENHANCE_YOUR_CALM ("too many connections") and is closed.
+        public var maxConnections: Int
+        /// How long a new connection may take to send the HTTP/2 preface and its first SETTINGS (counted
+        /// after the TLS handshake, which `TLSServerConfiguration.handshakeTimeout` bounds). Past it the
+        /// connection is closed.
+        public var prefaceTimeout: Duration
+        /// A connection without streams for this long is sent GOAWAY and closed (gRFC A9's
+        /// `MAX_CONNECTION_IDLE`); nil: never.
+        public var maxConnectionIdle: Duration?
+        /// A connection older than this (plus or minus 10%, so that clients do not reconnect in lock-step)
+        /// is sent GOAWAY (gRFC A9's `MAX_CONNECTION_AGE`); nil: never.
+        public var maxConnectionAge: Duration?
+        /// After the age GOAWAY, how long open streams may run before the connection is closed
+        /// (`MAX_CONNECTION_AGE_GRACE`); nil: as long as they need.
+        public var maxConnectionAgeGrace: Duration?
+        /// Flood limits (resets, CONTINUATIONs, unanswered acknowledgements, SETTINGS entries).
+        public var protections: HTTP2Protections
         /// TLS (certificate, key, client-certificate verification); `nil` serves plaintext h2c.
         public var tls: TLSServerConfiguration?
 
@@ -21,6 +54,14 @@ extension HTTP2ServerTransport {
             maxHeaderListSize: Int = 16 * 1024,
             initialStreamWindowSize: Int = 1 << 20,
             connectionWindowSize: Int = 8 << 20,
+            streamReceiveBufferBytes: Int = 256 * 1024,
+            connectionReceiveBufferBytes: Int = 16 << 20,
+            maxConnections: Int = 10_000,
+            prefaceTimeout: Duration = .seconds(10),
+            maxConnectionIdle: Duration? = nil,
+            maxConnectionAge: Duration? = nil,
+            maxConnectionAgeGrace: Duration? = nil,
+            protections: HTTP2Protections = HTTP2Protections(),
             tls: TLSServerConfiguration? = nil
         ) {
             self.maxConcurrentStreams = maxConcurrentStreams
@@ -28,7 +69,30 @@ extension HTTP2ServerTransport {
             self.maxHeaderListSize = maxHeaderListSize
             self.initialStreamWindowSize = initialStreamWindowSize
             self.connectionWindowSize = connectionWindowSize
+            self.streamReceiveBufferBytes = streamReceiveBufferBytes
+            self.connectionReceiveBufferBytes = connectionReceiveBufferBytes
+            self.maxConnections = maxConnections
+            self.prefaceTimeout = prefaceTimeout
+            self.maxConnectionIdle = maxConnectionIdle
+            self.maxConnectionAge = maxConnectionAge
+            self.maxConnectionAgeGrace = maxConnectionAgeGrace
+            self.protections = protections
             self.tls = tls
+        }
+
+        /// Why the configuration cannot be used, or nil.
+        var invalidReason: String? {
+            func positive(_ value: Int, _ name: String, max: Int = Int(Int32.max)) -> String? {
+                (1...max).contains(value) ? nil : "\(name) must be in 1...\(max), not \(value)"
+            }
+            return positive(maxConcurrentStreams, "maxConcurrentStreams")
+                ?? positive(maxReceiveMessageBytes, "maxReceiveMessageBytes")
+                ?? positive(maxHeaderListSize, "maxHeaderListSize")
+                ?? positive(initialStreamWindowSize, "initialStreamWindowSize")
+                ?? positive(connectionWindowSize, "connectionWindowSize")
+                ?? positive(streamReceiveBufferBytes, "streamReceiveBufferBytes", max: Int.max)
+                ?? positive(connectionReceiveBufferBytes, "connectionReceiveBufferBytes", max: Int.max)
+                ?? positive(maxConnections, "maxConnections")
         }
     }
 }

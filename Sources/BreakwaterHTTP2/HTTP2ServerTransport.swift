@@ -28,13 +28,20 @@ public final class HTTP2ServerTransport: ServerTransport {
         var started = false
     }
     private let state = Mutex(State())
+    /// Tests only: enforce every flood protection in the transport, as with a libnghttp2 that has none.
+    let forcingProtectionFallbacks: Bool
 
     /// Creates a server transport; nothing listens until `start`.
-    public init(host: String = "127.0.0.1", port: Int, configuration: Configuration = .init(), group: EventLoopGroup = .shared) {
+    public convenience init(host: String = "127.0.0.1", port: Int, configuration: Configuration = .init(), group: EventLoopGroup = .shared) {
+        self.init(host: host, port: port, configuration: configuration, group: group, forcingProtectionFallbacks: false)
+    }
+
+    init(host: String, port: Int, configuration: Configuration, group: EventLoopGroup, forcingProtectionFallbacks: Bool) {
         self.host = host
         self.port = port
         self.configuration = configuration
         self.group = group
+        self.forcingProtectionFallbacks = forcingProtectionFallbacks
     }
 
     /// Starts listening; returns the bound port. Throws UNAVAILABLE naming the address when it cannot, and
@@ -47,6 +54,13 @@ public final class HTTP2ServerTransport: ServerTransport {
         if alreadyStarted {
             throw RPCError(code: .failedPrecondition, message: "server transport already started")
         }
+        guard (0...65535).contains(port) else {
+            throw RPCError(code: .invalidArgument, message: "port \(port) is outside 0...65535")
+        }
+        if let reason = configuration.invalidReason {
+            throw RPCError(code: .invalidArgument, message: "invalid server configuration: \(reason)")
+        }
+        if let failure = group.loops.lazy.compactMap(\.startFailure).first { throw failure }
         var tlsContext: TLSContext?
         if let tls = configuration.tls {
             switch TLSContext.server(tls) {
@@ -70,7 +84,9 @@ public final class HTTP2ServerTransport: ServerTransport {
         case .failure(let error): throw error
         }
         let boundPort = Socket.localAddress(fd)?.port ?? port
-        let context = ServerContext(configuration: configuration, tls: tlsContext, acceptStream: acceptStream)
+        let context = ServerContext(
+            configuration: configuration, tls: tlsContext, forcingProtectionFallbacks: forcingProtectionFallbacks,
+            acceptStream: acceptStream)
         let loop = group.next()
         let listener = Listener(fd: fd, loop: loop, group: group, context: context)
         state.withLock { s in

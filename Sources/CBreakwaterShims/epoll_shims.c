@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 int bw_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
@@ -30,4 +31,8 @@ void bw_set_thread_name(const char *name) {
     strncpy(buf, name, 15);
     buf[15] = 0;
     pthread_setname_np(pthread_self(), buf);
+}
+
+int bw_accept4(int fd, void *addr, uint32_t *len) {
+    return accept4(fd, (struct sockaddr *)addr, (socklen_t *)len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }

@@ -23,9 +23,10 @@ import Testing
         let wire = MessageFramer.frame([1, 2, 3]) + MessageFramer.frame([4])
         var messages: [[UInt8]] = []
         for chunk in [Array(wire[0..<2]), Array(wire[2..<9]), Array(wire[9...])] {
-            for case .message(let bytes, let w) in Self.feed(&m, chunk) {
-                messages.append(bytes)
-                #expect(w == 5 + bytes.count)
+            for case .message(let message) in Self.feed(&m, chunk) {
+                messages.append(message.payload)
+                #expect(!message.compressed)
+                #expect(message.wireBytes == 5 + message.payload.count)
             }
         }
         #expect(messages == [[1, 2, 3], [4]])
@@ -81,9 +82,14 @@ import Testing
         let payload = [UInt8](repeating: 9, count: 500)
         let compressed = try MessageCompression.compress(payload, using: .gzip)
         let out = Self.feed(&m, MessageFramer.frame(compressed, compressed: true))
-        guard case .message(let bytes, let wire) = out.first else { Issue.record("no message"); return }
-        #expect(bytes == payload)
-        #expect(wire == 5 + compressed.count)
+        // The machine hands the message on as it was on the wire; the reader inflates it.
+        guard case .message(let message) = out.first else { Issue.record("no message"); return }
+        #expect(message.compressed)
+        #expect(message.payload == compressed)
+        #expect(message.wireBytes == 5 + compressed.count)
+        #expect(m.encoding == .gzip)
+        #expect(try message.decoded(using: m.encoding, limit: 1000) == payload)
+        #expect(throws: RPCError.self) { try message.decoded(using: m.encoding, limit: 499) }
         // A compressed flag without an encoding is a protocol error.
         var plain = GRPCClientStreamMachine(maxReceiveMessageBytes: 1000)
         _ = plain.receiveHeaderBlock(Self.okHeaders, endStream: false)

@@ -11,6 +11,8 @@ enum RawHTTP2Client {
         var grpcStatus: String?
         var body: [UInt8] = []
         var closed = false
+        /// The RST_STREAM code the stream closed with (0 for a normal close).
+        var closeCode: UInt32 = 0
     }
 
     struct Failure: Error, CustomStringConvertible {
@@ -60,9 +62,11 @@ enum RawHTTP2Client {
             ctx.response.body += UnsafeBufferPointer(start: data, count: length)
             return 0
         }
-        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, _, _, user in
+        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, _, code, user in
             guard let user else { return 0 }
-            Unmanaged<Context>.fromOpaque(user).takeUnretainedValue().response.closed = true
+            let ctx = Unmanaged<Context>.fromOpaque(user).takeUnretainedValue()
+            ctx.response.closed = true
+            ctx.response.closeCode = code
             return 0
         }
         var session: OpaquePointer?

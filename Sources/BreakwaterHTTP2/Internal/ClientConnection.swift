@@ -20,32 +20,28 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         self.manager = manager
         self.configuration = manager.configuration
         self.authority = authority
-        super.init(loop: loop, fd: fd, remoteAddress: remoteAddress)
+        super.init(
+            loop: loop, fd: fd, remoteAddress: remoteAddress, maxInboundHeaderListSize: manager.configuration.maxHeaderListSize,
+            protections: manager.configuration.protections, receiveBudget: manager.configuration.connectionReceiveBufferBytes)
     }
 
     /// Creates the session, sends the preface and SETTINGS. Returns false when it cannot.
     func start() -> Bool {
-        var option: OpaquePointer?
-        guard nghttp2_option_new(&option) == 0, let option else { return false }
-        defer { nghttp2_option_del(option) }
-        nghttp2_option_set_no_auto_window_update(option, 1)
-        nghttp2_option_set_peer_max_concurrent_streams(option, 100)
         if let tlsContext = manager.tlsContext {
             guard let session = TLSSession(context: tlsContext, host: manager.host) else { return false }
             tls = session
         }
-        guard startSession(isServer: false, option: option), let session else { return false }
-        var settings = [
+        let settings = [
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
             nghttp2_settings_entry(
-                settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: UInt32(configuration.initialStreamWindowSize)),
-            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: 16 * 1024),
+                settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue),
+                value: UInt32(clamping: configuration.initialStreamWindowSize)),
+            nghttp2_settings_entry(
+                settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: UInt32(clamping: configuration.maxHeaderListSize)),
         ]
-        _ = nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
-        _ = nghttp2_session_set_local_window_size(
-            session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(clamping: configuration.connectionWindowSize))
-        scheduleFlush()
-        return true
+        return startSession(isServer: false, settings: settings, connectionWindowSize: configuration.connectionWindowSize) { option in
+            nghttp2_option_set_peer_max_concurrent_streams(option, 100)
+        }
     }
 
     /// Whether new streams may go to this connection.
@@ -67,7 +63,7 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
             return
         }
         stream.streamID = id
-        stream.connection = self
+        stream.attach(to: self)
         streams[id] = stream
         scheduleFlush()
     }
@@ -88,6 +84,18 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         blockFields.removeAll(keepingCapacity: true)
         blockStreamID = streams[frame.streamID] == nil ? 0 : frame.streamID
         return 0
+    }
+
+    override func headerListTooLarge(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        if let stream = streams[frame.streamID] {
+            stream.fail(
+                Status(
+                    code: .resourceExhausted,
+                    message: "response header list is over the limit of \(maxInboundHeaderListSize) bytes: \(remoteAddress)"),
+                reset: StatusMapping.HTTP2ErrorCode.cancel.rawValue)
+        }
+        if blockStreamID == frame.streamID { blockStreamID = 0 }
+        return super.headerListTooLarge(frame)
     }
 
     override func header(_ frame: UnsafePointer<nghttp2_frame>, name: String, value: String) -> Int32 {

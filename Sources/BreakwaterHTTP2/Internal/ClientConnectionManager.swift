@@ -76,6 +76,10 @@ final class ClientConnectionManager: @unchecked Sendable {
                     reset: StatusMapping.HTTP2ErrorCode.cancel.rawValue)
             }
         }
+        guard (0...65535).contains(port) else {
+            stream.fail(Status(code: .invalidArgument, message: "port \(port) is outside 0...65535"), neverReachedServer: true)
+            return
+        }
         switch state {
         case .closed:
             stream.fail(Status(code: .unavailable, message: "transport closed: \(target)"), neverReachedServer: true)

@@ -6,17 +6,25 @@ import Synchronization
 ///
 /// The application side (`send`, `next`, `cancel`) meets the loop side through `shared`, a small
 /// locked mailbox: taking an event that is already there costs one lock, no thread hop.
-final class ClientStream: ClientTransportStream, @unchecked Sendable {
+final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked Sendable {
     // Safety: `shared` is protected by its Mutex; `head`, `loop`, `manager` are immutable; every other
     // stored var is touched only on `loop`'s thread, and is `@exclusivity(unchecked)` for the reasons
     // given in `HTTP2Connection`.
 
+    /// An event waiting for the caller; messages as they were on the wire (decompressed when taken).
+    enum Pending: Sendable {
+        case event(ClientStreamEvent)
+        case message(InboundMessage, CompressionAlgorithm)
+    }
+
     struct Shared {
-        /// Events not yet taken, with the wire bytes of each message (0 for the others).
-        var events = SmallQueue<(ClientStreamEvent, Int)>()
-        var waiter: UnsafeContinuation<ClientStreamEvent?, Never>?
+        /// Events not yet taken.
+        var events = SmallQueue<Pending>()
+        var waiter: UnsafeContinuation<Pending?, Never>?
         var endDelivered = false
-        var window = InboundWindow()
+        var window: InboundWindow
+        /// The receive budget of the connection the stream runs on, once it runs on one.
+        var budget: ConnectionReceiveBudget?
         var outbound = OutboundGate()
         var finishSendingRequested = false
         /// The stream was not handed to the connection manager yet: the first command carries it there.
@@ -26,7 +34,7 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
     let head: ClientRequestHead
     let loop: EventLoop
     let manager: ClientConnectionManager
-    private let shared = Mutex(Shared())
+    private let shared: Mutex<Shared>
 
     // Loop-confined.
     @exclusivity(unchecked) var machine: GRPCClientStreamMachine
@@ -39,13 +47,36 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
     @exclusivity(unchecked) var dataDeferred = false
     @exclusivity(unchecked) var deadlineTimer: UInt64?
     @exclusivity(unchecked) var unconsumed = 0
+    /// The connection's receive budget (loop side), and the bytes of a message still arriving counted in it.
+    @exclusivity(unchecked) private var budget: ConnectionReceiveBudget?
+    @exclusivity(unchecked) private var countedPartial = 0
     var isEnded: Bool { machine.isEnded }
 
     init(head: ClientRequestHead, loop: EventLoop, manager: ClientConnectionManager) {
         self.head = head
         self.loop = loop
         self.manager = manager
+        shared = Mutex(Shared(window: InboundWindow(limit: manager.configuration.streamReceiveBufferBytes)))
         machine = GRPCClientStreamMachine(maxReceiveMessageBytes: head.maxReceiveMessageBytes)
+    }
+
+    deinit {
+        // Messages the caller never took leave the connection's budget with the stream.
+        let (budget, queued) = shared.withLock { s in (s.budget, Self.dropQueued(&s)) }
+        budget?.release(held: queued + countedPartial, queued: queued)
+    }
+
+    /// The stream now runs on a connection with `budget`. Loop thread.
+    func attach(to connection: ClientConnection) {
+        self.connection = connection
+        budget = connection.receiveBudget
+        shared.withLock { $0.budget = connection.receiveBudget }
+    }
+
+    /// Under the lock: drops every queued event; returns the wire bytes of the messages among them.
+    private static func dropQueued(_ s: inout Shared) -> Int {
+        s.events.removeAll()
+        return s.window.dropAll()
     }
 
     // MARK: Application side
@@ -89,22 +120,46 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
     }
 
     func next() async -> ClientStreamEvent? {
-        if case .some(let ready) = takeEvent() { return ready }
-        return await withTaskCancellationHandler {
-            await withUnsafeContinuation { (c: UnsafeContinuation<ClientStreamEvent?, Never>) in
-                let (immediate, open) = shared.withLock { s -> ((ClientStreamEvent?, Bool)?, Bool) in
-                    if let taken = Self.take(&s) { return (taken, false) }
-                    s.waiter = c
-                    return (nil, Self.takeOpen(&s))
+        let pending: Pending?
+        if case .some(let ready) = takeEvent() {
+            pending = ready
+        } else {
+            pending = await withTaskCancellationHandler {
+                await withUnsafeContinuation { (c: UnsafeContinuation<Pending?, Never>) in
+                    let (immediate, open) = shared.withLock { s -> ((Pending?, Bool, ConnectionReceiveBudget?)?, Bool) in
+                        if let (taken, kick) = Self.take(&s) { return ((taken, kick, s.budget), false) }
+                        s.waiter = c
+                        return (nil, Self.takeOpen(&s))
+                    }
+                    if open { runOnLoop(open: true) {} }
+                    if let (event, kick, budget) = immediate {
+                        if case .message(let message, _)? = event {
+                            budget?.release(held: message.wireBytes, queued: message.wireBytes)
+                        }
+                        if kick { loop.execute { self.kicked() } }
+                        c.resume(returning: event)
+                    }
                 }
-                if open { runOnLoop(open: true) {} }
-                if let (event, kick) = immediate {
-                    if kick { loop.execute { self.consumeHeldBack() } }
-                    c.resume(returning: event)
-                }
+            } onCancel: {
+                self.cancel()
             }
-        } onCancel: {
-            self.cancel()
+        }
+        switch pending {
+        case nil: return nil
+        case .event(let event)?: return event
+        case .message(let message, let encoding)?:
+            do {
+                return .message(try message.decoded(using: encoding, limit: head.maxReceiveMessageBytes))
+            } catch {
+                // A message that does not inflate, or inflates past the limit, ends the call.
+                let (budget, dropped) = shared.withLock { s -> (ConnectionReceiveBudget?, Int) in
+                    s.endDelivered = true
+                    return (s.budget, Self.dropQueued(&s))
+                }
+                budget?.release(held: dropped, queued: dropped)
+                loop.executeOrRun { self.fail(error.status, reset: StatusMapping.HTTP2ErrorCode.cancel.rawValue) }
+                return .end(ClientStreamEnd(status: error.status))
+            }
         }
     }
 
@@ -141,22 +196,30 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
     }
 
     /// The next event if one is ready (`.some(nil)` after the end), without suspending.
-    private func takeEvent() -> ClientStreamEvent?? {
-        let taken = shared.withLock { s in Self.take(&s) }
-        guard let (event, kick) = taken else { return .none }
-        if kick { loop.executeOrRun { self.consumeHeldBack() } }
+    private func takeEvent() -> Pending?? {
+        let taken = shared.withLock { s -> (Pending?, Bool, ConnectionReceiveBudget?)? in
+            guard let (event, kick) = Self.take(&s) else { return nil }
+            return (event, kick, s.budget)
+        }
+        guard let (event, kick, budget) = taken else { return .none }
+        if case .message(let message, _)? = event { budget?.release(held: message.wireBytes, queued: message.wireBytes) }
+        if kick { loop.executeOrRun { self.kicked() } }
         return .some(event)
     }
 
     /// Takes the next event under the lock: (event or nil after the end, whether to kick the loop).
-    private static func take(_ s: inout Shared) -> (ClientStreamEvent?, Bool)? {
-        if let (event, wire) = s.events.popFirst() {
-            if case .end = event { s.endDelivered = true }
-            let kick = wire > 0 ? s.window.taken(wire) : false
-            return (event, kick)
-        }
+    private static func take(_ s: inout Shared) -> (Pending?, Bool)? {
         if s.endDelivered { return (nil, false) }
-        return nil
+        guard let pending = s.events.popFirst() else { return nil }
+        switch pending {
+        case .event(.end):
+            s.endDelivered = true
+            return (pending, false)
+        case .message(let message, _):
+            return (pending, s.window.taken(message.wireBytes))
+        case .event:
+            return (pending, false)
+        }
     }
 
     // MARK: Loop side
@@ -173,17 +236,22 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
                 ? RPCError(code: .failedPrecondition, message: "the call has already ended")
                 : RPCError(status: end.status)
         }
+        let encoding = machine.encoding
+        for case .message(let message) in outputs {
+            budget?.received(message.wireBytes)
+            budget?.queuedMessage(message.wireBytes)
+        }
         let (resume, writer) = shared.withLock {
-            s -> ((UnsafeContinuation<ClientStreamEvent?, Never>, ClientStreamEvent?)?, UnsafeContinuation<Void, any Error>?) in
+            s -> ((UnsafeContinuation<Pending?, Never>, Pending?)?, UnsafeContinuation<Void, any Error>?) in
             for output in outputs {
                 switch output {
                 case .headers(let metadata):
-                    s.events.append((.headers(metadata), 0))
-                case .message(let bytes, let wire):
-                    s.events.append((.message(bytes), wire))
-                    _ = s.window.queued(wire)
+                    s.events.append(.event(.headers(metadata)))
+                case .message(let message):
+                    s.events.append(.message(message, encoding))
+                    _ = s.window.queued(message.wireBytes)
                 case .end(let end, _):
-                    s.events.append((.end(end), 0))
+                    s.events.append(.event(.end(end)))
                 }
             }
             let writer = sendError.flatMap { s.outbound.fail($0) }
@@ -193,8 +261,13 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
             }
             return (nil, writer)
         }
-        if let (waiter, event) = resume { waiter.resume(returning: event) }
+        if let (waiter, event) = resume {
+            if case .message(let message, _)? = event { budget?.release(held: message.wireBytes, queued: message.wireBytes) }
+            waiter.resume(returning: event)
+        }
+        countPartialMessage()
         guard let sendError else { return }
+        connection?.stopWaitingForBudget(streamID)
         writer?.resume(throwing: sendError)
         if let deadlineTimer {
             loop.cancelTimer(deadlineTimer)
@@ -261,6 +334,44 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
     func receiveData(_ bytes: UnsafeRawBufferPointer) {
         unconsumed += bytes.count
         deliver(machine.receiveData(bytes))
-        if shared.withLock({ !$0.window.kickWanted }) { consumeHeldBack() }
+        countPartialMessage()
+        if machine.isEnded {
+            consumeHeldBack()
+            return
+        }
+        if shared.withLock({ $0.window.kickWanted }) { return }  // kicked when the caller takes
+        if let budget, budget.isOver, let connection {
+            if connection.holdBackForBudget(streamID, self) { return }
+            fail(
+                Status(
+                    code: .resourceExhausted,
+                    message: "the connection's receive buffer budget (\(budget.limit) bytes) is used up and this call cannot progress"),
+                reset: StatusMapping.HTTP2ErrorCode.cancel.rawValue)
+            return
+        }
+        consumeHeldBack()
+    }
+
+    /// Brings the budget's count of this stream's partly received message up to date with the machine.
+    private func countPartialMessage() {
+        guard let budget else { return }
+        let partial = machine.partialMessageBytes
+        if partial > countedPartial {
+            budget.received(partial - countedPartial)
+        } else if partial < countedPartial {
+            budget.release(held: countedPartial - partial, queued: 0)
+        }
+        countedPartial = partial
+    }
+
+    /// The caller caught up with the stream's buffer: consume what was held back, unless the connection
+    /// is over its budget.
+    private func kicked() {
+        if let budget, budget.isOver, let connection, connection.holdBackForBudget(streamID, self) { return }
+        consumeHeldBack()
+    }
+
+    func connectionBudgetReleased() {
+        if !shared.withLock({ $0.window.kickWanted }) { consumeHeldBack() }
     }
 }

@@ -14,15 +14,17 @@ struct GRPCClientStreamMachine: Sendable {
     enum Output: Sendable {
         /// Deliver response headers.
         case headers(Metadata)
-        /// Deliver a message; `wireBytes` of flow-control window are returned when it is taken.
-        case message([UInt8], wireBytes: Int)
+        /// Deliver a message, as it was on the wire (the reader decompresses it with `encoding`); its wire
+        /// bytes of flow-control window are returned when it is taken.
+        case message(InboundMessage)
         /// Deliver the end; when `reset` is set and the stream is still open, send RST_STREAM with it.
         case end(ClientStreamEnd, reset: UInt32?)
     }
 
     private(set) var phase: Phase = .awaitingHeaders
     private var deframer: MessageDeframer
-    private var encoding: CompressionAlgorithm = .identity
+    /// The response's `grpc-encoding`, once its headers arrived.
+    private(set) var encoding: CompressionAlgorithm = .identity
     let maxReceiveMessageBytes: Int
 
     init(maxReceiveMessageBytes: Int) {
@@ -31,6 +33,9 @@ struct GRPCClientStreamMachine: Sendable {
     }
 
     var isEnded: Bool { phase == .ended }
+
+    /// Bytes of a message still arriving (0 once ended).
+    var partialMessageBytes: Int { deframer.bufferedBytes }
 
     private static let cancelCode = StatusMapping.HTTP2ErrorCode.cancel.rawValue
     private static let protocolErrorCode = StatusMapping.HTTP2ErrorCode.protocolError.rawValue
@@ -85,26 +90,13 @@ struct GRPCClientStreamMachine: Sendable {
                     return outputs
                 }
                 guard let frame else { return outputs }
-                let wireBytes = 5 + frame.payload.count
-                if frame.compressed {
-                    guard encoding != .identity else {
-                        outputs += end(
-                            ClientStreamEnd(
-                                status: Status(code: .internalError, message: "compressed message without grpc-encoding")),
-                            reset: Self.cancelCode)
-                        return outputs
-                    }
-                    do {
-                        let message = try MessageCompression.decompress(
-                            frame.payload, using: encoding, limit: maxReceiveMessageBytes)
-                        outputs.append(.message(message, wireBytes: wireBytes))
-                    } catch {
-                        outputs += end(ClientStreamEnd(status: error.status), reset: Self.cancelCode)
-                        return outputs
-                    }
-                } else {
-                    outputs.append(.message(frame.payload, wireBytes: wireBytes))
+                if frame.compressed && encoding == .identity {
+                    outputs += end(
+                        ClientStreamEnd(status: Status(code: .internalError, message: "compressed message without grpc-encoding")),
+                        reset: Self.cancelCode)
+                    return outputs
                 }
+                outputs.append(.message(InboundMessage(payload: frame.payload, compressed: frame.compressed)))
             }
         }
     }
@@ -146,6 +138,7 @@ struct GRPCClientStreamMachine: Sendable {
     private mutating func end(_ streamEnd: ClientStreamEnd, reset: UInt32?) -> [Output] {
         guard phase != .ended else { return [] }
         phase = .ended
+        if deframer.bufferedBytes > 0 { deframer = MessageDeframer(maxMessageBytes: maxReceiveMessageBytes) }
         return [.end(streamEnd, reset: reset)]
     }
 }

@@ -9,8 +9,19 @@ enum HTTP2Callbacks {
     }
 
     static let failure = Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
+    /// From a header callback: reset the stream (unless the callback already did, with its own code) and
+    /// skip the rest of the block without decoding it into callbacks.
+    static let skipBlock = Int32(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
 
-    static func install(on callbacks: OpaquePointer) {
+    /// Installs the callbacks; `countingFrames` adds the per-frame callback the transport's own
+    /// CONTINUATION limit needs (only when the library lacks one).
+    static func install(on callbacks: OpaquePointer, countingFrames: Bool) {
+        if countingFrames {
+            nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks) { _, hd, userData in
+                guard let c = HTTP2Callbacks.connection(userData), let hd else { return HTTP2Callbacks.failure }
+                return c.receiveBeginFrame(type: hd.pointee.type)
+            }
+        }
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
             guard let c = HTTP2Callbacks.connection(userData), let frame else { return HTTP2Callbacks.failure }
             return c.receiveBeginHeaders(frame)
@@ -25,7 +36,7 @@ enum HTTP2Callbacks {
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
             guard let c = HTTP2Callbacks.connection(userData), let frame else { return HTTP2Callbacks.failure }
-            return c.frameReceived(frame)
+            return c.receiveFrame(frame)
         }
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
             guard let c = HTTP2Callbacks.connection(userData) else { return HTTP2Callbacks.failure }

@@ -49,22 +49,60 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
     /// Stop pulling frames from nghttp2 when this much is waiting for the socket.
     private static let writeHighWater = 1 << 20
 
-    init(loop: EventLoop, fd: Int32, remoteAddress: SocketAddress) {
+    /// The largest header list accepted from the peer (SETTINGS_MAX_HEADER_LIST_SIZE we advertise).
+    let maxInboundHeaderListSize: Int
+    /// Flood limits; those the library lacks are enforced here (`ownProtections`).
+    let protections: HTTP2Protections
+    @exclusivity(unchecked) private var ownProtections = SessionOptions(enforceResetRate: false, enforceContinuations: false)
+    @exclusivity(unchecked) private var resetLimiter: ResetRateLimiter
+    /// Bytes of the header block being received (name + value + 32 per field, as RFC 9113 counts them).
+    @exclusivity(unchecked) private var blockBytes = 0
+    /// CONTINUATION frames since the last HEADERS (counted only when the library does not).
+    @exclusivity(unchecked) private var continuations = 0
+    /// The connection asked nghttp2 to end the session (GOAWAY queued): send it before closing.
+    @exclusivity(unchecked) private var terminating = false
+    /// A value to advertise in the session's first SETTINGS frame instead of the one nghttp2 was given;
+    /// see `ServerConnection.start` for why. Applied to the first bytes nghttp2 writes, then cleared.
+    @exclusivity(unchecked) var settingsOverride: (id: UInt16, value: UInt32)?
+
+    /// What this connection's streams hold for their readers, against the connection's budget.
+    let receiveBudget: ConnectionReceiveBudget
+    /// Streams holding back received bytes until the budget has room again.
+    @exclusivity(unchecked) private var budgetWaiters: [Int32: any ReceiveBudgetWaiter] = [:]
+
+    init(
+        loop: EventLoop, fd: Int32, remoteAddress: SocketAddress, maxInboundHeaderListSize: Int,
+        protections: HTTP2Protections, receiveBudget: Int
+    ) {
+        self.receiveBudget = ConnectionReceiveBudget(limit: receiveBudget, loop: loop)
         self.loop = loop
         self.fd = fd
         self.remoteAddress = remoteAddress
+        self.maxInboundHeaderListSize = maxInboundHeaderListSize
+        self.protections = protections
+        resetLimiter = ResetRateLimiter(burst: protections.streamResetBurst, perSecond: protections.streamResetsPerSecond)
     }
 
     deinit {
         if let session { nghttp2_session_del(session) }
     }
 
-    /// Creates the session and registers the socket. Loop thread. Returns false when it cannot.
-    func startSession(isServer: Bool, option: OpaquePointer?) -> Bool {
+    /// Creates the session with the connection's protections (and whatever `configure` adds to its
+    /// options), sends `settings` and registers the socket. Loop thread. Returns false when it cannot.
+    func startSession(
+        isServer: Bool, settings: [nghttp2_settings_entry], connectionWindowSize: Int,
+        forcingFallbacks: Bool = false, configure: (OpaquePointer) -> Void = { _ in }
+    ) -> Bool {
+        guard let (option, own) = SessionOptions.make(protections, forcingFallbacks: forcingFallbacks, configure: configure) else {
+            return false
+        }
+        defer { nghttp2_option_del(option) }
+        ownProtections = own
+        receiveBudget.owner = self
         var callbacks: OpaquePointer?
         guard nghttp2_session_callbacks_new(&callbacks) == 0, let callbacks else { return false }
         defer { nghttp2_session_callbacks_del(callbacks) }
-        HTTP2Callbacks.install(on: callbacks)
+        HTTP2Callbacks.install(on: callbacks, countingFrames: own.enforceContinuations)
         var newSession: OpaquePointer?
         let userData = Unmanaged.passUnretained(self).toOpaque()
         let rc =
@@ -73,11 +111,24 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
             : nghttp2_session_client_new2(&newSession, callbacks, userData, option)
         guard rc == 0, let newSession else { return false }
         session = newSession
+        var entries = settings
+        _ = nghttp2_submit_settings(newSession, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)
+        _ = nghttp2_session_set_local_window_size(
+            newSession, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(clamping: connectionWindowSize))
         guard loop.register(fd: fd, events: BW_EPOLLIN | BW_EPOLLRDHUP, handler: self) else {
             return false
         }
         registered = true
+        scheduleFlush()
         return true
+    }
+
+    /// Ends the session with GOAWAY `code` (sent before the socket closes).
+    final func terminate(code: StatusMapping.HTTP2ErrorCode) {
+        guard let session, !terminating else { return }
+        terminating = true
+        _ = nghttp2_session_terminate_session(session, code.rawValue)
+        scheduleFlush()
     }
 
     /// Marks the connection as having something to write at the end of this turn.
@@ -132,7 +183,7 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
                 let rv = nghttp2_session_mem_recv(session, base.assumingMemoryBound(to: UInt8.self), n)
                 inSessionCall = false
                 if rv < 0 {
-                    close(reason: "HTTP/2 protocol error (\(String(cString: nghttp2_strerror(Int32(rv)))))")
+                    receiveFailed(Int32(rv), UnsafeRawBufferPointer(start: base, count: n))
                     return
                 }
                 scheduleFlush()
@@ -179,7 +230,9 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
                     return
                 }
                 guard n > 0, let pointer else { break }
+                let start = writeBuffer.count
                 writeBuffer.append(contentsOf: UnsafeBufferPointer(start: pointer, count: n))
+                if settingsOverride != nil { applySettingsOverride(&writeBuffer, from: start) }
                 produced = true
             }
             if let reason = pendingCloseReason {
@@ -189,8 +242,10 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
             }
             // Write.
             while writeOffset < writeBuffer.count {
+                // send(MSG_NOSIGNAL), not write: a peer that vanished must cost this connection an EPIPE,
+                // not the process a SIGPIPE.
                 let n = writeBuffer.withUnsafeBytes { raw -> Int in
-                    Glibc.write(fd, raw.baseAddress.map { $0 + writeOffset }, raw.count - writeOffset)
+                    Glibc.send(fd, raw.baseAddress.map { $0 + writeOffset }, raw.count - writeOffset, Int32(MSG_NOSIGNAL))
                 }
                 if n > 0 {
                     writeOffset += n
@@ -240,12 +295,41 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
             loop.unregister(fd: fd)
             registered = false
         }
-        if let tls { sendFinalTLSRecords(tls) }
+        if let tls {
+            sendFinalTLSRecords(tls)
+        } else if writeOffset < writeBuffer.count {
+            // Whatever is still unwritten (a GOAWAY, an HTTP/1.1 400) gets one try, without waiting.
+            _ = writeBuffer.withUnsafeBytes { raw in
+                Glibc.send(fd, raw.baseAddress.map { $0 + writeOffset }, raw.count - writeOffset, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+            }
+        }
+        writeBuffer = []
+        writeOffset = 0
         Glibc.close(fd)
         connectionDidClose(reason: reason)
         if let session {
             nghttp2_session_del(session)
             self.session = nil
+        }
+    }
+
+    /// Rewrites one entry of the SETTINGS frame at `start` (the session's first frame) to
+    /// `settingsOverride`. Anything but a SETTINGS frame there leaves the bytes as they are.
+    private func applySettingsOverride(_ bytes: inout [UInt8], from start: Int) {
+        guard let (id, value) = settingsOverride else { return }
+        settingsOverride = nil
+        guard bytes.count - start >= 9, bytes[start + 3] == 0x4, bytes[start + 4] & 0x1 == 0 else { return }
+        let length = Int(bytes[start]) << 16 | Int(bytes[start + 1]) << 8 | Int(bytes[start + 2])
+        guard length % 6 == 0, bytes.count - start >= 9 + length else { return }
+        var entry = start + 9
+        while entry < start + 9 + length {
+            if UInt16(bytes[entry]) << 8 | UInt16(bytes[entry + 1]) == id {
+                bytes[entry + 2] = UInt8(value >> 24)
+                bytes[entry + 3] = UInt8((value >> 16) & 0xff)
+                bytes[entry + 4] = UInt8((value >> 8) & 0xff)
+                bytes[entry + 5] = UInt8(value & 0xff)
+            }
+            entry += 6
         }
     }
 
@@ -292,7 +376,7 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
                 let rv = plaintext.withMemoryRebound(to: UInt8.self) { nghttp2_session_mem_recv(session, $0.baseAddress, $0.count) }
                 inSessionCall = false
                 if rv < 0 {
-                    close(reason: "HTTP/2 protocol error (\(String(cString: nghttp2_strerror(Int32(rv)))))")
+                    receiveFailed(Int32(rv), plaintext)
                     return false
                 }
             case .wantMore:
@@ -325,7 +409,9 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
                     return false
                 }
                 guard n > 0, let pointer else { break }
+                let start = tlsStaging.count
                 tlsStaging.append(contentsOf: UnsafeBufferPointer(start: pointer, count: n))
+                if settingsOverride != nil { applySettingsOverride(&tlsStaging, from: start) }
                 produced = true
             }
             if !tlsStaging.isEmpty {
@@ -355,23 +441,118 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
         tls.drainCiphertext(into: &tail)
         writeBuffer = []
         writeOffset = 0
-        _ = tail.withUnsafeBytes { raw in Glibc.send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL)) }
+        _ = tail.withUnsafeBytes { raw in Glibc.send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
     }
 
-    /// One received header field, from nghttp2: made into strings (reused when the bytes repeat).
+    /// One received header field, from nghttp2: counted against the header-list limit before anything
+    /// else, then made into strings (reused when the bytes repeat). Past the limit the block is abandoned
+    /// at once, so its cost is bounded by the bytes on the wire, not by what HPACK expands them to.
     final func receiveHeader(
         _ frame: UnsafePointer<nghttp2_frame>, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>
     ) -> Int32 {
+        blockBytes += name.count + value.count + 32
+        if blockBytes > maxInboundHeaderListSize {
+            return headerListTooLarge(frame)
+        }
         let (n, v) = headerStrings.field(name: name, value: value)
         return header(frame, name: n, value: v)
     }
 
     /// A header block begins, from nghttp2.
     final func receiveBeginHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        blockBytes = 0
+        continuations = 0
         let kind = frame.type == UInt32(NGHTTP2_HEADERS.rawValue) ? Int(frame.pointee.headers.cat.rawValue) : -1
         headerStrings.beginBlock(kind: kind)
         return beginHeaders(frame)
     }
+
+    /// A frame header arrived (installed only when the library does not limit CONTINUATIONs itself).
+    final func receiveBeginFrame(type: UInt8) -> Int32 {
+        guard type == UInt8(NGHTTP2_CONTINUATION.rawValue) else { return 0 }
+        continuations += 1
+        if continuations > protections.maxContinuations {
+            terminate(code: .enhanceYourCalm)
+            return HTTP2Callbacks.failure
+        }
+        return 0
+    }
+
+    /// A whole frame arrived, from nghttp2: the transport's own reset-rate limit (when the library has
+    /// none), then the subclass.
+    final func receiveFrame(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        if ownProtections.enforceResetRate, frame.type == UInt32(NGHTTP2_RST_STREAM.rawValue),
+            !resetLimiter.admit(at: .now)
+        {
+            terminate(code: .enhanceYourCalm)
+            return 0
+        }
+        return frameReceived(frame)
+    }
+
+    /// `nghttp2_session_mem_recv` failed with `rv` on `bytes`. Closes the connection, after the GOAWAY
+    /// the connection asked for, or an answer a peer that does not speak HTTP/2 can read.
+    private func receiveFailed(_ rv: Int32, _ bytes: UnsafeRawBufferPointer) {
+        if rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC.rawValue {
+            let isHTTP1 = Self.looksLikeHTTP1(bytes)
+            queueRaw(isHTTP1 ? Self.http1BadRequest : Self.invalidPrefaceGoAway)
+            close(reason: isHTTP1 ? "the client sent an HTTP/1.1 request (answered 400)" : "the client did not send the HTTP/2 preface")
+            return
+        }
+        if terminating && rv == HTTP2Callbacks.failure {
+            // Our own protection ended the session: the GOAWAY it queued goes out first.
+            gatherFinalFrames()
+            close(reason: "HTTP/2 peer over a flood limit (GOAWAY ENHANCE_YOUR_CALM)")
+            return
+        }
+        close(reason: "HTTP/2 protocol error (\(String(cString: nghttp2_strerror(rv))))")
+    }
+
+    /// Pulls what nghttp2 has ready into the write buffer (or TLS), without writing.
+    private func gatherFinalFrames() {
+        guard let session else { return }
+        var bytes: [UInt8] = []
+        while bytes.count < 64 * 1024 {
+            var pointer: UnsafePointer<UInt8>?
+            let n = nghttp2_session_mem_send(session, &pointer)
+            guard n > 0, let pointer else { break }
+            bytes.append(contentsOf: UnsafeBufferPointer(start: pointer, count: n))
+        }
+        queueRaw(bytes)
+    }
+
+    /// Queues bytes that bypass nghttp2 (plaintext; encrypted first on TLS), written when the connection
+    /// flushes or, at the latest, when it closes.
+    private func queueRaw(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        if let tls {
+            if tls.isEstablished, bytes.withUnsafeBytes({ tls.write($0) }) == nil {
+                tls.drainCiphertext(into: &writeBuffer)
+            }
+        } else {
+            writeBuffer.append(contentsOf: bytes)
+        }
+    }
+
+    /// Whether the peer's first bytes look like an HTTP/1.x request line (`GET / HTTP/1.1`).
+    static func looksLikeHTTP1(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        while i < bytes.count, i < 16, (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(bytes[i]) { i += 1 }
+        return i > 0 && i < bytes.count && bytes[i] == UInt8(ascii: " ")
+    }
+
+    static let http1BadRequest: [UInt8] = Array(
+        ("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 47\r\n\r\n"
+            + "This is a gRPC server: it speaks HTTP/2 only.\r\n").utf8)
+
+    /// GOAWAY (last stream 0, PROTOCOL_ERROR) with a short reason, for a peer that sent no preface.
+    static let invalidPrefaceGoAway: [UInt8] = {
+        let debug = Array("invalid HTTP/2 connection preface".utf8)
+        let length = 8 + debug.count
+        var frame: [UInt8] = [UInt8(length >> 16), UInt8((length >> 8) & 0xff), UInt8(length & 0xff), 0x7, 0, 0, 0, 0, 0]
+        frame += [0, 0, 0, 0, 0, 0, 0, UInt8(StatusMapping.HTTP2ErrorCode.protocolError.rawValue)]
+        return frame + debug
+    }()
 
     // MARK: Helpers for subclasses
 
@@ -391,6 +572,39 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
             _ = nghttp2_session_consume_connection(session, count)
         }
         scheduleFlush()
+    }
+
+    /// `streamID` holds back received bytes because the connection is over its receive budget; it hears
+    /// `connectionBudgetReleased` once there is room. Returns false when the peer cannot send this stream
+    /// anything more (its stream or connection window is used up) and no reader can free a byte: the
+    /// stream can make no progress and must end instead.
+    final func holdBackForBudget(_ streamID: Int32, _ waiter: any ReceiveBudgetWaiter) -> Bool {
+        guard let session else { return true }
+        if !receiveBudget.readersCanFree
+            && (nghttp2_session_get_stream_local_window_size(session, streamID) <= 0
+                || nghttp2_session_get_local_window_size(session) <= 0)
+        {
+            budgetWaiters[streamID] = nil
+            return false
+        }
+        budgetWaiters[streamID] = waiter
+        receiveBudget.wantRelease()
+        // A reader may have freed room between the check and the wish: look again.
+        if !receiveBudget.isOver { releaseHeldBackStreams() }
+        return true
+    }
+
+    /// The stream no longer waits for the budget (it ended).
+    final func stopWaitingForBudget(_ streamID: Int32) {
+        budgetWaiters[streamID] = nil
+    }
+
+    /// The budget has room again: every waiting stream consumes what it held back.
+    final func releaseHeldBackStreams() {
+        guard !budgetWaiters.isEmpty else { return }
+        let waiters = budgetWaiters
+        budgetWaiters.removeAll()
+        for waiter in waiters.values { waiter.connectionBudgetReleased() }
     }
 
     /// Resumes a deferred data provider.
@@ -424,6 +638,12 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
     func tlsEstablished(_ tls: TLSSession) -> String? { nil }
     /// A header block begins.
     func beginHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 { 0 }
+    /// The current header block passed `maxInboundHeaderListSize`: reset its stream (by default with
+    /// ENHANCE_YOUR_CALM, which gRPC peers read as RESOURCE_EXHAUSTED) and skip the rest of the block.
+    func headerListTooLarge(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        resetStream(frame.streamID, code: StatusMapping.HTTP2ErrorCode.enhanceYourCalm.rawValue)
+        return HTTP2Callbacks.skipBlock
+    }
     /// One header field of the current block. Return non-zero to reset the stream.
     func header(_ frame: UnsafePointer<nghttp2_frame>, name: String, value: String) -> Int32 { 0 }
     /// A whole frame was received.

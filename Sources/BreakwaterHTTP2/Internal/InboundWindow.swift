@@ -1,29 +1,109 @@
-/// Received bytes of one stream that were not yet returned to flow control, and messages handed to the
-/// application but not yet taken. Bytes are consumed (returned to the peer's window) at once while the
-/// application keeps up, and only as it takes messages when more than `highWater` is waiting.
-struct InboundWindow: Sendable {
-    static let highWater = 256 * 1024
+import Synchronization
 
+/// Received messages of one stream handed to the application but not yet taken, kept under the stream's
+/// lock. Received bytes are consumed (returned to the peer's window) at once while the application keeps
+/// up, and only as it takes messages when more than `limit` is waiting.
+///
+/// Messages are counted by their size on the wire: compressed messages stay compressed until taken, so
+/// what a stream holds is what the peer sent, never what it would expand to.
+struct InboundWindow: Sendable {
+    /// Queued bytes past which received bytes are held back.
+    let limit: Int
     /// Wire bytes of messages queued for the application.
-    var queuedBytes = 0
+    private(set) var queuedBytes = 0
     /// The loop left received bytes unconsumed and waits to hear that the queue shrank.
     var kickWanted = false
 
-    /// Messages of `bytes` were queued. Returns true when received bytes may be consumed now.
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    /// A message of `bytes` was queued. Returns whether the stream is now over its limit (and so wants a
+    /// kick when the application catches up).
     mutating func queued(_ bytes: Int) -> Bool {
         queuedBytes += bytes
-        if queuedBytes <= Self.highWater { return true }
+        if queuedBytes <= limit { return false }
         kickWanted = true
-        return false
+        return true
     }
 
     /// A message of `bytes` was taken. Returns true when the loop should now consume what it held back.
     mutating func taken(_ bytes: Int) -> Bool {
         queuedBytes -= bytes
-        if kickWanted && queuedBytes <= Self.highWater {
+        if kickWanted && queuedBytes <= limit {
             kickWanted = false
             return true
         }
         return false
     }
+
+    /// Every queued message is dropped; returns their bytes.
+    mutating func dropAll() -> Int {
+        defer {
+            queuedBytes = 0
+            kickWanted = false
+        }
+        return queuedBytes
+    }
+}
+
+/// What all streams of one connection hold for their readers: bytes received into streams (messages
+/// still arriving, and whole messages not yet taken), against `limit`. The loop adds, readers' threads
+/// take; the counters are atomic. When a stream is held back because the connection is over its limit,
+/// the first take that brings it back under asks the loop to release the held-back streams.
+final class ConnectionReceiveBudget: @unchecked Sendable {
+    // Safety: the counters are atomic; `owner` is written (at connection start) and read (in the work
+    // queued to the loop) only on `loop`'s thread.
+
+    let limit: Int
+    let loop: EventLoop
+    weak var owner: HTTP2Connection?
+    /// Bytes received into streams and not yet taken or dropped.
+    private let held = Atomic<Int>(0)
+    /// Of those, bytes of whole messages waiting for a reader (which a reader can free).
+    private let queued = Atomic<Int>(0)
+    private let releaseWanted = Atomic<Bool>(false)
+
+    init(limit: Int, loop: EventLoop) {
+        self.limit = limit
+        self.loop = loop
+    }
+
+    var heldBytes: Int { held.load(ordering: .relaxed) }
+    var isOver: Bool { held.load(ordering: .relaxed) > limit }
+    /// Whether some reader could free bytes by taking a message.
+    var readersCanFree: Bool { queued.load(ordering: .relaxed) > 0 }
+
+    /// Loop: `bytes` arrived for a stream.
+    func received(_ bytes: Int) {
+        held.wrappingAdd(bytes, ordering: .relaxed)
+    }
+
+    /// Loop: `bytes` of what arrived became a whole message waiting for its reader.
+    func queuedMessage(_ bytes: Int) {
+        queued.wrappingAdd(bytes, ordering: .relaxed)
+    }
+
+    /// Loop: a stream holds back received bytes because the connection is over its limit.
+    func wantRelease() {
+        releaseWanted.store(true, ordering: .relaxed)
+    }
+
+    /// A reader took a message of `bytes`, or a stream dropped `held` bytes of which `queued` were whole
+    /// messages. Releases held-back streams when this brings the connection back under its limit.
+    func release(held bytes: Int, queued whole: Int) {
+        guard bytes > 0 else { return }
+        if whole > 0 { queued.wrappingSubtract(whole, ordering: .relaxed) }
+        let now = held.wrappingSubtract(bytes, ordering: .relaxed).newValue
+        if now <= limit && releaseWanted.exchange(false, ordering: .relaxed) {
+            loop.executeOrRun { [self] in owner?.releaseHeldBackStreams() }
+        }
+    }
+}
+
+/// A stream that held back received bytes because its connection was over its receive budget.
+protocol ReceiveBudgetWaiter: AnyObject {
+    /// The connection is back under its budget: consume what was held back, unless the stream's own
+    /// queue still says wait. Loop thread.
+    func connectionBudgetReleased()
 }

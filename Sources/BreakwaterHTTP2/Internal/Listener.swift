@@ -1,17 +1,27 @@
 import BreakwaterCore
+import CBreakwaterShims
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A listening socket on one loop; hands accepted connections to the group's loops in turn.
+///
+/// Out of descriptors (EMFILE, ENFILE) or memory, accepting would fail at once forever while the
+/// pending connection keeps the socket readable: the listener stops watching it and tries again after a
+/// pause that doubles up to a second, so the loop goes on serving the connections it has.
 final class Listener: EventLoopFDHandler, @unchecked Sendable {
-    // Safety: `fd`, `group`, `context` are immutable; `closed` is touched only on `loop`'s thread.
+    // Safety: `fd`, `group`, `context` are immutable; every var is touched only on `loop`'s thread.
 
     let fd: Int32
     let loop: EventLoop
     let group: EventLoopGroup
     let context: ServerContext
     private var closed = false
+    private var paused = false
+    private var pause = Listener.firstPause
+
+    static let firstPause: Duration = .milliseconds(50)
+    static let longestPause: Duration = .seconds(1)
 
     init(fd: Int32, loop: EventLoop, group: EventLoopGroup, context: ServerContext) {
         self.fd = fd
@@ -21,17 +31,64 @@ final class Listener: EventLoopFDHandler, @unchecked Sendable {
     }
 
     func handleEvents(_ events: UInt32) {
-        for _ in 0..<64 {
-            guard !closed, let (client, address) = Socket.accept(fd) else { return }
-            let target = group.next()
-            let connection = ServerConnection(loop: target, fd: client, remoteAddress: address, context: context)
-            guard context.add(connection) else {
-                Glibc.close(client)
+        var accepted = 0
+        while accepted < 64, !closed, !paused {
+            switch Socket.accept(fd) {
+            case .accepted(let client, let address):
+                accepted += 1
+                pause = Self.firstPause
+                admit(client, address)
+            case .retry:
                 continue
+            case .none, .failed:
+                return
+            case .exhausted:
+                pauseAccepting()
+                return
             }
-            target.executeOrRun { connection.start() }
         }
     }
+
+    private func admit(_ client: Int32, _ address: SocketAddress) {
+        let target = group.next()
+        let connection = ServerConnection(loop: target, fd: client, remoteAddress: address, context: context)
+        switch context.add(connection) {
+        case .admitted:
+            target.executeOrRun { connection.start() }
+        case .shuttingDown:
+            Glibc.close(client)
+        case .overLimit:
+            // A plaintext client is told why before the close; a TLS one cannot be without a handshake.
+            if context.tls == nil {
+                _ = Self.tooManyConnections.withUnsafeBytes { raw in
+                    Glibc.send(client, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                }
+            }
+            Glibc.close(client)
+        }
+    }
+
+    private func pauseAccepting() {
+        paused = true
+        loop.modify(fd: fd, events: 0)
+        let delay = pause
+        pause = min(pause * 2, Self.longestPause)
+        _ = loop.scheduleTimer(at: .now + delay) { [weak self] in
+            guard let self, !self.closed else { return }
+            self.paused = false
+            self.loop.modify(fd: self.fd, events: BW_EPOLLIN)
+        }
+    }
+
+    /// An empty SETTINGS frame (the server preface) and GOAWAY ENHANCE_YOUR_CALM, last stream 0.
+    static let tooManyConnections: [UInt8] = {
+        let debug = Array("too many connections".utf8)
+        let length = 8 + debug.count
+        var bytes: [UInt8] = [0, 0, 0, 0x4, 0, 0, 0, 0, 0]
+        bytes += [UInt8(length >> 16), UInt8((length >> 8) & 0xff), UInt8(length & 0xff), 0x7, 0, 0, 0, 0, 0]
+        bytes += [0, 0, 0, 0, 0, 0, 0, UInt8(StatusMapping.HTTP2ErrorCode.enhanceYourCalm.rawValue)]
+        return bytes + debug
+    }()
 
     /// Stops listening. Loop thread.
     func close() {

@@ -13,31 +13,29 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     /// then CONTINUATIONs, nothing in between), so at most one is open per connection; the array is reused.
     @exclusivity(unchecked) private var blockStreamID: Int32 = 0
     @exclusivity(unchecked) private var blockFields: [HeaderField] = []
-    @exclusivity(unchecked) private var blockSize = 0
     @exclusivity(unchecked) private var shuttingDown = false
     @exclusivity(unchecked) private var finalGoAwaySent = false
     /// The subject of the client's TLS certificate, once the handshake is done.
     @exclusivity(unchecked) private var peerCertificateSubject: String?
     @exclusivity(unchecked) private var handshakeTimer: UInt64?
+    /// Armed until the client's preface and first SETTINGS arrive.
+    @exclusivity(unchecked) private var prefaceTimer: UInt64?
+    /// Armed while the connection has no stream (`maxConnectionIdle`).
+    @exclusivity(unchecked) private var idleTimer: UInt64?
     /// The client's address in gRPC's peer form, made once for all the connection's requests.
     private lazy var peerDescription = remoteAddress.peerDescription
     private static let shutdownPing: [UInt8] = Array("bwdrain!".utf8)
 
     init(loop: EventLoop, fd: Int32, remoteAddress: SocketAddress, context: ServerContext) {
         self.context = context
-        super.init(loop: loop, fd: fd, remoteAddress: remoteAddress)
+        super.init(
+            loop: loop, fd: fd, remoteAddress: remoteAddress, maxInboundHeaderListSize: context.configuration.maxHeaderListSize,
+            protections: context.configuration.protections, receiveBudget: context.configuration.connectionReceiveBufferBytes)
     }
 
     /// Creates the session and sends SETTINGS. Loop thread.
     func start() {
         let configuration = context.configuration
-        var option: OpaquePointer?
-        guard nghttp2_option_new(&option) == 0, let option else {
-            close(reason: "cannot create HTTP/2 options")
-            return
-        }
-        defer { nghttp2_option_del(option) }
-        nghttp2_option_set_no_auto_window_update(option, 1)
         if let tlsContext = context.tls {
             guard let session = TLSSession(context: tlsContext, host: nil) else {
                 close(reason: "cannot create TLS session")
@@ -53,33 +51,77 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
                 }
             }
         }
-        guard startSession(isServer: true, option: option), let session else {
+        // A stream over MAX_CONCURRENT_STREAMS is a stream error (RFC 9113 section 5.1.2): this connection
+        // refuses it with REFUSED_STREAM, which clients retry, in `beginHeaders`. nghttp2 instead ends the
+        // whole connection with PROTOCOL_ERROR once the client has acknowledged the limit, so nghttp2 is
+        // given a higher limit and the SETTINGS frame on the wire is rewritten to advertise the real one.
+        let limit = UInt32(clamping: configuration.maxConcurrentStreams)
+        let sessionLimit = max(limit.multipliedReportingOverflow(by: 2).partialValue, limit &+ 100)
+        let settings = [
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: sessionLimit),
+            nghttp2_settings_entry(
+                settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue),
+                value: UInt32(clamping: configuration.initialStreamWindowSize)),
+            nghttp2_settings_entry(
+                settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: UInt32(clamping: configuration.maxHeaderListSize)),
+        ]
+        settingsOverride = (UInt16(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), limit)
+        guard
+            startSession(
+                isServer: true, settings: settings, connectionWindowSize: configuration.connectionWindowSize,
+                forcingFallbacks: context.forcingProtectionFallbacks)
+        else {
             close(reason: "cannot start HTTP/2 session")
             return
         }
-        var settings = [
-            nghttp2_settings_entry(
-                settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: UInt32(configuration.maxConcurrentStreams)),
-            nghttp2_settings_entry(
-                settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: UInt32(configuration.initialStreamWindowSize)),
-            nghttp2_settings_entry(
-                settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: UInt32(configuration.maxHeaderListSize)),
-        ]
-        _ = nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
-        _ = nghttp2_session_set_local_window_size(
-            session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(clamping: configuration.connectionWindowSize))
-        scheduleFlush()
+        if tls == nil { armPrefaceTimer() }
+        armIdleTimer()
+        if let age = configuration.maxConnectionAge {
+            // Plus or minus 10%, so that the connections of a fleet do not all go away at once.
+            let jittered = age * Double.random(in: 0.9...1.1)
+            _ = loop.scheduleTimer(at: .now + jittered) { [weak self] in
+                guard let self else { return }
+                self.beginShutdown(graceDeadline: configuration.maxConnectionAgeGrace.map { .now + $0 })
+            }
+        }
         if context.isShuttingDown { beginShutdown(graceDeadline: context.graceDeadline ?? .now) }
     }
 
-    /// Starts a graceful shutdown; connections still open at `graceDeadline` are closed.
-    func beginShutdown(graceDeadline: ContinuousClock.Instant) {
+    /// The client has `prefaceTimeout` to send the preface and its first SETTINGS.
+    private func armPrefaceTimer() {
+        let timeout = context.configuration.prefaceTimeout
+        prefaceTimer = loop.scheduleTimer(at: .now + timeout) { [weak self] in
+            guard let self else { return }
+            self.prefaceTimer = nil
+            self.close(reason: "the client sent no HTTP/2 preface and SETTINGS within \(timeout)")
+        }
+    }
+
+    private func armIdleTimer() {
+        guard let idle = context.configuration.maxConnectionIdle, idleTimer == nil, !shuttingDown else { return }
+        idleTimer = loop.scheduleTimer(at: .now + idle) { [weak self] in
+            guard let self else { return }
+            self.idleTimer = nil
+            if self.streams.isEmpty { self.beginShutdown(graceDeadline: .now + .seconds(10)) }
+        }
+    }
+
+    private func cancelTimer(_ timer: inout UInt64?) {
+        if let id = timer { loop.cancelTimer(id) }
+        timer = nil
+    }
+
+    /// Starts a graceful shutdown; connections still open at `graceDeadline` (if any) are closed.
+    func beginShutdown(graceDeadline: ContinuousClock.Instant?) {
         guard !shuttingDown, !isClosed, let session else { return }
         shuttingDown = true
+        cancelTimer(&idleTimer)
         _ = nghttp2_submit_shutdown_notice(session)
         _ = Self.shutdownPing.withUnsafeBufferPointer { nghttp2_submit_ping(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), $0.baseAddress) }
-        _ = loop.scheduleTimer(at: graceDeadline) { [self] in
-            close(reason: "server shut down (grace period over)")
+        if let graceDeadline {
+            _ = loop.scheduleTimer(at: graceDeadline) { [weak self] in
+                self?.close(reason: "connection shut down (grace period over)")
+            }
         }
         scheduleFlush()
     }
@@ -97,22 +139,27 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     override func beginHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         blockFields.removeAll(keepingCapacity: true)
-        blockSize = 0
-        if frame.type == UInt32(NGHTTP2_HEADERS.rawValue) && frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
-            blockStreamID = frame.streamID
-        } else {
-            blockStreamID = 0
+        blockStreamID = 0
+        guard frame.type == UInt32(NGHTTP2_HEADERS.rawValue) && frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST else {
+            return 0
         }
+        if streams.count >= context.configuration.maxConcurrentStreams {
+            resetStream(frame.streamID, code: StatusMapping.HTTP2ErrorCode.refusedStream.rawValue)
+            return HTTP2Callbacks.skipBlock
+        }
+        blockStreamID = frame.streamID
         return 0
     }
 
     override func header(_ frame: UnsafePointer<nghttp2_frame>, name: String, value: String) -> Int32 {
         guard blockStreamID != 0, frame.streamID == blockStreamID else { return 0 }
-        blockSize += name.utf8.count + value.utf8.count + 32
-        if blockSize <= context.configuration.maxHeaderListSize {
-            blockFields.append((name, value))
-        }
+        blockFields.append((name, value))
         return 0
+    }
+
+    override func headerListTooLarge(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        if frame.streamID == blockStreamID { blockStreamID = 0 }
+        return super.headerListTooLarge(frame)
     }
 
     override func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
@@ -120,7 +167,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         case UInt32(NGHTTP2_HEADERS.rawValue):
             if blockStreamID != 0 && frame.streamID == blockStreamID {
                 blockStreamID = 0
-                startRequest(frame.streamID, fields: blockFields, size: blockSize, endStream: frame.endStream)
+                startRequest(frame.streamID, fields: blockFields, endStream: frame.endStream)
                 blockFields.removeAll(keepingCapacity: true)
             } else if frame.endStream, let stream = streams[frame.streamID] {
                 stream.receiveEndOfStream()
@@ -129,6 +176,8 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             if frame.endStream, let stream = streams[frame.streamID] {
                 stream.receiveEndOfStream()
             }
+        case UInt32(NGHTTP2_SETTINGS.rawValue):
+            if !frame.isAck { cancelTimer(&prefaceTimer) }
         case UInt32(NGHTTP2_PING.rawValue):
             if frame.isAck && shuttingDown {
                 let opaque = withUnsafeBytes(of: frame.pointee.ping.opaque_data) { Array($0) }
@@ -140,15 +189,9 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         return 0
     }
 
-    private func startRequest(_ streamID: Int32, fields: [HeaderField], size: Int, endStream: Bool) {
+    private func startRequest(_ streamID: Int32, fields: [HeaderField], endStream: Bool) {
         guard let session else { return }
         let configuration = context.configuration
-        if size > configuration.maxHeaderListSize {
-            respondTrailersOnly(
-                streamID,
-                Status(code: .resourceExhausted, message: "request header list of \(size) bytes is over the limit of \(configuration.maxHeaderListSize)"))
-            return
-        }
         switch GRPCHeaders.parseRequest(fields, peer: peerDescription, now: .now) {
         case .failure(.http(let status, let message)):
             let response: [HeaderField] = [(":status", String(status)), ("content-type", "text/plain")]
@@ -166,8 +209,10 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             head.peerCertificateSubject = peerCertificateSubject
             let stream = ServerStream(
                 head: head, loop: loop, streamID: streamID, connection: self,
-                maxReceiveMessageBytes: configuration.maxReceiveMessageBytes)
+                maxReceiveMessageBytes: configuration.maxReceiveMessageBytes,
+                receiveBufferBytes: configuration.streamReceiveBufferBytes)
             streams[streamID] = stream
+            cancelTimer(&idleTimer)
             if endStream { stream.receiveEndOfStream() }
             if let deadline = head.deadline {
                 stream.deadlineTimer = loop.scheduleTimer(at: deadline) { stream.deadlineExpired() }
@@ -230,6 +275,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         if streamID == blockStreamID { blockStreamID = 0 }
         plainBodies[streamID] = nil
         streams.removeValue(forKey: streamID)?.streamClosed(errorCode: errorCode)
+        if streams.isEmpty { armIdleTimer() }
         return 0
     }
 
@@ -263,19 +309,16 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     }
 
     override func tlsEstablished(_ tls: TLSSession) -> String? {
-        if let handshakeTimer {
-            loop.cancelTimer(handshakeTimer)
-            self.handshakeTimer = nil
-        }
+        cancelTimer(&handshakeTimer)
+        armPrefaceTimer()
         peerCertificateSubject = tls.peerCertificateSubject
         return nil
     }
 
     override func connectionDidClose(reason: String?) {
-        if let handshakeTimer {
-            loop.cancelTimer(handshakeTimer)
-            self.handshakeTimer = nil
-        }
+        cancelTimer(&handshakeTimer)
+        cancelTimer(&prefaceTimer)
+        cancelTimer(&idleTimer)
         let open = streams
         streams.removeAll()
         for stream in open.values {

@@ -15,28 +15,44 @@ final class ServerContext: Sendable {
     let acceptStream: @Sendable (any ServerTransportStream) -> Void
     /// The TLS context when the server is secure.
     let tls: TLSContext?
+    /// Tests only: enforce every flood protection in the transport, as with a libnghttp2 that has none.
+    let forcingProtectionFallbacks: Bool
     private let state = Mutex(State())
 
     init(
-        configuration: HTTP2ServerTransport.Configuration, tls: TLSContext? = nil,
+        configuration: HTTP2ServerTransport.Configuration, tls: TLSContext? = nil, forcingProtectionFallbacks: Bool = false,
         acceptStream: @escaping @Sendable (any ServerTransportStream) -> Void
     ) {
         self.configuration = configuration
         self.tls = tls
+        self.forcingProtectionFallbacks = forcingProtectionFallbacks
         self.acceptStream = acceptStream
+    }
+
+    /// What becomes of an accepted connection.
+    enum Admission {
+        case admitted
+        /// The server is shutting down: close at once.
+        case shuttingDown
+        /// `maxConnections` are open: tell the client and close.
+        case overLimit
     }
 
     var isShuttingDown: Bool { state.withLock { $0.shuttingDown } }
     var graceDeadline: ContinuousClock.Instant? { state.withLock { $0.graceDeadline } }
 
-    /// Registers an accepted connection; false when the server is shutting down.
-    func add(_ connection: ServerConnection) -> Bool {
+    /// Registers an accepted connection, unless the server is shutting down or full.
+    func add(_ connection: ServerConnection) -> Admission {
         state.withLock { s in
-            guard !s.shuttingDown else { return false }
+            if s.shuttingDown { return .shuttingDown }
+            if s.connections.count >= configuration.maxConnections { return .overLimit }
             s.connections[ObjectIdentifier(connection)] = connection
-            return true
+            return .admitted
         }
     }
+
+    /// The number of open connections.
+    var connectionCount: Int { state.withLock { $0.connections.count } }
 
     func connectionClosed(_ connection: ServerConnection) {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in

@@ -6,18 +6,18 @@ import Synchronization
 ///
 /// The handler side (`receive`, `send`, `finish`, `onCancel`) meets the loop side through `shared`;
 /// everything that touches nghttp2 runs on `loop` (at once when the handler already runs there).
-final class ServerStream: ServerTransportStream, @unchecked Sendable {
+final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked Sendable {
     // Safety: `shared` is protected by its Mutex; `head`, `loop`, `streamID`, `connection` are immutable;
     // every other stored var is touched only on `loop`'s thread, and is `@exclusivity(unchecked)` for the
     // reasons given in `HTTP2Connection`.
 
     struct Shared {
-        /// Received messages with their wire sizes, not yet taken by the handler.
-        var messages = SmallQueue<([UInt8], Int)>()
+        /// Received messages, as on the wire, not yet taken by the handler.
+        var messages = SmallQueue<InboundMessage>()
         /// The request side ended: nil after the queued messages, or this error.
         var inboundEnd: Result<Void, RPCError>?
-        var waiter: UnsafeContinuation<[UInt8]?, any Error>?
-        var window = InboundWindow()
+        var waiter: UnsafeContinuation<InboundMessage?, any Error>?
+        var window: InboundWindow
         var outbound = OutboundGate()
         var cancelled = false
         var finished = false
@@ -38,13 +38,20 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
             cancelHandler = nil
             moreCancelHandlers = []
         }
+
+        /// Drops every queued message; returns their wire bytes (for the connection's budget).
+        mutating func dropMessages() -> Int {
+            messages.removeAll()
+            return window.dropAll()
+        }
     }
 
     let head: ServerRequestHead
     let loop: EventLoop
     let streamID: Int32
     let connection: ServerConnection
-    private let shared = Mutex(Shared())
+    private let shared: Mutex<Shared>
+    private let budget: ConnectionReceiveBudget
 
     var preferredExecutor: (any TaskExecutor)? { loop }
 
@@ -68,41 +75,72 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
     @exclusivity(unchecked) private var unconsumed = 0
     @exclusivity(unchecked) private(set) var closed = false
 
-    init(head: ServerRequestHead, loop: EventLoop, streamID: Int32, connection: ServerConnection, maxReceiveMessageBytes: Int) {
+    init(
+        head: ServerRequestHead, loop: EventLoop, streamID: Int32, connection: ServerConnection, maxReceiveMessageBytes: Int,
+        receiveBufferBytes: Int
+    ) {
         self.head = head
         self.loop = loop
         self.streamID = streamID
         self.connection = connection
+        budget = connection.receiveBudget
+        shared = Mutex(Shared(window: InboundWindow(limit: receiveBufferBytes)))
         deframer = MessageDeframer(maxMessageBytes: maxReceiveMessageBytes)
+    }
+
+    deinit {
+        // Whatever is still held leaves the connection's budget (a stream always ends on the loop first;
+        // this is the last word for messages its handler never took).
+        let queued = shared.withLock { $0.dropMessages() }
+        budget.release(held: queued + deframer.bufferedBytes, queued: queued)
     }
 
     // MARK: Handler side
 
     func receive() async throws -> [UInt8]? {
-        if case .some(let ready) = try takeMessage() { return ready }
-        return try await withUnsafeThrowingContinuation { (c: UnsafeContinuation<[UInt8]?, any Error>) in
-            let immediate = shared.withLock { s -> (Result<[UInt8]?, RPCError>, Bool)? in
-                if let taken = Self.take(&s) { return taken }
-                s.waiter = c
-                return nil
+        let next: InboundMessage?
+        if case .some(let ready) = try takeMessage() {
+            next = ready
+        } else {
+            next = try await withUnsafeThrowingContinuation { (c: UnsafeContinuation<InboundMessage?, any Error>) in
+                let immediate = shared.withLock { s -> (Result<InboundMessage?, RPCError>, Bool)? in
+                    if let taken = Self.take(&s) { return taken }
+                    s.waiter = c
+                    return nil
+                }
+                if let (result, kick) = immediate {
+                    if case .success(let message?) = result { budget.release(held: message.wireBytes, queued: message.wireBytes) }
+                    if kick { loop.executeOrRun { self.kicked() } }
+                    c.resume(with: result.mapError { $0 as any Error })
+                }
             }
-            if let (result, kick) = immediate {
-                if kick { loop.executeOrRun { self.consumeHeldBack() } }
-                c.resume(with: result.mapError { $0 as any Error })
+        }
+        guard let next else { return nil }
+        do {
+            return try next.decoded(using: head.requestEncoding, limit: deframer.maxMessageBytes)
+        } catch {
+            // A message that does not inflate, or inflates past the limit, ends the call with its status.
+            let dropped = shared.withLock { s -> Int in
+                if s.inboundEnd == nil { s.inboundEnd = .failure(error) }
+                return s.dropMessages()
             }
+            budget.release(held: dropped, queued: dropped)
+            loop.executeOrRun { self.finishOnLoop(status: error.status, trailers: [:], failHandlerWith: error) }
+            throw error
         }
     }
 
     /// The next message if one is ready (`.some(nil)` at the end), without suspending.
-    private func takeMessage() throws(RPCError) -> [UInt8]?? {
+    private func takeMessage() throws(RPCError) -> InboundMessage?? {
         guard let (result, kick) = shared.withLock({ Self.take(&$0) }) else { return .none }
-        if kick { loop.executeOrRun { self.consumeHeldBack() } }
+        if case .success(let message?) = result { budget.release(held: message.wireBytes, queued: message.wireBytes) }
+        if kick { loop.executeOrRun { self.kicked() } }
         return .some(try result.get())
     }
 
-    private static func take(_ s: inout Shared) -> (Result<[UInt8]?, RPCError>, Bool)? {
-        if let (message, wire) = s.messages.popFirst() {
-            return (.success(message), s.window.taken(wire))
+    private static func take(_ s: inout Shared) -> (Result<InboundMessage?, RPCError>, Bool)? {
+        if let message = s.messages.popFirst() {
+            return (.success(message), s.window.taken(message.wireBytes))
         }
         switch s.inboundEnd {
         case .none: return nil
@@ -233,11 +271,12 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
     /// Fails the handler's receive and send; runs the cancel handlers (later on the loop, never inside an
     /// nghttp2 callback).
     private func failHandler(_ error: RPCError, runCancelHandlers: Bool) {
+        var dropped = 0
         let (waiter, writer, handlers) = shared.withLock {
-            s -> (UnsafeContinuation<[UInt8]?, any Error>?, UnsafeContinuation<Void, any Error>?, [@Sendable () -> Void]) in
+            s -> (UnsafeContinuation<InboundMessage?, any Error>?, UnsafeContinuation<Void, any Error>?, [@Sendable () -> Void]) in
             if s.inboundEnd == nil {
                 s.inboundEnd = .failure(error)
-                s.messages.removeAll()
+                dropped = s.dropMessages()
             }
             let writer = s.outbound.fail(error)
             var handlers: [@Sendable () -> Void] = []
@@ -250,6 +289,7 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
             s.waiter = nil
             return (waiter, writer, handlers)
         }
+        budget.release(held: dropped, queued: dropped)
         if handlers.isEmpty {
             waiter?.resume(throwing: error)
             writer?.resume(throwing: error)
@@ -279,6 +319,7 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
             return
         }
         deframer.append(bytes)
+        budget.received(bytes.count)
         var failure: Status?
         /// Whether the application is behind (the last push said so); nil when nothing was pushed.
         var holdBack: Bool?
@@ -291,46 +332,62 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
                 break
             }
             guard let frame else { break }
-            let wire = 5 + frame.payload.count
-            if frame.compressed {
-                guard head.requestEncoding != .identity else {
-                    failure = Status(code: .internalError, message: "compressed message without grpc-encoding")
-                    break
-                }
-                do {
-                    let message = try MessageCompression.decompress(
-                        frame.payload, using: head.requestEncoding, limit: deframer.maxMessageBytes)
-                    holdBack = push(message, wire: wire)
-                } catch {
-                    failure = error.status
-                    break
-                }
-            } else {
-                holdBack = push(frame.payload, wire: wire)
+            if frame.compressed && head.requestEncoding == .identity {
+                failure = Status(code: .internalError, message: "compressed message without grpc-encoding")
+                break
             }
+            let message = InboundMessage(payload: frame.payload, compressed: frame.compressed)
+            budget.queuedMessage(message.wireBytes)
+            holdBack = push(message)
         }
         if let failure {
-            finishOnLoop(status: failure, trailers: [:], failHandlerWith: RPCError(status: failure))
-            consumeHeldBack()
+            end(failure)
             return
         }
-        if !(holdBack ?? shared.withLock({ $0.window.kickWanted })) { consumeHeldBack() }
+        if holdBack ?? shared.withLock({ $0.window.kickWanted }) { return }  // kicked when the handler takes
+        if budget.isOver && !connection.holdBackForBudget(streamID, self) {
+            end(
+                Status(
+                    code: .resourceExhausted,
+                    message: "the connection's receive buffer budget (\(budget.limit) bytes) is used up and this stream cannot progress"))
+            return
+        }
+        if !budget.isOver { consumeHeldBack() }
+    }
+
+    /// Ends the call from the loop with `status` (a malformed or over-budget request) and drops what it
+    /// held.
+    private func end(_ status: Status) {
+        finishOnLoop(status: status, trailers: [:], failHandlerWith: RPCError(status: status))
+        dropPartialMessage()
+        consumeHeldBack()
+    }
+
+    /// Drops the part of a message still arriving (the stream ended) from the deframer and the budget.
+    private func dropPartialMessage() {
+        let partial = deframer.bufferedBytes
+        guard partial > 0 else { return }
+        deframer = MessageDeframer(maxMessageBytes: deframer.maxMessageBytes)
+        budget.release(held: partial, queued: 0)
     }
 
     /// Queues one message for the handler (resuming it if it waits); returns whether the received bytes
-    /// must be held back (the handler is more than `InboundWindow.highWater` behind).
-    private func push(_ message: [UInt8], wire: Int) -> Bool {
+    /// must be held back (the handler is more than its stream buffer behind).
+    private func push(_ message: InboundMessage) -> Bool {
         let (resume, holdBack) = shared.withLock {
-            s -> ((UnsafeContinuation<[UInt8]?, any Error>, Result<[UInt8]?, RPCError>)?, Bool) in
-            s.messages.append((message, wire))
-            _ = s.window.queued(wire)
+            s -> ((UnsafeContinuation<InboundMessage?, any Error>, Result<InboundMessage?, RPCError>)?, Bool) in
+            s.messages.append(message)
+            _ = s.window.queued(message.wireBytes)
             if let waiter = s.waiter, let (result, _) = Self.take(&s) {
                 s.waiter = nil
                 return ((waiter, result), s.window.kickWanted)
             }
             return (nil, s.window.kickWanted)
         }
-        if let (waiter, result) = resume { waiter.resume(with: result.mapError { $0 as any Error }) }
+        if let (waiter, result) = resume {
+            if case .success(let taken?) = result { budget.release(held: taken.wireBytes, queued: taken.wireBytes) }
+            waiter.resume(with: result.mapError { $0 as any Error })
+        }
         return holdBack
     }
 
@@ -343,7 +400,7 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
             finishOnLoop(status: status, trailers: [:], failHandlerWith: RPCError(status: status))
             return
         }
-        let waiter = shared.withLock { s -> UnsafeContinuation<[UInt8]?, any Error>? in
+        let waiter = shared.withLock { s -> UnsafeContinuation<InboundMessage?, any Error>? in
             if s.inboundEnd == nil { s.inboundEnd = .success(()) }
             guard s.messages.isEmpty, let waiter = s.waiter else { return nil }
             s.waiter = nil
@@ -365,7 +422,20 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
             ? Status(code: .cancelled, message: "stream closed")
             : StatusMapping.status(forRSTStreamCode: errorCode)
         failHandler(RPCError(status: status), runCancelHandlers: !finishedLocally)
+        dropPartialMessage()
+        connection.stopWaitingForBudget(streamID)
         consumeHeldBack()
+    }
+
+    /// The handler caught up with the stream's buffer: consume what was held back, unless the connection
+    /// is over its budget.
+    private func kicked() {
+        if budget.isOver, connection.holdBackForBudget(streamID, self) { return }
+        consumeHeldBack()
+    }
+
+    func connectionBudgetReleased() {
+        if !shared.withLock({ $0.window.kickWanted }) { consumeHeldBack() }
     }
 
     func consumeHeldBack() {

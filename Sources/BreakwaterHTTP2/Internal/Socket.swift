@@ -1,4 +1,5 @@
 import BreakwaterCore
+import CBreakwaterShims
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -87,19 +88,38 @@ enum Socket {
         return rc == 0 ? SocketAddress(storage: storage, length: len) : nil
     }
 
-    /// Accepts one connection (non-blocking, close-on-exec); nil when none is pending or on error.
-    static func accept(_ listener: Int32) -> (Int32, SocketAddress)? {
+    /// Outcome of accepting one connection.
+    enum AcceptResult {
+        case accepted(Int32, SocketAddress)
+        /// Nothing is pending.
+        case none
+        /// The connection that was pending is gone (reset before it was accepted): try the next one.
+        case retry
+        /// The process or system is out of descriptors or memory (errno): stop accepting for a while.
+        case exhausted(Int32)
+        /// Any other error (errno).
+        case failed(Int32)
+    }
+
+    /// Accepts one connection (non-blocking, close-on-exec).
+    static func accept(_ listener: Int32) -> AcceptResult {
         var storage = sockaddr_storage()
         var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let fd = withUnsafeMutablePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.accept(listener, $0, &len)
+                bw_accept4(listener, $0, &len)
             }
         }
-        guard fd >= 0 else { return nil }
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        guard fd >= 0 else {
+            let err = errno
+            switch err {
+            case EAGAIN, EWOULDBLOCK: return .none
+            case EINTR, ECONNABORTED, EPROTO, EPERM: return .retry
+            case EMFILE, ENFILE, ENOBUFS, ENOMEM: return .exhausted(err)
+            default: return .failed(err)
+            }
+        }
         setNoDelay(fd)
-        return (fd, SocketAddress(storage: storage, length: len))
+        return .accepted(fd, SocketAddress(storage: storage, length: len))
     }
 }

@@ -12,6 +12,7 @@ struct SocketAddress: Sendable, CustomStringConvertible {
 
     /// Parses a numeric IPv4 or IPv6 address (brackets around IPv6 allowed); nil for host names.
     init?(numericHost host: String, port: Int) {
+        guard (0...65535).contains(port) else { return nil }
         let bare = SocketAddress.stripBrackets(host)
         var storage = sockaddr_storage()
         var v4 = in_addr()

@@ -23,6 +23,8 @@ int bw_epoll_create(void);
 int bw_epoll_ctl(int epfd, int op, int fd, uint32_t events);
 /// epoll_wait into at most `max` (<= 256) results.
 int bw_epoll_wait(int epfd, bw_epoll_result *results, int max, int timeout_ms);
+/// accept4(SOCK_NONBLOCK | SOCK_CLOEXEC): one syscall instead of accept and two fcntl.
+int bw_accept4(int fd, void *addr, uint32_t *len);
 /// pthread_setname_np on the calling thread (name truncated to 15 bytes).
 void bw_set_thread_name(const char *name);
 #endif

@@ -1,0 +1,29 @@
+import BreakwaterCore
+import Synchronization
+
+/// A client stream that could not be opened at all (its event loop never started): every send fails and
+/// the only event is the end, with `status`.
+final class FailedClientStream: ClientTransportStream {
+    private let status: Status
+    private let delivered = Mutex(false)
+
+    init(status: Status) {
+        self.status = status
+    }
+
+    func send(_ message: [UInt8], endStream: Bool) async throws {
+        throw RPCError(status: status)
+    }
+
+    func finishSending() {}
+
+    func next() async -> ClientStreamEvent? {
+        let first = delivered.withLock { done -> Bool in
+            defer { done = true }
+            return !done
+        }
+        return first ? .end(ClientStreamEnd(status: status, neverReachedServer: true)) : nil
+    }
+
+    func cancel() {}
+}
