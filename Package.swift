@@ -136,7 +136,7 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        // Test helpers shared by several test targets (a manual clock).
+        // Test helpers shared by several test targets (clocks, seeded randomness, ending child processes).
         .target(
             name: "BreakwaterTestSupport",
             path: "Tests/BreakwaterTestSupport",
@@ -149,7 +149,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BreakwaterHTTP2Tests",
-            dependencies: ["BreakwaterCore", "BreakwaterHTTP2", "CNghttp2"],
+            dependencies: ["BreakwaterCore", "BreakwaterHTTP2", "BreakwaterTestSupport", "CNghttp2"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -7,6 +7,7 @@ import Synchronization
 /// - `/test.Echo/Echo`: every request message is sent back, then OK.
 /// - `/test.Echo/Collect`: the request messages concatenated in one response, then OK.
 /// - `/test.Echo/Hang`: never answers; records the cancellation.
+/// - `/test.Echo/Stall`: never reads the request and never answers, until cancelled.
 /// - `/test.Echo/Flood`: 200 messages of 64 KiB, counted in `sent`.
 /// - `/test.Echo/Encoding`: answers the request and response encodings and the peer as trailers.
 /// - `/test.Echo/Metadata`: answers the request metadata back as trailers.
@@ -52,6 +53,9 @@ final class EchoDispatcher: Sendable {
                     sent.withLock { $0 += 1 }
                 }
                 stream.finish(status: .ok, trailers: [:])
+            case "/test.Echo/Stall":
+                // Never reads and never answers: received bytes pile up until the client ends the call.
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in stream.onCancel { c.resume() } }
             case "/test.Echo/OnLoop":
                 // Reports whether the handler runs on the event loop that owns its stream.
                 while try await stream.receive() != nil {}

@@ -1,5 +1,6 @@
 import BreakwaterCore
 import BreakwaterHTTP2
+import BreakwaterTestSupport
 import Foundation
 import Testing
 
@@ -35,7 +36,7 @@ struct GRPCIOInteropTests {
     @Test func ourClientAgainstGrpcioServer() async throws {
         let pipe = Pipe()
         let process = try Self.run([try Self.script("server.py", Self.serverScript)], stdout: pipe)
-        defer { process.terminate() }
+        defer { ChildProcess.kill(process) }
         let line = await Python.blocking { () -> String in
             var bytes: [UInt8] = []
             while true {

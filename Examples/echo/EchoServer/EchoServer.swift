@@ -56,7 +56,7 @@ struct EchoServerCommand: AsyncParsableCommand {
         help: "Close connections that send no HTTP/2 preface and SETTINGS within this time (default 10000).")
     var prefaceTimeoutMs: Int?
 
-    @Option(name: .customLong("handshake-timeout-ms"), help: "TLS handshake timeout (default 10000).")
+    @Option(name: .customLong("tls-handshake-timeout-ms"), help: "TLS handshake timeout (default 10000).")
     var handshakeTimeoutMs: Int?
 
     @Option(name: .customLong("max-connection-idle-ms"), help: "Send GOAWAY to connections without streams for this long.")
@@ -65,7 +65,7 @@ struct EchoServerCommand: AsyncParsableCommand {
     func validate() throws {
         for (name, value) in [
             ("--max-connections", maxConnections), ("--max-concurrent-streams", maxConcurrentStreams),
-            ("--preface-timeout-ms", prefaceTimeoutMs), ("--handshake-timeout-ms", handshakeTimeoutMs),
+            ("--preface-timeout-ms", prefaceTimeoutMs), ("--tls-handshake-timeout-ms", handshakeTimeoutMs),
             ("--max-connection-idle-ms", maxConnectionIdleMs),
         ] {
             if let value, value <= 0 { throw ValidationError("\(name) must be > 0, got \(value)") }

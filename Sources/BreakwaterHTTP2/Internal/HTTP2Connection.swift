@@ -43,6 +43,9 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
     @exclusivity(unchecked) private var tlsStaging: [UInt8] = []
     /// Plaintext only: whether the first bytes from the peer were looked at (a TLS peer is told apart).
     @exclusivity(unchecked) private var sawFirstBytes = false
+    /// Plaintext server: write nothing before the client's first bytes, so that a peer that turns out not
+    /// to speak HTTP/2 (an HTTP/1.1 request) gets an answer it can read, not a SETTINGS frame first.
+    @exclusivity(unchecked) var holdOutputUntilFirstRead = false
     /// Strings of received header fields, reused across the requests or responses of this connection.
     @exclusivity(unchecked) private var headerStrings = HeaderStringCache()
 
@@ -175,6 +178,8 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
                 if !sawFirstBytes {
                     sawFirstBytes = true
                     if Self.looksLikeTLS(UnsafeRawBufferPointer(start: base, count: n)) {
+                        // Our SETTINGS (not TLS) tell a TLS client what it reached.
+                        gatherFinalFrames()
                         close(reason: "the peer speaks TLS but this connection is plaintext h2c (configure TLS on both sides, or neither)")
                         return
                     }
@@ -214,6 +219,7 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
 
     /// Pulls every frame nghttp2 has ready into the write buffer and writes it out.
     final func flush() {
+        if holdOutputUntilFirstRead && !sawFirstBytes { return }
         while let session, !isClosed {
             // Gather.
             var produced = false
@@ -495,7 +501,9 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
     private func receiveFailed(_ rv: Int32, _ bytes: UnsafeRawBufferPointer) {
         if rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC.rawValue {
             let isHTTP1 = Self.looksLikeHTTP1(bytes)
-            queueRaw(isHTTP1 ? Self.http1BadRequest : Self.invalidPrefaceGoAway)
+            // Whatever nghttp2 has written so far goes first (on TLS, its SETTINGS are out already).
+            if !holdOutputUntilFirstRead { gatherFinalFrames() }
+            queueRaw(isHTTP1 ? Self.http1BadRequest : (holdOutputUntilFirstRead ? Self.invalidPrefaceGoAway : Self.goAwayOnly))
             close(reason: isHTTP1 ? "the client sent an HTTP/1.1 request (answered 400)" : "the client did not send the HTTP/2 preface")
             return
         }
@@ -516,7 +524,9 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
             var pointer: UnsafePointer<UInt8>?
             let n = nghttp2_session_mem_send(session, &pointer)
             guard n > 0, let pointer else { break }
+            let start = bytes.count
             bytes.append(contentsOf: UnsafeBufferPointer(start: pointer, count: n))
+            if settingsOverride != nil { applySettingsOverride(&bytes, from: start) }
         }
         queueRaw(bytes)
     }
@@ -545,14 +555,22 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
         ("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 47\r\n\r\n"
             + "This is a gRPC server: it speaks HTTP/2 only.\r\n").utf8)
 
-    /// GOAWAY (last stream 0, PROTOCOL_ERROR) with a short reason, for a peer that sent no preface.
-    static let invalidPrefaceGoAway: [UInt8] = {
-        let debug = Array("invalid HTTP/2 connection preface".utf8)
+    /// For a peer that sent no preface: the server preface and GOAWAY PROTOCOL_ERROR.
+    static let invalidPrefaceGoAway = settingsAndGoAway(.protocolError, reason: "invalid HTTP/2 connection preface")
+
+    /// GOAWAY PROTOCOL_ERROR alone, after a server preface that is already out.
+    static let goAwayOnly = Array(invalidPrefaceGoAway.dropFirst(9))
+
+    /// An empty SETTINGS frame (a server preface) and GOAWAY `code`, last stream 0, with `reason` as its
+    /// debug data: everything a connection that is refused at once is told.
+    static func settingsAndGoAway(_ code: StatusMapping.HTTP2ErrorCode, reason: String) -> [UInt8] {
+        let debug = Array(reason.utf8)
         let length = 8 + debug.count
-        var frame: [UInt8] = [UInt8(length >> 16), UInt8((length >> 8) & 0xff), UInt8(length & 0xff), 0x7, 0, 0, 0, 0, 0]
-        frame += [0, 0, 0, 0, 0, 0, 0, UInt8(StatusMapping.HTTP2ErrorCode.protocolError.rawValue)]
-        return frame + debug
-    }()
+        var bytes: [UInt8] = [0, 0, 0, 0x4, 0, 0, 0, 0, 0]
+        bytes += [UInt8(length >> 16), UInt8((length >> 8) & 0xff), UInt8(length & 0xff), 0x7, 0, 0, 0, 0, 0]
+        bytes += [0, 0, 0, 0, 0, 0, 0, UInt8(code.rawValue)]
+        return bytes + debug
+    }
 
     // MARK: Helpers for subclasses
 

@@ -80,15 +80,7 @@ final class Listener: EventLoopFDHandler, @unchecked Sendable {
         }
     }
 
-    /// An empty SETTINGS frame (the server preface) and GOAWAY ENHANCE_YOUR_CALM, last stream 0.
-    static let tooManyConnections: [UInt8] = {
-        let debug = Array("too many connections".utf8)
-        let length = 8 + debug.count
-        var bytes: [UInt8] = [0, 0, 0, 0x4, 0, 0, 0, 0, 0]
-        bytes += [UInt8(length >> 16), UInt8((length >> 8) & 0xff), UInt8(length & 0xff), 0x7, 0, 0, 0, 0, 0]
-        bytes += [0, 0, 0, 0, 0, 0, 0, UInt8(StatusMapping.HTTP2ErrorCode.enhanceYourCalm.rawValue)]
-        return bytes + debug
-    }()
+    static let tooManyConnections = HTTP2Connection.settingsAndGoAway(.enhanceYourCalm, reason: "too many connections")
 
     /// Stops listening. Loop thread.
     func close() {

@@ -74,7 +74,10 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             close(reason: "cannot start HTTP/2 session")
             return
         }
-        if tls == nil { armPrefaceTimer() }
+        if tls == nil {
+            holdOutputUntilFirstRead = true
+            armPrefaceTimer()
+        }
         armIdleTimer()
         if let age = configuration.maxConnectionAge {
             // Plus or minus 10%, so that the connections of a fleet do not all go away at once.

@@ -1,3 +1,4 @@
+import BreakwaterTestSupport
 import Foundation
 
 /// Runs the grpcio interop peers in `Tests/Interop` (Python, grpcio from PyPI; `scripts/bootstrap.sh`
@@ -86,7 +87,7 @@ enum PythonPeer {
             let (process, stdin, stdout) = try PythonPeer.start("grpcio_echo_server.py", ["--port", "0"] + arguments)
             let line = await PythonPeer.readLine(stdout)
             guard let port = PythonPeer.announcedPort(line) else {
-                process.terminate()
+                ChildProcess.kill(process)
                 throw Failure(description: "grpcio_echo_server.py \(arguments.joined(separator: " ")) did not start (is grpcio installed? run scripts/bootstrap.sh): \(line)")
             }
             self.process = process
@@ -94,10 +95,14 @@ enum PythonPeer {
             self.port = port
         }
 
+        /// Closes its stdin (it then exits on its own) and, should it still run, kills it.
         func stop() async {
             try? stdin.fileHandleForWriting.close()
             let process = self.process
-            await PythonPeer.blocking { process.waitUntilExit() }
+            await PythonPeer.blocking {
+                for _ in 0..<100 where process.isRunning { usleep(20_000) }
+                ChildProcess.kill(process)
+            }
         }
     }
 }

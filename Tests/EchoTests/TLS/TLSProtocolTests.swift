@@ -1,5 +1,6 @@
 import BreakwaterCore
 import BreakwaterHTTP2
+import BreakwaterTestSupport
 import EchoService
 import Foundation
 import Testing
@@ -83,7 +84,7 @@ struct TLSProtocolTests {
             "tls_probe.py", ["server", "--cert", pki.pem("server"), "--key", pki.key("server"), "--alpn", "http/1.1"])
         let line = await PythonPeer.readLine(stdout)
         guard let port = PythonPeer.announcedPort(line) else {
-            process.terminate()
+            ChildProcess.kill(process)
             Issue.record("tls_probe.py server did not start: \(line)")
             return
         }
