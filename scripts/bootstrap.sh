@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks for building and testing Breakwater:
-# the C libraries (nghttp2, OpenSSL, zlib) through apt, and the grpcio interop peer through pip.
+# the C libraries (nghttp2, OpenSSL, zlib) through apt, and the Python peers (grpcio for interop,
+# h2 and hpack for the hardening suite) through pip.
 # Each step runs only when its check fails, so a second run is quick and changes nothing.
 set -euo pipefail
 
@@ -19,11 +20,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-if ! python3 -c 'import grpc, grpc_tools' >/dev/null 2>&1; then
-  echo "bootstrap: installing grpcio and grpcio-tools (pip)"
+# h2 and hpack: the raw HTTP/2 attack peers of the hardening suite (Tests/Hardening).
+if ! python3 -c 'import grpc, grpc_tools, h2, hpack' >/dev/null 2>&1; then
+  echo "bootstrap: installing grpcio, grpcio-tools, h2 and hpack (pip)"
   # Debian's own python3 refuses pip installs outside a venv (PEP 668) unless told otherwise.
-  python3 -m pip install -q --disable-pip-version-check grpcio grpcio-tools 2>/dev/null \
-    || python3 -m pip install -q --disable-pip-version-check --break-system-packages grpcio grpcio-tools
+  python3 -m pip install -q --disable-pip-version-check grpcio grpcio-tools h2 hpack 2>/dev/null \
+    || python3 -m pip install -q --disable-pip-version-check --break-system-packages grpcio grpcio-tools h2 hpack
 fi
 
 command -v swift >/dev/null 2>&1 || { echo "bootstrap: Swift 6 toolchain not found on PATH" >&2; exit 1; }
