@@ -59,6 +59,15 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     @exclusivity(unchecked) private var notifying: [any EventLoopTurnObserver] = []
     /// A buffer reused for every socket read on this loop.
     let readBuffer: UnsafeMutableRawBufferPointer
+    /// When the current turn began (the loop polls its sockets once per turn).
+    @exclusivity(unchecked) private var turnStarted = ContinuousClock.now
+    /// Tasks waiting for the loop to have polled its sockets (`yieldToIO`).
+    @exclusivity(unchecked) private var afterPoll: [UnsafeContinuation<Void, Never>] = []
+
+    /// How long one turn may run queued work (tasks, commands) before the loop polls its sockets again.
+    /// Handlers run on the loop; without a bound, one that keeps writing (a stream of millions of small
+    /// messages, each compressed) would starve every other connection of the loop.
+    static let turnBudget: Duration = .milliseconds(2)
 
     /// Why the loop could not start (no descriptor for epoll or eventfd, no thread), or nil when it runs.
     /// A loop that could not start runs nothing: transports on it fail their calls and their `start` with
@@ -186,6 +195,18 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         timers.cancel(id)
     }
 
+    /// Whether this turn has run its queued work for longer than `turnBudget`. Loop thread only.
+    var turnIsOverBudget: Bool { turnStarted.duration(to: .now) > Self.turnBudget }
+
+    /// Suspends the calling task until the loop has polled its sockets and handled their events; a task
+    /// that runs on this loop calls it when `turnIsOverBudget`, so that it cannot starve the loop's other
+    /// connections. Returns at once when not called on the loop.
+    func yieldToIO() async {
+        await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
+            if inEventLoop { afterPoll.append(c) } else { c.resume() }
+        }
+    }
+
     /// Asks for `observer.endOfTurn()` at the end of this turn. The observer deduplicates. Loop thread only.
     func addTurnObserver(_ observer: any EventLoopTurnObserver) {
         turnObservers.append(observer)
@@ -199,6 +220,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         let events = UnsafeMutablePointer<bw_epoll_result>.allocate(capacity: maxEvents)
         defer { events.deallocate() }
         while true {
+            turnStarted = .now
             runQueuedWork()
             runDueTimers()
             runTurnObservers()
@@ -222,7 +244,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
                 }
                 return true
             }
-            if mustPoll || !turnObservers.isEmpty { timeoutMillis = 0 }
+            if mustPoll || !turnObservers.isEmpty || !afterPoll.isEmpty { timeoutMillis = 0 }
             let n = bw_epoll_wait(epfd, events, Int32(maxEvents), timeoutMillis)
             if !mustPoll {
                 queue.withLock { q in
@@ -238,12 +260,20 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
                     handlers[fd]?.handleEvents(mask)
                 }
             }
+            if !afterPoll.isEmpty {
+                // Resumed tasks go to the queue: they run in the next turn, after the I/O just handled.
+                let waiting = afterPoll
+                afterPoll.removeAll(keepingCapacity: true)
+                for continuation in waiting { continuation.resume() }
+            }
         }
     }
 
     private func runQueuedWork() {
-        // Drain a bounded number of batches so that I/O is not starved by work that enqueues work.
-        for _ in 0..<16 {
+        // Drain a bounded number of batches, within the turn's budget, so that I/O is not starved by work
+        // that enqueues work.
+        for batch in 0..<16 {
+            if batch > 0 && turnIsOverBudget { return }
             queue.withLock { q in swap(&q.items, &running) }
             if running.isEmpty { return }
             // The queue lock is not held here: running a job may enqueue again on this thread.

@@ -103,6 +103,9 @@ public final class HTTP2ServerTransport: ServerTransport {
         return boundPort
     }
 
+    /// Received bytes the server's streams hold for their handlers, over all connections (tests, figures).
+    var heldReceiveBytes: Int { state.withLock { $0.context?.heldReceiveBytes ?? 0 } }
+
     /// Stops accepting (the listening socket closes), sends GOAWAY on every connection, lets open streams
     /// finish for up to `gracePeriod`, then closes what is left.
     public func shutdownGracefully(gracePeriod: Duration) async {

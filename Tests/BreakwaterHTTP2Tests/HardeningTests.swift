@@ -160,12 +160,16 @@ struct HardeningTests {
         await sent.waitUntilSettled()
         let held = sent.value
         let growth = Self.residentBytes() - rssBefore
+        let heldByServer = server.transport.heldReceiveBytes
         stream.cancel()
         sender.cancel()
         _ = await sender.value
+        // Every byte leaves the budget with the stream, while the connection stays open.
+        #expect(await Self.eventually { server.transport.heldReceiveBytes == 0 }, "\(server.transport.heldReceiveBytes) bytes still counted")
         // Inflated on arrival, the messages would be held at 4 MB each (GBs for what was sent).
         #expect(held < 2000, "the sender must be throttled")
         #expect(growth < 128 << 20, "RSS grew by \(growth >> 20) MB holding \(held) messages")
+        #expect(heldByServer > 0 && heldByServer <= (16 << 20) + (8 << 20), "\(heldByServer) bytes held")
         await client.close()
         await Self.expectServed(server.port)
         await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
@@ -209,8 +213,10 @@ struct HardeningTests {
         // Budget + connection window + what the client itself buffers (64 KiB and a message per stream):
         // about 2 MiB. Without the connection budget the streams would hold 8 x (128 KiB..8 MiB).
         #expect(bytes < 2_200_000, "\(bytes) bytes accepted")
+        #expect(server.transport.heldReceiveBytes <= 256 * 1024 + 512 * 1024)
         for stream in streams { stream.cancel() }
         for sender in senders { sender.cancel(); _ = await sender.value }
+        #expect(await Self.eventually { server.transport.heldReceiveBytes == 0 })
         await client.close()
         await Self.expectServed(server.port)
         await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
@@ -397,6 +403,15 @@ struct HardeningTests {
     }
 
     // MARK: Helpers
+
+    /// Polls `condition` for up to 5 s.
+    static func eventually(_ condition: () -> Bool) async -> Bool {
+        for _ in 0..<500 {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return condition()
+    }
 
     static func processCPUSeconds() -> Double {
         var usage = rusage()

@@ -117,6 +117,12 @@ struct EchoServerCommand: AsyncParsableCommand {
         let security = tlsCert == nil ? "" : (tlsClientCA == nil ? " over TLS" : " over mutual TLS")
         say("echo-server listening on \(host):\(boundPort)\(security)" + (mode.isEmpty ? "" : " (faults: \(mode.joined(separator: ", ")))"))
 
+        let support = HTTP2Protections.librarySupport
+        if !support.streamResetRateLimit || !support.maxContinuations {
+            // An unpatched libnghttp2: say so once; the transport enforces what it lacks.
+            say("echo-server: the linked libnghttp2 lacks some flood limits; enforced by Breakwater instead (\(support))")
+        }
+
         await waitForTerminationSignal()
         say("echo-server: shutting down gracefully (\(server.activeCalls) calls in flight)")
         await server.shutdownGracefully(gracePeriod: .seconds(5))

@@ -178,8 +178,9 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
                 if !sawFirstBytes {
                     sawFirstBytes = true
                     if Self.looksLikeTLS(UnsafeRawBufferPointer(start: base, count: n)) {
-                        // Our SETTINGS (not TLS) tell a TLS client what it reached.
+                        // Our SETTINGS and a GOAWAY (not TLS) tell a TLS client what it reached.
                         gatherFinalFrames()
+                        queueRaw(Self.goAway(.protocolError, reason: "TLS on a plaintext h2c port"))
                         close(reason: "the peer speaks TLS but this connection is plaintext h2c (configure TLS on both sides, or neither)")
                         return
                     }
@@ -558,8 +559,13 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
     /// For a peer that sent no preface: the server preface and GOAWAY PROTOCOL_ERROR.
     static let invalidPrefaceGoAway = settingsAndGoAway(.protocolError, reason: "invalid HTTP/2 connection preface")
 
+    /// A GOAWAY frame, last stream 0, with `reason` as its debug data.
+    static func goAway(_ code: StatusMapping.HTTP2ErrorCode, reason: String) -> [UInt8] {
+        Array(settingsAndGoAway(code, reason: reason).dropFirst(9))
+    }
+
     /// GOAWAY PROTOCOL_ERROR alone, after a server preface that is already out.
-    static let goAwayOnly = Array(invalidPrefaceGoAway.dropFirst(9))
+    static let goAwayOnly = goAway(.protocolError, reason: "invalid HTTP/2 connection preface")
 
     /// An empty SETTINGS frame (a server preface) and GOAWAY `code`, last stream 0, with `reason` as its
     /// debug data: everything a connection that is refused at once is told.

@@ -54,6 +54,11 @@ final class ServerContext: Sendable {
     /// The number of open connections.
     var connectionCount: Int { state.withLock { $0.connections.count } }
 
+    /// Received bytes the open connections' streams hold for their handlers, over all connections.
+    var heldReceiveBytes: Int {
+        state.withLock { s in s.connections.values.reduce(0) { $0 + $1.receiveBudget.heldBytes } }
+    }
+
     func connectionClosed(_ connection: ServerConnection) {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             s.connections[ObjectIdentifier(connection)] = nil

@@ -101,6 +101,8 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
         let next: InboundMessage?
         if case .some(let ready) = try takeMessage() {
             next = ready
+            // A handler that keeps reading what has already arrived lets the loop's other connections in.
+            if loop.inEventLoop && loop.turnIsOverBudget { await loop.yieldToIO() }
         } else {
             next = try await withUnsafeThrowingContinuation { (c: UnsafeContinuation<InboundMessage?, any Error>) in
                 let immediate = shared.withLock { s -> (Result<InboundMessage?, RPCError>, Bool)? in
@@ -164,6 +166,8 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
         }
         if loop.inEventLoop {
             appendOutbound(payload, compressed: compressed)
+            // A handler that keeps writing without ever waiting lets the loop's other connections in.
+            if !mustWait && loop.turnIsOverBudget { await loop.yieldToIO() }
         } else {
             loop.execute { self.appendOutbound(payload, compressed: compressed) }
         }
@@ -334,6 +338,7 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
             guard let frame else { break }
             if frame.compressed && head.requestEncoding == .identity {
                 failure = Status(code: .internalError, message: "compressed message without grpc-encoding")
+                budget.release(held: 5 + frame.payload.count, queued: 0)  // left the deframer, never queued
                 break
             }
             let message = InboundMessage(payload: frame.payload, compressed: frame.compressed)
