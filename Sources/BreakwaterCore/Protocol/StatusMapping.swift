@@ -1,5 +1,5 @@
 /// Status synthesis when a peer does not send `grpc-status`, per grpc/grpc
-/// `doc/http-grpc-status-mapping.md`, and the RST_STREAM mapping of DESIGN.md section 3.
+/// `doc/http-grpc-status-mapping.md`, and the mapping of RST_STREAM codes to statuses.
 public enum StatusMapping {
     /// The gRPC status for a response with a non-200 HTTP status and no `grpc-status`.
     public static func status(forHTTPStatus httpStatus: Int) -> Status {

@@ -2,7 +2,7 @@ import BreakwaterCore
 
 /// Classifies gRPC statuses and thrown errors into ``CallOutcome``s.
 ///
-/// The defaults follow DESIGN.md section 6: the server-side and transport failures count as
+/// The defaults: the server-side and transport failures count as
 /// failures, caller cancellation is neutral, and everything else (OK and the request-shaped
 /// codes) is a success, because the server answered.
 ///
