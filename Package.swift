@@ -11,9 +11,9 @@ let callPath: [SwiftSetting] = strict + [
 
 let package = Package(
     name: "Breakwater",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "BreakwaterCore", targets: ["BreakwaterCore"]),
+        .library(name: "BreakwaterWire", targets: ["BreakwaterWire"]),
         .library(name: "BreakwaterHTTP2", targets: ["BreakwaterHTTP2"]),
         .library(name: "BreakwaterResilience", targets: ["BreakwaterResilience"]),
         .library(name: "BreakwaterProtobuf", targets: ["BreakwaterProtobuf"]),
@@ -34,36 +34,46 @@ let package = Package(
         .systemLibrary(
             name: "CNghttp2",
             pkgConfig: "libnghttp2",
-            providers: [.apt(["libnghttp2-dev"]), .brew(["nghttp2"])]
+            providers: [.apt(["libnghttp2-dev"])]
         ),
         .systemLibrary(
             name: "COpenSSL",
             pkgConfig: "openssl",
-            providers: [.apt(["libssl-dev"]), .brew(["openssl"])]
+            providers: [.apt(["libssl-dev"])]
         ),
-        // Small C shims for what Swift cannot import (eventfd, zlib's macro-based API).
+        // zlib's macro-based API, wrapped for the wire codecs' gzip.
         .target(
-            name: "CBreakwaterShims",
+            name: "CBreakwaterZlib",
             linkerSettings: [.linkedLibrary("z")]
         ),
+        // What Glibc's overlay does not export for the event loops: epoll, eventfd, accept4, thread names.
+        .target(name: "CBreakwaterPOSIX"),
 
-        // The RPC model: status, metadata, methods, framing, call execution. No I/O.
+        // The RPC model: status, metadata, methods, call options, call and stream types, interceptors,
+        // client and server call execution. No I/O, no wire format.
         .target(
             name: "BreakwaterCore",
             dependencies: [
-                "CBreakwaterShims",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: callPath
+        ),
+        // gRPC over HTTP/2 on the wire, as pure functions and values: header blocks, grpc-timeout, status
+        // mapping, message framing and compression.
+        .target(
+            name: "BreakwaterWire",
+            dependencies: ["BreakwaterCore", "CBreakwaterZlib"],
+            swiftSettings: strict
         ),
         // The transport: event loops, sockets, nghttp2, OpenSSL.
         .target(
             name: "BreakwaterHTTP2",
             dependencies: [
                 "BreakwaterCore",
+                "BreakwaterWire",
                 "CNghttp2",
                 "COpenSSL",
-                "CBreakwaterShims",
+                "CBreakwaterPOSIX",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -148,8 +158,13 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "BreakwaterWireTests",
+            dependencies: ["BreakwaterCore", "BreakwaterWire", "BreakwaterTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "BreakwaterHTTP2Tests",
-            dependencies: ["BreakwaterCore", "BreakwaterHTTP2", "BreakwaterTestSupport", "CNghttp2"],
+            dependencies: ["BreakwaterCore", "BreakwaterWire", "BreakwaterHTTP2", "BreakwaterTestSupport", "CNghttp2"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -58,6 +58,7 @@ let package = Package(
                 .product(name: "EchoService", package: "Breakwater"),
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "BreakwaterCore", package: "Breakwater"),
+                .product(name: "BreakwaterWire", package: "Breakwater"),
                 .product(name: "BreakwaterHTTP2", package: "Breakwater"),
                 .product(name: "BreakwaterResilience", package: "Breakwater"),
             ],

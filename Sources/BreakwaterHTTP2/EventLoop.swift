@@ -1,5 +1,5 @@
 import BreakwaterCore
-import CBreakwaterShims
+import CBreakwaterPOSIX
 import Synchronization
 #if canImport(Glibc)
 import Glibc

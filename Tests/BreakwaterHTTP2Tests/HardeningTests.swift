@@ -1,4 +1,5 @@
 import BreakwaterCore
+import BreakwaterWire
 import Foundation
 import Synchronization
 import Testing

@@ -1,4 +1,5 @@
 import BreakwaterCore
+import BreakwaterWire
 import BreakwaterHTTP2
 import Testing
 

@@ -1,4 +1,5 @@
 import BreakwaterCore
+import BreakwaterWire
 import Testing
 
 @testable import BreakwaterHTTP2

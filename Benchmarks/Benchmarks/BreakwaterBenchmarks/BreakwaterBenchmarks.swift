@@ -1,6 +1,7 @@
 import EchoService
 import Benchmark
 import BreakwaterCore
+import BreakwaterWire
 import BreakwaterResilience
 
 /// Microbenchmarks of Breakwater's hot paths. Run: swift package --package-path Benchmarks benchmark

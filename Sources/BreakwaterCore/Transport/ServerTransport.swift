@@ -12,9 +12,8 @@ public struct ServerRequestHead: Sendable {
     public var responseEncoding: CompressionAlgorithm
     /// The peer's address, e.g. `ipv4:127.0.0.1:51234` or `ipv6:[::1]:51234`.
     public var peer: String
-    /// The subject of the peer's verified TLS certificate as an RFC 2253 string (e.g. `CN=client,O=Example`),
-    /// or `nil` when the connection is plaintext or the client sent no certificate.
-    public var peerCertificateSubject: String?
+    /// What only the transport knows about the call (for HTTP/2: TLS and the connection), if it says.
+    public var transportInfo: (any ServerTransportInfo)?
 
     public init(
         path: String,
@@ -23,7 +22,7 @@ public struct ServerRequestHead: Sendable {
         requestEncoding: CompressionAlgorithm = .identity,
         responseEncoding: CompressionAlgorithm = .identity,
         peer: String = "",
-        peerCertificateSubject: String? = nil
+        transportInfo: (any ServerTransportInfo)? = nil
     ) {
         self.path = path
         self.metadata = metadata
@@ -31,9 +30,13 @@ public struct ServerRequestHead: Sendable {
         self.requestEncoding = requestEncoding
         self.responseEncoding = responseEncoding
         self.peer = peer
-        self.peerCertificateSubject = peerCertificateSubject
+        self.transportInfo = transportInfo
     }
 }
+
+/// Facts about a call that only its transport knows, such as the TLS identity of the client. Each
+/// transport defines one conforming type; a handler asks for it with `ServerContext.transportInfo(as:)`.
+public protocol ServerTransportInfo: Sendable {}
 
 /// One gRPC stream on the server side, already validated at the HTTP level (POST, gRPC content-type;
 /// the transport answers anything else itself, e.g. HTTP 415).

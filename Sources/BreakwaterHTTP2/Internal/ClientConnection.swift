@@ -1,4 +1,5 @@
 import BreakwaterCore
+import BreakwaterWire
 import CNghttp2
 
 /// The client side of one HTTP/2 connection: submits requests, routes response frames to streams.

@@ -1,5 +1,6 @@
 import BreakwaterCore
-import CBreakwaterShims
+import BreakwaterWire
+import CBreakwaterPOSIX
 #if canImport(Glibc)
 import Glibc
 #endif

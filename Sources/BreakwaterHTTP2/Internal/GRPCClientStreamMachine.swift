@@ -1,4 +1,5 @@
 import BreakwaterCore
+import BreakwaterWire
 
 /// The inbound side of one gRPC client stream as a pure state machine: response headers, messages and
 /// trailers in order, status synthesis for broken responses, the receive limit and decompression.

@@ -1,5 +1,6 @@
 import BreakwaterCore
-import CBreakwaterShims
+import BreakwaterWire
+import CBreakwaterPOSIX
 import CNghttp2
 #if canImport(Glibc)
 import Glibc

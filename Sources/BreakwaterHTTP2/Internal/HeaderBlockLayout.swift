@@ -1,4 +1,5 @@
 import BreakwaterCore
+import BreakwaterWire
 import CNghttp2
 
 /// A header block laid out once as `nghttp2_nv` values, for blocks that are the same on every stream of a

@@ -1,4 +1,5 @@
 import BreakwaterCore
+import BreakwaterWire
 
 /// A received gRPC message as it was on the wire, queued for its reader. A compressed message stays
 /// compressed until the reader takes it: the stream holds what the peer sent, never what it inflates to,

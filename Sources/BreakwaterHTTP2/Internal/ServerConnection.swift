@@ -1,4 +1,5 @@
 import BreakwaterCore
+import BreakwaterWire
 import CNghttp2
 
 /// The server side of one HTTP/2 connection: validates request headers, creates streams, routes frames,
@@ -15,8 +16,8 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     @exclusivity(unchecked) private var blockFields: [HeaderField] = []
     @exclusivity(unchecked) private var shuttingDown = false
     @exclusivity(unchecked) private var finalGoAwaySent = false
-    /// The subject of the client's TLS certificate, once the handshake is done.
-    @exclusivity(unchecked) private var peerCertificateSubject: String?
+    /// What handlers learn of this connection (its TLS peer once the handshake is done).
+    @exclusivity(unchecked) private var info: HTTP2ConnectionInfo
     @exclusivity(unchecked) private var handshakeTimer: UInt64?
     /// Armed until the client's preface and first SETTINGS arrive.
     @exclusivity(unchecked) private var prefaceTimer: UInt64?
@@ -28,6 +29,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     init(loop: EventLoop, fd: Int32, remoteAddress: SocketAddress, context: ServerContext) {
         self.context = context
+        info = HTTP2ConnectionInfo(isSecure: context.tls != nil)
         super.init(
             loop: loop, fd: fd, remoteAddress: remoteAddress, maxInboundHeaderListSize: context.configuration.maxHeaderListSize,
             protections: context.configuration.protections, receiveBudget: context.configuration.connectionReceiveBufferBytes)
@@ -209,7 +211,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         case .failure(.grpc(let status)):
             respondTrailersOnly(streamID, status)
         case .success(var head):
-            head.peerCertificateSubject = peerCertificateSubject
+            head.transportInfo = info
             let stream = ServerStream(
                 head: head, loop: loop, streamID: streamID, connection: self,
                 maxReceiveMessageBytes: configuration.maxReceiveMessageBytes,
@@ -314,7 +316,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     override func tlsEstablished(_ tls: TLSSession) -> String? {
         cancelTimer(&handshakeTimer)
         armPrefaceTimer()
-        peerCertificateSubject = tls.peerCertificateSubject
+        info.peerCertificateSubject = tls.peerCertificateSubject
         return nil
     }
 

@@ -1,4 +1,5 @@
 import BreakwaterCore
+import BreakwaterWire
 import CNghttp2
 import Synchronization
 

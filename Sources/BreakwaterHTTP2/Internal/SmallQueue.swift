@@ -1,3 +1,4 @@
+import BreakwaterWire
 /// A FIFO whose oldest element is stored inline: a stream that never holds more than one element at a
 /// time (a unary request's message, a response's headers, message and end taken one by one) never
 /// allocates. More elements go to an array that is reused once drained.
@@ -63,12 +64,7 @@ struct OutboundMessages {
     static func wireCount(_ payload: [UInt8]) -> Int { 5 + payload.count }
 
     mutating func append(_ payload: [UInt8], compressed: Bool) {
-        let length = UInt32(truncatingIfNeeded: payload.count)
-        let prefix = (
-            UInt8(compressed ? 1 : 0), UInt8(truncatingIfNeeded: length >> 24), UInt8(truncatingIfNeeded: length >> 16),
-            UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length)
-        )
-        let message = Message(prefix: prefix, payload: payload)
+        let message = Message(prefix: MessageFramer.prefix(length: payload.count, compressed: compressed), payload: payload)
         count += message.wireCount
         if current == nil {
             current = message

@@ -1,5 +1,5 @@
 import BreakwaterCore
-import CBreakwaterShims
+import CBreakwaterPOSIX
 #if canImport(Glibc)
 import Glibc
 #endif

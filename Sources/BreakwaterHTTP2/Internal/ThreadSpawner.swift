@@ -1,4 +1,4 @@
-import CBreakwaterShims
+import CBreakwaterPOSIX
 #if canImport(Glibc)
 import Glibc
 #endif

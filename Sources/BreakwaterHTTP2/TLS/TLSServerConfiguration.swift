@@ -2,7 +2,8 @@
 /// a certificate (mutual TLS).
 ///
 /// TLS 1.2 is the minimum and 1.3 is preferred; a client must agree on ALPN `h2`. The subject of a
-/// verified client certificate reaches handlers as `ServerContext.peerCertificateSubject`.
+/// verified client certificate reaches handlers as `HTTP2ConnectionInfo/peerCertificateSubject`
+/// (`context.transportInfo(as: HTTP2ConnectionInfo.self)`).
 public struct TLSServerConfiguration: Sendable, Hashable {
     /// Whether clients are asked for a certificate.
     public enum ClientCertificateVerification: Sendable, Hashable {

@@ -50,7 +50,7 @@ final class PeerRecorder: ServerInterceptor {
     func intercept(
         request: ServerRequest, context: ServerContext, next: @Sendable (ServerRequest, ServerContext) async throws -> Void
     ) async throws {
-        subjects.withLock { $0.append(context.peerCertificateSubject) }
+        subjects.withLock { $0.append(context.transportInfo(as: HTTP2ConnectionInfo.self)?.peerCertificateSubject) }
         try await next(request, context)
     }
 }

@@ -110,7 +110,7 @@ public final class GRPCServer: Sendable {
     ) {
         let path = stream.head.path
         guard let route = router.route(forPath: path) else {
-            stream.finish(status: Status(code: .unimplemented, message: "method \(GRPCHeaders.excerpt(path)) not implemented"), trailers: [:])
+            stream.finish(status: Status(code: .unimplemented, message: "method \(PeerText.excerpt(path)) not implemented"), trailers: [:])
             return
         }
         tracker.enter()

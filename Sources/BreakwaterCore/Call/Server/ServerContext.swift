@@ -18,9 +18,8 @@ public final class ServerContext: Sendable {
     public let deadline: ContinuousClock.Instant?
     /// The client's address, e.g. `ipv4:127.0.0.1:51234`.
     public let peer: String
-    /// The subject of the client's verified TLS certificate as an RFC 2253 string (e.g.
-    /// `CN=client,O=Example`), or `nil` over plaintext or when the client presented no certificate.
-    public let peerCertificateSubject: String?
+    /// What only the transport knows about the call; see `transportInfo(as:)`.
+    public let transportInfo: (any ServerTransportInfo)?
 
     private struct State {
         var headers: Metadata = [:]
@@ -38,8 +37,14 @@ public final class ServerContext: Sendable {
         self.requestMetadata = head.metadata
         self.deadline = head.deadline
         self.peer = head.peer
-        self.peerCertificateSubject = head.peerCertificateSubject
+        self.transportInfo = head.transportInfo
         self.stream = stream
+    }
+
+    /// The transport's facts about the call as `type` (for `HTTP2ServerTransport`: `HTTP2ConnectionInfo`,
+    /// with the client's TLS certificate subject), or nil when the call came through another transport.
+    public func transportInfo<Info: ServerTransportInfo>(as type: Info.Type) -> Info? {
+        transportInfo as? Info
     }
 
     /// The custom metadata of the response headers. Setting it after the headers were sent has no effect.

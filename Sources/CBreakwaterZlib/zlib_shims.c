@@ -1,12 +1,7 @@
-#include "CBreakwaterShims.h"
-#include <sys/eventfd.h>
+#include "CBreakwaterZlib.h"
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-
-int bw_eventfd(unsigned int initval, int nonblocking) {
-    return eventfd(initval, EFD_CLOEXEC | (nonblocking ? EFD_NONBLOCK : 0));
-}
 
 int bw_gzip_compress(const uint8_t *in, size_t len, uint8_t **out, size_t *outLen) {
     z_stream zs;

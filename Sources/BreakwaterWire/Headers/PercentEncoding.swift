@@ -1,3 +1,4 @@
+import BreakwaterCore
 /// The percent-encoding of `grpc-message`: bytes outside printable ASCII (0x20...0x7E) and `%` itself
 /// become `%XX` over the message's UTF-8.
 public enum PercentEncoding {

@@ -1,4 +1,5 @@
-import CBreakwaterShims
+import BreakwaterCore
+import CBreakwaterZlib
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,3 +1,4 @@
+import BreakwaterCore
 /// An HTTP/2 header field as the transport sends or receives it: lower-case name, value.
 public typealias HeaderField = (name: String, value: String)
 
@@ -49,13 +50,8 @@ public enum GRPCHeaders {
         return metadata
     }
 
-    /// At most `limit` characters of a value that came from a peer, for an error message: a peer must not
-    /// be able to make a status message (or a log line) as large as the header it sent.
-    public static func excerpt(_ value: String, limit: Int = 64) -> String {
-        let utf8 = value.utf8
-        guard utf8.count > limit else { return value }
-        return String(decoding: utf8.prefix(limit), as: UTF8.self) + "... (\(utf8.count) bytes)"
-    }
+    /// At most 64 bytes of a value that came from a peer, for an error message.
+    static func excerpt(_ value: String) -> String { PeerText.excerpt(value) }
 
     /// The request header block for a new stream.
     public static func requestHeaders(

@@ -1,7 +1,8 @@
 import BreakwaterTestSupport
 import Testing
 
-@testable import BreakwaterCore
+import BreakwaterCore
+@testable import BreakwaterWire
 
 /// Feeds `chunks` to a deframer, draining every whole message after each append.
 private func deframe(

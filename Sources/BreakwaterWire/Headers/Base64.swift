@@ -1,3 +1,4 @@
+import BreakwaterCore
 /// Base64 for `-bin` metadata: emits unpadded standard base64, accepts padded and unpadded.
 public enum Base64 {
     private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)

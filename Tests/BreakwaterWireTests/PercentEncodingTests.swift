@@ -1,7 +1,8 @@
 import BreakwaterTestSupport
 import Testing
 
-@testable import BreakwaterCore
+import BreakwaterCore
+@testable import BreakwaterWire
 
 @Suite("PercentEncoding")
 struct PercentEncodingTests {

@@ -1,3 +1,4 @@
+import BreakwaterCore
 /// Splits a byte stream into gRPC length-prefixed messages, whatever the DATA frame boundaries:
 /// each message is a 1-byte compressed flag, a 4-byte big-endian length and the payload.
 ///

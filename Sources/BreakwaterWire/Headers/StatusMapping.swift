@@ -1,3 +1,4 @@
+import BreakwaterCore
 /// Status synthesis when a peer does not send `grpc-status`, per grpc/grpc
 /// `doc/http-grpc-status-mapping.md`, and the mapping of RST_STREAM codes to statuses.
 public enum StatusMapping {

@@ -1,3 +1,4 @@
+import BreakwaterCore
 /// The `grpc-timeout` header codec: at most 8 ASCII digits followed by a unit
 /// (`H` hours, `M` minutes, `S` seconds, `m` milliseconds, `u` microseconds, `n` nanoseconds).
 public enum GRPCTimeout {

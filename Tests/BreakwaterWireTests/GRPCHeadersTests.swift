@@ -1,6 +1,7 @@
 import Testing
 
-@testable import BreakwaterCore
+import BreakwaterCore
+@testable import BreakwaterWire
 
 private let echoGet = MethodDescriptor(service: "echo.Echo", method: "Get")
 

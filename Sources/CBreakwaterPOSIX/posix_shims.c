@@ -1,8 +1,9 @@
 #define _GNU_SOURCE
-#include "CBreakwaterEpoll.h"
+#include "CBreakwaterPOSIX.h"
 #include <pthread.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 int bw_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
@@ -35,4 +36,8 @@ void bw_set_thread_name(const char *name) {
 
 int bw_accept4(int fd, void *addr, uint32_t *len) {
     return accept4(fd, (struct sockaddr *)addr, (socklen_t *)len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+int bw_eventfd(unsigned int initval, int nonblocking) {
+    return eventfd(initval, EFD_CLOEXEC | (nonblocking ? EFD_NONBLOCK : 0));
 }

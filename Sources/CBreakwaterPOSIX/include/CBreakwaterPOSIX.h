@@ -1,9 +1,9 @@
-#ifndef BREAKWATER_EPOLL_SHIMS_H
-#define BREAKWATER_EPOLL_SHIMS_H
+#ifndef BREAKWATER_POSIX_H
+#define BREAKWATER_POSIX_H
 #include <stdint.h>
 
-// epoll(7) and thread naming for the transport's event loops: Glibc's Swift overlay exports neither
-// <sys/epoll.h> nor pthread_setname_np, and struct epoll_event is packed on x86_64.
+// epoll(7), eventfd(2), accept4(2) and thread naming for the transport's event loops: Glibc's Swift
+// overlay exports none of them, and struct epoll_event is packed on x86_64.
 
 #define BW_EPOLLIN 0x001u
 #define BW_EPOLLOUT 0x004u
@@ -17,6 +17,8 @@ typedef struct {
     int32_t fd;
 } bw_epoll_result;
 
+/// eventfd(2), close-on-exec.
+int bw_eventfd(unsigned int initval, int nonblocking);
 /// epoll_create1(EPOLL_CLOEXEC).
 int bw_epoll_create(void);
 /// epoll_ctl ADD (op 1), DEL (op 2), MOD (op 3) with `fd` as the event data.
