@@ -25,7 +25,7 @@ public final class HTTP2ServerTransport: ServerTransport {
 
     private struct State {
         var listener: Listener?
-        var context: ServerContext?
+        var context: ServerTransportContext?
         var started = false
     }
     private let state = Mutex(State())
@@ -85,7 +85,7 @@ public final class HTTP2ServerTransport: ServerTransport {
         case .failure(let error): throw error
         }
         let boundPort = Socket.localAddress(fd)?.port ?? port
-        let context = ServerContext(
+        let context = ServerTransportContext(
             configuration: configuration, tls: tlsContext, forcingProtectionFallbacks: forcingProtectionFallbacks,
             acceptStream: acceptStream)
         let loop = group.next()

@@ -15,7 +15,7 @@ final class Listener: EventLoopFDHandler, @unchecked Sendable {
     let fd: Int32
     let loop: EventLoop
     let group: EventLoopGroup
-    let context: ServerContext
+    let context: ServerTransportContext
     private var closed = false
     private var paused = false
     private var pause = Listener.firstPause
@@ -23,7 +23,7 @@ final class Listener: EventLoopFDHandler, @unchecked Sendable {
     static let firstPause: Duration = .milliseconds(50)
     static let longestPause: Duration = .seconds(1)
 
-    init(fd: Int32, loop: EventLoop, group: EventLoopGroup, context: ServerContext) {
+    init(fd: Int32, loop: EventLoop, group: EventLoopGroup, context: ServerTransportContext) {
         self.fd = fd
         self.loop = loop
         self.group = group

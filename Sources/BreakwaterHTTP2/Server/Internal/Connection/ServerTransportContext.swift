@@ -3,7 +3,7 @@ import Synchronization
 
 /// What every connection of one `HTTP2ServerTransport` shares: the configuration, the accept callback,
 /// and the registry of open connections used by graceful shutdown.
-final class ServerContext: Sendable {
+final class ServerTransportContext: Sendable {
     private struct State {
         var connections: [ObjectIdentifier: ServerConnection] = [:]
         var shuttingDown = false

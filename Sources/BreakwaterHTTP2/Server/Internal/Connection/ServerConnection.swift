@@ -8,7 +8,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     // Safety: as `HTTP2Connection`, loop-confined (created on the acceptor thread, then handed over).
     // Exclusivity: as `HTTP2Connection`, the loop-confined vars are `@exclusivity(unchecked)`.
 
-    let context: ServerContext
+    let context: ServerTransportContext
     @exclusivity(unchecked) private var streams: [Int32: ServerStream] = [:]
     /// The request header block being received. HTTP/2 sends a header block as one run of frames (HEADERS
     /// then CONTINUATIONs, nothing in between), so at most one is open per connection; the array is reused.
@@ -27,7 +27,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     private lazy var peerDescription = remoteAddress.peerDescription
     private static let shutdownPing: [UInt8] = Array("bwdrain!".utf8)
 
-    init(loop: EventLoop, fd: Int32, remoteAddress: SocketAddress, context: ServerContext) {
+    init(loop: EventLoop, fd: Int32, remoteAddress: SocketAddress, context: ServerTransportContext) {
         self.context = context
         info = HTTP2ConnectionInfo(isSecure: context.tls != nil)
         super.init(
