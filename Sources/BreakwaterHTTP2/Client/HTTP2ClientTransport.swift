@@ -34,6 +34,9 @@ public final class HTTP2ClientTransport: ClientTransport {
     /// Never throws: failures end the stream.
     public func makeStream(head: ClientRequestHead) async -> any ClientTransportStream {
         if let failure = eventLoop.startFailure { return FailedClientStream(status: failure.status) }
+        if eventLoop.isStopped {
+            return FailedClientStream(status: Status(code: .unavailable, message: "event loop \(eventLoop.name) is shut down"))
+        }
         var head = head
         head.maxReceiveMessageBytes = min(head.maxReceiveMessageBytes, configuration.maxReceiveMessageBytes)
         return ClientStream(head: head, loop: eventLoop, manager: manager)
@@ -47,7 +50,7 @@ public final class HTTP2ClientTransport: ClientTransport {
 
     /// Closes gracefully: new streams fail with UNAVAILABLE, open streams finish, then connections close.
     public func close() async {
-        guard eventLoop.startFailure == nil else { return }
+        guard eventLoop.startFailure == nil, !eventLoop.isStopped else { return }
         let manager = self.manager
         await withCheckedContinuation { continuation in
             eventLoop.execute { manager.close(continuation) }

@@ -1,34 +1,24 @@
 import BreakwaterCore
-import CBreakwaterPOSIX
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Something registered with an event loop for readiness events on a file descriptor.
-protocol EventLoopFDHandler: AnyObject {
-    /// Called on the loop thread with the `epoll` event mask.
-    func handleEvents(_ events: UInt32)
-}
-
-/// Something that wants to run once at the end of the current loop turn (e.g. to flush coalesced writes).
-protocol EventLoopTurnObserver: AnyObject {
-    /// Called on the loop thread after the turn's events, commands and timers were processed.
-    func endOfTurn()
-}
-
-/// One thread running `epoll`, with an `eventfd` to wake it up.
+/// One thread waiting on its sockets (`epoll` on Linux, behind `Poller`), woken by other threads when
+/// they hand it work.
 ///
 /// An event loop owns its sockets and their HTTP/2 sessions: nothing else touches them. Other threads hand
 /// it work with `execute(_:)`; commands that arrive while the loop is awake are picked up without a wake-up
 /// write. The loop is also a Swift `TaskExecutor`, so tasks can run on the thread that owns their stream
 /// (`withTaskExecutorPreference` or `Task(executorPreference:)`).
 ///
-/// Code running on the loop must never block it.
+/// A loop runs until its group shuts down (`EventLoopGroup.shutdownGracefully()`); it then closes what is
+/// still registered on it and its own descriptors, and its thread ends. Code running on the loop must never
+/// block it.
 public final class EventLoop: TaskExecutor, @unchecked Sendable {
     // Safety: `queue` is protected by its Mutex and `threadID` is atomic; `failedToSpawn` is written in
-    // `init` only (when no thread was created to share it with); every other stored var
-    // (`handlers`, `timers`, `turnObservers`, `readBuffer`) is touched only on this loop's own thread.
+    // `init` only (when no thread was created to share it with); every other stored var (`handlers`,
+    // `timers`, `turnObservers`, `readBuffer`, ...) is touched only on this loop's own thread.
     // Exclusivity: the loop-confined vars are `@exclusivity(unchecked)`, for the reasons given in
     // `HTTP2Connection` (one thread; `timers.popDue` returns before the timer fires; a batch runs from
     // `running` while new work goes to the queue's array).
@@ -42,12 +32,15 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         var items: [Work] = []
         var sleeping = false
         var wakePending = false
+        /// The loop was asked to stop: no more work is taken.
+        var stopping = false
+        var stopWaiters: [CheckedContinuation<Void, Never>] = []
+        var stopped = false
     }
 
     /// A short name for diagnostics, e.g. `bw-loop-0`.
     public let name: String
-    private let epfd: Int32
-    private let wakeFD: Int32
+    private let poller: EpollPoller?
     private let queue = Mutex(Queue())
     private let threadID = Atomic<UInt>(0)
 
@@ -63,39 +56,35 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     @exclusivity(unchecked) private var turnStarted = ContinuousClock.now
     /// Tasks waiting for the loop to have polled its sockets (`yieldToIO`).
     @exclusivity(unchecked) private var afterPoll: [UnsafeContinuation<Void, Never>] = []
+    /// Told when the loop stops, besides the registered descriptors' handlers (connection managers).
+    @exclusivity(unchecked) private var stopObservers: [ObjectIdentifier: () -> Void] = [:]
 
     /// How long one turn may run queued work (tasks, commands) before the loop polls its sockets again.
     /// Handlers run on the loop; without a bound, one that keeps writing (a stream of millions of small
     /// messages, each compressed) would starve every other connection of the loop.
     static let turnBudget: Duration = .milliseconds(2)
 
-    /// Why the loop could not start (no descriptor for epoll or eventfd, no thread), or nil when it runs.
+    /// Why the loop could not start (no descriptor for its poller, no thread), or nil when it runs.
     /// A loop that could not start runs nothing: transports on it fail their calls and their `start` with
     /// this error (UNAVAILABLE) instead of waiting forever.
     public var startFailure: RPCError? { setupFailure ?? failedToSpawn }
     private let setupFailure: RPCError?
+    /// The loop's thread could not be created (set in `init` only).
+    private var failedToSpawn: RPCError?
 
     /// Creates and starts a loop on a new thread. When the process is out of descriptors or threads the
     /// loop does not start, and says why in `startFailure`.
     public init(name: String = "bw-loop") {
         self.name = name
-        let epfd = bw_epoll_create()
-        let epollErrno = errno
-        let wakeFD = bw_eventfd(0, 1)
-        let eventfdErrno = errno
-        self.epfd = epfd
-        self.wakeFD = wakeFD
         readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
-        if epfd < 0 || wakeFD < 0 {
-            let err = epfd < 0 ? epollErrno : eventfdErrno
-            setupFailure = RPCError(
-                code: .unavailable, message: "cannot start event loop \(name): cannot create \(epfd < 0 ? "epoll" : "eventfd"): \(Socket.describe(err))")
+        do {
+            poller = try EpollPoller(name: name)
+            setupFailure = nil
+        } catch {
+            poller = nil
+            setupFailure = RPCError(code: .unavailable, message: "cannot start event loop: \(error.message)")
             return
         }
-        // Edge-triggered: every write is reported once, so the loop never reads the eventfd (one syscall
-        // less per wake-up); the counter just grows (see `wake`).
-        _ = bw_epoll_ctl(epfd, 1, wakeFD, BW_EPOLLIN | EventLoop.edgeTriggered)
-        setupFailure = nil
         let started = ThreadSpawner.spawn(name: name) { [self] in self.run() }
         if !started {
             // Not yet seen by any other thread: safe to set here.
@@ -103,15 +92,11 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         }
     }
 
-    /// The loop's thread could not be created (set in `init` only).
-    private var failedToSpawn: RPCError?
-
     deinit {
-        if startFailure != nil {
-            if epfd >= 0 { Glibc.close(epfd) }
-            if wakeFD >= 0 { Glibc.close(wakeFD) }
-            readBuffer.deallocate()
-        }
+        // A running loop retains itself through its thread, so this runs only for one that never started
+        // or that stopped (and closed its poller then).
+        if startFailure != nil { poller?.close() }
+        readBuffer.deallocate()
     }
 
     /// True when called on this loop's thread.
@@ -119,7 +104,11 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         threadID.load(ordering: .relaxed) == UInt(pthread_self())
     }
 
-    /// Runs `work` on the loop thread, after the work already queued.
+    /// Whether the loop has been asked to stop or has stopped; work handed to it then does not run.
+    public var isStopped: Bool { queue.withLock { $0.stopping } }
+
+    /// Runs `work` on the loop thread, after the work already queued. After the loop stopped, `work` is
+    /// dropped: close the transports that use a group before shutting the group down.
     public func execute(_ work: @escaping @Sendable () -> Void) {
         push(.closure(work))
     }
@@ -129,60 +118,51 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         if inEventLoop { work() } else { push(.closure(work)) }
     }
 
-    /// `TaskExecutor`: runs a job on the loop thread.
+    /// `TaskExecutor`: runs a job on the loop thread (on the global executor once the loop has stopped,
+    /// so that a task preferring a stopped loop still runs).
     public func enqueue(_ job: consuming ExecutorJob) {
-        push(.job(UnownedJob(job)))
+        let unowned = UnownedJob(job)
+        if !push(.job(unowned)) {
+            globalConcurrentExecutor.enqueue(ExecutorJob(unowned))
+        }
     }
 
-    private func push(_ work: Work) {
-        let wake = queue.withLock { q -> Bool in
+    /// Queues work; false (and nothing queued) once the loop is stopping.
+    @discardableResult
+    private func push(_ work: Work) -> Bool {
+        let onLoop = inEventLoop
+        let (accepted, wake) = queue.withLock { q -> (Bool, Bool) in
+            // While stopping, only the loop itself still queues (the ends of what it is closing).
+            if q.stopped || (q.stopping && !onLoop) { return (false, false) }
             q.items.append(work)
             if q.sleeping && !q.wakePending {
                 q.wakePending = true
-                return true
+                return (true, true)
             }
-            return false
+            return (true, false)
         }
-        if wake { self.wake() }
-    }
-
-    /// EPOLLET (Glibc's overlay does not export the epoll constants).
-    private static let edgeTriggered: UInt32 = 1 << 31
-
-    private func wake() {
-        var one: UInt64 = 1
-        while Glibc.write(wakeFD, &one, 8) < 0 {
-            switch errno {
-            case EINTR:
-                continue
-            case EAGAIN:
-                // The counter is full (after 2^64 - 2 wake-ups without a read): empty it and write again.
-                var value: UInt64 = 0
-                _ = Glibc.read(wakeFD, &value, 8)
-            default:
-                return
-            }
-        }
+        if wake { poller?.wake() }
+        return accepted
     }
 
     // MARK: Loop-thread API
 
-    /// Registers a file descriptor. Loop thread only.
-    func register(fd: Int32, events: UInt32, handler: any EventLoopFDHandler) -> Bool {
-        guard bw_epoll_ctl(epfd, 1, fd, events) == 0 else { return false }
+    /// Registers a file descriptor for `interest`. Loop thread only.
+    func register(fd: Int32, interest: IOEvents, handler: any EventLoopFDHandler) -> Bool {
+        guard let poller, poller.register(fd, interest: interest) else { return false }
         handlers[fd] = handler
         return true
     }
 
-    /// Changes the events watched for a registered file descriptor. Loop thread only.
-    func modify(fd: Int32, events: UInt32) {
-        _ = bw_epoll_ctl(epfd, 3, fd, events)
+    /// Changes what a registered file descriptor is watched for (an empty set pauses it). Loop thread only.
+    func modify(fd: Int32, interest: IOEvents) {
+        poller?.modify(fd, interest: interest)
     }
 
     /// Unregisters a file descriptor (the caller closes it). Loop thread only.
     func unregister(fd: Int32) {
         guard handlers.removeValue(forKey: fd) != nil else { return }
-        _ = bw_epoll_ctl(epfd, 2, fd, 0)
+        poller?.unregister(fd)
     }
 
     /// Schedules `fire` to run on the loop at `deadline`; returns an id for `cancelTimer`. Loop thread only.
@@ -193,6 +173,21 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// Cancels a timer. Loop thread only.
     func cancelTimer(_ id: UInt64) {
         timers.cancel(id)
+    }
+
+    /// Asks for `observer.endOfTurn()` at the end of this turn. The observer deduplicates. Loop thread only.
+    func addTurnObserver(_ observer: any EventLoopTurnObserver) {
+        turnObservers.append(observer)
+    }
+
+    /// Runs `stopping` when the loop stops, unless removed first. Loop thread only.
+    func onStop(_ owner: AnyObject, _ stopping: @escaping () -> Void) {
+        stopObservers[ObjectIdentifier(owner)] = stopping
+    }
+
+    /// Forgets what `onStop` registered for `owner`. Loop thread only.
+    func removeOnStop(_ owner: AnyObject) {
+        stopObservers[ObjectIdentifier(owner)] = nil
     }
 
     /// Whether this turn has run its queued work for longer than `turnBudget`. Loop thread only.
@@ -207,18 +202,61 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         }
     }
 
-    /// Asks for `observer.endOfTurn()` at the end of this turn. The observer deduplicates. Loop thread only.
-    func addTurnObserver(_ observer: any EventLoopTurnObserver) {
-        turnObservers.append(observer)
+    // MARK: Stopping
+
+    /// Stops the loop after the work already queued: what is still registered is closed, the poller's
+    /// descriptors are closed, the thread ends; returns once it has.
+    func stop() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let (done, wake) = queue.withLock { q -> (Bool, Bool) in
+                if q.stopped || startFailure != nil { return (true, false) }
+                q.stopWaiters.append(c)
+                if q.stopping { return (false, false) }
+                // The last work item: the loop sees `stopping` once it has run everything queued before it.
+                q.items.append(.closure({}))
+                q.stopping = true
+                return (false, true)
+            }
+            if wake { poller?.wake() }
+            if done { c.resume() }
+        }
+    }
+
+    /// On the loop thread, once stopping: close everything, then report to the waiters.
+    private func finishStopping() {
+        for observer in stopObservers.values { observer() }
+        stopObservers.removeAll()
+        // Handlers unregister themselves as they close; take them all first.
+        let remaining = handlers
+        for handler in remaining.values { handler.eventLoopStopping() }
+        for (fd, _) in handlers { poller?.unregister(fd) }
+        handlers.removeAll()
+        // What closing queued (streams failed, handlers told), once more until quiet.
+        for _ in 0..<64 where queue.withLock({ !$0.items.isEmpty }) {
+            runQueuedWork()
+            runTurnObservers()
+        }
+        timers = TimerHeap()
+        turnObservers.removeAll()
+        let waiting = afterPoll
+        afterPoll.removeAll()
+        for continuation in waiting { continuation.resume() }
+        poller?.close()
+        let waiters = queue.withLock { q -> [CheckedContinuation<Void, Never>] in
+            q.stopped = true
+            q.items.removeAll()
+            defer { q.stopWaiters.removeAll() }
+            return q.stopWaiters
+        }
+        threadID.store(0, ordering: .relaxed)
+        for waiter in waiters { waiter.resume() }
     }
 
     // MARK: The loop
 
     private func run() {
         threadID.store(UInt(pthread_self()), ordering: .relaxed)
-        let maxEvents = 64
-        let events = UnsafeMutablePointer<bw_epoll_result>.allocate(capacity: maxEvents)
-        defer { events.deallocate() }
+        guard let poller else { return }
         while true {
             turnStarted = .now
             runQueuedWork()
@@ -237,27 +275,28 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
                     timeoutMillis = Int32(clamping: millis)
                 }
             }
-            let mustPoll = queue.withLock { q -> Bool in
+            let (mustPoll, stopping) = queue.withLock { q -> (Bool, Bool) in
+                if q.stopping && q.items.isEmpty { return (false, true) }
                 if q.items.isEmpty {
                     q.sleeping = true
-                    return false
+                    return (false, false)
                 }
-                return true
+                return (true, false)
+            }
+            if stopping {
+                // Everything queued before the stop has run: work handed over from now on is refused.
+                runTurnObservers()
+                finishStopping()
+                return
             }
             if mustPoll || !turnObservers.isEmpty || !afterPoll.isEmpty { timeoutMillis = 0 }
-            let n = bw_epoll_wait(epfd, events, Int32(maxEvents), timeoutMillis)
+            _ = poller.wait(timeoutMillis: timeoutMillis) { fd, events in
+                handlers[fd]?.handleEvents(events)
+            }
             if !mustPoll {
                 queue.withLock { q in
                     q.sleeping = false
                     q.wakePending = false
-                }
-            }
-            if n > 0 {
-                for i in 0..<Int(n) {
-                    let fd = events[i].fd
-                    let mask = events[i].events
-                    if fd == wakeFD { continue }
-                    handlers[fd]?.handleEvents(mask)
                 }
             }
             if !afterPoll.isEmpty {

@@ -10,10 +10,28 @@ public final class EventLoopGroup: Sendable {
     public let loops: [EventLoop]
     private let counter = Atomic<Int>(0)
 
-    /// Creates a group of `numberOfLoops` loops (default: one per core), each on its own thread.
-    public init(numberOfLoops: Int = EventLoopGroup.coreCount) {
+    /// Creates a group of `numberOfLoops` loops (default: one per core), each on its own thread, named
+    /// `<namePrefix>-<index>` (thread names keep 15 bytes).
+    public convenience init(numberOfLoops: Int = EventLoopGroup.coreCount, namePrefix: String = "bw-loop") {
+        self.init(numberOfLoops: numberOfLoops, namePrefix: namePrefix, isShared: false)
+    }
+
+    private init(numberOfLoops: Int, namePrefix: String, isShared: Bool) {
         let n = max(1, numberOfLoops)
-        loops = (0..<n).map { EventLoop(name: "bw-loop-\($0)") }
+        loops = (0..<n).map { EventLoop(name: "\(namePrefix)-\($0)") }
+        self.isShared = isShared
+    }
+
+    /// Whether this is `shared`, which is never shut down.
+    private let isShared: Bool
+
+    /// Stops every loop: what is still registered on them (connections, listeners) is closed, their
+    /// descriptors are closed and their threads end; returns once they have. Close the transports that use
+    /// the group first: work handed to a stopped loop does not run. The `shared` group lives as long as the
+    /// process, and this does nothing to it.
+    public func shutdownGracefully() async {
+        guard !isShared else { return }
+        for loop in loops { await loop.stop() }
     }
 
     /// The next loop, round-robin.
@@ -24,7 +42,7 @@ public final class EventLoopGroup: Sendable {
 
     /// A group shared by every transport that is not given one, created on first use; its loops live
     /// as long as the process.
-    public static let shared = EventLoopGroup()
+    public static let shared = EventLoopGroup(numberOfLoops: EventLoopGroup.coreCount, namePrefix: "bw-loop", isShared: true)
 
     /// The number of online processors.
     public static var coreCount: Int {

@@ -62,6 +62,9 @@ public final class HTTP2ServerTransport: ServerTransport {
             throw RPCError(code: .invalidArgument, message: "invalid server configuration: \(reason)")
         }
         if let failure = group.loops.lazy.compactMap(\.startFailure).first { throw failure }
+        if group.loops.contains(where: \.isStopped) {
+            throw RPCError(code: .unavailable, message: "the event loop group is shut down")
+        }
         var tlsContext: TLSContext?
         if let tls = configuration.tls {
             switch TLSContext.server(tls) {
@@ -95,7 +98,7 @@ public final class HTTP2ServerTransport: ServerTransport {
             s.context = context
         }
         let registered = await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
-            loop.execute { c.resume(returning: loop.register(fd: fd, events: BW_EPOLLIN, handler: listener)) }
+            loop.execute { c.resume(returning: loop.register(fd: fd, interest: .readable, handler: listener)) }
         }
         guard registered else {
             Glibc.close(fd)
@@ -111,7 +114,8 @@ public final class HTTP2ServerTransport: ServerTransport {
     /// finish for up to `gracePeriod`, then closes what is left.
     public func shutdownGracefully(gracePeriod: Duration) async {
         let (listener, context) = state.withLock { s in (s.listener, s.context) }
-        guard let context else { return }
+        // A stopped group has closed the listener and every connection already.
+        guard let context, !group.loops.contains(where: \.isStopped) else { return }
         if let listener {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 listener.loop.execute {

@@ -19,6 +19,13 @@ final class EchoDispatcher: Sendable {
 
     var acceptedCount: Int { accepted.withLock { $0 } }
 
+    /// Returns once `count` streams were accepted (or after 5 s).
+    func waitForAccepted(_ count: Int) async {
+        for _ in 0..<500 where acceptedCount < count {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
     func accept(_ stream: any ServerTransportStream) {
         accepted.withLock { $0 += 1 }
         let path = stream.head.path

@@ -119,7 +119,7 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
         _ = nghttp2_submit_settings(newSession, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)
         _ = nghttp2_session_set_local_window_size(
             newSession, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, Int32(clamping: connectionWindowSize))
-        guard loop.register(fd: fd, events: BW_EPOLLIN | BW_EPOLLRDHUP, handler: self) else {
+        guard loop.register(fd: fd, interest: .readable, handler: self) else {
             return false
         }
         registered = true
@@ -133,6 +133,10 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
         terminating = true
         _ = nghttp2_session_terminate_session(session, code.rawValue)
         scheduleFlush()
+    }
+
+    final func eventLoopStopping() {
+        close(reason: "event loop shut down")
     }
 
     /// Marks the connection as having something to write at the end of this turn.
@@ -154,11 +158,11 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
 
     // MARK: I/O
 
-    final func handleEvents(_ events: UInt32) {
-        if events & BW_EPOLLOUT != 0 && !isClosed {
+    final func handleEvents(_ events: IOEvents) {
+        if events.contains(.writable) && !isClosed {
             flush()
         }
-        if events & (BW_EPOLLIN | BW_EPOLLERR | BW_EPOLLHUP | BW_EPOLLRDHUP) != 0 && !isClosed {
+        if !events.isDisjoint(with: [.readable, .error, .hangUp]) && !isClosed {
             readAvailable()
         }
         handledEvents()
@@ -262,7 +266,7 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
                 } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
                     if !watchingWritable {
                         watchingWritable = true
-                        loop.modify(fd: fd, events: BW_EPOLLIN | BW_EPOLLRDHUP | BW_EPOLLOUT)
+                        loop.modify(fd: fd, interest: [.readable, .writable])
                     }
                     return
                 } else {
@@ -278,7 +282,7 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
             writeOffset = 0
             if watchingWritable {
                 watchingWritable = false
-                loop.modify(fd: fd, events: BW_EPOLLIN | BW_EPOLLRDHUP)
+                loop.modify(fd: fd, interest: .readable)
             }
             if !produced {
                 if nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 {

@@ -38,6 +38,8 @@ final class ClientConnectionManager: @unchecked Sendable {
     private var generation = 0
     private var nextBackoff: Duration
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Whether the loop was asked to close this manager when it stops.
+    private var watchingLoopStop = false
 
     init(loop: EventLoop, host: String, port: Int, configuration: HTTP2ClientTransport.Configuration) {
         self.loop = loop
@@ -64,6 +66,10 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     /// A new stream: arm its deadline, then send it, queue it, or fail it fast.
     func open(_ stream: ClientStream) {
+        if !watchingLoopStop {
+            watchingLoopStop = true
+            loop.onStop(self) { [weak self] in self?.close(nil) }
+        }
         if let deadline = stream.head.deadline {
             if deadline <= .now {
                 stream.fail(Status(code: .deadlineExceeded, message: "deadline exceeded before the call started"), neverReachedServer: true)
@@ -165,7 +171,7 @@ final class ClientConnectionManager: @unchecked Sendable {
                     tryAddresses(addresses, index: index + 1, generation: gen, lastError: "\(Socket.describe(err)): \(address)")
                 }
             }
-            if loop.register(fd: fd, events: BW_EPOLLOUT, handler: attempt) {
+            if loop.register(fd: fd, interest: .writable, handler: attempt) {
                 self.attempt = attempt
             } else {
                 Glibc.close(fd)
@@ -285,6 +291,10 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     private func finishCloseIfDone() {
         guard case .closed = state, connections.isEmpty else { return }
+        if watchingLoopStop {
+            watchingLoopStop = false
+            loop.removeOnStop(self)
+        }
         let waiters = closeWaiters
         closeWaiters.removeAll()
         for waiter in waiters { waiter.resume() }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A non-blocking connect in progress: reports the socket's error (0 for success) once it is writable.
 final class ConnectAttempt: EventLoopFDHandler {
     let fd: Int32
@@ -8,9 +12,14 @@ final class ConnectAttempt: EventLoopFDHandler {
         self.completion = completion
     }
 
-    func handleEvents(_ events: UInt32) {
+    func handleEvents(_ events: IOEvents) {
         guard let completion else { return }
         self.completion = nil
         completion(Socket.pendingError(fd))
+    }
+
+    func eventLoopStopping() {
+        completion = nil
+        Glibc.close(fd)
     }
 }

@@ -30,7 +30,7 @@ final class Listener: EventLoopFDHandler, @unchecked Sendable {
         self.context = context
     }
 
-    func handleEvents(_ events: UInt32) {
+    func handleEvents(_ events: IOEvents) {
         var accepted = 0
         while accepted < 64, !closed, !paused {
             switch Socket.accept(fd) {
@@ -70,17 +70,21 @@ final class Listener: EventLoopFDHandler, @unchecked Sendable {
 
     private func pauseAccepting() {
         paused = true
-        loop.modify(fd: fd, events: 0)
+        loop.modify(fd: fd, interest: [])
         let delay = pause
         pause = min(pause * 2, Self.longestPause)
         _ = loop.scheduleTimer(at: .now + delay) { [weak self] in
             guard let self, !self.closed else { return }
             self.paused = false
-            self.loop.modify(fd: self.fd, events: BW_EPOLLIN)
+            self.loop.modify(fd: self.fd, interest: .readable)
         }
     }
 
     static let tooManyConnections = HTTP2Connection.settingsAndGoAway(.enhanceYourCalm, reason: "too many connections")
+
+    func eventLoopStopping() {
+        close()
+    }
 
     /// Stops listening. Loop thread.
     func close() {
