@@ -7,17 +7,10 @@ import Glibc
 
 /// The connection life of one `HTTP2ClientTransport`, on one event loop: lazy connect with a timeout,
 /// waiting for the server's SETTINGS, backoff after failures (fail fast while backing off), GOAWAY and
-/// graceful close. Streams wait here until a connection is ready.
+/// graceful close. The decisions are `ClientConnectionStateMachine`'s; this class carries them out with
+/// sockets, timers and streams. Streams wait here until a connection is ready.
 final class ClientConnectionManager: @unchecked Sendable {
     // Safety: the `let`s are immutable; every `var` is touched only on `loop`'s thread.
-
-    enum State {
-        case idle
-        case connecting
-        case ready(ClientConnection)
-        case backoff(until: ContinuousClock.Instant, error: RPCError)
-        case closed
-    }
 
     let loop: EventLoop
     let host: String
@@ -29,14 +22,14 @@ final class ClientConnectionManager: @unchecked Sendable {
     /// The TLS context, when the transport is secure and it could be built.
     var tlsContext: TLSContext? { try? tlsContextResult?.get() }
 
-    private var state: State = .idle
+    private var machine: ClientConnectionStateMachine
+    private var random = SystemRandomNumberGenerator()
     private var waiting: [ClientStream] = []
     private var connections: [ObjectIdentifier: ClientConnection] = [:]
-    private var pendingConnection: ClientConnection?
-    private var attempt: ConnectAttempt?
+    /// The connection of the attempt under way, until its SETTINGS arrive.
+    private var pendingConnection: (connection: ClientConnection, attempt: Int)?
+    private var connectAttempt: ConnectAttempt?
     private var connectTimer: UInt64?
-    private var generation = 0
-    private var nextBackoff: Duration
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
     /// Whether the loop was asked to close this manager when it stops.
     private var watchingLoopStop = false
@@ -53,8 +46,9 @@ final class ClientConnectionManager: @unchecked Sendable {
         } else {
             self.authority = "\(host):\(port)"
         }
-        nextBackoff = configuration.backoff.initial
         tlsContextResult = configuration.tls.map { TLSContext.client($0) }
+        let target = SocketAddress(numericHost: host, port: port)?.description ?? "\(host):\(port)"
+        machine = ClientConnectionStateMachine(backoff: configuration.backoff, target: target)
     }
 
     private var target: String {
@@ -64,46 +58,30 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     // MARK: Streams
 
-    /// A new stream: arm its deadline, then send it, queue it, or fail it fast.
+    /// A new stream: send it, queue it, or fail it fast.
     func open(_ stream: ClientStream) {
         if !watchingLoopStop {
             watchingLoopStop = true
             loop.onStop(self) { [weak self] in self?.close(nil) }
         }
-        if let deadline = stream.head.deadline {
-            if deadline <= .now {
-                stream.fail(Status(code: .deadlineExceeded, message: "deadline exceeded before the call started"), neverReachedServer: true)
-                return
-            }
-            stream.deadlineTimer = loop.scheduleTimer(at: deadline) {
-                stream.deadlineTimer = nil
-                stream.fail(
-                    Status(code: .deadlineExceeded, message: "deadline exceeded"),
-                    neverReachedServer: !stream.requestSent,
-                    reset: StatusMapping.HTTP2ErrorCode.cancel.rawValue)
-            }
-        }
         guard (0...65535).contains(port) else {
             stream.fail(Status(code: .invalidArgument, message: "port \(port) is outside 0...65535"), neverReachedServer: true)
             return
         }
-        switch state {
-        case .closed:
-            stream.fail(Status(code: .unavailable, message: "transport closed: \(target)"), neverReachedServer: true)
-        case .ready(let connection) where connection.isUsable:
-            connection.startStream(stream)
-        case .ready, .idle:
-            waiting.append(stream)
-            connect()
-        case .connecting:
-            waiting.append(stream)
-        case .backoff(let until, let error):
-            if ContinuousClock.now >= until {
-                waiting.append(stream)
-                connect()
+        switch machine.openStream(now: .now) {
+        case .start(let id):
+            if let connection = connections[id] {
+                connection.startStream(stream)
             } else {
-                stream.fail(error.status, neverReachedServer: true)
+                stream.fail(Status(code: .unavailable, message: "connection lost: \(target)"), neverReachedServer: true)
             }
+        case .wait:
+            waiting.append(stream)
+        case .waitAndConnect(let attempt):
+            waiting.append(stream)
+            connect(attempt)
+        case .fail(let status):
+            stream.fail(status, neverReachedServer: true)
         }
     }
 
@@ -116,21 +94,18 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     // MARK: Connecting
 
-    private func connect() {
-        state = .connecting
-        generation += 1
-        let gen = generation
+    private func connect(_ attempt: Int) {
         let timeout = configuration.connectTimeout
         connectTimer = loop.scheduleTimer(at: .now + timeout) { [self] in
             connectTimer = nil
-            connectFailed(gen, message: "connect timed out after \(timeout): \(target)")
+            attemptFailed(attempt, message: "connect timed out after \(timeout): \(target)")
         }
         if case .failure(let error)? = tlsContextResult {
-            connectFailed(gen, message: "\(error.message): \(target)")
+            attemptFailed(attempt, message: "\(error.message): \(target)")
             return
         }
         if let numeric = SocketAddress(numericHost: host, port: port) {
-            tryAddresses([numeric], index: 0, generation: gen, lastError: nil)
+            tryAddresses([numeric], index: 0, attempt: attempt, lastError: nil)
         } else {
             let host = self.host
             let port = self.port
@@ -139,55 +114,55 @@ final class ClientConnectionManager: @unchecked Sendable {
                 self.loop.execute {
                     switch result {
                     case .success(let addresses):
-                        self.tryAddresses(addresses, index: 0, generation: gen, lastError: nil)
+                        self.tryAddresses(addresses, index: 0, attempt: attempt, lastError: nil)
                     case .failure(let error):
-                        self.connectFailed(gen, message: error.message)
+                        self.attemptFailed(attempt, message: error.message)
                     }
                 }
             }
         }
     }
 
-    private func tryAddresses(_ addresses: [SocketAddress], index: Int, generation gen: Int, lastError: String?) {
-        guard gen == generation, case .connecting = state else { return }
+    private func tryAddresses(_ addresses: [SocketAddress], index: Int, attempt: Int, lastError: String?) {
+        guard machine.currentAttempt == attempt else { return }
         guard index < addresses.count else {
-            connectFailed(gen, message: lastError ?? "no address to connect to: \(target)")
+            attemptFailed(attempt, message: lastError ?? "no address to connect to: \(target)")
             return
         }
         let address = addresses[index]
         switch Socket.startConnect(to: address) {
         case .connected(let fd):
-            connected(fd: fd, address: address, generation: gen)
+            connected(fd: fd, address: address, attempt: attempt)
         case .failed(let err):
-            tryAddresses(addresses, index: index + 1, generation: gen, lastError: "\(Socket.describe(err)): \(address)")
+            tryAddresses(addresses, index: index + 1, attempt: attempt, lastError: "\(Socket.describe(err)): \(address)")
         case .inProgress(let fd):
-            let attempt = ConnectAttempt(fd: fd) { [self] err in
-                self.attempt = nil
+            let pending = ConnectAttempt(fd: fd) { [self] err in
+                connectAttempt = nil
                 loop.unregister(fd: fd)
                 if err == 0 {
-                    connected(fd: fd, address: address, generation: gen)
+                    connected(fd: fd, address: address, attempt: attempt)
                 } else {
                     Glibc.close(fd)
-                    tryAddresses(addresses, index: index + 1, generation: gen, lastError: "\(Socket.describe(err)): \(address)")
+                    tryAddresses(addresses, index: index + 1, attempt: attempt, lastError: "\(Socket.describe(err)): \(address)")
                 }
             }
-            if loop.register(fd: fd, interest: .writable, handler: attempt) {
-                self.attempt = attempt
+            if loop.register(fd: fd, interest: .writable, handler: pending) {
+                connectAttempt = pending
             } else {
                 Glibc.close(fd)
-                tryAddresses(addresses, index: index + 1, generation: gen, lastError: "cannot watch socket: \(address)")
+                tryAddresses(addresses, index: index + 1, attempt: attempt, lastError: "cannot watch socket: \(address)")
             }
         }
     }
 
-    private func connected(fd: Int32, address: SocketAddress, generation gen: Int) {
-        guard gen == generation, case .connecting = state else {
+    private func connected(fd: Int32, address: SocketAddress, attempt: Int) {
+        guard machine.currentAttempt == attempt else {
             Glibc.close(fd)
             return
         }
         let connection = ClientConnection(loop: loop, fd: fd, remoteAddress: address, manager: self, authority: authority)
         connections[ObjectIdentifier(connection)] = connection
-        pendingConnection = connection
+        pendingConnection = (connection, attempt)
         if !connection.start() {
             connection.close(reason: "cannot start HTTP/2 session")
         }
@@ -195,63 +170,61 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     /// The server's first SETTINGS arrived: the connection is ready.
     func connectionReady(_ connection: ClientConnection) {
-        guard connection === pendingConnection else { return }
+        guard let (pending, attempt) = pendingConnection, pending === connection else { return }
         pendingConnection = nil
-        if let connectTimer { loop.cancelTimer(connectTimer) }
-        connectTimer = nil
-        nextBackoff = configuration.backoff.initial
-        if case .closed = state {
+        cancelConnectTimer()
+        switch machine.attemptSucceeded(attempt, connection: ObjectIdentifier(connection)) {
+        case .startWaiting:
+            let streams = waiting
+            waiting.removeAll()
+            for stream in streams where !stream.isEnded {
+                connection.startStream(stream)
+            }
+        case .closeConnection, .none, .failWaiting:
             connection.closeGracefully()
-            return
-        }
-        state = .ready(connection)
-        let streams = waiting
-        waiting.removeAll()
-        for stream in streams where !stream.isEnded {
-            connection.startStream(stream)
         }
     }
 
-    private func connectFailed(_ gen: Int, message: String) {
-        guard gen == generation, case .connecting = state else { return }
-        if let connectTimer { loop.cancelTimer(connectTimer) }
-        connectTimer = nil
-        if let attempt {
-            loop.unregister(fd: attempt.fd)
-            Glibc.close(attempt.fd)
-            self.attempt = nil
-        }
+    private func attemptFailed(_ attempt: Int, message: String) {
         let error = RPCError(code: .unavailable, message: message)
-        let backoff = configuration.backoff
-        let jitter = backoff.jitter > 0 ? Double.random(in: -backoff.jitter...backoff.jitter) : 0
-        state = .backoff(until: .now + nextBackoff * (1 + jitter), error: error)
-        nextBackoff = min(nextBackoff * backoff.multiplier, backoff.maximum)
-        if let pending = pendingConnection {
+        guard case .failWaiting(let status, _) = machine.attemptFailed(attempt, error: error, now: .now, random: &random) else {
+            return
+        }
+        cancelConnectTimer()
+        if let connectAttempt {
+            loop.unregister(fd: connectAttempt.fd)
+            Glibc.close(connectAttempt.fd)
+            self.connectAttempt = nil
+        }
+        if let (pending, _) = pendingConnection {
             pendingConnection = nil
             pending.close(reason: message)
         }
         let streams = waiting
         waiting.removeAll()
         for stream in streams {
-            stream.fail(error.status, neverReachedServer: true)
+            stream.fail(status, neverReachedServer: true)
         }
+    }
+
+    private func cancelConnectTimer() {
+        if let connectTimer { loop.cancelTimer(connectTimer) }
+        connectTimer = nil
     }
 
     // MARK: Connection events
 
     func connectionGoingAway(_ connection: ClientConnection) {
-        if case .ready(let current) = state, current === connection {
-            state = .idle
-        }
+        machine.connectionLost(ObjectIdentifier(connection))
     }
 
     func connectionClosed(_ connection: ClientConnection, reason: String?) {
         connections[ObjectIdentifier(connection)] = nil
-        if connection === pendingConnection {
+        if let (pending, attempt) = pendingConnection, pending === connection {
             pendingConnection = nil
-            connectFailed(generation, message: "\(reason ?? "connection closed") before HTTP/2 settings: \(connection.remoteAddress)")
-        } else if case .ready(let current) = state, current === connection {
-            state = .idle
+            attemptFailed(attempt, message: "\(reason ?? "connection closed") before HTTP/2 settings: \(connection.remoteAddress)")
+        } else {
+            machine.connectionLost(ObjectIdentifier(connection))
         }
         finishCloseIfDone()
     }
@@ -261,20 +234,17 @@ final class ClientConnectionManager: @unchecked Sendable {
     /// Closes gracefully; `continuation` (if any) resumes once every connection is gone.
     func close(_ continuation: CheckedContinuation<Void, Never>?) {
         if let continuation { closeWaiters.append(continuation) }
-        if case .closed = state {
+        if machine.shutDown() {
             finishCloseIfDone()
             return
         }
-        generation += 1
-        state = .closed
-        if let connectTimer { loop.cancelTimer(connectTimer) }
-        connectTimer = nil
-        if let attempt {
-            loop.unregister(fd: attempt.fd)
-            Glibc.close(attempt.fd)
-            self.attempt = nil
+        cancelConnectTimer()
+        if let connectAttempt {
+            loop.unregister(fd: connectAttempt.fd)
+            Glibc.close(connectAttempt.fd)
+            self.connectAttempt = nil
         }
-        if let pending = pendingConnection {
+        if let (pending, _) = pendingConnection {
             pendingConnection = nil
             pending.close(reason: "transport closed")
         }
@@ -289,8 +259,13 @@ final class ClientConnectionManager: @unchecked Sendable {
         finishCloseIfDone()
     }
 
+    private var isShutDown: Bool {
+        if case .shutdown = machine.state { return true }
+        return false
+    }
+
     private func finishCloseIfDone() {
-        guard case .closed = state, connections.isEmpty else { return }
+        guard isShutDown, connections.isEmpty else { return }
         if watchingLoopStop {
             watchingLoopStop = false
             loop.removeOnStop(self)

@@ -95,11 +95,11 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
             return (mustWait, Self.takeOpen(&s))
         }
         if loop.inEventLoop {
-            if open { manager.open(self) }
+            if open { openOnLoop() }
             appendOutbound(payload, compressed: compressed, end: endStream)
         } else {
             loop.execute {
-                if open { self.manager.open(self) }
+                if open { self.openOnLoop() }
                 self.appendOutbound(payload, compressed: compressed, end: endStream)
             }
         }
@@ -184,11 +184,11 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
     /// manager when `open`: a unary call crosses to the loop once, with its open and its message together.
     private func runOnLoop(open: Bool, _ work: @escaping @Sendable () -> Void) {
         if loop.inEventLoop {
-            if open { manager.open(self) }
+            if open { openOnLoop() }
             work()
         } else if open {
             loop.execute {
-                self.manager.open(self)
+                self.openOnLoop()
                 work()
             }
         } else {
@@ -224,6 +224,24 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
     }
 
     // MARK: Loop side
+
+    /// The stream's first command reached the loop: arm the deadline, then hand the stream to the
+    /// connection manager (which starts it, queues it or fails it).
+    private func openOnLoop() {
+        if let deadline = head.deadline {
+            if deadline <= .now {
+                fail(Status(code: .deadlineExceeded, message: "deadline exceeded before the call started"), neverReachedServer: true)
+                return
+            }
+            deadlineTimer = loop.scheduleTimer(at: deadline) { [self] in
+                deadlineTimer = nil
+                fail(
+                    Status(code: .deadlineExceeded, message: "deadline exceeded"), neverReachedServer: !requestSent,
+                    reset: StatusMapping.HTTP2ErrorCode.cancel.rawValue)
+            }
+        }
+        manager.open(self)
+    }
 
     /// Delivers machine outputs to the application and carries out an end (reset, cleanup).
     func deliver(_ outputs: [GRPCClientStreamMachine.Output]) {

@@ -1,0 +1,132 @@
+import BreakwaterCore
+
+/// The connectivity of one `HTTP2ClientTransport` target as a value: IDLE, CONNECTING, READY,
+/// TRANSIENT_FAILURE and SHUTDOWN (gRPC's connectivity states), with the backoff between attempts.
+///
+/// Each event returns what the manager must do; the manager owns the sockets, timers and streams. An
+/// attempt is numbered, and events of an attempt that is no longer current are ignored (a late connect
+/// result after a time-out, a SETTINGS after a shutdown).
+struct ClientConnectionStateMachine: Sendable {
+    /// A connection's identity, as the manager knows it.
+    typealias ConnectionID = ObjectIdentifier
+
+    enum State: Sendable, Equatable {
+        case idle
+        /// Attempt `attempt` is under way; streams wait for it.
+        case connecting(attempt: Int)
+        /// Streams go to this connection.
+        case ready(ConnectionID)
+        /// The last attempt failed with `error`; new streams fail fast with it until `retryAt`.
+        case transientFailure(retryAt: ContinuousClock.Instant, error: RPCError)
+        case shutdown
+
+        static func == (a: State, b: State) -> Bool {
+            switch (a, b) {
+            case (.idle, .idle), (.shutdown, .shutdown): true
+            case (.connecting(let x), .connecting(let y)): x == y
+            case (.ready(let x), .ready(let y)): x == y
+            case (.transientFailure(let x, let e), .transientFailure(let y, let f)): x == y && e.status == f.status
+            default: false
+            }
+        }
+    }
+
+    /// What to do with a new stream.
+    enum OpenAction: Equatable {
+        /// Start it on this connection.
+        case start(on: ConnectionID)
+        /// Keep it until the attempt under way ends.
+        case wait
+        /// Keep it and start attempt `attempt`.
+        case waitAndConnect(attempt: Int)
+        /// End it at once (it never reached a server).
+        case fail(Status)
+    }
+
+    /// What to do when an attempt ends.
+    enum AttemptAction: Equatable {
+        /// Nothing: the attempt is not the current one.
+        case none
+        /// Start the waiting streams on the ready connection.
+        case startWaiting(on: ConnectionID)
+        /// Fail the waiting streams with `status`; new ones fail fast until `retryAt`.
+        case failWaiting(Status, retryAt: ContinuousClock.Instant)
+        /// The transport shut down while connecting: close the new connection gracefully.
+        case closeConnection
+    }
+
+    private(set) var state: State = .idle
+    private var attempts = 0
+    private var backoff: ConnectionBackoff
+    private let target: String
+
+    init(backoff: HTTP2ClientTransport.Configuration.Backoff, target: String) {
+        self.backoff = ConnectionBackoff(backoff)
+        self.target = target
+    }
+
+    /// A stream wants to start at `now`.
+    mutating func openStream(now: ContinuousClock.Instant) -> OpenAction {
+        switch state {
+        case .shutdown:
+            return .fail(Status(code: .unavailable, message: "transport closed: \(target)"))
+        case .ready(let id):
+            return .start(on: id)
+        case .connecting:
+            return .wait
+        case .idle:
+            return .waitAndConnect(attempt: beginAttempt())
+        case .transientFailure(let retryAt, let error):
+            if now >= retryAt { return .waitAndConnect(attempt: beginAttempt()) }
+            return .fail(error.status)
+        }
+    }
+
+    private mutating func beginAttempt() -> Int {
+        attempts += 1
+        state = .connecting(attempt: attempts)
+        return attempts
+    }
+
+    /// Attempt `attempt` got a connection that received the server's SETTINGS.
+    mutating func attemptSucceeded(_ attempt: Int, connection: ConnectionID) -> AttemptAction {
+        switch state {
+        case .connecting(let current) where current == attempt:
+            state = .ready(connection)
+            backoff.reset()
+            return .startWaiting(on: connection)
+        case .shutdown:
+            return .closeConnection
+        default:
+            return .none
+        }
+    }
+
+    /// Attempt `attempt` failed (connect error, time-out, closed before SETTINGS) at `now`.
+    mutating func attemptFailed(
+        _ attempt: Int, error: RPCError, now: ContinuousClock.Instant, random: inout some RandomNumberGenerator
+    ) -> AttemptAction {
+        guard case .connecting(let current) = state, current == attempt else { return .none }
+        let retryAt = now + backoff.next(using: &random)
+        state = .transientFailure(retryAt: retryAt, error: error)
+        return .failWaiting(error.status, retryAt: retryAt)
+    }
+
+    /// The connection went away (GOAWAY, or closed): the next stream connects anew.
+    mutating func connectionLost(_ connection: ConnectionID) {
+        if case .ready(let current) = state, current == connection { state = .idle }
+    }
+
+    /// The transport closes: from now on every stream fails. Returns whether it was already shut down.
+    mutating func shutDown() -> Bool {
+        if case .shutdown = state { return true }
+        state = .shutdown
+        return false
+    }
+
+    /// The number of the attempt under way, if any.
+    var currentAttempt: Int? {
+        if case .connecting(let attempt) = state { return attempt }
+        return nil
+    }
+}
