@@ -20,7 +20,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     // `init` only (when no thread was created to share it with); every other stored var (`handlers`,
     // `timers`, `turnObservers`, `readBuffer`, ...) is touched only on this loop's own thread.
     // Exclusivity: the loop-confined vars are `@exclusivity(unchecked)`, for the reasons given in
-    // `HTTP2Connection` (one thread; `timers.popDue` returns before the timer fires; a batch runs from
+    // `HTTP2Session` (one thread; `timers.popDue` returns before the timer fires; a batch runs from
     // `running` while new work goes to the queue's array).
 
     private enum Work {

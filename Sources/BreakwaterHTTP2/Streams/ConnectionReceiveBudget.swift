@@ -10,7 +10,7 @@ final class ConnectionReceiveBudget: @unchecked Sendable {
 
     let limit: Int
     let loop: EventLoop
-    weak var owner: HTTP2Connection?
+    weak var owner: HTTP2Session?
     /// Bytes received into streams and not yet taken or dropped.
     private let held = Atomic<Int>(0)
     /// Of those, bytes of whole messages waiting for a reader (which a reader can free).

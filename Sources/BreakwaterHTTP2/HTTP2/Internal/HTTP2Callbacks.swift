@@ -1,11 +1,11 @@
 import CNghttp2
 
-/// The nghttp2 session callbacks: C functions that find the owning `HTTP2Connection` through `user_data`
-/// (an unretained reference: the connection outlives its session) and forward to it.
+/// The nghttp2 session callbacks: C functions that find the owning `HTTP2Session` through `user_data`
+/// (an unretained reference: the session outlives its nghttp2 session) and forward to it.
 enum HTTP2Callbacks {
-    static func connection(_ userData: UnsafeMutableRawPointer?) -> HTTP2Connection? {
+    static func session(_ userData: UnsafeMutableRawPointer?) -> HTTP2Session? {
         guard let userData else { return nil }
-        return Unmanaged<HTTP2Connection>.fromOpaque(userData).takeUnretainedValue()
+        return Unmanaged<HTTP2Session>.fromOpaque(userData).takeUnretainedValue()
     }
 
     static let failure = Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
@@ -18,16 +18,16 @@ enum HTTP2Callbacks {
     static func install(on callbacks: OpaquePointer, countingFrames: Bool) {
         if countingFrames {
             nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks) { _, hd, userData in
-                guard let c = HTTP2Callbacks.connection(userData), let hd else { return HTTP2Callbacks.failure }
+                guard let c = HTTP2Callbacks.session(userData), let hd else { return HTTP2Callbacks.failure }
                 return c.receiveBeginFrame(type: hd.pointee.type)
             }
         }
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
-            guard let c = HTTP2Callbacks.connection(userData), let frame else { return HTTP2Callbacks.failure }
+            guard let c = HTTP2Callbacks.session(userData), let frame else { return HTTP2Callbacks.failure }
             return c.receiveBeginHeaders(frame)
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
-            guard let c = HTTP2Callbacks.connection(userData), let frame, let name, let value else {
+            guard let c = HTTP2Callbacks.session(userData), let frame, let name, let value else {
                 return HTTP2Callbacks.failure
             }
             return c.receiveHeader(
@@ -35,23 +35,23 @@ enum HTTP2Callbacks {
                 value: UnsafeBufferPointer(start: value, count: valueLength))
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
-            guard let c = HTTP2Callbacks.connection(userData), let frame else { return HTTP2Callbacks.failure }
+            guard let c = HTTP2Callbacks.session(userData), let frame else { return HTTP2Callbacks.failure }
             return c.receiveFrame(frame)
         }
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
-            guard let c = HTTP2Callbacks.connection(userData) else { return HTTP2Callbacks.failure }
-            return c.dataReceived(streamID: streamID, UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : length))
+            guard let c = HTTP2Callbacks.session(userData) else { return HTTP2Callbacks.failure }
+            return c.receiveData(streamID: streamID, UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : length))
         }
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, errorCode, userData in
-            guard let c = HTTP2Callbacks.connection(userData) else { return HTTP2Callbacks.failure }
-            return c.streamClosed(streamID: streamID, errorCode: errorCode)
+            guard let c = HTTP2Callbacks.session(userData) else { return HTTP2Callbacks.failure }
+            return c.receiveStreamClose(streamID, errorCode: errorCode)
         }
         nghttp2_session_callbacks_set_on_frame_send_callback(callbacks) { _, frame, userData in
-            guard let c = HTTP2Callbacks.connection(userData), let frame else { return HTTP2Callbacks.failure }
+            guard let c = HTTP2Callbacks.session(userData), let frame else { return HTTP2Callbacks.failure }
             return c.frameSent(frame)
         }
         nghttp2_session_callbacks_set_on_frame_not_send_callback(callbacks) { _, frame, error, userData in
-            guard let c = HTTP2Callbacks.connection(userData), let frame else { return HTTP2Callbacks.failure }
+            guard let c = HTTP2Callbacks.session(userData), let frame else { return HTTP2Callbacks.failure }
             return c.frameNotSent(frame, error: error)
         }
     }

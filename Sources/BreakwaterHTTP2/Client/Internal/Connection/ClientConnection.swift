@@ -2,9 +2,15 @@ import BreakwaterCore
 import BreakwaterWire
 import CNghttp2
 
-/// The client side of one HTTP/2 connection: submits requests, routes response frames to streams.
-final class ClientConnection: HTTP2Connection, @unchecked Sendable {
-    // Safety: as `HTTP2Connection`, loop-confined; its vars are `@exclusivity(unchecked)` likewise.
+/// The client side of one HTTP/2 connection: submits requests, routes response frames to streams. Its
+/// `HTTP2Session` does the I/O and tells it what arrived.
+final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
+    // Safety: loop-confined like its session (created on the loop); its vars are `@exclusivity(unchecked)`
+    // for the reasons given in `HTTP2Session`.
+
+    let session: HTTP2Session
+    var loop: EventLoop { session.loop }
+    var remoteAddress: SocketAddress { session.remoteAddress }
 
     let manager: ClientConnectionManager
     let configuration: HTTP2ClientTransport.Configuration
@@ -21,16 +27,22 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         self.manager = manager
         self.configuration = manager.configuration
         self.authority = authority
-        super.init(
+        session = HTTP2Session(
             loop: loop, fd: fd, remoteAddress: remoteAddress, maxInboundHeaderListSize: manager.configuration.maxHeaderListSize,
             protections: manager.configuration.protections, receiveBudget: manager.configuration.connectionReceiveBufferBytes)
+        session.delegate = self
+    }
+
+    /// Closes the connection now; `reason` nil for a graceful end.
+    func close(reason: String?) {
+        session.close(reason: reason)
     }
 
     /// Creates the session, sends the preface and SETTINGS. Returns false when it cannot.
     func start() -> Bool {
         if let tlsContext = manager.tlsContext {
-            guard let session = TLSSession(context: tlsContext, host: manager.host) else { return false }
-            tls = session
+            guard let tls = TLSSession(context: tlsContext, host: manager.host) else { return false }
+            session.tls = tls
         }
         let settings = [
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
@@ -40,22 +52,22 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
             nghttp2_settings_entry(
                 settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: UInt32(clamping: configuration.maxHeaderListSize)),
         ]
-        return startSession(isServer: false, settings: settings, connectionWindowSize: configuration.connectionWindowSize) { option in
+        return session.startSession(isServer: false, settings: settings, connectionWindowSize: configuration.connectionWindowSize) { option in
             nghttp2_option_set_peer_max_concurrent_streams(option, 100)
         }
     }
 
     /// Whether new streams may go to this connection.
-    var isUsable: Bool { !isClosed && !goingAway }
+    var isUsable: Bool { !session.isClosed && !goingAway }
 
     /// Submits the request headers of `stream` (nghttp2 queues it beyond MAX_CONCURRENT_STREAMS).
     func startStream(_ stream: ClientStream) {
-        guard let session, !stream.isEnded else { return }
+        guard let nghttp2 = session.nghttp2, !stream.isEnded else { return }
         let fields = GRPCHeaders.requestHeaders(
-            for: stream.head, authority: authority, scheme: tls == nil ? "http" : "https", userAgent: configuration.userAgent, now: .now)
-        var provider = HTTP2Connection.dataProvider
-        let id = headerScratch.withFields(fields) { nva, count in
-            nghttp2_submit_request(session, nil, nva, count, &provider, nil)
+            for: stream.head, authority: authority, scheme: session.tls == nil ? "http" : "https", userAgent: configuration.userAgent, now: .now)
+        var provider = HTTP2Session.dataProvider
+        let id = session.headerScratch.withFields(fields) { nva, count in
+            nghttp2_submit_request(nghttp2, nil, nva, count, &provider, nil)
         }
         guard id > 0 else {
             stream.fail(
@@ -66,45 +78,44 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         stream.streamID = id
         stream.attach(to: self)
         streams[id] = stream
-        scheduleFlush()
+        session.scheduleFlush()
     }
 
     /// Sends GOAWAY; the connection closes once its streams are done.
     func closeGracefully() {
-        guard let session else { return }
+        guard let nghttp2 = session.nghttp2 else { return }
         goingAway = true
         _ = nghttp2_submit_goaway(
-            session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
+            nghttp2, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(nghttp2),
             StatusMapping.HTTP2ErrorCode.noError.rawValue, nil, 0)
-        scheduleFlush()
+        session.scheduleFlush()
     }
 
     // MARK: Callbacks
 
-    override func beginHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+    func sessionBeganHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         blockFields.removeAll(keepingCapacity: true)
         blockStreamID = streams[frame.streamID] == nil ? 0 : frame.streamID
         return 0
     }
 
-    override func headerListTooLarge(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+    func sessionAbandonedHeaders(_ frame: UnsafePointer<nghttp2_frame>) {
         if let stream = streams[frame.streamID] {
             stream.fail(
                 Status(
                     code: .resourceExhausted,
-                    message: "response header list is over the limit of \(maxInboundHeaderListSize) bytes: \(remoteAddress)"),
+                    message: "response header list is over the limit of \(session.maxInboundHeaderListSize) bytes: \(remoteAddress)"),
                 reset: StatusMapping.HTTP2ErrorCode.cancel.rawValue)
         }
         if blockStreamID == frame.streamID { blockStreamID = 0 }
-        return super.headerListTooLarge(frame)
     }
 
-    override func header(_ frame: UnsafePointer<nghttp2_frame>, name: String, value: String) -> Int32 {
+    func sessionReceivedHeader(_ frame: UnsafePointer<nghttp2_frame>, name: String, value: String) -> Int32 {
         if blockStreamID != 0 && frame.streamID == blockStreamID { blockFields.append((name, value)) }
         return 0
     }
 
-    override func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+    func sessionReceivedFrame(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         switch frame.type {
         case UInt32(NGHTTP2_HEADERS.rawValue):
             if blockStreamID != 0 && frame.streamID == blockStreamID, let stream = streams[frame.streamID] {
@@ -132,16 +143,16 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         return 0
     }
 
-    override func dataReceived(streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 {
+    func sessionReceivedData(streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 {
         if let stream = streams[streamID], !stream.isEnded {
             stream.receiveData(bytes)
         } else {
-            consume(streamID, bytes.count)
+            session.consume(streamID, bytes.count)
         }
         return 0
     }
 
-    override func streamClosed(streamID: Int32, errorCode: UInt32) -> Int32 {
+    func sessionClosedStream(_ streamID: Int32, errorCode: UInt32) -> Int32 {
         if streamID == blockStreamID { blockStreamID = 0 }
         guard let stream = streams.removeValue(forKey: streamID) else { return 0 }
         stream.deliver(stream.machine.streamClosed(errorCode: errorCode, requestSent: stream.requestSent))
@@ -150,14 +161,14 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         return 0
     }
 
-    override func frameSent(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+    func sessionSentFrame(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         if frame.type == UInt32(NGHTTP2_HEADERS.rawValue), let stream = streams[frame.streamID] {
             stream.requestSent = true
         }
         return 0
     }
 
-    override func frameNotSent(_ frame: UnsafePointer<nghttp2_frame>, error: Int32) -> Int32 {
+    func sessionCouldNotSend(_ frame: UnsafePointer<nghttp2_frame>, error: Int32) -> Int32 {
         if frame.type == UInt32(NGHTTP2_HEADERS.rawValue), let stream = streams.removeValue(forKey: frame.streamID) {
             stream.fail(
                 Status(code: .unavailable, message: "stream not started (\(String(cString: nghttp2_strerror(error)))): \(remoteAddress)"),
@@ -167,7 +178,7 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         return 0
     }
 
-    override func readData(streamID: Int32, into buffer: UnsafeMutableRawBufferPointer, flags: UnsafeMutablePointer<UInt32>) -> Int {
+    func sessionReadData(streamID: Int32, into buffer: UnsafeMutableRawBufferPointer, flags: UnsafeMutablePointer<UInt32>) -> Int {
         guard let stream = streams[streamID] else {
             flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
             return 0
@@ -175,7 +186,7 @@ final class ClientConnection: HTTP2Connection, @unchecked Sendable {
         return stream.readData(into: buffer, flags: flags)
     }
 
-    override func connectionDidClose(reason: String?) {
+    func sessionClosed(reason: String?) {
         let open = streams
         streams.removeAll()
         for stream in open.values {

@@ -10,7 +10,7 @@ import Synchronization
 final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked Sendable {
     // Safety: `shared` is protected by its Mutex; `head`, `loop`, `manager` are immutable; every other
     // stored var is touched only on `loop`'s thread, and is `@exclusivity(unchecked)` for the reasons
-    // given in `HTTP2Connection`.
+    // given in `HTTP2Session`.
 
     /// An event waiting for the caller; messages as they were on the wire (decompressed when taken).
     enum Pending: Sendable {
@@ -70,8 +70,8 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
     /// The stream now runs on a connection with `budget`. Loop thread.
     func attach(to connection: ClientConnection) {
         self.connection = connection
-        budget = connection.receiveBudget
-        shared.withLock { $0.budget = connection.receiveBudget }
+        budget = connection.session.receiveBudget
+        shared.withLock { $0.budget = connection.session.receiveBudget }
     }
 
     /// Under the lock: drops every queued event; returns the wire bytes of the messages among them.
@@ -286,7 +286,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
         }
         countPartialMessage()
         guard let sendError else { return }
-        connection?.stopWaitingForBudget(streamID)
+        connection?.session.stopWaitingForBudget(streamID)
         writer?.resume(throwing: sendError)
         if let deadlineTimer {
             loop.cancelTimer(deadlineTimer)
@@ -294,10 +294,10 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
         }
         outbound.removeAll()
         if let reset {
-            connection?.resetStream(streamID, code: reset)
+            connection?.session.resetStream(streamID, code: reset)
         } else if streamID > 0 && !endStreamSent {
             // The response is complete while the request is still open: stop the request.
-            connection?.resetStream(streamID, code: StatusMapping.HTTP2ErrorCode.noError.rawValue)
+            connection?.session.resetStream(streamID, code: StatusMapping.HTTP2ErrorCode.noError.rawValue)
         }
         manager.streamEnded(self)
     }
@@ -316,7 +316,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
         let n = unconsumed
         unconsumed = 0
         if let connection {
-            connection.consume(machine.isEnded ? 0 : streamID, n)
+            connection.session.consume(machine.isEnded ? 0 : streamID, n)
         }
     }
 
@@ -327,7 +327,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
         if end { outboundEnded = true }
         if dataDeferred, let connection {
             dataDeferred = false
-            connection.resumeData(streamID)
+            connection.session.resumeData(streamID)
         }
     }
 
@@ -360,7 +360,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
         }
         if shared.withLock({ $0.window.kickWanted }) { return }  // kicked when the caller takes
         if let budget, budget.isOver, let connection {
-            if connection.holdBackForBudget(streamID, self) { return }
+            if connection.session.holdBackForBudget(streamID, self) { return }
             fail(
                 Status(
                     code: .resourceExhausted,
@@ -386,7 +386,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
     /// The caller caught up with the stream's buffer: consume what was held back, unless the connection
     /// is over its budget.
     private func kicked() {
-        if let budget, budget.isOver, let connection, connection.holdBackForBudget(streamID, self) { return }
+        if let budget, budget.isOver, let connection, connection.session.holdBackForBudget(streamID, self) { return }
         consumeHeldBack()
     }
 

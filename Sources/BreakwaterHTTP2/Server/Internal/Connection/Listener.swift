@@ -80,7 +80,7 @@ final class Listener: EventLoopFDHandler, @unchecked Sendable {
         }
     }
 
-    static let tooManyConnections = HTTP2Connection.settingsAndGoAway(.enhanceYourCalm, reason: "too many connections")
+    static let tooManyConnections = HTTP2Session.settingsAndGoAway(.enhanceYourCalm, reason: "too many connections")
 
     func eventLoopStopping() {
         close()

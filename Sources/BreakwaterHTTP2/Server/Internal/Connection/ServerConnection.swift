@@ -4,9 +4,15 @@ import CNghttp2
 
 /// The server side of one HTTP/2 connection: validates request headers, creates streams, routes frames,
 /// and shuts down gracefully (GOAWAY 2^31-1, PING, GOAWAY last-stream-id, drain, close).
-final class ServerConnection: HTTP2Connection, @unchecked Sendable {
-    // Safety: as `HTTP2Connection`, loop-confined (created on the acceptor thread, then handed over).
-    // Exclusivity: as `HTTP2Connection`, the loop-confined vars are `@exclusivity(unchecked)`.
+final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
+    // Safety: loop-confined like its session (created on the acceptor thread, then handed over).
+    // Exclusivity: as in `HTTP2Session`, the loop-confined vars are `@exclusivity(unchecked)`.
+
+    /// The socket and nghttp2 session; reports what arrives to this connection.
+    let session: HTTP2Session
+    var loop: EventLoop { session.loop }
+    var remoteAddress: SocketAddress { session.remoteAddress }
+    var isClosed: Bool { session.isClosed }
 
     let context: ServerTransportContext
     @exclusivity(unchecked) private var streams: [Int32: ServerStream] = [:]
@@ -30,25 +36,31 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     init(loop: EventLoop, fd: Int32, remoteAddress: SocketAddress, context: ServerTransportContext) {
         self.context = context
         info = HTTP2ConnectionInfo(isSecure: context.tls != nil)
-        super.init(
+        session = HTTP2Session(
             loop: loop, fd: fd, remoteAddress: remoteAddress, maxInboundHeaderListSize: context.configuration.maxHeaderListSize,
             protections: context.configuration.protections, receiveBudget: context.configuration.connectionReceiveBufferBytes)
+        session.delegate = self
+    }
+
+    /// Closes the connection now; `reason` nil for a graceful end.
+    func close(reason: String?) {
+        session.close(reason: reason)
     }
 
     /// Creates the session and sends SETTINGS. Loop thread.
     func start() {
         let configuration = context.configuration
         if let tlsContext = context.tls {
-            guard let session = TLSSession(context: tlsContext, host: nil) else {
+            guard let tls = TLSSession(context: tlsContext, host: nil) else {
                 close(reason: "cannot create TLS session")
                 return
             }
-            tls = session
+            session.tls = tls
             let timeout = configuration.tls?.handshakeTimeout ?? .seconds(10)
             handshakeTimer = loop.scheduleTimer(at: .now + timeout) { [weak self] in
                 guard let self else { return }
                 self.handshakeTimer = nil
-                if self.tls?.isEstablished == false {
+                if self.session.tls?.isEstablished == false {
                     self.close(reason: "TLS handshake timed out after \(timeout)")
                 }
             }
@@ -67,17 +79,17 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             nghttp2_settings_entry(
                 settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: UInt32(clamping: configuration.maxHeaderListSize)),
         ]
-        settingsOverride = (UInt16(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), limit)
+        session.settingsOverride = (UInt16(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), limit)
         guard
-            startSession(
+            session.startSession(
                 isServer: true, settings: settings, connectionWindowSize: configuration.connectionWindowSize,
                 forcingFallbacks: context.forcingProtectionFallbacks)
         else {
             close(reason: "cannot start HTTP/2 session")
             return
         }
-        if tls == nil {
-            holdOutputUntilFirstRead = true
+        if session.tls == nil {
+            session.holdOutputUntilFirstRead = true
             armPrefaceTimer()
         }
         armIdleTimer()
@@ -118,56 +130,55 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
 
     /// Starts a graceful shutdown; connections still open at `graceDeadline` (if any) are closed.
     func beginShutdown(graceDeadline: ContinuousClock.Instant?) {
-        guard !shuttingDown, !isClosed, let session else { return }
+        guard !shuttingDown, !isClosed, let nghttp2 = session.nghttp2 else { return }
         shuttingDown = true
         cancelTimer(&idleTimer)
-        _ = nghttp2_submit_shutdown_notice(session)
-        _ = Self.shutdownPing.withUnsafeBufferPointer { nghttp2_submit_ping(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), $0.baseAddress) }
+        _ = nghttp2_submit_shutdown_notice(nghttp2)
+        _ = Self.shutdownPing.withUnsafeBufferPointer { nghttp2_submit_ping(nghttp2, UInt8(NGHTTP2_FLAG_NONE.rawValue), $0.baseAddress) }
         if let graceDeadline {
             _ = loop.scheduleTimer(at: graceDeadline) { [weak self] in
                 self?.close(reason: "connection shut down (grace period over)")
             }
         }
-        scheduleFlush()
+        session.scheduleFlush()
     }
 
     private func sendFinalGoAway() {
-        guard !finalGoAwaySent, let session else { return }
+        guard !finalGoAwaySent, let nghttp2 = session.nghttp2 else { return }
         finalGoAwaySent = true
         _ = nghttp2_submit_goaway(
-            session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
+            nghttp2, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(nghttp2),
             StatusMapping.HTTP2ErrorCode.noError.rawValue, nil, 0)
-        scheduleFlush()
+        session.scheduleFlush()
     }
 
     // MARK: Callbacks
 
-    override func beginHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+    func sessionBeganHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         blockFields.removeAll(keepingCapacity: true)
         blockStreamID = 0
         guard frame.type == UInt32(NGHTTP2_HEADERS.rawValue) && frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST else {
             return 0
         }
         if streams.count >= context.configuration.maxConcurrentStreams {
-            resetStream(frame.streamID, code: StatusMapping.HTTP2ErrorCode.refusedStream.rawValue)
+            session.resetStream(frame.streamID, code: StatusMapping.HTTP2ErrorCode.refusedStream.rawValue)
             return HTTP2Callbacks.skipBlock
         }
         blockStreamID = frame.streamID
         return 0
     }
 
-    override func header(_ frame: UnsafePointer<nghttp2_frame>, name: String, value: String) -> Int32 {
+    func sessionReceivedHeader(_ frame: UnsafePointer<nghttp2_frame>, name: String, value: String) -> Int32 {
         guard blockStreamID != 0, frame.streamID == blockStreamID else { return 0 }
         blockFields.append((name, value))
         return 0
     }
 
-    override func headerListTooLarge(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+    func sessionAbandonedHeaders(_ frame: UnsafePointer<nghttp2_frame>) {
         if frame.streamID == blockStreamID { blockStreamID = 0 }
-        return super.headerListTooLarge(frame)
     }
 
-    override func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+    func sessionReceivedFrame(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         switch frame.type {
         case UInt32(NGHTTP2_HEADERS.rawValue):
             if blockStreamID != 0 && frame.streamID == blockStreamID {
@@ -195,7 +206,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     }
 
     private func startRequest(_ streamID: Int32, fields: [HeaderField], endStream: Bool) {
-        guard let session else { return }
+        guard let nghttp2 = session.nghttp2 else { return }
         let configuration = context.configuration
         switch GRPCHeaders.parseRequest(fields, peer: peerDescription, now: .now) {
         case .failure(.http(let status, let message)):
@@ -203,11 +214,11 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
             var body = ByteQueue()
             body.append(Array(message.utf8))
             plainBodies[streamID] = body
-            var provider = HTTP2Connection.dataProvider
-            _ = headerScratch.withFields(response) { nva, count in
-                nghttp2_submit_response(session, streamID, nva, count, &provider)
+            var provider = HTTP2Session.dataProvider
+            _ = session.headerScratch.withFields(response) { nva, count in
+                nghttp2_submit_response(nghttp2, streamID, nva, count, &provider)
             }
-            scheduleFlush()
+            session.scheduleFlush()
         case .failure(.grpc(let status)):
             respondTrailersOnly(streamID, status)
         case .success(var head):
@@ -244,7 +255,7 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     /// Streams started during the current `nghttp2_session_mem_recv`, for the server's accept callback.
     @exclusivity(unchecked) private var acceptedStreams: [ServerStream] = []
 
-    override func handledEvents() {
+    func sessionHandledEvents() {
         guard !acceptedStreams.isEmpty else { return }
         let accept = context.acceptStream
         var i = 0
@@ -259,24 +270,24 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
     @exclusivity(unchecked) private var plainBodies: [Int32: ByteQueue] = [:]
 
     private func respondTrailersOnly(_ streamID: Int32, _ status: Status) {
-        guard let session else { return }
+        guard let nghttp2 = session.nghttp2 else { return }
         let fields = GRPCHeaders.trailers(status: status, metadata: [:], trailersOnly: true)
-        _ = headerScratch.withFields(fields) { nva, count in
-            nghttp2_submit_response(session, streamID, nva, count, nil)
+        _ = session.headerScratch.withFields(fields) { nva, count in
+            nghttp2_submit_response(nghttp2, streamID, nva, count, nil)
         }
-        scheduleFlush()
+        session.scheduleFlush()
     }
 
-    override func dataReceived(streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 {
+    func sessionReceivedData(streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 {
         if let stream = streams[streamID] {
             stream.receiveData(bytes)
         } else {
-            consume(streamID, bytes.count)
+            session.consume(streamID, bytes.count)
         }
         return 0
     }
 
-    override func streamClosed(streamID: Int32, errorCode: UInt32) -> Int32 {
+    func sessionClosedStream(_ streamID: Int32, errorCode: UInt32) -> Int32 {
         if streamID == blockStreamID { blockStreamID = 0 }
         plainBodies[streamID] = nil
         streams.removeValue(forKey: streamID)?.streamClosed(errorCode: errorCode)
@@ -284,18 +295,18 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         return 0
     }
 
-    override func frameSent(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+    func sessionSentFrame(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         // After the trailers of a stream whose request side is still open, tell the client to stop
         // sending (RST_STREAM NO_ERROR), as gRPC servers do.
         if frame.type == UInt32(NGHTTP2_HEADERS.rawValue) && frame.endStream,
             let stream = streams[frame.streamID], stream.resetAfterTrailers, !stream.remoteClosed
         {
-            resetStream(frame.streamID, code: StatusMapping.HTTP2ErrorCode.noError.rawValue)
+            session.resetStream(frame.streamID, code: StatusMapping.HTTP2ErrorCode.noError.rawValue)
         }
         return 0
     }
 
-    override func readData(streamID: Int32, into buffer: UnsafeMutableRawBufferPointer, flags: UnsafeMutablePointer<UInt32>) -> Int {
+    func sessionReadData(streamID: Int32, into buffer: UnsafeMutableRawBufferPointer, flags: UnsafeMutablePointer<UInt32>) -> Int {
         if let stream = streams[streamID] {
             return stream.readData(into: buffer, flags: flags)
         }
@@ -313,14 +324,14 @@ final class ServerConnection: HTTP2Connection, @unchecked Sendable {
         return 0
     }
 
-    override func tlsEstablished(_ tls: TLSSession) -> String? {
+    func sessionTLSEstablished(_ tls: TLSSession) -> String? {
         cancelTimer(&handshakeTimer)
         armPrefaceTimer()
         info.peerCertificateSubject = tls.peerCertificateSubject
         return nil
     }
 
-    override func connectionDidClose(reason: String?) {
+    func sessionClosed(reason: String?) {
         cancelTimer(&handshakeTimer)
         cancelTimer(&prefaceTimer)
         cancelTimer(&idleTimer)

@@ -56,7 +56,7 @@ final class ServerTransportContext: Sendable {
 
     /// Received bytes the open connections' streams hold for their handlers, over all connections.
     var heldReceiveBytes: Int {
-        state.withLock { s in s.connections.values.reduce(0) { $0 + $1.receiveBudget.heldBytes } }
+        state.withLock { s in s.connections.values.reduce(0) { $0 + $1.session.receiveBudget.heldBytes } }
     }
 
     func connectionClosed(_ connection: ServerConnection) {

@@ -10,7 +10,7 @@ import Synchronization
 final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked Sendable {
     // Safety: `shared` is protected by its Mutex; `head`, `loop`, `streamID`, `connection` are immutable;
     // every other stored var is touched only on `loop`'s thread, and is `@exclusivity(unchecked)` for the
-    // reasons given in `HTTP2Connection`.
+    // reasons given in `HTTP2Session`.
 
     struct Shared {
         /// Received messages, as on the wire, not yet taken by the handler.
@@ -84,7 +84,7 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
         self.loop = loop
         self.streamID = streamID
         self.connection = connection
-        budget = connection.receiveBudget
+        budget = connection.session.receiveBudget
         shared = Mutex(Shared(window: InboundWindow(limit: receiveBufferBytes)))
         deframer = MessageDeframer(maxMessageBytes: maxReceiveMessageBytes)
     }
@@ -203,12 +203,12 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
     // MARK: Loop side
 
     private func submitHeaders(_ metadata: Metadata?) {
-        guard !headersSubmitted, !finishedLocally, !closed, let session = connection.session else { return }
+        guard !headersSubmitted, !finishedLocally, !closed, let session = connection.session.nghttp2 else { return }
         headersSubmitted = true
-        var provider = HTTP2Connection.dataProvider
+        var provider = HTTP2Session.dataProvider
         if let metadata, !metadata.isEmpty {
             let fields = GRPCHeaders.responseHeaders(metadata: metadata, encoding: head.responseEncoding)
-            _ = connection.headerScratch.withFields(fields) { nva, count in
+            _ = connection.session.headerScratch.withFields(fields) { nva, count in
                 nghttp2_submit_response(session, streamID, nva, count, &provider)
             }
         } else {
@@ -216,7 +216,7 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
                 nghttp2_submit_response(session, streamID, nva, count, &provider)
             }
         }
-        connection.scheduleFlush()
+        connection.session.scheduleFlush()
     }
 
     private func appendOutbound(_ payload: [UInt8], compressed: Bool) {
@@ -232,14 +232,14 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
     private func resumeIfDeferred() {
         if dataDeferred {
             dataDeferred = false
-            connection.resumeData(streamID)
+            connection.session.resumeData(streamID)
         }
     }
 
     /// Ends the response with `status`; `cancel` also runs the cancel handlers and fails the handler's
     /// pending and future calls (transport-initiated ends: deadline, limits, malformed requests).
     func finishOnLoop(status: Status, trailers: Metadata, failHandlerWith error: RPCError? = nil) {
-        guard !finishedLocally, !closed, let session = connection.session else { return }
+        guard !finishedLocally, !closed, let session = connection.session.nghttp2 else { return }
         finishedLocally = true
         if let deadlineTimer {
             loop.cancelTimer(deadlineTimer)
@@ -258,7 +258,7 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
         if !headersSubmitted {
             headersSubmitted = true
             let fields = GRPCHeaders.trailers(status: status, metadata: trailers, trailersOnly: true)
-            _ = connection.headerScratch.withFields(fields) { nva, count in
+            _ = connection.session.headerScratch.withFields(fields) { nva, count in
                 nghttp2_submit_response(session, streamID, nva, count, nil)
             }
         } else {
@@ -270,7 +270,7 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
             resumeIfDeferred()
         }
         if !remoteClosed { resetAfterTrailers = true }
-        connection.scheduleFlush()
+        connection.session.scheduleFlush()
     }
 
     /// Fails the handler's receive and send; runs the cancel handlers (later on the loop, never inside an
@@ -351,7 +351,7 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
             return
         }
         if holdBack ?? shared.withLock({ $0.window.kickWanted }) { return }  // kicked when the handler takes
-        if budget.isOver && !connection.holdBackForBudget(streamID, self) {
+        if budget.isOver && !connection.session.holdBackForBudget(streamID, self) {
             end(
                 Status(
                     code: .resourceExhausted,
@@ -429,14 +429,14 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
             : StatusMapping.status(forRSTStreamCode: errorCode)
         failHandler(RPCError(status: status), runCancelHandlers: !finishedLocally)
         dropPartialMessage()
-        connection.stopWaitingForBudget(streamID)
+        connection.session.stopWaitingForBudget(streamID)
         consumeHeldBack()
     }
 
     /// The handler caught up with the stream's buffer: consume what was held back, unless the connection
     /// is over its budget.
     private func kicked() {
-        if budget.isOver, connection.holdBackForBudget(streamID, self) { return }
+        if budget.isOver, connection.session.holdBackForBudget(streamID, self) { return }
         consumeHeldBack()
     }
 
@@ -448,19 +448,19 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
         guard unconsumed > 0 else { return }
         let n = unconsumed
         unconsumed = 0
-        connection.consume(closed || finishedLocally ? 0 : streamID, n)
+        connection.session.consume(closed || finishedLocally ? 0 : streamID, n)
     }
 
     /// nghttp2 asks for response DATA.
     func readData(into buffer: UnsafeMutableRawBufferPointer, flags: UnsafeMutablePointer<UInt32>) -> Int {
         let n = outbound.read(into: buffer)
         if n > 0, let writer = shared.withLock({ $0.outbound.drained(n) }) { writer.resume() }
-        if outbound.isEmpty, let trailers = pendingTrailers, let session = connection.session {
+        if outbound.isEmpty, let trailers = pendingTrailers, let session = connection.session.nghttp2 {
             pendingTrailers = nil
             flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
             switch trailers {
             case .fields(let fields):
-                _ = connection.headerScratch.withFields(fields) { nva, count in
+                _ = connection.session.headerScratch.withFields(fields) { nva, count in
                     nghttp2_submit_trailer(session, streamID, nva, count)
                 }
             case .ok:

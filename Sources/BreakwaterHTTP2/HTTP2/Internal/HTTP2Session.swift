@@ -6,13 +6,15 @@ import CNghttp2
 import Glibc
 #endif
 
-/// One TCP connection with its nghttp2 session, owned by one event loop: the session does the framing,
-/// this class does the I/O. Subclasses (client, server) implement the frame and stream callbacks.
+/// One TCP connection with its nghttp2 session, owned by one event loop: nghttp2 does the framing, this
+/// class does the I/O (plaintext or TLS) and enforces the limits a hostile peer must not pass (header
+/// lists, floods, receive budgets). What nghttp2 decodes goes to the `delegate`, the client or server
+/// connection that owns the session.
 ///
 /// Reads go through the loop's shared buffer into `nghttp2_session_mem_recv`; everything nghttp2 wants to
 /// send during one loop turn is collected with `nghttp2_session_mem_send` into one buffer and written with
-/// as few `write` calls as the socket allows (EPOLLOUT when it is full).
-class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sendable {
+/// as few `send` calls as the socket allows (watching for writability when it is full).
+final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sendable {
     // Safety: every stored property is touched only on `loop`'s thread (the object is created elsewhere
     // at most, and handed to the loop before any use).
     // Exclusivity: the loop-confined vars are `@exclusivity(unchecked)`. Swift checks accesses to class
@@ -25,7 +27,10 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
     let fd: Int32
     let remoteAddress: SocketAddress
     /// The nghttp2 session; nil once the connection is closed.
-    @exclusivity(unchecked) var session: OpaquePointer?
+    @exclusivity(unchecked) var nghttp2: OpaquePointer?
+    /// The connection this session reports to; held until the session closes (the connection holds the
+    /// session too: the cycle ends there).
+    @exclusivity(unchecked) var delegate: (any HTTP2SessionDelegate)?
     @exclusivity(unchecked) private(set) var isClosed = false
 
     @exclusivity(unchecked) private var writeBuffer: [UInt8] = []
@@ -88,7 +93,7 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
     }
 
     deinit {
-        if let session { nghttp2_session_del(session) }
+        if let session = nghttp2 { nghttp2_session_del(session) }
     }
 
     /// Creates the session with the connection's protections (and whatever `configure` adds to its
@@ -114,7 +119,7 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
             ? nghttp2_session_server_new2(&newSession, callbacks, userData, option)
             : nghttp2_session_client_new2(&newSession, callbacks, userData, option)
         guard rc == 0, let newSession else { return false }
-        session = newSession
+        nghttp2 = newSession
         var entries = settings
         _ = nghttp2_submit_settings(newSession, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)
         _ = nghttp2_session_set_local_window_size(
@@ -128,25 +133,25 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
     }
 
     /// Ends the session with GOAWAY `code` (sent before the socket closes).
-    final func terminate(code: StatusMapping.HTTP2ErrorCode) {
-        guard let session, !terminating else { return }
+    func terminate(code: StatusMapping.HTTP2ErrorCode) {
+        guard let session = nghttp2, !terminating else { return }
         terminating = true
         _ = nghttp2_session_terminate_session(session, code.rawValue)
         scheduleFlush()
     }
 
-    final func eventLoopStopping() {
+    func eventLoopStopping() {
         close(reason: "event loop shut down")
     }
 
     /// Marks the connection as having something to write at the end of this turn.
-    final func scheduleFlush() {
+    func scheduleFlush() {
         guard !flushScheduled, !isClosed else { return }
         flushScheduled = true
         loop.addTurnObserver(self)
     }
 
-    final func endOfTurn() {
+    func endOfTurn() {
         flushScheduled = false
         if let reason = pendingCloseReason {
             pendingCloseReason = nil
@@ -158,14 +163,14 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
 
     // MARK: I/O
 
-    final func handleEvents(_ events: IOEvents) {
+    func handleEvents(_ events: IOEvents) {
         if events.contains(.writable) && !isClosed {
             flush()
         }
         if !events.isDisjoint(with: [.readable, .error, .hangUp]) && !isClosed {
             readAvailable()
         }
-        handledEvents()
+        delegate?.sessionHandledEvents()
     }
 
     private func readAvailable() {
@@ -173,7 +178,7 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
         guard let base = buffer.baseAddress else { return }
         // A few reads per event keeps one busy connection from starving the others on the loop.
         for _ in 0..<4 {
-            guard let session, !isClosed else { return }
+            guard let session = nghttp2, !isClosed else { return }
             let n = Glibc.read(fd, base, buffer.count)
             if n > 0, let tls {
                 guard receiveTLS(tls, UnsafeRawBufferPointer(start: base, count: n)) else { return }
@@ -224,15 +229,15 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
     }
 
     /// Pulls every frame nghttp2 has ready into the write buffer and writes it out.
-    final func flush() {
+    func flush() {
         if holdOutputUntilFirstRead && !sawFirstBytes { return }
-        while let session, !isClosed {
+        while let session = nghttp2, !isClosed {
             // Gather.
             var produced = false
             if let tls {
                 guard gatherTLS(tls, session, produced: &produced) else { return }
             }
-            while tls == nil && writeBuffer.count - writeOffset < HTTP2Connection.writeHighWater {
+            while tls == nil && writeBuffer.count - writeOffset < HTTP2Session.writeHighWater {
                 var pointer: UnsafePointer<UInt8>?
                 inSessionCall = true
                 let n = nghttp2_session_mem_send(session, &pointer)
@@ -295,7 +300,7 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
 
     /// Closes the socket and the session; `reason` nil for a graceful end. Safe to call from nghttp2
     /// callbacks (the close then happens when the session call returns).
-    final func close(reason: String?) {
+    func close(reason: String?) {
         guard !isClosed else { return }
         if inSessionCall {
             if pendingCloseReason == nil { pendingCloseReason = .some(reason) }
@@ -318,10 +323,11 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
         writeBuffer = []
         writeOffset = 0
         Glibc.close(fd)
-        connectionDidClose(reason: reason)
-        if let session {
+        delegate?.sessionClosed(reason: reason)
+        delegate = nil
+        if let session = nghttp2 {
             nghttp2_session_del(session)
-            self.session = nil
+            nghttp2 = nil
         }
     }
 
@@ -361,7 +367,7 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
             close(reason: reason)
             return false
         case .done:
-            if let reason = tlsEstablished(tls) {
+            if let reason = delegate?.sessionTLSEstablished(tls) {
                 close(reason: reason)
                 return false
             }
@@ -381,7 +387,7 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
             guard advanceHandshake(tls) else { return false }
             if !tls.isEstablished { return true }
         }
-        while let session, !isClosed {
+        while let session = nghttp2, !isClosed {
             switch tls.read() {
             case .data(let plaintext):
                 inSessionCall = true
@@ -411,7 +417,7 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
             guard advanceHandshake(tls) else { return false }
         }
         if tls.isEstablished {
-            while writeBuffer.count - writeOffset + tlsStaging.count < HTTP2Connection.writeHighWater {
+            while writeBuffer.count - writeOffset + tlsStaging.count < HTTP2Session.writeHighWater {
                 var pointer: UnsafePointer<UInt8>?
                 inSessionCall = true
                 let n = nghttp2_session_mem_send(session, &pointer)
@@ -459,28 +465,32 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
     /// One received header field, from nghttp2: counted against the header-list limit before anything
     /// else, then made into strings (reused when the bytes repeat). Past the limit the block is abandoned
     /// at once, so its cost is bounded by the bytes on the wire, not by what HPACK expands them to.
-    final func receiveHeader(
+    func receiveHeader(
         _ frame: UnsafePointer<nghttp2_frame>, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>
     ) -> Int32 {
         blockBytes += name.count + value.count + 32
         if blockBytes > maxInboundHeaderListSize {
-            return headerListTooLarge(frame)
+            delegate?.sessionAbandonedHeaders(frame)
+            // ENHANCE_YOUR_CALM, which gRPC peers read as RESOURCE_EXHAUSTED (nghttp2 would say
+            // INTERNAL_ERROR); a no-op when the delegate already reset the stream.
+            resetStream(frame.streamID, code: StatusMapping.HTTP2ErrorCode.enhanceYourCalm.rawValue)
+            return HTTP2Callbacks.skipBlock
         }
         let (n, v) = headerStrings.field(name: name, value: value)
-        return header(frame, name: n, value: v)
+        return delegate?.sessionReceivedHeader(frame, name: n, value: v) ?? 0
     }
 
     /// A header block begins, from nghttp2.
-    final func receiveBeginHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+    func receiveBeginHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         blockBytes = 0
         continuations = 0
         let kind = frame.type == UInt32(NGHTTP2_HEADERS.rawValue) ? Int(frame.pointee.headers.cat.rawValue) : -1
         headerStrings.beginBlock(kind: kind)
-        return beginHeaders(frame)
+        return delegate?.sessionBeganHeaders(frame) ?? 0
     }
 
     /// A frame header arrived (installed only when the library does not limit CONTINUATIONs itself).
-    final func receiveBeginFrame(type: UInt8) -> Int32 {
+    func receiveBeginFrame(type: UInt8) -> Int32 {
         guard type == UInt8(NGHTTP2_CONTINUATION.rawValue) else { return 0 }
         continuations += 1
         if continuations > protections.maxContinuations {
@@ -492,14 +502,14 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
 
     /// A whole frame arrived, from nghttp2: the transport's own reset-rate limit (when the library has
     /// none), then the subclass.
-    final func receiveFrame(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+    func receiveFrame(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         if ownProtections.enforceResetRate, frame.type == UInt32(NGHTTP2_RST_STREAM.rawValue),
             !resetLimiter.admit(at: .now)
         {
             terminate(code: .enhanceYourCalm)
             return 0
         }
-        return frameReceived(frame)
+        return delegate?.sessionReceivedFrame(frame) ?? 0
     }
 
     /// `nghttp2_session_mem_recv` failed with `rv` on `bytes`. Closes the connection, after the GOAWAY
@@ -524,7 +534,7 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
 
     /// Pulls what nghttp2 has ready into the write buffer (or TLS), without writing.
     private func gatherFinalFrames() {
-        guard let session else { return }
+        guard let session = nghttp2 else { return }
         var bytes: [UInt8] = []
         while bytes.count < 64 * 1024 {
             var pointer: UnsafePointer<UInt8>?
@@ -583,18 +593,18 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
         return bytes + debug
     }
 
-    // MARK: Helpers for subclasses
+    // MARK: For the connection and its streams
 
     /// Submits RST_STREAM for `streamID`.
-    final func resetStream(_ streamID: Int32, code: UInt32) {
-        guard let session, streamID > 0 else { return }
+    func resetStream(_ streamID: Int32, code: UInt32) {
+        guard let session = nghttp2, streamID > 0 else { return }
         _ = nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, code)
         scheduleFlush()
     }
 
     /// Returns `count` received bytes to the stream and connection flow-control windows.
-    final func consume(_ streamID: Int32, _ count: Int) {
-        guard let session, count > 0 else { return }
+    func consume(_ streamID: Int32, _ count: Int) {
+        guard let session = nghttp2, count > 0 else { return }
         if streamID > 0 {
             _ = nghttp2_session_consume(session, streamID, count)
         } else {
@@ -607,8 +617,8 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
     /// `connectionBudgetReleased` once there is room. Returns false when the peer cannot send this stream
     /// anything more (its stream or connection window is used up) and no reader can free a byte: the
     /// stream can make no progress and must end instead.
-    final func holdBackForBudget(_ streamID: Int32, _ waiter: any ReceiveBudgetWaiter) -> Bool {
-        guard let session else { return true }
+    func holdBackForBudget(_ streamID: Int32, _ waiter: any ReceiveBudgetWaiter) -> Bool {
+        guard let session = nghttp2 else { return true }
         if !receiveBudget.readersCanFree
             && (nghttp2_session_get_stream_local_window_size(session, streamID) <= 0
                 || nghttp2_session_get_local_window_size(session) <= 0)
@@ -624,12 +634,12 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
     }
 
     /// The stream no longer waits for the budget (it ended).
-    final func stopWaitingForBudget(_ streamID: Int32) {
+    func stopWaitingForBudget(_ streamID: Int32) {
         budgetWaiters[streamID] = nil
     }
 
     /// The budget has room again: every waiting stream consumes what it held back.
-    final func releaseHeldBackStreams() {
+    func releaseHeldBackStreams() {
         guard !budgetWaiters.isEmpty else { return }
         let waiters = budgetWaiters
         budgetWaiters.removeAll()
@@ -637,8 +647,8 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
     }
 
     /// Resumes a deferred data provider.
-    final func resumeData(_ streamID: Int32) {
-        guard let session, streamID > 0 else { return }
+    func resumeData(_ streamID: Int32) {
+        guard let session = nghttp2, streamID > 0 else { return }
         _ = nghttp2_session_resume_data(session, streamID)
         scheduleFlush()
     }
@@ -651,42 +661,28 @@ class HTTP2Connection: EventLoopFDHandler, EventLoopTurnObserver, @unchecked Sen
                 guard let userData, let buffer, let flags else {
                     return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
                 }
-                let connection = Unmanaged<HTTP2Connection>.fromOpaque(userData).takeUnretainedValue()
-                return connection.readData(
-                    streamID: streamID, into: UnsafeMutableRawBufferPointer(start: buffer, count: length), flags: flags)
+                let session = Unmanaged<HTTP2Session>.fromOpaque(userData).takeUnretainedValue()
+                let out = UnsafeMutableRawBufferPointer(start: buffer, count: length)
+                return session.delegate?.sessionReadData(streamID: streamID, into: out, flags: flags)
+                    ?? Int(NGHTTP2_ERR_DEFERRED.rawValue)
             })
     }
 
-    // MARK: Overridden by subclasses
+    // MARK: Forwarded to the delegate
 
-    /// The connection's readiness events were handled (nghttp2 is not calling back now).
-    func handledEvents() {}
-    /// The socket and session are gone; fail every stream. `reason` nil for a graceful close.
-    func connectionDidClose(reason: String?) {}
-    /// The TLS handshake finished (ALPN h2 agreed). Return a reason to close the connection instead.
-    func tlsEstablished(_ tls: TLSSession) -> String? { nil }
-    /// A header block begins.
-    func beginHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 { 0 }
-    /// The current header block passed `maxInboundHeaderListSize`: reset its stream (by default with
-    /// ENHANCE_YOUR_CALM, which gRPC peers read as RESOURCE_EXHAUSTED) and skip the rest of the block.
-    func headerListTooLarge(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
-        resetStream(frame.streamID, code: StatusMapping.HTTP2ErrorCode.enhanceYourCalm.rawValue)
-        return HTTP2Callbacks.skipBlock
+    func receiveData(streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 {
+        delegate?.sessionReceivedData(streamID: streamID, bytes) ?? 0
     }
-    /// One header field of the current block. Return non-zero to reset the stream.
-    func header(_ frame: UnsafePointer<nghttp2_frame>, name: String, value: String) -> Int32 { 0 }
-    /// A whole frame was received.
-    func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 { 0 }
-    /// A chunk of DATA for `streamID`.
-    func dataReceived(streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 { 0 }
-    /// The stream closed with `errorCode` (0 when it ended normally).
-    func streamClosed(streamID: Int32, errorCode: UInt32) -> Int32 { 0 }
-    /// A frame was written to the session's output.
-    func frameSent(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 { 0 }
-    /// A frame could not be sent (e.g. a request after GOAWAY).
-    func frameNotSent(_ frame: UnsafePointer<nghttp2_frame>, error: Int32) -> Int32 { 0 }
-    /// Fill `buffer` with DATA for `streamID`; return the count, or NGHTTP2_ERR_DEFERRED.
-    func readData(streamID: Int32, into buffer: UnsafeMutableRawBufferPointer, flags: UnsafeMutablePointer<UInt32>) -> Int {
-        Int(NGHTTP2_ERR_DEFERRED.rawValue)
+
+    func receiveStreamClose(_ streamID: Int32, errorCode: UInt32) -> Int32 {
+        delegate?.sessionClosedStream(streamID, errorCode: errorCode) ?? 0
+    }
+
+    func frameSent(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        delegate?.sessionSentFrame(frame) ?? 0
+    }
+
+    func frameNotSent(_ frame: UnsafePointer<nghttp2_frame>, error: Int32) -> Int32 {
+        delegate?.sessionCouldNotSend(frame, error: error) ?? 0
     }
 }
