@@ -152,6 +152,9 @@ struct ServiceConfigTests {
          #"methodConfig[0].circuitBreakerPolicy.slidingWindow.type: "SIZE" is not "COUNT" or "TIME""#),
         (breaker(#""slidingWindow": {"type": "COUNT", "size": 0}"#),
          "methodConfig[0].circuitBreakerPolicy.slidingWindow.size: 0 is not >= 1"),
+        // A breaker keeps a byte per call of a count window: 10^14 would be allocated at its creation.
+        (breaker(#""slidingWindow": {"type": "COUNT", "size": 100000000000000}, "failureRateThreshold": 0.5"#),
+         "methodConfig[0].circuitBreakerPolicy.slidingWindow.size: 100000000000000 is over 1000000"),
         (breaker(#""openDuration": "60""#), #"methodConfig[0].circuitBreakerPolicy.openDuration: "60" is not a duration"#),
         (breaker(#""jitter": 1"#), "methodConfig[0].circuitBreakerPolicy.jitter: 1 is not in [0, 1)"),
         (breaker(#""halfOpenProbes": 0"#), "methodConfig[0].circuitBreakerPolicy.halfOpenProbes: 0 is not >= 1"),
