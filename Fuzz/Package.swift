@@ -21,7 +21,10 @@ let package = Package(
     targets: [
         .target(
             name: "FuzzSupport",
-            dependencies: [.product(name: "BreakwaterCore", package: "Breakwater")]
+            dependencies: [
+                .product(name: "BreakwaterCore", package: "Breakwater"),
+                .product(name: "BreakwaterHTTP2", package: "Breakwater"),
+            ]
         ),
     ] + targets.map { target in
         .executableTarget(

@@ -2,6 +2,7 @@
 // failing loudly when a property does not hold, and the text form of header blocks.
 
 import BreakwaterCore
+import BreakwaterHTTP2  // where GRPCHeaders may move
 
 #if canImport(Glibc)
 import Glibc

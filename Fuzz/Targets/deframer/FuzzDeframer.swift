@@ -7,11 +7,8 @@
 // length or a bad flag is reported as soon as its prefix is complete, and then the same error
 // again; `bufferedBytes` and `hasPartialMessage` agree with what is left.
 import BreakwaterCore
+import BreakwaterHTTP2  // where the wire codecs may move
 import FuzzSupport
-
-#if canImport(BreakwaterHTTP2)
-import BreakwaterHTTP2
-#endif
 
 private struct Reference {
     var frames: [MessageDeframer.Frame] = []

@@ -9,11 +9,8 @@
 //   "0n"; over 99999999H saturates; otherwise the value decoded is never less than the duration, at
 //   most one unit more, and in the finest unit whose count fits in 8 digits.
 import BreakwaterCore
+import BreakwaterHTTP2  // where the wire codecs may move
 import FuzzSupport
-
-#if canImport(BreakwaterHTTP2)
-import BreakwaterHTTP2
-#endif
 
 private let units: [(byte: UInt8, attos: Int128)] = [
     (UInt8(ascii: "n"), 1_000_000_000),

@@ -8,11 +8,8 @@
 // - Odd: the data is compressed, and decompressed with the limit: the same bytes when they fit,
 //   RESOURCE_EXHAUSTED when they do not. Identity leaves the bytes alone both ways.
 import BreakwaterCore
+import BreakwaterHTTP2  // where the wire codecs may move
 import FuzzSupport
-
-#if canImport(BreakwaterHTTP2)
-import BreakwaterHTTP2
-#endif
 
 private let referenceLimit = 64 * 1024 * 1024
 

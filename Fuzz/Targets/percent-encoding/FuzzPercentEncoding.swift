@@ -6,11 +6,8 @@
 // agrees with a byte-level reference (valid `%XX` escapes decoded, anything else kept, then UTF-8
 // repaired).
 import BreakwaterCore
+import BreakwaterHTTP2  // where the wire codecs may move
 import FuzzSupport
-
-#if canImport(BreakwaterHTTP2)
-import BreakwaterHTTP2
-#endif
 
 private func hexValue(_ b: UInt8) -> UInt8? {
     switch b {

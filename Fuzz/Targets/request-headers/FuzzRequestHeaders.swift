@@ -10,11 +10,8 @@
 //   `parseRequest`: path, metadata (user-agent merged as documented), encodings round-trip, and the
 //   deadline comes back never earlier than sent and at most one grpc-timeout unit later.
 import BreakwaterCore
+import BreakwaterHTTP2  // where the wire codecs may move
 import FuzzSupport
-
-#if canImport(BreakwaterHTTP2)
-import BreakwaterHTTP2
-#endif
 
 private let now = ContinuousClock.now
 

@@ -9,11 +9,8 @@
 // - Odd: a status (any code, any message) and metadata built from the rest go through `trailers`
 //   (plain and trailers-only) and `responseHeaders` and come back unchanged.
 import BreakwaterCore
+import BreakwaterHTTP2  // where the wire codecs may move
 import FuzzSupport
-
-#if canImport(BreakwaterHTTP2)
-import BreakwaterHTTP2
-#endif
 
 private func lastValue(_ fields: [HeaderField], _ name: String) -> String? {
     fields.last(where: { $0.name == name })?.value
