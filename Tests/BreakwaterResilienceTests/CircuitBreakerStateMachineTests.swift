@@ -355,6 +355,33 @@ struct CircuitBreakerStateMachineTests {
         #expect(machine.baseOpenDuration(forTrip: 10_000) == .seconds(86_400))
     }
 
+    /// `halfOpenProbes` is any positive Int (a service config may say 10^14); the machine reserved that
+    /// many probe slots up front, an allocation that cannot succeed.
+    @Test("a huge halfOpenProbes is not reserved up front (exit test)")
+    func hugeHalfOpenProbes() async {
+        await #expect(processExitsWith: .success) {
+            var machine = CircuitBreakerStateMachine<ContinuousClock.Instant>(
+                policy: CircuitBreakerPolicy(consecutiveFailures: 1, halfOpenProbes: 100_000_000_000_000))
+            guard case .admitted = machine.acquire(at: .now).decision else { preconditionFailure("not admitted") }
+        }
+    }
+
+    /// Found by the service-config fuzz target: `openDurationMultiplier: 1e22` passes validation, and the
+    /// second trip then multiplied 30 s past what a Duration holds, which traps. An exit test, so a trap
+    /// fails one test.
+    @Test("a huge multiplier reaches the cap instead of trapping (exit test)")
+    func hugeMultiplier() async {
+        await #expect(processExitsWith: .success) {
+            let uncapped = CircuitBreakerStateMachine<ContinuousClock.Instant>(
+                policy: CircuitBreakerPolicy(openDuration: .seconds(30), openDurationMultiplier: 1.0777e22))
+            precondition(uncapped.baseOpenDuration(forTrip: 2) == .seconds(86_400))
+            let capped = CircuitBreakerStateMachine<ContinuousClock.Instant>(
+                policy: CircuitBreakerPolicy(
+                    openDuration: .seconds(30), openDurationMultiplier: 1e300, maxOpenDuration: .seconds(999_999_999_999)))
+            precondition(capped.baseOpenDuration(forTrip: 6) == .seconds(999_999_999_999))
+        }
+    }
+
     @Test("jitter shortens the open duration by at most its fraction", arguments: [0.0, 0.25, 0.5, 0.99, 1.0])
     func jitterBounds(random: Double) {
         let policy = CircuitBreakerPolicy(consecutiveFailures: 1, openDuration: .seconds(100), jitter: 0.2)

@@ -1,6 +1,12 @@
 import BreakwaterCore
 import Testing
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 @testable import BreakwaterResilience
 
 @Suite("Policy table")
@@ -146,6 +152,9 @@ struct ServiceConfigTests {
          #"methodConfig[0].circuitBreakerPolicy.slidingWindow.type: "SIZE" is not "COUNT" or "TIME""#),
         (breaker(#""slidingWindow": {"type": "COUNT", "size": 0}"#),
          "methodConfig[0].circuitBreakerPolicy.slidingWindow.size: 0 is not >= 1"),
+        // A breaker keeps a byte per call of a count window: 10^14 would be allocated at its creation.
+        (breaker(#""slidingWindow": {"type": "COUNT", "size": 100000000000000}, "failureRateThreshold": 0.5"#),
+         "methodConfig[0].circuitBreakerPolicy.slidingWindow.size: 100000000000000 is over 1000000"),
         (breaker(#""openDuration": "60""#), #"methodConfig[0].circuitBreakerPolicy.openDuration: "60" is not a duration"#),
         (breaker(#""jitter": 1"#), "methodConfig[0].circuitBreakerPolicy.jitter: 1 is not in [0, 1)"),
         (breaker(#""halfOpenProbes": 0"#), "methodConfig[0].circuitBreakerPolicy.halfOpenProbes: 0 is not >= 1"),
@@ -183,5 +192,29 @@ struct ServiceConfigTests {
         } catch {
             #expect(error.description.hasPrefix(expected), "got: \(error.description)")
         }
+    }
+
+    /// Found by the service-config fuzz target: with several undecodable values (here invalid UTF-8 in
+    /// keys) the error named whichever member the decoder's hash order reached first, so the same bytes
+    /// gave different errors from one parse to the next, each saying "expected a dictionary".
+    @Test("a config with several bad values always reports the same one")
+    func deterministicError() {
+        var json = Array("{".utf8)
+        for i in 0..<40 {
+            if i > 0 { json += Array(", ".utf8) }
+            json += Array("\"k\(i)\": [{\"bad".utf8) + [0xEF] + Array("\": 1}]".utf8)
+        }
+        json += Array("}".utf8)
+        var descriptions = Set<String>()
+        for _ in 0..<50 {
+            do {
+                _ = try ServiceConfig(json: Data(json))
+                Issue.record("invalid UTF-8 accepted")
+            } catch {
+                descriptions.insert(error.description)
+            }
+        }
+        #expect(descriptions.count == 1, "\(descriptions)")
+        #expect(descriptions.allSatisfy { $0.hasPrefix("(root): is not valid JSON") && !$0.contains("found an array") })
     }
 }

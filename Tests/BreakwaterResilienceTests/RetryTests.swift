@@ -19,6 +19,23 @@ struct RetryTests {
         #expect(policy.backoffCeiling(forRetry: 10_000) == .seconds(1))
     }
 
+    /// Found by the service-config fuzz target: `backoffMultiplier: 1e300` passes validation, and the
+    /// second retry then multiplied the backoff past what a Duration holds, which traps. An exit test,
+    /// so a trap fails one test.
+    @Test("a huge multiplier reaches maxBackoff instead of trapping (exit test)")
+    func hugeMultiplier() async {
+        await #expect(processExitsWith: .success) {
+            let policy = RetryPolicy(
+                maxAttempts: 5, initialBackoff: .milliseconds(100), maxBackoff: .seconds(999_999_999_999),
+                backoffMultiplier: 1e300, retryableStatusCodes: [.unavailable])
+            precondition(policy.backoffCeiling(forRetry: 1) == .milliseconds(100))
+            precondition(policy.backoffCeiling(forRetry: 2) == .seconds(999_999_999_999))
+            // Full jitter multiplies by a Double, exact only to its 53 bits.
+            let backoff = policy.backoff(forRetry: 4, random: 1)
+            precondition(backoff > .seconds(999_999_999_998) && backoff < .seconds(1_000_000_000_000))
+        }
+    }
+
     @Test("full jitter stays within [0, ceiling] over many seeded draws")
     func jitterBounds() {
         var rng = SeededRandom(seed: 42)

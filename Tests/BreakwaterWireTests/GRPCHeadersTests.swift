@@ -484,4 +484,20 @@ struct GRPCReservedTests {
             #expect(!GRPCHeaders.isReserved(name), "\(name)")
         }
     }
+
+    /// Found by the request-headers fuzz target: Metadata lower-cases its keys, so a name in another
+    /// case (HTTP/2 forbids them, but the function takes any field) came out as a reserved entry, or as a
+    /// string under a `-bin` key.
+    @Test("names in other cases are judged lower-cased")
+    func otherCases() throws {
+        let metadata = try GRPCHeaders.metadata(from: [
+            ("Content-Type", "text/plain"), ("Grpc-Status", "0"), ("TE", "trailers"), ("\u{212A}eep-alive", "1"),
+            ("X-Trace-Bin", "AQID"), ("X-Echo-A", "a"),
+        ])
+        #expect(metadata.map(\.key) == ["x-trace-bin", "x-echo-a"])
+        #expect(metadata[binaryValues: "x-trace-bin"] == [[1, 2, 3]])
+        #expect(metadata[stringValues: "x-echo-a"] == ["a"])
+        // An invalid -bin value is judged under its lower-cased key too.
+        #expect(throws: RPCError.self) { _ = try GRPCHeaders.metadata(from: [("X-Bad-Bin", "!!")]) }
+    }
 }

@@ -78,6 +78,16 @@ struct GRPCTimeoutTests {
         }
     }
 
+    /// The same trap on the negative side, found by the grpc-timeout fuzz target: a deadline so far in
+    /// the past that its seconds do not fit in an Int64 must encode as 0n, not crash.
+    @Test("durations below Int64.min seconds encode as 0n (exit test)")
+    func negativeBeyondInt64Seconds() async {
+        await #expect(processExitsWith: .success) {
+            precondition(GRPCTimeout.encode(.seconds(Int64.min) * 4) == "0n")
+            precondition(GRPCTimeout.encode(.seconds(Int64.min) - .nanoseconds(1)) == "0n")
+        }
+    }
+
     @Test(
         "every unit decodes",
         arguments: [

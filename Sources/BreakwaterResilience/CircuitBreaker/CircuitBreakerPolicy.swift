@@ -11,7 +11,8 @@
 public struct CircuitBreakerPolicy: Sendable, Hashable {
     /// The sliding window the rate rules look at.
     public enum SlidingWindow: Sendable, Hashable {
-        /// The last `n` counted calls.
+        /// The last `n` counted calls, 1 to ``CircuitBreakerPolicy/maxCountWindowSize``; a breaker
+        /// keeps one byte per call of the window.
         case count(Int)
         /// The calls of the last `duration`, aggregated in ten buckets, so that calls age out in
         /// steps of a tenth of the window.
@@ -25,6 +26,9 @@ public struct CircuitBreakerPolicy: Sendable, Hashable {
         /// One breaker per (target, service), shared by all its methods.
         case service
     }
+
+    /// The largest count window: one byte a call, so at most 1 MB a breaker.
+    public static let maxCountWindowSize = 1_000_000
 
     /// Failures in a row that trip the breaker; `nil` disables the rule. Default 5.
     public var consecutiveFailures: Int?
@@ -111,6 +115,8 @@ public struct CircuitBreakerPolicy: Sendable, Hashable {
         }
         switch slidingWindow {
         case .count(let n) where n < 1: throw fail("slidingWindow.size", n, "is not >= 1")
+        case .count(let n) where n > Self.maxCountWindowSize:
+            throw fail("slidingWindow.size", n, "is over \(Self.maxCountWindowSize)")
         case .time(let d) where d <= .zero: throw fail("slidingWindow.size", d, "is not > 0")
         default: break
         }

@@ -71,7 +71,8 @@ public struct CircuitBreakerStateMachine<Instant: InstantProtocol>: Sendable whe
         self.policy = policy
         self.random = random
         self.window = policy.usesWindow ? SlidingWindow(policy.slidingWindow) : nil
-        self.probes.reserveCapacity(policy.halfOpenProbes)
+        // Bounded: halfOpenProbes is any positive Int, and a service config may say 10^14.
+        self.probes.reserveCapacity(min(policy.halfOpenProbes, 16))
     }
 
     // MARK: Calls
@@ -257,6 +258,9 @@ public struct CircuitBreakerStateMachine<Instant: InstantProtocol>: Sendable whe
         var duration = policy.openDuration
         for _ in 1..<max(trip, 1) {
             guard duration < cap else { break }
+            // Compared as a ratio first: `Duration * Double` traps once the product leaves Int128, and a
+            // service config may ask for a multiplier of 1e22.
+            guard duration / cap * policy.openDurationMultiplier < 1 else { return cap }
             duration = duration * policy.openDurationMultiplier
         }
         return min(duration, cap)

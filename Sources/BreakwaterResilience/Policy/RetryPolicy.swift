@@ -68,6 +68,9 @@ public struct RetryPolicy: Sendable, Hashable {
         var ceiling = initialBackoff
         for _ in 1..<max(n, 1) {
             guard ceiling < maxBackoff else { break }
+            // Compared as a ratio first: `Duration * Double` traps once the product leaves Int128, and a
+            // service config may ask for a multiplier of 1e300.
+            guard ceiling / maxBackoff * backoffMultiplier < 1 else { return maxBackoff }
             ceiling = ceiling * backoffMultiplier
         }
         return min(ceiling, maxBackoff)

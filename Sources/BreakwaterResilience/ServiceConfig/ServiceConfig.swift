@@ -26,7 +26,7 @@ import Foundation
 /// `circuitBreakerPolicy` fields (all optional; defaults as ``CircuitBreakerPolicy``):
 /// `consecutiveFailures` (integer; 0 turns the rule off), `failureRateThreshold` and
 /// `slowCallRateThreshold` (numbers in (0, 1]), `slidingWindow` (`{"type": "COUNT" | "TIME",
-/// "size": integer}`, calls or seconds), `minimumCalls`, `slowCallDurationThreshold`,
+/// "size": integer}`, calls (at most 1,000,000) or seconds), `minimumCalls`, `slowCallDurationThreshold`,
 /// `openDuration`, `maxOpenDuration` and `probeLease` (durations), `openDurationMultiplier`,
 /// `jitter`, `halfOpenProbes`, `successThreshold`, `failureStatusCodes` and `neutralStatusCodes`
 /// (status names or numbers), and `scope` (`"METHOD"` or `"SERVICE"`). Unknown fields are errors.

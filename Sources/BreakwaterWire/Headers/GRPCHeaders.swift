@@ -37,14 +37,18 @@ public enum GRPCHeaders {
     /// A `-bin` value that is not valid base64 is an INTERNAL error naming the key, as in grpc-go.
     public static func metadata(from fields: [HeaderField]) throws(RPCError) -> Metadata {
         var metadata = Metadata()
-        for (name, value) in fields where !isReserved(name) {
-            if name.hasSuffix("-bin") {
+        for (name, value) in fields {
+            // Metadata keys are lower-cased, so the name is judged lower-cased too: `Grpc-Status` must
+            // not become a `grpc-status` entry, nor `X-Trace-Bin` a string under an `-bin` key.
+            let key = isLowercaseASCII(name) ? name : name.lowercased()
+            guard !isReserved(key) else { continue }
+            if key.hasSuffix("-bin") {
                 guard let bytes = Base64.decode(value) else {
-                    throw RPCError(code: .internalError, message: "metadata '\(excerpt(name))' is not valid base64")
+                    throw RPCError(code: .internalError, message: "metadata '\(excerpt(key))' is not valid base64")
                 }
-                metadata.addBinary(bytes, forKey: name)
+                metadata.addBinary(bytes, forKey: key)
             } else {
-                metadata.addString(value, forKey: name)
+                metadata.addString(value, forKey: key)
             }
         }
         return metadata
@@ -52,6 +56,12 @@ public enum GRPCHeaders {
 
     /// At most 64 bytes of a value that came from a peer, for an error message.
     static func excerpt(_ value: String) -> String { PeerText.excerpt(value) }
+
+    /// True when `name` is ASCII without upper-case letters, as HTTP/2 field names are: then
+    /// lower-casing it would change nothing.
+    private static func isLowercaseASCII(_ name: String) -> Bool {
+        name.utf8.allSatisfy { $0 < 0x80 && !($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) }
+    }
 
     /// The request header block for a new stream.
     public static func requestHeaders(

@@ -17,10 +17,11 @@ public enum GRPCTimeout {
     /// Encodes `duration` in the finest unit whose value fits in 8 digits, rounding up so the peer never
     /// sees less time than the caller has. Negative durations encode as `0n`; huge ones saturate.
     public static func encode(_ duration: Duration) -> String {
-        // Checked first: `Duration.components` traps once the seconds do not fit in an Int64.
+        // Both checked first: `Duration.components` traps once the seconds do not fit in an Int64,
+        // on either side of zero.
+        if duration <= .zero { return "0n" }
         if duration >= .seconds(maxValue * 3600) { return "\(maxValue)H" }
         let (seconds, attos) = duration.components
-        if seconds < 0 || (seconds == 0 && attos <= 0) { return "0n" }
         let nanos = Int128(seconds) * 1_000_000_000 + Int128((attos + 999_999_999) / 1_000_000_000)
         for (unit, perUnit) in units {
             let per = Int128(perUnit)

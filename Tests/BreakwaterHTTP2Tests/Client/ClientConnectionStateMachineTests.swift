@@ -124,6 +124,13 @@ import Testing
         #expect(r16 == .closeConnection)
     }
 
+    @Test func aHugeMultiplierSaturatesAtTheMaximum() {
+        var backoff = ConnectionBackoff(.init(initial: .seconds(1), multiplier: 1e300, maximum: .seconds(120), jitter: 0))
+        var random = SeededRandom(seed: 2)
+        let delays = (0..<3).map { _ in backoff.next(using: &random) }
+        #expect(delays == [.seconds(1), .seconds(120), .seconds(120)])
+    }
+
     @Test func backoffWithoutJitterIsExact() {
         var backoff = ConnectionBackoff(.init(initial: .milliseconds(100), multiplier: 2, maximum: .milliseconds(350), jitter: 0))
         var random = SeededRandom(seed: 9)

@@ -14,9 +14,21 @@ struct ConnectionBackoff: Sendable {
     /// The wait after a failure, jittered with `random`; the next one grows.
     mutating func next(using random: inout some RandomNumberGenerator) -> Duration {
         let jitter = policy.jitter > 0 ? Double.random(in: -policy.jitter...policy.jitter, using: &random) : 0
-        let delay = current * (1 + jitter)
-        current = min(current * policy.multiplier, policy.maximum)
-        return max(delay, .zero)
+        let delay = Self.seconds(Self.seconds(current) * (1 + jitter))
+        // In seconds as a Double and capped before it becomes a Duration again: a huge multiplier (set in
+        // code) saturates at the maximum instead of overflowing.
+        current = Self.seconds(min(Self.seconds(current) * policy.multiplier, Self.seconds(policy.maximum)))
+        return delay
+    }
+
+    private static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    /// A duration of `seconds`, 0 for negative or not-a-number values, at most a year.
+    private static func seconds(_ value: Double) -> Duration {
+        guard value > 0 else { return .zero }
+        return .nanoseconds(Int64(min(value, 365 * 86_400) * 1e9))
     }
 
     /// A connection became ready.
