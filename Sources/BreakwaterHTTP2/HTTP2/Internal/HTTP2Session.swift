@@ -33,43 +33,43 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
     @exclusivity(unchecked) var delegate: (any HTTP2SessionDelegate)?
     @exclusivity(unchecked) private(set) var isClosed = false
 
-    @exclusivity(unchecked) private var writeBuffer: [UInt8] = []
-    @exclusivity(unchecked) private var writeOffset = 0
-    @exclusivity(unchecked) private var watchingWritable = false
-    @exclusivity(unchecked) private var flushScheduled = false
-    @exclusivity(unchecked) private var registered = false
+    @exclusivity(unchecked) var writeBuffer: [UInt8] = []
+    @exclusivity(unchecked) var writeOffset = 0
+    @exclusivity(unchecked) var watchingWritable = false
+    @exclusivity(unchecked) var flushScheduled = false
+    @exclusivity(unchecked) var registered = false
     /// Set while nghttp2 is calling us back; a close requested then is deferred to the end of the turn.
-    @exclusivity(unchecked) private var inSessionCall = false
-    @exclusivity(unchecked) private var pendingCloseReason: String??
+    @exclusivity(unchecked) var inSessionCall = false
+    @exclusivity(unchecked) var pendingCloseReason: String??
     /// TLS between the socket and nghttp2, when the connection is secure; set before `startSession`.
     @exclusivity(unchecked) var tls: TLSSession?
     /// Memory for submitting header blocks.
     let headerScratch = HeaderBlockScratch()
     /// Plaintext from nghttp2 waiting to be encrypted (TLS only), so that frames share records.
-    @exclusivity(unchecked) private var tlsStaging: [UInt8] = []
+    @exclusivity(unchecked) var tlsStaging: [UInt8] = []
     /// Plaintext only: whether the first bytes from the peer were looked at (a TLS peer is told apart).
-    @exclusivity(unchecked) private var sawFirstBytes = false
+    @exclusivity(unchecked) var sawFirstBytes = false
     /// Plaintext server: write nothing before the client's first bytes, so that a peer that turns out not
     /// to speak HTTP/2 (an HTTP/1.1 request) gets an answer it can read, not a SETTINGS frame first.
     @exclusivity(unchecked) var holdOutputUntilFirstRead = false
     /// Strings of received header fields, reused across the requests or responses of this connection.
-    @exclusivity(unchecked) private var headerStrings = HeaderStringCache()
+    @exclusivity(unchecked) var headerStrings = HeaderStringCache()
 
     /// Stop pulling frames from nghttp2 when this much is waiting for the socket.
-    private static let writeHighWater = 1 << 20
+    static let writeHighWater = 1 << 20
 
     /// The largest header list accepted from the peer (SETTINGS_MAX_HEADER_LIST_SIZE we advertise).
     let maxInboundHeaderListSize: Int
     /// Flood limits; those the library lacks are enforced here (`ownProtections`).
     let protections: HTTP2Protections
-    @exclusivity(unchecked) private var ownProtections = SessionOptions(enforceResetRate: false, enforceContinuations: false)
-    @exclusivity(unchecked) private var resetLimiter: ResetRateLimiter
+    @exclusivity(unchecked) var ownProtections = SessionOptions(enforceResetRate: false, enforceContinuations: false)
+    @exclusivity(unchecked) var resetLimiter: ResetRateLimiter
     /// Bytes of the header block being received (name + value + 32 per field, as RFC 9113 counts them).
-    @exclusivity(unchecked) private var blockBytes = 0
+    @exclusivity(unchecked) var blockBytes = 0
     /// CONTINUATION frames since the last HEADERS (counted only when the library does not).
-    @exclusivity(unchecked) private var continuations = 0
+    @exclusivity(unchecked) var continuations = 0
     /// The connection asked nghttp2 to end the session (GOAWAY queued): send it before closing.
-    @exclusivity(unchecked) private var terminating = false
+    @exclusivity(unchecked) var terminating = false
     /// A value to advertise in the session's first SETTINGS frame instead of the one nghttp2 was given;
     /// see `ServerConnection.start` for why. Applied to the first bytes nghttp2 writes, then cleared.
     @exclusivity(unchecked) var settingsOverride: (id: UInt16, value: UInt32)?
@@ -77,7 +77,7 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
     /// What this connection's streams hold for their readers, against the connection's budget.
     let receiveBudget: ConnectionReceiveBudget
     /// Streams holding back received bytes until the budget has room again.
-    @exclusivity(unchecked) private var budgetWaiters: [Int32: any ReceiveBudgetWaiter] = [:]
+    @exclusivity(unchecked) var budgetWaiters: [Int32: any ReceiveBudgetWaiter] = [:]
 
     init(
         loop: EventLoop, fd: Int32, remoteAddress: SocketAddress, maxInboundHeaderListSize: Int,
@@ -173,7 +173,7 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
         delegate?.sessionHandledEvents()
     }
 
-    private func readAvailable() {
+    func readAvailable() {
         let buffer = loop.readBuffer
         guard let base = buffer.baseAddress else { return }
         // A few reads per event keeps one busy connection from starving the others on the loop.
@@ -237,20 +237,12 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
             if let tls {
                 guard gatherTLS(tls, session, produced: &produced) else { return }
             }
-            while tls == nil && writeBuffer.count - writeOffset < HTTP2Session.writeHighWater {
-                var pointer: UnsafePointer<UInt8>?
-                inSessionCall = true
-                let n = nghttp2_session_mem_send(session, &pointer)
-                inSessionCall = false
-                if n < 0 {
-                    close(reason: "HTTP/2 error: \(String(cString: nghttp2_strerror(Int32(n))))")
+            if tls == nil {
+                // The write buffer holds at most about `writeHighWater` not yet written.
+                guard let more = pullFrames(session, into: &writeBuffer, below: writeOffset + HTTP2Session.writeHighWater) else {
                     return
                 }
-                guard n > 0, let pointer else { break }
-                let start = writeBuffer.count
-                writeBuffer.append(contentsOf: UnsafeBufferPointer(start: pointer, count: n))
-                if settingsOverride != nil { applySettingsOverride(&writeBuffer, from: start) }
-                produced = true
+                produced = produced || more
             }
             if let reason = pendingCloseReason {
                 pendingCloseReason = nil
@@ -333,266 +325,6 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
 
     /// Rewrites one entry of the SETTINGS frame at `start` (the session's first frame) to
     /// `settingsOverride`. Anything but a SETTINGS frame there leaves the bytes as they are.
-    private func applySettingsOverride(_ bytes: inout [UInt8], from start: Int) {
-        guard let (id, value) = settingsOverride else { return }
-        settingsOverride = nil
-        guard bytes.count - start >= 9, bytes[start + 3] == 0x4, bytes[start + 4] & 0x1 == 0 else { return }
-        let length = Int(bytes[start]) << 16 | Int(bytes[start + 1]) << 8 | Int(bytes[start + 2])
-        guard length % 6 == 0, bytes.count - start >= 9 + length else { return }
-        var entry = start + 9
-        while entry < start + 9 + length {
-            if UInt16(bytes[entry]) << 8 | UInt16(bytes[entry + 1]) == id {
-                bytes[entry + 2] = UInt8(value >> 24)
-                bytes[entry + 3] = UInt8((value >> 16) & 0xff)
-                bytes[entry + 4] = UInt8((value >> 8) & 0xff)
-                bytes[entry + 5] = UInt8(value & 0xff)
-            }
-            entry += 6
-        }
-    }
-
-    // MARK: TLS
-
-    /// Whether the first bytes received look like a TLS record (handshake or alert, version 3.x).
-    private static func looksLikeTLS(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        bytes.count >= 3 && (bytes[0] == 0x16 || bytes[0] == 0x15) && bytes[1] == 0x03 && bytes[2] <= 0x04
-    }
-
-    /// Advances the handshake; on success lets the subclass look at the peer. False when it closed.
-    private func advanceHandshake(_ tls: TLSSession) -> Bool {
-        switch tls.handshake() {
-        case .wantMore:
-            return true
-        case .failed(let reason):
-            close(reason: reason)
-            return false
-        case .done:
-            if let reason = delegate?.sessionTLSEstablished(tls) {
-                close(reason: reason)
-                return false
-            }
-            scheduleFlush()
-            return true
-        }
-    }
-
-    /// Ciphertext from the socket: handshake, then every complete record's plaintext into nghttp2.
-    /// False when the connection closed.
-    private func receiveTLS(_ tls: TLSSession, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        if let reason = tls.feed(bytes) {
-            close(reason: reason)
-            return false
-        }
-        if !tls.isEstablished {
-            guard advanceHandshake(tls) else { return false }
-            if !tls.isEstablished { return true }
-        }
-        while let session = nghttp2, !isClosed {
-            switch tls.read() {
-            case .data(let plaintext):
-                inSessionCall = true
-                let rv = plaintext.withMemoryRebound(to: UInt8.self) { nghttp2_session_mem_recv(session, $0.baseAddress, $0.count) }
-                inSessionCall = false
-                if rv < 0 {
-                    receiveFailed(Int32(rv), plaintext)
-                    return false
-                }
-            case .wantMore:
-                return true
-            case .closed:
-                close(reason: "connection closed by peer")
-                return false
-            case .failed(let reason):
-                close(reason: reason)
-                return false
-            }
-        }
-        return false
-    }
-
-    /// TLS version of gathering: handshake output, or nghttp2's frames encrypted, into the write buffer.
-    /// False when the connection closed.
-    private func gatherTLS(_ tls: TLSSession, _ session: OpaquePointer, produced: inout Bool) -> Bool {
-        if !tls.isEstablished {
-            guard advanceHandshake(tls) else { return false }
-        }
-        if tls.isEstablished {
-            while writeBuffer.count - writeOffset + tlsStaging.count < HTTP2Session.writeHighWater {
-                var pointer: UnsafePointer<UInt8>?
-                inSessionCall = true
-                let n = nghttp2_session_mem_send(session, &pointer)
-                inSessionCall = false
-                if n < 0 {
-                    close(reason: "HTTP/2 error: \(String(cString: nghttp2_strerror(Int32(n))))")
-                    return false
-                }
-                guard n > 0, let pointer else { break }
-                let start = tlsStaging.count
-                tlsStaging.append(contentsOf: UnsafeBufferPointer(start: pointer, count: n))
-                if settingsOverride != nil { applySettingsOverride(&tlsStaging, from: start) }
-                produced = true
-            }
-            if !tlsStaging.isEmpty {
-                let failure = tlsStaging.withUnsafeBytes { tls.write($0) }
-                if tlsStaging.capacity > 4 << 20 {
-                    tlsStaging = []
-                } else {
-                    tlsStaging.removeAll(keepingCapacity: true)
-                }
-                if let failure {
-                    close(reason: failure)
-                    return false
-                }
-            }
-        }
-        tls.drainCiphertext(into: &writeBuffer)
-        return true
-    }
-
-    /// Before the socket closes: close_notify (or the alert of a failed handshake), written once without
-    /// waiting, after whatever is still unwritten.
-    private func sendFinalTLSRecords(_ tls: TLSSession) {
-        tls.shutdown()
-        guard tls.hasCiphertext else { return }
-        var tail: [UInt8] = []
-        if writeOffset < writeBuffer.count { tail.append(contentsOf: writeBuffer[writeOffset...]) }
-        tls.drainCiphertext(into: &tail)
-        writeBuffer = []
-        writeOffset = 0
-        _ = tail.withUnsafeBytes { raw in Glibc.send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
-    }
-
-    /// One received header field, from nghttp2: counted against the header-list limit before anything
-    /// else, then made into strings (reused when the bytes repeat). Past the limit the block is abandoned
-    /// at once, so its cost is bounded by the bytes on the wire, not by what HPACK expands them to.
-    func receiveHeader(
-        _ frame: UnsafePointer<nghttp2_frame>, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>
-    ) -> Int32 {
-        blockBytes += name.count + value.count + 32
-        if blockBytes > maxInboundHeaderListSize {
-            delegate?.sessionAbandonedHeaders(frame)
-            // ENHANCE_YOUR_CALM, which gRPC peers read as RESOURCE_EXHAUSTED (nghttp2 would say
-            // INTERNAL_ERROR); a no-op when the delegate already reset the stream.
-            resetStream(frame.streamID, code: StatusMapping.HTTP2ErrorCode.enhanceYourCalm.rawValue)
-            return HTTP2Callbacks.skipBlock
-        }
-        let (n, v) = headerStrings.field(name: name, value: value)
-        return delegate?.sessionReceivedHeader(frame, name: n, value: v) ?? 0
-    }
-
-    /// A header block begins, from nghttp2.
-    func receiveBeginHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
-        blockBytes = 0
-        continuations = 0
-        let kind = frame.type == UInt32(NGHTTP2_HEADERS.rawValue) ? Int(frame.pointee.headers.cat.rawValue) : -1
-        headerStrings.beginBlock(kind: kind)
-        return delegate?.sessionBeganHeaders(frame) ?? 0
-    }
-
-    /// A frame header arrived (installed only when the library does not limit CONTINUATIONs itself).
-    func receiveBeginFrame(type: UInt8) -> Int32 {
-        guard type == UInt8(NGHTTP2_CONTINUATION.rawValue) else { return 0 }
-        continuations += 1
-        if continuations > protections.maxContinuations {
-            terminate(code: .enhanceYourCalm)
-            return HTTP2Callbacks.failure
-        }
-        return 0
-    }
-
-    /// A whole frame arrived, from nghttp2: the transport's own reset-rate limit (when the library has
-    /// none), then the subclass.
-    func receiveFrame(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
-        if ownProtections.enforceResetRate, frame.type == UInt32(NGHTTP2_RST_STREAM.rawValue),
-            !resetLimiter.admit(at: .now)
-        {
-            terminate(code: .enhanceYourCalm)
-            return 0
-        }
-        return delegate?.sessionReceivedFrame(frame) ?? 0
-    }
-
-    /// `nghttp2_session_mem_recv` failed with `rv` on `bytes`. Closes the connection, after the GOAWAY
-    /// the connection asked for, or an answer a peer that does not speak HTTP/2 can read.
-    private func receiveFailed(_ rv: Int32, _ bytes: UnsafeRawBufferPointer) {
-        if rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC.rawValue {
-            let isHTTP1 = Self.looksLikeHTTP1(bytes)
-            // Whatever nghttp2 has written so far goes first (on TLS, its SETTINGS are out already).
-            if !holdOutputUntilFirstRead { gatherFinalFrames() }
-            queueRaw(isHTTP1 ? Self.http1BadRequest : (holdOutputUntilFirstRead ? Self.invalidPrefaceGoAway : Self.goAwayOnly))
-            close(reason: isHTTP1 ? "the client sent an HTTP/1.1 request (answered 400)" : "the client did not send the HTTP/2 preface")
-            return
-        }
-        if terminating && rv == HTTP2Callbacks.failure {
-            // Our own protection ended the session: the GOAWAY it queued goes out first.
-            gatherFinalFrames()
-            close(reason: "HTTP/2 peer over a flood limit (GOAWAY ENHANCE_YOUR_CALM)")
-            return
-        }
-        close(reason: "HTTP/2 protocol error (\(String(cString: nghttp2_strerror(rv))))")
-    }
-
-    /// Pulls what nghttp2 has ready into the write buffer (or TLS), without writing.
-    private func gatherFinalFrames() {
-        guard let session = nghttp2 else { return }
-        var bytes: [UInt8] = []
-        while bytes.count < 64 * 1024 {
-            var pointer: UnsafePointer<UInt8>?
-            let n = nghttp2_session_mem_send(session, &pointer)
-            guard n > 0, let pointer else { break }
-            let start = bytes.count
-            bytes.append(contentsOf: UnsafeBufferPointer(start: pointer, count: n))
-            if settingsOverride != nil { applySettingsOverride(&bytes, from: start) }
-        }
-        queueRaw(bytes)
-    }
-
-    /// Queues bytes that bypass nghttp2 (plaintext; encrypted first on TLS), written when the connection
-    /// flushes or, at the latest, when it closes.
-    private func queueRaw(_ bytes: [UInt8]) {
-        guard !bytes.isEmpty else { return }
-        if let tls {
-            if tls.isEstablished, bytes.withUnsafeBytes({ tls.write($0) }) == nil {
-                tls.drainCiphertext(into: &writeBuffer)
-            }
-        } else {
-            writeBuffer.append(contentsOf: bytes)
-        }
-    }
-
-    /// Whether the peer's first bytes look like an HTTP/1.x request line (`GET / HTTP/1.1`).
-    static func looksLikeHTTP1(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        var i = 0
-        while i < bytes.count, i < 16, (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(bytes[i]) { i += 1 }
-        return i > 0 && i < bytes.count && bytes[i] == UInt8(ascii: " ")
-    }
-
-    static let http1BadRequest: [UInt8] = Array(
-        ("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 47\r\n\r\n"
-            + "This is a gRPC server: it speaks HTTP/2 only.\r\n").utf8)
-
-    /// For a peer that sent no preface: the server preface and GOAWAY PROTOCOL_ERROR.
-    static let invalidPrefaceGoAway = settingsAndGoAway(.protocolError, reason: "invalid HTTP/2 connection preface")
-
-    /// A GOAWAY frame, last stream 0, with `reason` as its debug data.
-    static func goAway(_ code: StatusMapping.HTTP2ErrorCode, reason: String) -> [UInt8] {
-        Array(settingsAndGoAway(code, reason: reason).dropFirst(9))
-    }
-
-    /// GOAWAY PROTOCOL_ERROR alone, after a server preface that is already out.
-    static let goAwayOnly = goAway(.protocolError, reason: "invalid HTTP/2 connection preface")
-
-    /// An empty SETTINGS frame (a server preface) and GOAWAY `code`, last stream 0, with `reason` as its
-    /// debug data: everything a connection that is refused at once is told.
-    static func settingsAndGoAway(_ code: StatusMapping.HTTP2ErrorCode, reason: String) -> [UInt8] {
-        let debug = Array(reason.utf8)
-        let length = 8 + debug.count
-        var bytes: [UInt8] = [0, 0, 0, 0x4, 0, 0, 0, 0, 0]
-        bytes += [UInt8(length >> 16), UInt8((length >> 8) & 0xff), UInt8(length & 0xff), 0x7, 0, 0, 0, 0, 0]
-        bytes += [0, 0, 0, 0, 0, 0, 0, UInt8(code.rawValue)]
-        return bytes + debug
-    }
-
     // MARK: For the connection and its streams
 
     /// Submits RST_STREAM for `streamID`.
@@ -613,37 +345,37 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
         scheduleFlush()
     }
 
-    /// `streamID` holds back received bytes because the connection is over its receive budget; it hears
-    /// `connectionBudgetReleased` once there is room. Returns false when the peer cannot send this stream
-    /// anything more (its stream or connection window is used up) and no reader can free a byte: the
-    /// stream can make no progress and must end instead.
-    func holdBackForBudget(_ streamID: Int32, _ waiter: any ReceiveBudgetWaiter) -> Bool {
-        guard let session = nghttp2 else { return true }
-        if !receiveBudget.readersCanFree
-            && (nghttp2_session_get_stream_local_window_size(session, streamID) <= 0
-                || nghttp2_session_get_local_window_size(session) <= 0)
-        {
-            budgetWaiters[streamID] = nil
-            return false
+    /// Submits GOAWAY NO_ERROR with the last stream this side processed: streams above it were never
+    /// taken (and may be retried elsewhere); the connection closes once the others are done.
+    func submitGoAway() {
+        guard let session = nghttp2 else { return }
+        _ = nghttp2_submit_goaway(
+            session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
+            StatusMapping.HTTP2ErrorCode.noError.rawValue, nil, 0)
+        scheduleFlush()
+    }
+
+    /// Pulls the frames nghttp2 has ready into `buffer` while `buffer` holds less than `limit` (applying
+    /// `settingsOverride` to the first). Returns whether any were produced, or nil when nghttp2 failed
+    /// (the connection is then closing).
+    func pullFrames(_ session: OpaquePointer, into buffer: inout [UInt8], below limit: Int) -> Bool? {
+        var produced = false
+        while buffer.count < limit {
+            var pointer: UnsafePointer<UInt8>?
+            inSessionCall = true
+            let n = nghttp2_session_mem_send(session, &pointer)
+            inSessionCall = false
+            if n < 0 {
+                close(reason: "HTTP/2 error: \(String(cString: nghttp2_strerror(Int32(n))))")
+                return nil
+            }
+            guard n > 0, let pointer else { break }
+            let start = buffer.count
+            buffer.append(contentsOf: UnsafeBufferPointer(start: pointer, count: n))
+            if settingsOverride != nil { applySettingsOverride(&buffer, from: start) }
+            produced = true
         }
-        budgetWaiters[streamID] = waiter
-        receiveBudget.wantRelease()
-        // A reader may have freed room between the check and the wish: look again.
-        if !receiveBudget.isOver { releaseHeldBackStreams() }
-        return true
-    }
-
-    /// The stream no longer waits for the budget (it ended).
-    func stopWaitingForBudget(_ streamID: Int32) {
-        budgetWaiters[streamID] = nil
-    }
-
-    /// The budget has room again: every waiting stream consumes what it held back.
-    func releaseHeldBackStreams() {
-        guard !budgetWaiters.isEmpty else { return }
-        let waiters = budgetWaiters
-        budgetWaiters.removeAll()
-        for waiter in waiters.values { waiter.connectionBudgetReleased() }
+        return produced
     }
 
     /// Resumes a deferred data provider.

@@ -83,12 +83,9 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
 
     /// Sends GOAWAY; the connection closes once its streams are done.
     func closeGracefully() {
-        guard let nghttp2 = session.nghttp2 else { return }
+        guard session.nghttp2 != nil else { return }
         goingAway = true
-        _ = nghttp2_submit_goaway(
-            nghttp2, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(nghttp2),
-            StatusMapping.HTTP2ErrorCode.noError.rawValue, nil, 0)
-        session.scheduleFlush()
+        session.submitGoAway()
     }
 
     // MARK: Callbacks

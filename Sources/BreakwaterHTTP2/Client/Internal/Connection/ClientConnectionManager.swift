@@ -191,11 +191,7 @@ final class ClientConnectionManager: @unchecked Sendable {
             return
         }
         cancelConnectTimer()
-        if let connectAttempt {
-            loop.unregister(fd: connectAttempt.fd)
-            Glibc.close(connectAttempt.fd)
-            self.connectAttempt = nil
-        }
+        abandonConnectAttempt()
         if let (pending, _) = pendingConnection {
             pendingConnection = nil
             pending.close(reason: message)
@@ -205,6 +201,14 @@ final class ClientConnectionManager: @unchecked Sendable {
         for stream in streams {
             stream.fail(status, neverReachedServer: true)
         }
+    }
+
+    /// Stops a non-blocking connect in progress and closes its socket.
+    private func abandonConnectAttempt() {
+        guard let connectAttempt else { return }
+        loop.unregister(fd: connectAttempt.fd)
+        Glibc.close(connectAttempt.fd)
+        self.connectAttempt = nil
     }
 
     private func cancelConnectTimer() {
@@ -239,11 +243,7 @@ final class ClientConnectionManager: @unchecked Sendable {
             return
         }
         cancelConnectTimer()
-        if let connectAttempt {
-            loop.unregister(fd: connectAttempt.fd)
-            Glibc.close(connectAttempt.fd)
-            self.connectAttempt = nil
-        }
+        abandonConnectAttempt()
         if let (pending, _) = pendingConnection {
             pendingConnection = nil
             pending.close(reason: "transport closed")

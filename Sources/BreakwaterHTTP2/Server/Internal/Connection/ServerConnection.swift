@@ -144,12 +144,9 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
     }
 
     private func sendFinalGoAway() {
-        guard !finalGoAwaySent, let nghttp2 = session.nghttp2 else { return }
+        guard !finalGoAwaySent else { return }
         finalGoAwaySent = true
-        _ = nghttp2_submit_goaway(
-            nghttp2, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(nghttp2),
-            StatusMapping.HTTP2ErrorCode.noError.rawValue, nil, 0)
-        session.scheduleFlush()
+        session.submitGoAway()
     }
 
     // MARK: Callbacks

@@ -1,0 +1,37 @@
+import CNghttp2
+
+/// Streams held back by the connection's receive budget, and their release.
+extension HTTP2Session {
+    /// `streamID` holds back received bytes because the connection is over its receive budget; it hears
+    /// `connectionBudgetReleased` once there is room. Returns false when the peer cannot send this stream
+    /// anything more (its stream or connection window is used up) and no reader can free a byte: the
+    /// stream can make no progress and must end instead.
+    func holdBackForBudget(_ streamID: Int32, _ waiter: any ReceiveBudgetWaiter) -> Bool {
+        guard let session = nghttp2 else { return true }
+        if !receiveBudget.readersCanFree
+            && (nghttp2_session_get_stream_local_window_size(session, streamID) <= 0
+                || nghttp2_session_get_local_window_size(session) <= 0)
+        {
+            budgetWaiters[streamID] = nil
+            return false
+        }
+        budgetWaiters[streamID] = waiter
+        receiveBudget.wantRelease()
+        // A reader may have freed room between the check and the wish: look again.
+        if !receiveBudget.isOver { releaseHeldBackStreams() }
+        return true
+    }
+
+    /// The stream no longer waits for the budget (it ended).
+    func stopWaitingForBudget(_ streamID: Int32) {
+        budgetWaiters[streamID] = nil
+    }
+
+    /// The budget has room again: every waiting stream consumes what it held back.
+    func releaseHeldBackStreams() {
+        guard !budgetWaiters.isEmpty else { return }
+        let waiters = budgetWaiters
+        budgetWaiters.removeAll()
+        for waiter in waiters.values { waiter.connectionBudgetReleased() }
+    }
+}
