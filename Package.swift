@@ -46,12 +46,15 @@ let package = Package(
             name: "CBreakwaterShims",
             linkerSettings: [.linkedLibrary("z")]
         ),
+        // ThreadSanitizer's acquire/release annotations as weak symbols, for the package's TSanMutex.
+        .target(name: "CBreakwaterTSan"),
 
         // The RPC model: status, metadata, methods, framing, call execution. No I/O.
         .target(
             name: "BreakwaterCore",
             dependencies: [
                 "CBreakwaterShims",
+                "CBreakwaterTSan",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: callPath
@@ -139,6 +142,7 @@ let package = Package(
         // Test helpers shared by several test targets (a manual clock).
         .target(
             name: "BreakwaterTestSupport",
+            dependencies: ["BreakwaterCore"],  // for TSanMutex
             path: "Tests/BreakwaterTestSupport",
             swiftSettings: strict
         ),
