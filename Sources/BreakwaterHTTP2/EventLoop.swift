@@ -1,3 +1,4 @@
+import BreakwaterCore
 import CBreakwaterShims
 import Synchronization
 #if canImport(Glibc)
@@ -46,7 +47,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     public let name: String
     private let epfd: Int32
     private let wakeFD: Int32
-    private let queue = Mutex(Queue())
+    private let queue = TSanMutex(Queue())
     private let threadID = Atomic<UInt>(0)
 
     /// The batch being run: swapped with the queue's array under the lock, so neither is reallocated.

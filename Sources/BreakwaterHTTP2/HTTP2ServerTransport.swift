@@ -1,6 +1,5 @@
 import BreakwaterCore
 import CBreakwaterShims
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,7 +26,7 @@ public final class HTTP2ServerTransport: ServerTransport {
         var context: ServerContext?
         var started = false
     }
-    private let state = Mutex(State())
+    private let state = TSanMutex(State())
 
     /// Creates a server transport; nothing listens until `start`.
     public init(host: String = "127.0.0.1", port: Int, configuration: Configuration = .init(), group: EventLoopGroup = .shared) {

@@ -1,6 +1,5 @@
 import BreakwaterCore
 import CNghttp2
-import Synchronization
 
 /// One gRPC stream of `HTTP2ClientTransport`.
 ///
@@ -26,7 +25,7 @@ final class ClientStream: ClientTransportStream, @unchecked Sendable {
     let head: ClientRequestHead
     let loop: EventLoop
     let manager: ClientConnectionManager
-    private let shared = Mutex(Shared())
+    private let shared = TSanMutex(Shared())
 
     // Loop-confined.
     @exclusivity(unchecked) var machine: GRPCClientStreamMachine

@@ -1,5 +1,4 @@
 import BreakwaterCore
-import Synchronization
 
 /// What every connection of one `HTTP2ServerTransport` shares: the configuration, the accept callback,
 /// and the registry of open connections used by graceful shutdown.
@@ -15,7 +14,7 @@ final class ServerContext: Sendable {
     let acceptStream: @Sendable (any ServerTransportStream) -> Void
     /// The TLS context when the server is secure.
     let tls: TLSContext?
-    private let state = Mutex(State())
+    private let state = TSanMutex(State())
 
     init(
         configuration: HTTP2ServerTransport.Configuration, tls: TLSContext? = nil,

@@ -1,6 +1,5 @@
 import BreakwaterCore
 import CNghttp2
-import Synchronization
 
 /// One gRPC stream of `HTTP2ServerTransport`.
 ///
@@ -44,7 +43,7 @@ final class ServerStream: ServerTransportStream, @unchecked Sendable {
     let loop: EventLoop
     let streamID: Int32
     let connection: ServerConnection
-    private let shared = Mutex(Shared())
+    private let shared = TSanMutex(Shared())
 
     var preferredExecutor: (any TaskExecutor)? { loop }
 

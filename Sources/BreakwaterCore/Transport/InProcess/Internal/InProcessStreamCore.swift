@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Both ends of one in-process stream: request messages flowing to the server, events flowing to the
 /// client, and how it ended. All state is under one `Mutex`; continuations and cancel handlers are
 /// resumed or run after it is released.
@@ -37,7 +35,7 @@ final class InProcessStreamCore: Sendable {
     let maxRequestBytes: Int
     let maxResponseBytes: Int
     private let onEnd: @Sendable (Int) -> Void
-    private let state = Mutex(State())
+    private let state = TSanMutex(State())
 
     init(
         id: Int, head: ServerRequestHead, maxRequestBytes: Int, maxResponseBytes: Int,
