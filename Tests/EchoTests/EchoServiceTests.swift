@@ -1,4 +1,3 @@
-import Synchronization
 import BreakwaterCore
 import EchoService
 import Testing
@@ -155,7 +154,7 @@ struct EchoServiceTests {
 /// Replays fixed values as a random source.
 final class RandomSequence: Sendable {
     private let values: [Double]
-    private let index = Mutex(0)
+    private let index = TSanMutex(0)
     init(_ values: [Double]) { self.values = values }
     func next() -> Double {
         index.withLock { i in

@@ -1,10 +1,9 @@
 import BreakwaterCore
-import Synchronization
 import Testing
 
 /// Records every end it is told, as text.
 final class EndRecorder: ClientResponseObserver {
-    private let ends = Mutex<[String]>([])
+    private let ends = TSanMutex<[String]>([])
     var all: [String] { ends.withLock { $0 } }
 
     func responseEnded(_ end: ClientResponseEnd) {
