@@ -139,7 +139,7 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        // Test helpers shared by several test targets (a manual clock).
+        // Test helpers shared by several test targets (a manual clock, a seeded random, time-limit scaling).
         .target(
             name: "BreakwaterTestSupport",
             dependencies: ["BreakwaterCore"],  // for TSanMutex
@@ -153,7 +153,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BreakwaterHTTP2Tests",
-            dependencies: ["BreakwaterCore", "BreakwaterHTTP2", "CNghttp2"],
+            dependencies: ["BreakwaterCore", "BreakwaterHTTP2", "BreakwaterTestSupport", "CNghttp2"],
             swiftSettings: strict
         ),
         .testTarget(

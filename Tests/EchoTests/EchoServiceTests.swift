@@ -1,8 +1,9 @@
 import BreakwaterCore
+import BreakwaterTestSupport
 import EchoService
 import Testing
 
-@Suite("Echo service over the in-process transport", .timeLimit(.minutes(1)))
+@Suite("Echo service over the in-process transport", .timeLimit(.minutes(TestTime.minutes(1))))
 struct EchoServiceTests {
     @Test func getReturnsTheTextUnchanged() async throws {
         try await withEcho { client, provider in

@@ -1,4 +1,5 @@
 import BreakwaterCore
+import BreakwaterTestSupport
 import Testing
 
 /// Records every end it is told, as text.
@@ -17,7 +18,7 @@ final class EndRecorder: ClientResponseObserver {
     }
 }
 
-@Suite("Client response observers", .timeLimit(.minutes(1)))
+@Suite("Client response observers", .timeLimit(.minutes(TestTime.minutes(1))))
 struct ClientResponseObserverTests {
     private func execute(_ client: GRPCClient, _ text: String, _ method: MethodDescriptor, metadata: Metadata = [:]) async throws -> ClientResponse {
         try await client.execute(
