@@ -1,4 +1,4 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 import BreakwaterHTTP2
 
 /// A test-only dispatcher over the server transport contract: echoes messages back, or hangs, by path.

@@ -1,4 +1,4 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 
 /// A manual clock for breaker and retry time: time moves only when a test advances it, sleeps honour
 /// cancellation, and a test can wait until someone sleeps (so the test never sleeps itself).

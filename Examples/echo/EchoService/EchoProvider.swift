@@ -1,4 +1,4 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 
 /// The reference implementation of `echo.Echo`, with optional fault injection.
 ///

@@ -2,7 +2,7 @@ import CBreakwaterTSan
 import Synchronization
 
 /// A `Synchronization.Mutex` that ThreadSanitizer understands; use it instead of `Mutex` everywhere in the
-/// package.
+/// package (`@_spi(Locking) import BreakwaterCore` outside this module).
 ///
 /// On Linux `Mutex` locks with a futex inside the Synchronization module, which is not built with TSan, so
 /// TSan sees no ordering between two critical sections of one `Mutex` and reports their accesses as a race
@@ -13,18 +13,24 @@ import Synchronization
 /// declared). Those runtime functions are weak symbols, null unless the TSan runtime is linked, so an
 /// ordinary build pays two predictable branches per section (hoisted out of loops) and nothing else: no
 /// allocation, the same inline storage as `Mutex`.
-package struct TSanMutex<Value: ~Copyable>: ~Copyable, Sendable {
+///
+/// SPI rather than `package`: the compiler does not make the bodies of a `package` type's `@inlinable`
+/// members available to other modules, so every `withLock` in BreakwaterHTTP2 and BreakwaterResilience
+/// was a call to the unspecialized generic (about 50 ns more per section). SPI keeps it out of the public
+/// API just as well: a client sees it only through an explicit `@_spi(Locking) import`.
+@_spi(Locking)
+public struct TSanMutex<Value: ~Copyable>: ~Copyable, Sendable {
     @usableFromInline
     let mutex: Mutex<Value>
 
-    @inlinable
-    package init(_ initialValue: consuming sending Value) {
+    @inlinable @inline(__always)
+    public init(_ initialValue: consuming sending Value) {
         mutex = Mutex(initialValue)
     }
 
     /// Runs `body` with the protected value while holding the lock, as `Mutex.withLock` does.
-    @inlinable
-    package borrowing func withLock<Result: ~Copyable, E: Error>(
+    @inlinable @inline(__always)  // like Mutex's (transparent) withLock, also into unspecialized generic code
+    public borrowing func withLock<Result: ~Copyable, E: Error>(
         _ body: (inout sending Value) throws(E) -> sending Result
     ) throws(E) -> sending Result {
         // The mutex's address, not the value's: taking the value's address is itself an access TSan would

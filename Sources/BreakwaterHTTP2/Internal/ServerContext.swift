@@ -1,4 +1,4 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 
 /// What every connection of one `HTTP2ServerTransport` shares: the configuration, the accept callback,
 /// and the registry of open connections used by graceful shutdown.

@@ -1,4 +1,4 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 import CNghttp2
 
 /// One gRPC stream of `HTTP2ServerTransport`.

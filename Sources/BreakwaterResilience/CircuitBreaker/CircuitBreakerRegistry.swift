@@ -1,4 +1,4 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 import Logging
 
 /// The circuit breakers of a client, created lazily, one per (target, service, method), or per

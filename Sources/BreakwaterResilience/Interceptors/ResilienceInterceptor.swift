@@ -1,4 +1,4 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 
 /// The standard chain, Timeout, then Retry, then CircuitBreaker per attempt, as one interceptor.
 ///

@@ -1,4 +1,4 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 
 /// The retry token bucket of one target (gRFC A6), shared by all its calls. Thread-safe.
 ///

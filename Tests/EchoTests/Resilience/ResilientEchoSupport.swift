@@ -1,5 +1,5 @@
 import BreakwaterTestSupport
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 import BreakwaterHTTP2
 import BreakwaterProtobuf
 import BreakwaterResilience

@@ -1,4 +1,4 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 
 struct StringSerializer: MessageSerializer {
     func serialize(_ message: String) throws -> [UInt8] { Array(message.utf8) }
