@@ -48,12 +48,15 @@ let package = Package(
         ),
         // What Glibc's overlay does not export for the event loops: epoll, eventfd, accept4, thread names.
         .target(name: "CBreakwaterPOSIX"),
+        // ThreadSanitizer's acquire/release annotations as weak symbols, for the package's TSanMutex.
+        .target(name: "CBreakwaterTSan"),
 
         // The RPC model: status, metadata, methods, call options, call and stream types, interceptors,
         // client and server call execution. No I/O, no wire format.
         .target(
             name: "BreakwaterCore",
             dependencies: [
+                "CBreakwaterTSan",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: callPath
@@ -146,9 +149,10 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        // Test helpers shared by several test targets (clocks, seeded randomness, ending child processes).
+        // Test helpers shared by several test targets (clocks, seeded randomness, time-limit scaling, child processes).
         .target(
             name: "BreakwaterTestSupport",
+            dependencies: ["BreakwaterCore"],  // for TSanMutex
             path: "Tests/BreakwaterTestSupport",
             swiftSettings: strict
         ),

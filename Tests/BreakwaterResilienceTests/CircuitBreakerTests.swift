@@ -1,4 +1,4 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 import Synchronization
 import Testing
 
@@ -229,7 +229,7 @@ struct CircuitBreakerTests {
     @Test("the event stream receives transitions and rejections in order")
     func eventStream() async throws {
         let clock = ManualClock()
-        let observed = Mutex<[CircuitBreakerEvent]>([])
+        let observed = TSanMutex<[CircuitBreakerEvent]>([])
         let breaker = CircuitBreaker(
             name: "events", policy: CircuitBreakerPolicy(consecutiveFailures: 1, successThreshold: 1), clock: clock,
             observer: { event in observed.withLock { $0.append(event) } }

@@ -1,4 +1,4 @@
-import Synchronization
+@_spi(Locking) import BreakwaterCore
 
 /// A manual clock for breaker and retry time: time moves only when a test advances it, sleeps honour
 /// cancellation, and a test can wait until someone sleeps (so the test never sleeps itself).
@@ -30,7 +30,7 @@ public final class SteppingClock: Clock, Sendable {
         var waiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
     }
 
-    private let state = Mutex(State())
+    private let state = TSanMutex(State())
 
     public init() {}
 

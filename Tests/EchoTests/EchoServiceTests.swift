@@ -1,9 +1,9 @@
-import Synchronization
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
+import BreakwaterTestSupport
 import EchoService
 import Testing
 
-@Suite("Echo service over the in-process transport", .timeLimit(.minutes(1)))
+@Suite("Echo service over the in-process transport", .timeLimit(.minutes(TestTime.minutes(1))))
 struct EchoServiceTests {
     @Test func getReturnsTheTextUnchanged() async throws {
         try await withEcho { client, provider in
@@ -155,7 +155,7 @@ struct EchoServiceTests {
 /// Replays fixed values as a random source.
 final class RandomSequence: Sendable {
     private let values: [Double]
-    private let index = Mutex(0)
+    private let index = TSanMutex(0)
     init(_ values: [Double]) { self.values = values }
     func next() -> Double {
         index.withLock { i in

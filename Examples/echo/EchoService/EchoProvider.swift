@@ -1,5 +1,4 @@
-import BreakwaterCore
-import Synchronization
+@_spi(Locking) import BreakwaterCore
 
 /// The reference implementation of `echo.Echo`, with optional fault injection.
 ///
@@ -24,7 +23,7 @@ public final class EchoProvider: Echo_EchoServiceProtocol {
     /// The faults injected.
     public let faults: Faults
     private let random: @Sendable () -> Double
-    private let state = Mutex(State())
+    private let state = TSanMutex(State())
 
     /// Creates a provider.
     /// - Parameters:

@@ -1,4 +1,4 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -41,7 +41,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// A short name for diagnostics, e.g. `bw-loop-0`.
     public let name: String
     private let poller: EpollPoller?
-    private let queue = Mutex(Queue())
+    private let queue = TSanMutex(Queue())
     private let threadID = Atomic<UInt>(0)
 
     /// The batch being run: swapped with the queue's array under the lock, so neither is reallocated.

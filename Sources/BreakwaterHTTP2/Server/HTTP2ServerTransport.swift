@@ -1,4 +1,4 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 import BreakwaterWire
 import CBreakwaterPOSIX
 import Synchronization
@@ -28,7 +28,7 @@ public final class HTTP2ServerTransport: ServerTransport {
         var context: ServerTransportContext?
         var started = false
     }
-    private let state = Mutex(State())
+    private let state = TSanMutex(State())
     /// Tests only: enforce every flood protection in the transport, as with a libnghttp2 that has none.
     let forcingProtectionFallbacks: Bool
 

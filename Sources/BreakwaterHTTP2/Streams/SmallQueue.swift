@@ -39,3 +39,5 @@ struct SmallQueue<Element> {
         tailIndex = 0
     }
 }
+
+extension SmallQueue: Sendable where Element: Sendable {}

@@ -1,4 +1,4 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 import Logging
 import Metrics
 import Synchronization
@@ -51,8 +51,8 @@ public final class CircuitBreaker: Sendable {
     /// The breaker's policy.
     public let policy: CircuitBreakerPolicy
 
-    private let state: Mutex<State>
-    private let lastRejection = Mutex<RenderedRejection?>(nil)
+    private let state: TSanMutex<State>
+    private let lastRejection = TSanMutex<RenderedRejection?>(nil)
     /// `CircuitState.rawValue | generation << 3`, stored under `state`'s lock after every change and
     /// read without it by `acquire`, so that CLOSED admits without locking.
     private let published: Atomic<UInt64>
@@ -113,7 +113,7 @@ public final class CircuitBreaker: Sendable {
         self.key = key
         self.policy = policy
         let machine = CircuitBreakerStateMachine<BreakerInstant>(policy: policy, random: random)
-        self.state = Mutex(State(machine: machine))
+        self.state = TSanMutex(State(machine: machine))
         self.published = Atomic(Self.word(machine.state, machine.generation))
         self.timeline = timeline
         var logger = logger

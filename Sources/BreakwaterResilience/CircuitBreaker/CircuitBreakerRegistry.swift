@@ -1,6 +1,5 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 import Logging
-import Synchronization
 
 /// The circuit breakers of a client, created lazily, one per (target, service, method), or per
 /// (target, service) when a policy's ``CircuitBreakerPolicy/scope`` is ``CircuitBreakerPolicy/Scope/service``.
@@ -13,7 +12,7 @@ public final class CircuitBreakerRegistry: Sendable {
         var subscribers = EventSubscribers<CircuitBreakerEvent>()
     }
 
-    private let state = Mutex(State())
+    private let state = TSanMutex(State())
     private let timeline: BreakerTimeline
     private let random: @Sendable () -> Double
     private let logger: Logger

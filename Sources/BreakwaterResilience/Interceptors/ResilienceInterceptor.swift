@@ -1,5 +1,4 @@
-import BreakwaterCore
-import Synchronization
+@_spi(Locking) import BreakwaterCore
 
 /// The standard chain, Timeout, then Retry, then CircuitBreaker per attempt, as one interceptor.
 ///
@@ -57,7 +56,7 @@ private final class Stages: Sendable {
     let timeout: TimeoutInterceptor
     let retry: RetryInterceptor
     let circuitBreaker: CircuitBreakerInterceptor
-    private let plans = Mutex<[MethodDescriptor: MethodPlan]>([:])
+    private let plans = TSanMutex<[MethodDescriptor: MethodPlan]>([:])
 
     init(timeout: TimeoutInterceptor, retry: RetryInterceptor, circuitBreaker: CircuitBreakerInterceptor) {
         self.timeout = timeout

@@ -1,4 +1,4 @@
-import Synchronization
+@_spi(Locking) import BreakwaterCore
 
 /// The retry token bucket of one target (gRFC A6), shared by all its calls. Thread-safe.
 ///
@@ -9,13 +9,13 @@ public final class RetryThrottle: Sendable {
     /// The policy.
     public let policy: RetryThrottlingPolicy
     private let maxMilliTokens: Int
-    private let milliTokens: Mutex<Int>
+    private let milliTokens: TSanMutex<Int>
 
     /// Creates a full bucket.
     public init(policy: RetryThrottlingPolicy) {
         self.policy = policy
         self.maxMilliTokens = policy.maxTokens * 1000
-        self.milliTokens = Mutex(policy.maxTokens * 1000)
+        self.milliTokens = TSanMutex(policy.maxTokens * 1000)
     }
 
     /// The tokens in the bucket.

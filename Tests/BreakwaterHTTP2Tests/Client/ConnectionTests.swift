@@ -1,11 +1,12 @@
 import BreakwaterCore
 import BreakwaterHTTP2
+import BreakwaterTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
 
-@Suite(.timeLimit(.minutes(1))) struct ConnectionTests {
+@Suite(.timeLimit(.minutes(TestTime.minutes(1)))) struct ConnectionTests {
     /// A port with no listener: bound by a server that is then shut down.
     static func closedPort() async throws -> Int {
         let server = try await TestServer.start()

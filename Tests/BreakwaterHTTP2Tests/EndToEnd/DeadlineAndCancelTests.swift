@@ -1,9 +1,10 @@
 import BreakwaterCore
 import BreakwaterWire
 import BreakwaterHTTP2
+import BreakwaterTestSupport
 import Testing
 
-@Suite(.timeLimit(.minutes(1))) struct DeadlineAndCancelTests {
+@Suite(.timeLimit(.minutes(TestTime.minutes(1)))) struct DeadlineAndCancelTests {
     /// Waits for the dispatcher to report a cancellation of `path`.
     static func awaitCancellation(_ server: TestServer, path: String) async -> Bool {
         for await cancelled in server.dispatcher.cancellations.stream where cancelled == path {

@@ -1,8 +1,9 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 import BreakwaterHTTP2
+import BreakwaterTestSupport
 import Testing
 
-@Suite(.timeLimit(.minutes(1))) struct StreamingTests {
+@Suite(.timeLimit(.minutes(TestTime.minutes(1)))) struct StreamingTests {
     @Test func manyConcurrentStreamsOnOneConnection() async throws {
         let server = try await TestServer.start()
         let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port)
@@ -101,7 +102,7 @@ import Testing
     }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct FlowControlTests {
+@Suite(.timeLimit(.minutes(TestTime.minutes(1)))) struct FlowControlTests {
     @Test func slowReaderSlowsTheSender() async throws {
         let server = try await TestServer.start()
         let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port)

@@ -1,8 +1,9 @@
 import BreakwaterCore
 import BreakwaterHTTP2
+import BreakwaterTestSupport
 import Testing
 
-@Suite(.timeLimit(.minutes(1))) struct UnaryTests {
+@Suite(.timeLimit(.minutes(TestTime.minutes(1)))) struct UnaryTests {
     @Test func unaryRoundTrip() async throws {
         let server = try await TestServer.start()
         let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port)

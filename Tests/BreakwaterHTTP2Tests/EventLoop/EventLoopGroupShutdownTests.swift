@@ -1,11 +1,12 @@
 import BreakwaterCore
+import BreakwaterTestSupport
 import Foundation
 import Testing
 @testable import BreakwaterHTTP2
 
 /// A group made by the user ends its threads and closes its descriptors when it shuts down, whatever is
 /// still open on it.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(1))))
 struct EventLoopGroupShutdownTests {
     static func loopThreads(named prefix: String) -> Int {
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []

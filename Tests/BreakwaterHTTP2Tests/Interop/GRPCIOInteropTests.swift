@@ -6,7 +6,7 @@ import Testing
 
 /// Interop with grpcio (PyPI) in both directions at the transport level (raw bytes); grpcio is installed
 /// by scripts/bootstrap.sh, so these run everywhere the tests run.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(1))))
 struct GRPCIOInteropTests {
 
     static func run(_ arguments: [String], stdout: Pipe? = nil) throws -> Process {

@@ -1,5 +1,6 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 import BreakwaterWire
+import BreakwaterTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -10,7 +11,7 @@ import Glibc
 
 /// Hostile peers against our real server (and a hostile server against our real client), on loopback,
 /// with raw frames: what each attack costs must stay bounded, and everyone else must still be served.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(TestTime.minutes(1))))
 struct HardeningTests {
     static let cancelCode = StatusMapping.HTTP2ErrorCode.cancel.rawValue
     static let refused = StatusMapping.HTTP2ErrorCode.refusedStream.rawValue
@@ -436,7 +437,7 @@ struct HardeningTests {
 
 /// A counter written by a sender task and watched by the test.
 final class Counter: Sendable {
-    private let count = Mutex(0)
+    private let count = TSanMutex(0)
 
     var value: Int { count.withLock { $0 } }
 

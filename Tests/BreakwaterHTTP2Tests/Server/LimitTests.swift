@@ -1,9 +1,10 @@
 import BreakwaterCore
 import BreakwaterWire
 import BreakwaterHTTP2
+import BreakwaterTestSupport
 import Testing
 
-@Suite(.timeLimit(.minutes(1))) struct LimitTests {
+@Suite(.timeLimit(.minutes(TestTime.minutes(1)))) struct LimitTests {
     @Test func responseOverClientReceiveLimit() async throws {
         let server = try await TestServer.start()
         let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port)

@@ -1,6 +1,5 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 import BreakwaterHTTP2
-import Synchronization
 
 /// A test-only dispatcher over the server transport contract: echoes messages back, or hangs, by path.
 ///
@@ -13,9 +12,9 @@ import Synchronization
 /// - `/test.Echo/Metadata`: answers the request metadata back as trailers.
 final class EchoDispatcher: Sendable {
     let cancellations = AsyncStream<String>.makeStream()
-    private let accepted = Mutex(0)
+    private let accepted = TSanMutex(0)
     /// Messages the Flood handler managed to send.
-    let sent = Mutex(0)
+    let sent = TSanMutex(0)
 
     var acceptedCount: Int { accepted.withLock { $0 } }
 

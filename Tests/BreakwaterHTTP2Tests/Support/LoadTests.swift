@@ -1,10 +1,11 @@
 import BreakwaterCore
 import BreakwaterHTTP2
+import BreakwaterTestSupport
 import Foundation
 import Testing
 
 /// h2load against our server; opt-in (`BW_H2LOAD=1`) because it is a load run, not a unit test.
-@Suite(.timeLimit(.minutes(2)), .enabled(if: ProcessInfo.processInfo.environment["BW_H2LOAD"] != nil))
+@Suite(.timeLimit(.minutes(TestTime.minutes(2))), .enabled(if: ProcessInfo.processInfo.environment["BW_H2LOAD"] != nil))
 struct LoadTests {
     @Test func h2loadUnary() async throws {
         let server = try await TestServer.start()

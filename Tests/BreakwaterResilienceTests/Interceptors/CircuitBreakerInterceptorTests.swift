@@ -1,10 +1,11 @@
 import BreakwaterCore
+import BreakwaterTestSupport
 import EchoService
 import Testing
 
 @testable import BreakwaterResilience
 
-@Suite("CircuitBreakerInterceptor over the in-process transport", .timeLimit(.minutes(1)))
+@Suite("CircuitBreakerInterceptor over the in-process transport", .timeLimit(.minutes(TestTime.minutes(1))))
 struct CircuitBreakerInterceptorTests {
     static let get = Echo_Echo.Method.Get.descriptor
     static let expand = Echo_Echo.Method.Expand.descriptor

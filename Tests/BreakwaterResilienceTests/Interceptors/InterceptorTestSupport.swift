@@ -1,14 +1,13 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 import BreakwaterTestSupport
 import EchoService
-import Synchronization
 import Testing
 
 @testable import BreakwaterResilience
 
 /// Records the request metadata of every call the server sees, per method.
 final class MetadataRecorder: ServerInterceptor {
-    private let calls = Mutex<[(method: String, metadata: Metadata)]>([])
+    private let calls = TSanMutex<[(method: String, metadata: Metadata)]>([])
 
     func intercept(
         request: ServerRequest,
@@ -46,11 +45,11 @@ final class FlakyService: RegistrableService {
         var streamCalls = 0
     }
 
-    private let state: Mutex<State>
+    private let state: TSanMutex<State>
 
     /// `pushbacks`: one failure per element, with that pushback trailer value (`nil`: no trailer).
     init(pushbacks: [String?] = []) {
-        state = Mutex(State(script: pushbacks))
+        state = TSanMutex(State(script: pushbacks))
     }
 
     var getCalls: Int { state.withLock { $0.getCalls } }
@@ -83,8 +82,8 @@ final class FlakyService: RegistrableService {
 final class RefuseStreams: ClientInterceptor {
     struct NeverReached: NeverReachedServerMarker {}
 
-    private let remaining: Mutex<Int>
-    init(count: Int) { remaining = Mutex(count) }
+    private let remaining: TSanMutex<Int>
+    init(count: Int) { remaining = TSanMutex(count) }
 
     func intercept(
         request: ClientRequest,
@@ -105,7 +104,7 @@ final class RefuseStreams: ClientInterceptor {
 
 /// Records the context each attempt passes on.
 final class ContextRecorder: ClientInterceptor {
-    private let contexts = Mutex<[ClientContext]>([])
+    private let contexts = TSanMutex<[ClientContext]>([])
     var recorded: [ClientContext] { contexts.withLock { $0 } }
 
     func intercept(

@@ -5,7 +5,7 @@ import Testing
 
 @testable import BreakwaterResilience
 
-@Suite("RetryInterceptor over the in-process transport", .timeLimit(.minutes(1)))
+@Suite("RetryInterceptor over the in-process transport", .timeLimit(.minutes(TestTime.minutes(1))))
 struct RetryInterceptorTests {
     static func policy(
         maxAttempts: Int = 5,

@@ -1,10 +1,11 @@
 import BreakwaterCore
+import BreakwaterTestSupport
 import EchoService
 import Testing
 
 @testable import BreakwaterResilience
 
-@Suite("TimeoutInterceptor and the one-line setup", .timeLimit(.minutes(1)))
+@Suite("TimeoutInterceptor and the one-line setup", .timeLimit(.minutes(TestTime.minutes(1))))
 struct TimeoutAndSetupTests {
     @Test("a hang server yields DEADLINE_EXCEEDED on time, and the server sees the cancellation")
     func hangServer() async throws {

@@ -1,12 +1,13 @@
 import BreakwaterCore
 import BreakwaterHTTP2
 import BreakwaterProtobuf
+import BreakwaterTestSupport
 import EchoService
 import Synchronization
 import Testing
 
 /// Our client against our server, over HTTP/2 on loopback sockets: the typed API end to end.
-@Suite("Echo over HTTP/2 on loopback", .timeLimit(.minutes(1)))
+@Suite("Echo over HTTP/2 on loopback", .timeLimit(.minutes(TestTime.minutes(1))))
 struct EchoOverHTTP2Tests {
     @Test func allFourCallKinds() async throws {
         try await withLiveEcho { echo, live in

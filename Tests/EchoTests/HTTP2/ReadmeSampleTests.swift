@@ -1,11 +1,12 @@
 import BreakwaterCore
 import BreakwaterHTTP2
 import BreakwaterResilience
+import BreakwaterTestSupport
 import EchoService
 import Testing
 
 /// The README's API sample, kept compiling and true: if this changes, change the README with it.
-@Suite("README sample", .timeLimit(.minutes(1)))
+@Suite("README sample", .timeLimit(.minutes(TestTime.minutes(1))))
 struct ReadmeSampleTests {
     @Test func theSampleRuns() async throws {
         // Server: services on a port (0 picks a free one).

@@ -1,12 +1,13 @@
 import BreakwaterCore
 import BreakwaterHTTP2
 import BreakwaterProtobuf
+import BreakwaterTestSupport
 import EchoService
 import Testing
 
 /// Interop with grpcio (PyPI), both directions, over plaintext HTTP/2 on loopback. Not skipped when grpcio
 /// is missing: `scripts/bootstrap.sh` (run by `scripts/test.sh` and `.ci/run`) installs it.
-@Suite("Interop with grpcio", .timeLimit(.minutes(2)))
+@Suite("Interop with grpcio", .timeLimit(.minutes(TestTime.minutes(2))))
 struct GRPCIOEchoInteropTests {
     /// grpcio's client runs its checklist (Tests/Interop/grpcio_echo_client.py) against our echo server.
     @Test func grpcioClientAgainstOurServer() async throws {

@@ -7,7 +7,7 @@ import Testing
 
 /// The circuit breaker of the standard chain, end to end: a real echo server with fault injection on
 /// loopback, the real HTTP/2 client transport, breaker time on a manual clock.
-@Suite("Circuit breaker over HTTP/2 against the echo server", .timeLimit(.minutes(1)))
+@Suite("Circuit breaker over HTTP/2 against the echo server", .timeLimit(.minutes(TestTime.minutes(1))))
 struct BreakerOverHTTP2Tests {
     /// Get: 3 consecutive failures open the breaker for 10 s, 2 probes close it; no retry, so that every
     /// call is exactly one breaker sample.

@@ -6,7 +6,7 @@ import Foundation
 import Testing
 
 /// `Examples/echo/resilience.json`, the config the echo-client demo uses.
-@Suite("Examples/echo/resilience.json", .timeLimit(.minutes(1)))
+@Suite("Examples/echo/resilience.json", .timeLimit(.minutes(TestTime.minutes(1))))
 struct ResilienceJSONTests {
     /// The shipped file, found from this source file's path.
     static let path = URL(fileURLWithPath: #filePath)

@@ -1,10 +1,9 @@
 import BreakwaterTestSupport
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 import BreakwaterHTTP2
 import BreakwaterProtobuf
 import BreakwaterResilience
 import EchoService
-import Synchronization
 import Testing
 
 /// A live echo server on loopback and a client over `HTTP2ClientTransport` with the standard chain.
@@ -120,7 +119,7 @@ func encodedResponse(_ text: String) throws -> [UInt8] {
 
 /// Counts the attempts that pass it and keeps the errors they end with (before the response headers).
 final class AttemptRecorder: ClientInterceptor {
-    private let state = Mutex<(attempts: Int, errors: [RPCError])>((0, []))
+    private let state = TSanMutex<(attempts: Int, errors: [RPCError])>((0, []))
 
     var attempts: Int { state.withLock { $0.attempts } }
     var errors: [RPCError] { state.withLock { $0.errors } }

@@ -6,7 +6,7 @@ import EchoService
 import Testing
 
 /// Retry and timeout of the standard chain, end to end over HTTP/2 against the echo server.
-@Suite("Retry and timeout over HTTP/2 against the echo server", .timeLimit(.minutes(1)))
+@Suite("Retry and timeout over HTTP/2 against the echo server", .timeLimit(.minutes(TestTime.minutes(1))))
 struct RetryAndTimeoutOverHTTP2Tests {
     @Test("retries turn a fail-first-2 server into success on the third attempt")
     func failFirstTwoSucceedsOnTheThirdAttempt() async throws {

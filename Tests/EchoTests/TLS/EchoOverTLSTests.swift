@@ -1,10 +1,11 @@
 import BreakwaterCore
 import BreakwaterHTTP2
+import BreakwaterTestSupport
 import EchoService
 import Testing
 
 /// Our client and our server over TLS on loopback: the four call kinds, large messages, many streams.
-@Suite("Echo over TLS", .timeLimit(.minutes(1)))
+@Suite("Echo over TLS", .timeLimit(.minutes(TestTime.minutes(1))))
 struct EchoOverTLSTests {
     @Test func allFourCallKinds() async throws {
         let pki = try await TestPKI.get()

@@ -1,5 +1,6 @@
 import BreakwaterCore
 import BreakwaterHTTP2
+import BreakwaterTestSupport
 import EchoService
 import Foundation
 import Testing
@@ -7,7 +8,7 @@ import Testing
 /// Interop with grpcio over TLS and mutual TLS, both directions, with the test run's generated CA:
 /// grpcio's `ssl_channel_credentials` against our server, our client against grpcio's
 /// `ssl_server_credentials`. Never skipped (`scripts/bootstrap.sh` installs grpcio).
-@Suite("Interop with grpcio over TLS", .timeLimit(.minutes(2)))
+@Suite("Interop with grpcio over TLS", .timeLimit(.minutes(TestTime.minutes(2))))
 struct GRPCIOTLSInteropTests {
     private static let checks = [
         "get", "expand", "collect", "update-interleaved", "metadata-unary", "metadata-streaming",

@@ -1,7 +1,6 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 import BreakwaterHTTP2
 import EchoService
-import Synchronization
 
 /// Runs `body` with an echo client connected over TLS on loopback to a live echo server over TLS.
 @discardableResult
@@ -43,7 +42,7 @@ func rpcError(_ body: () async throws -> Void) async -> RPCError? {
 
 /// A server interceptor that records the peer certificate subject each call's context carries.
 final class PeerRecorder: ServerInterceptor {
-    private let subjects = Mutex<[String?]>([])
+    private let subjects = TSanMutex<[String?]>([])
 
     var seen: [String?] { subjects.withLock { $0 } }
 

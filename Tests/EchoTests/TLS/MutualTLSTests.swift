@@ -1,10 +1,11 @@
 import BreakwaterCore
 import BreakwaterHTTP2
+import BreakwaterTestSupport
 import EchoService
 import Testing
 
 /// Client certificates: required, requested, refused; the subject reaches the server's call context.
-@Suite("Mutual TLS", .timeLimit(.minutes(1)))
+@Suite("Mutual TLS", .timeLimit(.minutes(TestTime.minutes(1))))
 struct MutualTLSTests {
     @Test func requiredClientCertificateAcceptedAndSeenByTheServer() async throws {
         let pki = try await TestPKI.get()

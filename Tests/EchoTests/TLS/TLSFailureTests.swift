@@ -1,5 +1,6 @@
 import BreakwaterCore
 import BreakwaterHTTP2
+import BreakwaterTestSupport
 import EchoService
 import Foundation
 import Testing
@@ -10,7 +11,7 @@ import Glibc
 
 /// Everything that must fail does, with UNAVAILABLE and OpenSSL's reason on the client, fast, and without
 /// reaching the handler.
-@Suite("TLS failures", .timeLimit(.minutes(1)))
+@Suite("TLS failures", .timeLimit(.minutes(TestTime.minutes(1))))
 struct TLSFailureTests {
     /// Calls `get` and returns the error, checking it is UNAVAILABLE and that the server saw no call.
     private func refused(

@@ -7,7 +7,7 @@ import Testing
 
 /// The protocol edges, against Python's `ssl` module (Tests/Interop/tls_probe.py): ALPN h2 is required
 /// both ways, TLS 1.2 is the floor, TLS 1.3 is preferred.
-@Suite("TLS protocol versions and ALPN", .timeLimit(.minutes(1)))
+@Suite("TLS protocol versions and ALPN", .timeLimit(.minutes(TestTime.minutes(1))))
 struct TLSProtocolTests {
     /// Runs one probe handshake against a live TLS echo server and returns its result line.
     private func probe(_ arguments: [String]) async throws -> String {

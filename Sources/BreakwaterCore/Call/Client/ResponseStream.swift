@@ -1,5 +1,3 @@
-import Synchronization
-
 /// The typed response messages of a server- or bidirectional-streaming call.
 ///
 /// Iterate it once. Iteration ends normally when the call ends with status OK, and throws an `RPCError`
@@ -85,7 +83,7 @@ public struct ResponseStream<Response: Sendable>: AsyncSequence, Sendable {
         let body: ClientResponse.Body
         let requests: RequestMessages?
         let deserialize: @Sendable ([UInt8]) throws -> Response
-        let trailers: Mutex<Metadata?> = Mutex(nil)
+        let trailers: TSanMutex<Metadata?> = TSanMutex(nil)
 
         init(body: ClientResponse.Body, requests: RequestMessages?, deserialize: @escaping @Sendable ([UInt8]) throws -> Response) {
             self.body = body

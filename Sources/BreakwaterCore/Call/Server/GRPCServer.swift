@@ -1,5 +1,3 @@
-import Synchronization
-
 /// A gRPC server: routes each stream its transport accepts to the registered handler, through the
 /// server interceptors, in one task per call.
 public final class GRPCServer: Sendable {
@@ -19,7 +17,7 @@ public final class GRPCServer: Sendable {
     let router: RPCRouter
     let interceptors: [any ServerInterceptor]
     private let tracker = HandlerTaskTracker()
-    private let state = Mutex(State())
+    private let state = TSanMutex(State())
 
     /// Creates a server for `services`.
     /// - Parameters:

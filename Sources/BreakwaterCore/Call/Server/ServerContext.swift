@@ -1,5 +1,3 @@
-import Synchronization
-
 /// What a server handler (and a server interceptor) knows about its call, and how it sets the response
 /// metadata.
 ///
@@ -28,7 +26,7 @@ public final class ServerContext: Sendable {
     }
 
     let stream: any ServerTransportStream
-    private let state = Mutex(State())
+    private let state = TSanMutex(State())
 
     init(descriptor: MethodDescriptor, kind: CallKind, stream: any ServerTransportStream) {
         let head = stream.head

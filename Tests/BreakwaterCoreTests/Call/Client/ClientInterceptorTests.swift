@@ -1,4 +1,5 @@
 import BreakwaterCore
+import BreakwaterTestSupport
 import Testing
 
 /// Records the order in which interceptors are entered.
@@ -50,7 +51,7 @@ struct CommitProbe: ClientInterceptor {
     }
 }
 
-@Suite("Client interceptors", .timeLimit(.minutes(1)))
+@Suite("Client interceptors", .timeLimit(.minutes(TestTime.minutes(1))))
 struct ClientInterceptorTests {
     @Test func interceptorsRunInArrayOrderOutermostFirst() async throws {
         let log = Log()

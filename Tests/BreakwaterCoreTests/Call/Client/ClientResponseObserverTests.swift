@@ -1,10 +1,10 @@
-import BreakwaterCore
-import Synchronization
+@_spi(Locking) import BreakwaterCore
+import BreakwaterTestSupport
 import Testing
 
 /// Records every end it is told, as text.
 final class EndRecorder: ClientResponseObserver {
-    private let ends = Mutex<[String]>([])
+    private let ends = TSanMutex<[String]>([])
     var all: [String] { ends.withLock { $0 } }
 
     func responseEnded(_ end: ClientResponseEnd) {
@@ -18,7 +18,7 @@ final class EndRecorder: ClientResponseObserver {
     }
 }
 
-@Suite("Client response observers", .timeLimit(.minutes(1)))
+@Suite("Client response observers", .timeLimit(.minutes(TestTime.minutes(1))))
 struct ClientResponseObserverTests {
     private func execute(_ client: GRPCClient, _ text: String, _ method: MethodDescriptor, metadata: Metadata = [:]) async throws -> ClientResponse {
         try await client.execute(

@@ -1,7 +1,8 @@
 import BreakwaterCore
+import BreakwaterTestSupport
 import Testing
 
-@Suite("GRPCClient over the in-process transport", .timeLimit(.minutes(1)))
+@Suite("GRPCClient over the in-process transport", .timeLimit(.minutes(TestTime.minutes(1))))
 struct GRPCClientTests {
     @Test func unaryRoundTrip() async throws {
         try await withClientAndServer { client, service in

@@ -1,7 +1,8 @@
 import BreakwaterCore
+import BreakwaterTestSupport
 import Testing
 
-@Suite("RequestMessages replay buffer", .timeLimit(.minutes(1)))
+@Suite("RequestMessages replay buffer", .timeLimit(.minutes(TestTime.minutes(1))))
 struct RequestMessagesTests {
     private func collect(_ messages: RequestMessages) async throws -> [[UInt8]] {
         var all: [[UInt8]] = []

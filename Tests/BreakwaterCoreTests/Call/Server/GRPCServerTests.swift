@@ -1,4 +1,5 @@
 import BreakwaterCore
+import BreakwaterTestSupport
 import Testing
 
 /// Rejects calls without an `authorization` header; tags accepted calls with a response header.
@@ -18,7 +19,7 @@ struct AuthInterceptor: ServerInterceptor {
     }
 }
 
-@Suite("GRPCServer", .timeLimit(.minutes(1)))
+@Suite("GRPCServer", .timeLimit(.minutes(TestTime.minutes(1))))
 struct GRPCServerTests {
     @Test func unknownMethodIsUnimplemented() async throws {
         try await withClientAndServer { client, _ in

@@ -1,5 +1,4 @@
-import BreakwaterCore
-import Synchronization
+@_spi(Locking) import BreakwaterCore
 
 struct StringSerializer: MessageSerializer {
     func serialize(_ message: String) throws -> [UInt8] { Array(message.utf8) }
@@ -15,7 +14,7 @@ struct StringDeserializer: MessageDeserializer {
 
 /// A one-shot signal a test can await without sleeping.
 final class Signal: Sendable {
-    private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = TSanMutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     func fire() {
         let waiters = state.withLock { s in
@@ -42,7 +41,7 @@ final class Signal: Sendable {
 
 /// A thread-safe log of strings.
 final class Log: Sendable {
-    private let entries = Mutex<[String]>([])
+    private let entries = TSanMutex<[String]>([])
     func append(_ entry: String) { entries.withLock { $0.append(entry) } }
     var all: [String] { entries.withLock { $0 } }
 }

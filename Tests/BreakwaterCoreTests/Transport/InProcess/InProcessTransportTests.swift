@@ -1,8 +1,9 @@
 import BreakwaterCore
+import BreakwaterTestSupport
 import Synchronization
 import Testing
 
-@Suite("InProcessTransport", .timeLimit(.minutes(1)))
+@Suite("InProcessTransport", .timeLimit(.minutes(TestTime.minutes(1))))
 struct InProcessTransportTests {
     /// Starts a server end that hands each accepted stream to the returned stream.
     private func serve(_ transport: InProcessTransport) async throws -> AsyncStream<any ServerTransportStream> {

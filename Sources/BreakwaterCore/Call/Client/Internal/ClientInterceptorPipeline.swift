@@ -1,12 +1,10 @@
-import Synchronization
-
 /// The client's interceptors and transport: builds, per call, the chain of the interceptors whose scope
 /// matches the method (cached per method), and runs it.
 final class ClientInterceptorPipeline: Sendable {
     private let interceptors: [ConditionalInterceptor<any ClientInterceptor>]
     /// The chain when every interceptor applies to every method: no lookup needed.
     private let unscoped: [any ClientInterceptor]?
-    private let byMethod: Mutex<[MethodDescriptor: [any ClientInterceptor]]> = Mutex([:])
+    private let byMethod: TSanMutex<[MethodDescriptor: [any ClientInterceptor]]> = TSanMutex([:])
     let transport: TransportCaller
 
     init(interceptors: [ConditionalInterceptor<any ClientInterceptor>], transport: any ClientTransport) {

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// The retry buffer behind a streamed `RequestMessages`: a producer task appends messages, attempts read
 /// them from the start. All state is under one `Mutex`; waiters are resumed outside it.
 final class ReplayBuffer: Sendable {
@@ -23,7 +21,7 @@ final class ReplayBuffer: Sendable {
 
     let limit: Int
     private let producer: @Sendable (RPCWriter<[UInt8]>) async throws -> Void
-    private let state = Mutex(State())
+    private let state = TSanMutex(State())
 
     init(limit: Int, producer: @escaping @Sendable (RPCWriter<[UInt8]>) async throws -> Void) {
         self.limit = max(0, limit)

@@ -1,11 +1,9 @@
-import Synchronization
-
 /// Forwards the request messages of a streaming call to its transport stream, in its own task, and
 /// remembers why it failed (the request producer threw), so the call ends with that error rather than
 /// with the CANCELLED the resulting stream reset produces. State is under a `Mutex`.
 final class RequestSender: Sendable {
-    private let task: Mutex<Task<Void, Never>?> = Mutex(nil)
-    private let error: Mutex<(any Error)?> = Mutex(nil)
+    private let task: TSanMutex<Task<Void, Never>?> = TSanMutex(nil)
+    private let error: TSanMutex<(any Error)?> = TSanMutex(nil)
 
     /// Starts forwarding `messages` to `stream`.
     static func start(messages: RequestMessages, stream: any ClientTransportStream) -> RequestSender {

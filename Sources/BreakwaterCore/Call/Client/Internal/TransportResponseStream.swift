@@ -1,5 +1,3 @@
-import Synchronization
-
 /// The inbound side of one transport stream after its response headers, shared by a `ClientResponse`
 /// body and its iterator. Dropping the last reference before the stream ended cancels it, and cancels
 /// the task still sending request messages, so no stream outlives its response.
@@ -42,12 +40,12 @@ final class TransportResponseStream: Sendable {
 
     let stream: any ClientTransportStream
     private let sender: RequestSender?
-    private let state: Mutex<State>
+    private let state: TSanMutex<State>
 
     init(stream: any ClientTransportStream, sender: RequestSender?, pending: ClientStreamEvent?) {
         self.stream = stream
         self.sender = sender
-        self.state = Mutex(State(pending: pending))
+        self.state = TSanMutex(State(pending: pending))
     }
 
     deinit {

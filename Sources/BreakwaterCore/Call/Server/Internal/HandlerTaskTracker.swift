@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Counts running handler tasks so a graceful shutdown can wait for them; state under a `Mutex`.
 final class HandlerTaskTracker: Sendable {
     private struct State {
@@ -7,7 +5,7 @@ final class HandlerTaskTracker: Sendable {
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    private let state = Mutex(State())
+    private let state = TSanMutex(State())
 
     func enter() {
         state.withLock { $0.running += 1 }

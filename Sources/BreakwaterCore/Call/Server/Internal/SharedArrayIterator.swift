@@ -1,9 +1,7 @@
-import Synchronization
-
 /// An array iterator shared between copies of a sequence; its position is under a `Mutex`.
 final class SharedArrayIterator<Element: Sendable>: Sendable {
     private let elements: [Element]
-    private let index = Mutex(0)
+    private let index = TSanMutex(0)
 
     init(_ elements: [Element]) { self.elements = elements }
 

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// The shared state of an `InProcessTransport`: the server's accept callback and the open streams,
 /// under one `Mutex`.
 final class InProcessHub: Sendable {
@@ -17,7 +15,7 @@ final class InProcessHub: Sendable {
 
     let maxRequestMessageBytes: Int
     let peer: String
-    private let state = Mutex(State())
+    private let state = TSanMutex(State())
 
     init(maxRequestMessageBytes: Int, peer: String) {
         self.maxRequestMessageBytes = maxRequestMessageBytes

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Both ends of one in-process stream: request messages flowing to the server, events flowing to the
 /// client, and how it ended. All state is under one `Mutex`; continuations and cancel handlers are
 /// resumed or run after it is released.
@@ -20,6 +18,8 @@ final class InProcessStreamCore: Sendable {
         var end: ClientStreamEnd?
         /// Set when the stream ended abnormally (cancel, deadline, limit, shutdown).
         var aborted: Status?
+        /// An abort is running the cancel handlers; the server side sees it (`aborted`) only after them.
+        var aborting = false
         var cancelHandlers: [@Sendable () -> Void] = []
         var deadlineTask: Task<Void, Never>?
     }
@@ -37,7 +37,7 @@ final class InProcessStreamCore: Sendable {
     let maxRequestBytes: Int
     let maxResponseBytes: Int
     private let onEnd: @Sendable (Int) -> Void
-    private let state = Mutex(State())
+    private let state = TSanMutex(State())
 
     init(
         id: Int, head: ServerRequestHead, maxRequestBytes: Int, maxResponseBytes: Int,
@@ -51,10 +51,12 @@ final class InProcessStreamCore: Sendable {
     }
 
     private func perform(_ wakeups: Wakeups) {
+        // Cancel handlers first (they cancel the handler's task), then wake the handler, as
+        // `HTTP2ServerTransport` does: a handler whose receive throws also sees its task cancelled.
+        for handler in wakeups.handlers { handler() }
         wakeups.client?.resume()
         wakeups.server?.resume()
         wakeups.deadline?.cancel()
-        for handler in wakeups.handlers { handler() }
         if wakeups.ended { onEnd(id) }
     }
 
@@ -76,12 +78,30 @@ final class InProcessStreamCore: Sendable {
 
     /// Ends the stream abnormally: the client sees `status`, the server's receive throws it and its
     /// cancel handlers run. Ignored when the stream has already ended.
-    func abort(_ status: Status, neverReachedServer: Bool = false) {
+    ///
+    /// In two steps, so that a handler never sees the abort before its task is cancelled (it could be
+    /// between two receives, not waiting): the cancel handlers run first, with the stream still open to
+    /// the server (a receive meanwhile waits, or throws because its task is cancelled); then the stream
+    /// ends and whoever waits is woken. Returns false when another abort is still in its first step (the
+    /// stream ends when that one is done).
+    @discardableResult
+    func abort(_ status: Status, neverReachedServer: Bool = false) -> Bool {
+        let handlers = state.withLock { s -> [@Sendable () -> Void]? in
+            if s.end != nil { return [] }
+            guard !s.aborting else { return nil }
+            s.aborting = true
+            defer { s.cancelHandlers = [] }
+            return s.cancelHandlers
+        }
+        guard let handlers else { return false }
+        for handler in handlers { handler() }
         let wakeups = state.withLock { s -> Wakeups in
+            // A `serverFinish` in between wins; handlers registered in between run now.
             guard s.end == nil else { return Wakeups() }
             return Self.end(&s, ClientStreamEnd(status: status, neverReachedServer: neverReachedServer), aborted: true)
         }
         perform(wakeups)
+        return true
     }
 
     func armDeadline(_ deadline: ContinuousClock.Instant) {
@@ -155,8 +175,8 @@ final class InProcessStreamCore: Sendable {
             case .event(let event): return event
             case .finished: return nil
             case .wait:
-                if Task.isCancelled {
-                    abort(Status(code: .cancelled, message: "The call was cancelled"))
+                // Unless another abort is under way: then wait below for the end it delivers.
+                if Task.isCancelled, abort(Status(code: .cancelled, message: "The call was cancelled")) {
                     continue
                 }
                 await withTaskCancellationHandler {

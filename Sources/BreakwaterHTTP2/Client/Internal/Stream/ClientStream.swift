@@ -1,7 +1,6 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 import BreakwaterWire
 import CNghttp2
-import Synchronization
 
 /// One gRPC stream of `HTTP2ClientTransport`.
 ///
@@ -35,7 +34,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
     let head: ClientRequestHead
     let loop: EventLoop
     let manager: ClientConnectionManager
-    private let shared: Mutex<Shared>
+    private let shared: TSanMutex<Shared>
 
     // Loop-confined.
     @exclusivity(unchecked) var machine: GRPCClientStreamMachine
@@ -57,7 +56,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
         self.head = head
         self.loop = loop
         self.manager = manager
-        shared = Mutex(Shared(window: InboundWindow(limit: manager.configuration.streamReceiveBufferBytes)))
+        shared = TSanMutex(Shared(window: InboundWindow(limit: manager.configuration.streamReceiveBufferBytes)))
         machine = GRPCClientStreamMachine(maxReceiveMessageBytes: head.maxReceiveMessageBytes)
     }
 

@@ -1,11 +1,10 @@
-import BreakwaterCore
-import Synchronization
+@_spi(Locking) import BreakwaterCore
 
 /// A client stream that could not be opened at all (its event loop never started): every send fails and
 /// the only event is the end, with `status`.
 final class FailedClientStream: ClientTransportStream {
     private let status: Status
-    private let delivered = Mutex(false)
+    private let delivered = TSanMutex(false)
 
     init(status: Status) {
         self.status = status

@@ -1,5 +1,4 @@
-import BreakwaterCore
-import Synchronization
+@_spi(Locking) import BreakwaterCore
 
 /// What every connection of one `HTTP2ServerTransport` shares: the configuration, the accept callback,
 /// and the registry of open connections used by graceful shutdown.
@@ -17,7 +16,7 @@ final class ServerTransportContext: Sendable {
     let tls: TLSContext?
     /// Tests only: enforce every flood protection in the transport, as with a libnghttp2 that has none.
     let forcingProtectionFallbacks: Bool
-    private let state = Mutex(State())
+    private let state = TSanMutex(State())
 
     init(
         configuration: HTTP2ServerTransport.Configuration, tls: TLSContext? = nil, forcingProtectionFallbacks: Bool = false,

@@ -1,7 +1,6 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 import BreakwaterWire
 import CNghttp2
-import Synchronization
 
 /// One gRPC stream of `HTTP2ServerTransport`.
 ///
@@ -51,7 +50,7 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
     let loop: EventLoop
     let streamID: Int32
     let connection: ServerConnection
-    private let shared: Mutex<Shared>
+    private let shared: TSanMutex<Shared>
     private let budget: ConnectionReceiveBudget
 
     var preferredExecutor: (any TaskExecutor)? { loop }
@@ -85,7 +84,7 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
         self.streamID = streamID
         self.connection = connection
         budget = connection.session.receiveBudget
-        shared = Mutex(Shared(window: InboundWindow(limit: receiveBufferBytes)))
+        shared = TSanMutex(Shared(window: InboundWindow(limit: receiveBufferBytes)))
         deframer = MessageDeframer(maxMessageBytes: maxReceiveMessageBytes)
     }
 
