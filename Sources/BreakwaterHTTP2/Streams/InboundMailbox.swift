@@ -27,12 +27,13 @@ struct InboundMailbox<Item: Sendable, End: Sendable>: Sendable {
     /// Whether no item is waiting.
     var isEmpty: Bool { items.isEmpty }
 
-    /// Queues `item` of `wireBytes`. Returns the reader to resume with the next value, if one waits.
-    mutating func push(_ item: Item, wireBytes: Int) -> (Waiter, Next)? {
-        guard end == nil else { return nil }
+    /// Queues `item` of `wireBytes`, unless the inbound side has ended (then `accepted` is false and the
+    /// caller drops it). Returns the reader to resume with the next value, if one waits.
+    mutating func push(_ item: Item, wireBytes: Int) -> (accepted: Bool, reader: (Waiter, Next)?) {
+        guard end == nil else { return (false, nil) }
         items.append((item, wireBytes))
         if wireBytes > 0 { _ = window.queued(wireBytes) }
-        return wakeReader()
+        return (true, wakeReader())
     }
 
     /// Ends the inbound side after the queued items (a no-op when it has ended). Returns the reader to

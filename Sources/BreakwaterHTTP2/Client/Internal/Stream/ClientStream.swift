@@ -11,18 +11,19 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
     // stored var is touched only on `loop`'s thread, and is `@exclusivity(unchecked)` for the reasons
     // given in `HTTP2Session`.
 
-    /// An event waiting for the caller; messages as they were on the wire (decompressed when taken).
+    /// What waits for the caller before the end: the response headers, and messages as they were on the
+    /// wire (decompressed when taken).
     enum Pending: Sendable {
-        case event(ClientStreamEvent)
+        case headers(Metadata)
         case message(InboundMessage, CompressionAlgorithm)
     }
 
+    typealias Inbox = InboundMailbox<Pending, ClientStreamEnd>
+
     struct Shared {
-        /// Events not yet taken.
-        var events = SmallQueue<Pending>()
-        var waiter: UnsafeContinuation<Pending?, Never>?
+        var inbox: Inbox
+        /// The caller has had the end: `next` answers nil from then on.
         var endDelivered = false
-        var window: InboundWindow
         /// The receive budget of the connection the stream runs on, once it runs on one.
         var budget: ConnectionReceiveBudget?
         var outbound = OutboundGate()
@@ -56,7 +57,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
         self.head = head
         self.loop = loop
         self.manager = manager
-        shared = TSanMutex(Shared(window: InboundWindow(limit: manager.configuration.streamReceiveBufferBytes)))
+        shared = TSanMutex(Shared(inbox: Inbox(bufferLimit: manager.configuration.streamReceiveBufferBytes)))
         machine = GRPCClientStreamMachine(maxReceiveMessageBytes: head.maxReceiveMessageBytes)
     }
 
@@ -75,8 +76,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
 
     /// Under the lock: drops every queued event; returns the wire bytes of the messages among them.
     private static func dropQueued(_ s: inout Shared) -> Int {
-        s.events.removeAll()
-        return s.window.dropAll()
+        s.inbox.dropItems()
     }
 
     // MARK: Application side
@@ -120,34 +120,37 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
     }
 
     func next() async -> ClientStreamEvent? {
-        let pending: Pending?
-        if case .some(let ready) = takeEvent() {
-            pending = ready
-        } else {
-            pending = await withTaskCancellationHandler {
-                await withUnsafeContinuation { (c: UnsafeContinuation<Pending?, Never>) in
-                    let (immediate, open) = shared.withLock { s -> ((Pending?, Bool, ConnectionReceiveBudget?)?, Bool) in
-                        if let (taken, kick) = Self.take(&s) { return ((taken, kick, s.budget), false) }
-                        s.waiter = c
+        let next: Inbox.Next
+        switch takeNow() {
+        case .done:
+            return nil
+        case .ready(let ready):
+            next = ready
+        case .empty:
+            // Only this caller takes, so what was not there a moment ago can only arrive from the loop.
+            next = await withTaskCancellationHandler {
+                await withUnsafeContinuation { (reader: Inbox.Waiter) in
+                    let (immediate, open) = shared.withLock { s -> ((Inbox.Next, Int, Bool)?, Bool) in
+                        if let ready = s.inbox.take(orPark: reader) { return (Self.taken(ready, &s), false) }
                         return (nil, Self.takeOpen(&s))
                     }
                     if open { runOnLoop(open: true) {} }
-                    if let (event, kick, budget) = immediate {
-                        if case .message(let message, _)? = event {
-                            budget?.release(held: message.wireBytes, queued: message.wireBytes)
-                        }
+                    if let (ready, wireBytes, kick) = immediate {
+                        release(wireBytes)
                         if kick { loop.execute { self.kicked() } }
-                        c.resume(returning: event)
+                        reader.resume(returning: ready)
                     }
                 }
             } onCancel: {
                 self.cancel()
             }
         }
-        switch pending {
-        case nil: return nil
-        case .event(let event)?: return event
-        case .message(let message, let encoding)?:
+        switch next {
+        case .end(let end):
+            return .end(end)
+        case .item(.headers(let metadata)):
+            return .headers(metadata)
+        case .item(.message(let message, let encoding)):
             do {
                 return .message(try message.decoded(using: encoding, limit: head.maxReceiveMessageBytes))
             } catch {
@@ -161,6 +164,41 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
                 return .end(ClientStreamEnd(status: error.status))
             }
         }
+    }
+
+    /// What a take found.
+    private enum Taken {
+        case ready(Inbox.Next)
+        case empty
+        /// The caller already had the end.
+        case done
+    }
+
+    /// The next value if one is ready, without suspending.
+    private func takeNow() -> Taken {
+        let (taken, wireBytes, kick) = shared.withLock { s -> (Taken, Int, Bool) in
+            if s.endDelivered { return (.done, 0, false) }
+            guard let ready = s.inbox.take() else { return (.empty, 0, false) }
+            let (next, wireBytes, kick) = Self.taken(ready, &s)
+            return (.ready(next), wireBytes, kick)
+        }
+        release(wireBytes)
+        if kick { loop.executeOrRun { self.kicked() } }
+        return taken
+    }
+
+    /// Under the lock, after a take: an end is remembered as delivered. Returns the value, the wire bytes
+    /// to release from the connection's budget and whether the loop should hear that the caller caught up.
+    private static func taken(_ taken: (next: Inbox.Next, wireBytes: Int, kick: Bool), _ s: inout Shared) -> (Inbox.Next, Int, Bool) {
+        if case .end = taken.next { s.endDelivered = true }
+        return (taken.next, taken.wireBytes, taken.kick)
+    }
+
+    /// Taken messages leave the connection's budget; never under the stream's lock (a release can run
+    /// the loop's held-back streams, this one among them).
+    private func release(_ wireBytes: Int) {
+        guard wireBytes > 0, let budget = shared.withLock({ $0.budget }) else { return }
+        budget.release(held: wireBytes, queued: wireBytes)
     }
 
     func cancel() {
@@ -192,33 +230,6 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
             }
         } else {
             loop.execute(work)
-        }
-    }
-
-    /// The next event if one is ready (`.some(nil)` after the end), without suspending.
-    private func takeEvent() -> Pending?? {
-        let taken = shared.withLock { s -> (Pending?, Bool, ConnectionReceiveBudget?)? in
-            guard let (event, kick) = Self.take(&s) else { return nil }
-            return (event, kick, s.budget)
-        }
-        guard let (event, kick, budget) = taken else { return .none }
-        if case .message(let message, _)? = event { budget?.release(held: message.wireBytes, queued: message.wireBytes) }
-        if kick { loop.executeOrRun { self.kicked() } }
-        return .some(event)
-    }
-
-    /// Takes the next event under the lock: (event or nil after the end, whether to kick the loop).
-    private static func take(_ s: inout Shared) -> (Pending?, Bool)? {
-        if s.endDelivered { return (nil, false) }
-        guard let pending = s.events.popFirst() else { return nil }
-        switch pending {
-        case .event(.end):
-            s.endDelivered = true
-            return (pending, false)
-        case .message(let message, _):
-            return (pending, s.window.taken(message.wireBytes))
-        case .event:
-            return (pending, false)
         }
     }
 
@@ -259,30 +270,32 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
             budget?.received(message.wireBytes)
             budget?.queuedMessage(message.wireBytes)
         }
+        var unaccepted = 0
         let (resume, writer) = shared.withLock {
-            s -> ((UnsafeContinuation<Pending?, Never>, Pending?)?, UnsafeContinuation<Void, any Error>?) in
+            s -> ((Inbox.Waiter, Inbox.Next)?, UnsafeContinuation<Void, any Error>?) in
+            // At most one caller waits: the first output that wakes it is the one it gets.
+            var reader: (Inbox.Waiter, Inbox.Next)?
             for output in outputs {
                 switch output {
                 case .headers(let metadata):
-                    s.events.append(.event(.headers(metadata)))
+                    let pushed = s.inbox.push(.headers(metadata), wireBytes: 0)
+                    reader = reader ?? pushed.reader
                 case .message(let message):
-                    s.events.append(.message(message, encoding))
-                    _ = s.window.queued(message.wireBytes)
+                    let pushed = s.inbox.push(.message(message, encoding), wireBytes: message.wireBytes)
+                    if !pushed.accepted { unaccepted += message.wireBytes }
+                    reader = reader ?? pushed.reader
                 case .end(let end, _):
-                    s.events.append(.event(.end(end)))
+                    reader = reader ?? s.inbox.finish(end)
                 }
             }
-            let writer = sendError.flatMap { s.outbound.fail($0) }
-            if let waiter = s.waiter, let (event, _) = Self.take(&s) {
-                s.waiter = nil
-                return ((waiter, event), writer)
+            if let (_, next) = reader {
+                if case .item(.message(let message, _)) = next { unaccepted += message.wireBytes }  // taken at once
+                if case .end = next { s.endDelivered = true }
             }
-            return (nil, writer)
+            return (reader, sendError.flatMap { s.outbound.fail($0) })
         }
-        if let (waiter, event) = resume {
-            if case .message(let message, _)? = event { budget?.release(held: message.wireBytes, queued: message.wireBytes) }
-            waiter.resume(returning: event)
-        }
+        if unaccepted > 0 { budget?.release(held: unaccepted, queued: unaccepted) }
+        if let (waiter, next) = resume { waiter.resume(returning: next) }
         countPartialMessage()
         guard let sendError else { return }
         connection?.session.stopWaitingForBudget(streamID)
@@ -357,7 +370,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
             consumeHeldBack()
             return
         }
-        if shared.withLock({ $0.window.kickWanted }) { return }  // kicked when the caller takes
+        if shared.withLock({ $0.inbox.isBehind }) { return }  // kicked when the caller takes
         if let budget, budget.isOver, let connection {
             if connection.session.holdBackForBudget(streamID, self) { return }
             fail(
@@ -390,6 +403,6 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
     }
 
     func connectionBudgetReleased() {
-        if !shared.withLock({ $0.window.kickWanted }) { consumeHeldBack() }
+        if !shared.withLock({ $0.inbox.isBehind }) { consumeHeldBack() }
     }
 }

@@ -11,13 +11,11 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
     // every other stored var is touched only on `loop`'s thread, and is `@exclusivity(unchecked)` for the
     // reasons given in `HTTP2Session`.
 
+    /// Received messages, as on the wire, until the request side ends (or fails with an error).
+    typealias Inbox = InboundMailbox<InboundMessage, Result<Void, RPCError>>
+
     struct Shared {
-        /// Received messages, as on the wire, not yet taken by the handler.
-        var messages = SmallQueue<InboundMessage>()
-        /// The request side ended: nil after the queued messages, or this error.
-        var inboundEnd: Result<Void, RPCError>?
-        var waiter: UnsafeContinuation<InboundMessage?, any Error>?
-        var window: InboundWindow
+        var inbox: Inbox
         var outbound = OutboundGate()
         var cancelled = false
         var finished = false
@@ -37,12 +35,6 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
         mutating func dropCancelHandlers() {
             cancelHandler = nil
             moreCancelHandlers = []
-        }
-
-        /// Drops every queued message; returns their wire bytes (for the connection's budget).
-        mutating func dropMessages() -> Int {
-            messages.removeAll()
-            return window.dropAll()
         }
     }
 
@@ -84,71 +76,56 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
         self.streamID = streamID
         self.connection = connection
         budget = connection.session.receiveBudget
-        shared = TSanMutex(Shared(window: InboundWindow(limit: receiveBufferBytes)))
+        shared = TSanMutex(Shared(inbox: Inbox(bufferLimit: receiveBufferBytes)))
         deframer = MessageDeframer(maxMessageBytes: maxReceiveMessageBytes)
     }
 
     deinit {
         // Whatever is still held leaves the connection's budget (a stream always ends on the loop first;
         // this is the last word for messages its handler never took).
-        let queued = shared.withLock { $0.dropMessages() }
+        let queued = shared.withLock { $0.inbox.dropItems() }
         budget.release(held: queued + deframer.bufferedBytes, queued: queued)
     }
 
     // MARK: Handler side
 
     func receive() async throws -> [UInt8]? {
-        let next: InboundMessage?
-        if case .some(let ready) = try takeMessage() {
-            next = ready
+        let next: Inbox.Next
+        if let ready = shared.withLock({ $0.inbox.take() }) {
+            next = taken(ready)
             // A handler that keeps reading what has already arrived lets the loop's other connections in.
             if loop.inEventLoop && loop.turnIsOverBudget { await loop.yieldToIO() }
         } else {
-            next = try await withUnsafeThrowingContinuation { (c: UnsafeContinuation<InboundMessage?, any Error>) in
-                let immediate = shared.withLock { s -> (Result<InboundMessage?, RPCError>, Bool)? in
-                    if let taken = Self.take(&s) { return taken }
-                    s.waiter = c
-                    return nil
-                }
-                if let (result, kick) = immediate {
-                    if case .success(let message?) = result { budget.release(held: message.wireBytes, queued: message.wireBytes) }
-                    if kick { loop.executeOrRun { self.kicked() } }
-                    c.resume(with: result.mapError { $0 as any Error })
+            next = await withUnsafeContinuation { (reader: Inbox.Waiter) in
+                if let ready = shared.withLock({ $0.inbox.take(orPark: reader) }) {
+                    reader.resume(returning: taken(ready))
                 }
             }
         }
-        guard let next else { return nil }
-        do {
-            return try next.decoded(using: head.requestEncoding, limit: deframer.maxMessageBytes)
-        } catch {
-            // A message that does not inflate, or inflates past the limit, ends the call with its status.
-            let dropped = shared.withLock { s -> Int in
-                if s.inboundEnd == nil { s.inboundEnd = .failure(error) }
-                return s.dropMessages()
-            }
-            budget.release(held: dropped, queued: dropped)
-            loop.executeOrRun { self.finishOnLoop(status: error.status, trailers: [:], failHandlerWith: error) }
+        switch next {
+        case .end(.success):
+            return nil
+        case .end(.failure(let error)):
             throw error
+        case .item(let message):
+            do {
+                return try message.decoded(using: head.requestEncoding, limit: deframer.maxMessageBytes)
+            } catch {
+                // A message that does not inflate, or inflates past the limit, ends the call with its status.
+                let dropped = shared.withLock { $0.inbox.fail(.failure(error)).dropped }
+                budget.release(held: dropped, queued: dropped)
+                loop.executeOrRun { self.finishOnLoop(status: error.status, trailers: [:], failHandlerWith: error) }
+                throw error
+            }
         }
     }
 
-    /// The next message if one is ready (`.some(nil)` at the end), without suspending.
-    private func takeMessage() throws(RPCError) -> InboundMessage?? {
-        guard let (result, kick) = shared.withLock({ Self.take(&$0) }) else { return .none }
-        if case .success(let message?) = result { budget.release(held: message.wireBytes, queued: message.wireBytes) }
-        if kick { loop.executeOrRun { self.kicked() } }
-        return .some(try result.get())
-    }
-
-    private static func take(_ s: inout Shared) -> (Result<InboundMessage?, RPCError>, Bool)? {
-        if let message = s.messages.popFirst() {
-            return (.success(message), s.window.taken(message.wireBytes))
-        }
-        switch s.inboundEnd {
-        case .none: return nil
-        case .success: return (.success(nil), false)
-        case .failure(let error): return (.failure(error), false)
-        }
+    /// After a take: the message leaves the connection's budget, and the loop hears when the handler
+    /// caught up.
+    private func taken(_ taken: (next: Inbox.Next, wireBytes: Int, kick: Bool)) -> Inbox.Next {
+        if taken.wireBytes > 0 { budget.release(held: taken.wireBytes, queued: taken.wireBytes) }
+        if taken.kick { loop.executeOrRun { self.kicked() } }
+        return taken.next
     }
 
     func sendHeaders(_ metadata: Metadata) async throws {
@@ -276,12 +253,10 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
     /// nghttp2 callback).
     private func failHandler(_ error: RPCError, runCancelHandlers: Bool) {
         var dropped = 0
-        let (waiter, writer, handlers) = shared.withLock {
-            s -> (UnsafeContinuation<InboundMessage?, any Error>?, UnsafeContinuation<Void, any Error>?, [@Sendable () -> Void]) in
-            if s.inboundEnd == nil {
-                s.inboundEnd = .failure(error)
-                dropped = s.dropMessages()
-            }
+        let (reader, writer, handlers) = shared.withLock {
+            s -> ((Inbox.Waiter, Inbox.Next)?, UnsafeContinuation<Void, any Error>?, [@Sendable () -> Void]) in
+            let (lost, reader) = s.inbox.fail(.failure(error))
+            dropped = lost
             let writer = s.outbound.fail(error)
             var handlers: [@Sendable () -> Void] = []
             if runCancelHandlers && !s.cancelled && !s.finished {
@@ -289,20 +264,18 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
                 handlers = s.takeCancelHandlers()
             }
             s.finished = true
-            let waiter = s.waiter
-            s.waiter = nil
-            return (waiter, writer, handlers)
+            return (reader, writer, handlers)
         }
         budget.release(held: dropped, queued: dropped)
         if handlers.isEmpty {
-            waiter?.resume(throwing: error)
+            if let (waiter, next) = reader { waiter.resume(returning: next) }
             writer?.resume(throwing: error)
         } else {
             // Cancel handlers first (they cancel the handler's task), then wake the handler: it then sees
             // both the error and its task cancelled, whichever it looks at.
             loop.execute {
                 for handler in handlers { handler() }
-                waiter?.resume(throwing: error)
+                if let (waiter, next) = reader { waiter.resume(returning: next) }
                 writer?.resume(throwing: error)
             }
         }
@@ -349,7 +322,7 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
             end(failure)
             return
         }
-        if holdBack ?? shared.withLock({ $0.window.kickWanted }) { return }  // kicked when the handler takes
+        if holdBack ?? shared.withLock({ $0.inbox.isBehind }) { return }  // kicked when the handler takes
         if budget.isOver && !connection.session.holdBackForBudget(streamID, self) {
             end(
                 Status(
@@ -379,19 +352,16 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
     /// Queues one message for the handler (resuming it if it waits); returns whether the received bytes
     /// must be held back (the handler is more than its stream buffer behind).
     private func push(_ message: InboundMessage) -> Bool {
-        let (resume, holdBack) = shared.withLock {
-            s -> ((UnsafeContinuation<InboundMessage?, any Error>, Result<InboundMessage?, RPCError>)?, Bool) in
-            s.messages.append(message)
-            _ = s.window.queued(message.wireBytes)
-            if let waiter = s.waiter, let (result, _) = Self.take(&s) {
-                s.waiter = nil
-                return ((waiter, result), s.window.kickWanted)
-            }
-            return (nil, s.window.kickWanted)
+        let (pushed, holdBack) = shared.withLock { s in
+            (s.inbox.push(message, wireBytes: message.wireBytes), s.inbox.isBehind)
         }
-        if let (waiter, result) = resume {
-            if case .success(let taken?) = result { budget.release(held: taken.wireBytes, queued: taken.wireBytes) }
-            waiter.resume(with: result.mapError { $0 as any Error })
+        if !pushed.accepted {
+            // The request side already failed: the message goes nowhere.
+            budget.release(held: message.wireBytes, queued: message.wireBytes)
+        }
+        if let (waiter, next) = pushed.reader {
+            if case .item(let taken) = next { budget.release(held: taken.wireBytes, queued: taken.wireBytes) }
+            waiter.resume(returning: next)
         }
         return holdBack
     }
@@ -405,13 +375,9 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
             finishOnLoop(status: status, trailers: [:], failHandlerWith: RPCError(status: status))
             return
         }
-        let waiter = shared.withLock { s -> UnsafeContinuation<InboundMessage?, any Error>? in
-            if s.inboundEnd == nil { s.inboundEnd = .success(()) }
-            guard s.messages.isEmpty, let waiter = s.waiter else { return nil }
-            s.waiter = nil
-            return waiter
+        if let (waiter, next) = shared.withLock({ $0.inbox.finish(.success(())) }) {
+            waiter.resume(returning: next)
         }
-        waiter?.resume(returning: nil)
     }
 
     /// The HTTP/2 stream closed (normally, by RST_STREAM, or with the connection).
@@ -440,7 +406,7 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
     }
 
     func connectionBudgetReleased() {
-        if !shared.withLock({ $0.window.kickWanted }) { consumeHeldBack() }
+        if !shared.withLock({ $0.inbox.isBehind }) { consumeHeldBack() }
     }
 
     func consumeHeldBack() {
