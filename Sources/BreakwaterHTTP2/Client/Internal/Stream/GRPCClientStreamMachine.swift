@@ -23,14 +23,14 @@ struct GRPCClientStreamMachine: Sendable {
     }
 
     private(set) var phase: Phase = .awaitingHeaders
-    private var deframer: MessageDeframer
+    private var deframer: InboundDeframer
     /// The response's `grpc-encoding`, once its headers arrived.
-    private(set) var encoding: CompressionAlgorithm = .identity
+    var encoding: CompressionAlgorithm { deframer.encoding }
     let maxReceiveMessageBytes: Int
 
     init(maxReceiveMessageBytes: Int) {
         self.maxReceiveMessageBytes = maxReceiveMessageBytes
-        deframer = MessageDeframer(maxMessageBytes: maxReceiveMessageBytes)
+        deframer = InboundDeframer(maxMessageBytes: maxReceiveMessageBytes)
     }
 
     var isEnded: Bool { phase == .ended }
@@ -55,7 +55,7 @@ struct GRPCClientStreamMachine: Sendable {
                     let (status, trailers) = GRPCHeaders.parseTrailers(fields)
                     return end(ClientStreamEnd(status: status, trailers: trailers), reset: nil)
                 }
-                self.encoding = encoding
+                deframer.encoding = encoding
                 phase = .receivingMessages
                 return [.headers(metadata)]
             }
@@ -82,22 +82,15 @@ struct GRPCClientStreamMachine: Sendable {
         case .receivingMessages:
             deframer.append(bytes)
             var outputs: [Output] = []
+            var wireBytes = 0
             while true {
-                let frame: MessageDeframer.Frame?
                 do {
-                    frame = try deframer.next()
+                    guard let message = try deframer.next(wireBytes: &wireBytes) else { return outputs }
+                    outputs.append(.message(message))
                 } catch {
                     outputs += end(ClientStreamEnd(status: error.status), reset: Self.cancelCode)
                     return outputs
                 }
-                guard let frame else { return outputs }
-                if frame.compressed && encoding == .identity {
-                    outputs += end(
-                        ClientStreamEnd(status: Status(code: .internalError, message: "compressed message without grpc-encoding")),
-                        reset: Self.cancelCode)
-                    return outputs
-                }
-                outputs.append(.message(InboundMessage(payload: frame.payload, compressed: frame.compressed)))
             }
         }
     }
@@ -139,7 +132,7 @@ struct GRPCClientStreamMachine: Sendable {
     private mutating func end(_ streamEnd: ClientStreamEnd, reset: UInt32?) -> [Output] {
         guard phase != .ended else { return [] }
         phase = .ended
-        if deframer.bufferedBytes > 0 { deframer = MessageDeframer(maxMessageBytes: maxReceiveMessageBytes) }
+        _ = deframer.dropPartialMessage()
         return [.end(streamEnd, reset: reset)]
     }
 }

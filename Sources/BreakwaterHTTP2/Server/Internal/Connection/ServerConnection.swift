@@ -226,10 +226,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
                 receiveBufferBytes: configuration.streamReceiveBufferBytes)
             streams[streamID] = stream
             cancelTimer(&idleTimer)
-            if endStream { stream.receiveEndOfStream() }
-            if let deadline = head.deadline {
-                stream.deadlineTimer = loop.scheduleTimer(at: deadline) { stream.deadlineExpired() }
-            }
+            stream.start(requestEnded: endStream)
             // Handed to the server once nghttp2 has returned (`handledEvents`), not from inside its callback.
             acceptedStreams.append(stream)
         }
@@ -296,7 +293,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         // After the trailers of a stream whose request side is still open, tell the client to stop
         // sending (RST_STREAM NO_ERROR), as gRPC servers do.
         if frame.type == UInt32(NGHTTP2_HEADERS.rawValue) && frame.endStream,
-            let stream = streams[frame.streamID], stream.resetAfterTrailers, !stream.remoteClosed
+            let stream = streams[frame.streamID], stream.machine.resetsAfterTrailers
         {
             session.resetStream(frame.streamID, code: StatusMapping.HTTP2ErrorCode.noError.rawValue)
         }

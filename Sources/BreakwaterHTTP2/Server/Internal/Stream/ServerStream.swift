@@ -47,25 +47,19 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
 
     var preferredExecutor: (any TaskExecutor)? { loop }
 
-    // Loop-confined.
-    @exclusivity(unchecked) private var deframer: MessageDeframer
-    @exclusivity(unchecked) private var outbound = OutboundMessages()
-    @exclusivity(unchecked) private var headersSubmitted = false
-    /// Trailers to send once the queued messages are out.
-    @exclusivity(unchecked) private var pendingTrailers: PendingTrailers?
+    /// The largest request message, after decompression.
+    let maxReceiveMessageBytes: Int
 
-    enum PendingTrailers {
-        case fields([HeaderField])
-        /// The connection's OK trailers (no message, no metadata).
-        case ok
-    }
-    @exclusivity(unchecked) private(set) var finishedLocally = false
+    // Loop-confined.
+    /// The stream's protocol state; every change to it goes through its methods.
+    @exclusivity(unchecked) private(set) var machine: GRPCServerStreamMachine
+    /// Response messages waiting for nghttp2's data provider.
+    @exclusivity(unchecked) private var outbound = OutboundMessages()
+    /// nghttp2 was told there is no DATA now (`NGHTTP2_ERR_DEFERRED`) and must be resumed.
     @exclusivity(unchecked) private var dataDeferred = false
-    @exclusivity(unchecked) var remoteClosed = false
-    @exclusivity(unchecked) var resetAfterTrailers = false
-    @exclusivity(unchecked) var deadlineTimer: UInt64?
+    @exclusivity(unchecked) private var deadlineTimer: UInt64?
+    /// Received bytes not yet returned to flow control.
     @exclusivity(unchecked) private var unconsumed = 0
-    @exclusivity(unchecked) private(set) var closed = false
 
     init(
         head: ServerRequestHead, loop: EventLoop, streamID: Int32, connection: ServerConnection, maxReceiveMessageBytes: Int,
@@ -77,14 +71,24 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
         self.connection = connection
         budget = connection.session.receiveBudget
         shared = TSanMutex(Shared(inbox: Inbox(bufferLimit: receiveBufferBytes)))
-        deframer = MessageDeframer(maxMessageBytes: maxReceiveMessageBytes)
+        self.maxReceiveMessageBytes = maxReceiveMessageBytes
+        machine = GRPCServerStreamMachine(maxReceiveMessageBytes: maxReceiveMessageBytes, requestEncoding: head.requestEncoding)
+    }
+
+    /// The stream was accepted on the loop: arm its deadline, and end its request side at once when the
+    /// HEADERS frame ended the stream. Loop thread.
+    func start(requestEnded: Bool) {
+        if requestEnded { receiveEndOfStream() }
+        if let deadline = head.deadline {
+            deadlineTimer = loop.scheduleTimer(at: deadline) { [self] in deadlineExpired() }
+        }
     }
 
     deinit {
         // Whatever is still held leaves the connection's budget (a stream always ends on the loop first;
         // this is the last word for messages its handler never took).
         let queued = shared.withLock { $0.inbox.dropItems() }
-        budget.release(held: queued + deframer.bufferedBytes, queued: queued)
+        budget.release(held: queued + machine.deframer.bufferedBytes, queued: queued)
     }
 
     // MARK: Handler side
@@ -109,7 +113,7 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
             throw error
         case .item(let message):
             do {
-                return try message.decoded(using: head.requestEncoding, limit: deframer.maxMessageBytes)
+                return try message.decoded(using: head.requestEncoding, limit: maxReceiveMessageBytes)
             } catch {
                 // A message that does not inflate, or inflates past the limit, ends the call with its status.
                 let dropped = shared.withLock { $0.inbox.fail(.failure(error)).dropped }
@@ -179,8 +183,7 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
     // MARK: Loop side
 
     private func submitHeaders(_ metadata: Metadata?) {
-        guard !headersSubmitted, !finishedLocally, !closed, let session = connection.session.nghttp2 else { return }
-        headersSubmitted = true
+        guard let session = connection.session.nghttp2, machine.startResponse() else { return }
         var provider = HTTP2Session.dataProvider
         if let metadata, !metadata.isEmpty {
             let fields = GRPCHeaders.responseHeaders(metadata: metadata, encoding: head.responseEncoding)
@@ -196,9 +199,9 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
     }
 
     private func appendOutbound(_ payload: [UInt8], compressed: Bool) {
-        guard !finishedLocally, !closed else { return }
+        guard machine.acceptsMessages else { return }
         outbound.append(payload, compressed: compressed)
-        if !headersSubmitted {
+        if machine.response == .notStarted {
             submitHeaders(nil)
         } else {
             resumeIfDeferred()
@@ -215,8 +218,7 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
     /// Ends the response with `status`; `cancel` also runs the cancel handlers and fails the handler's
     /// pending and future calls (transport-initiated ends: deadline, limits, malformed requests).
     func finishOnLoop(status: Status, trailers: Metadata, failHandlerWith error: RPCError? = nil) {
-        guard !finishedLocally, !closed, let session = connection.session.nghttp2 else { return }
-        finishedLocally = true
+        guard !machine.isFinished, let session = connection.session.nghttp2 else { return }
         if let deadlineTimer {
             loop.cancelTimer(deadlineTimer)
             self.deadlineTimer = nil
@@ -231,21 +233,16 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
             }
             writer?.resume(throwing: RPCError(code: .failedPrecondition, message: "the stream has already finished"))
         }
-        if !headersSubmitted {
-            headersSubmitted = true
-            let fields = GRPCHeaders.trailers(status: status, metadata: trailers, trailersOnly: true)
+        switch machine.finish(status: status, trailers: trailers) {
+        case .none:
+            return
+        case .trailersOnly(let fields):
             _ = connection.session.headerScratch.withFields(fields) { nva, count in
                 nghttp2_submit_response(session, streamID, nva, count, nil)
             }
-        } else {
-            if status.code == .ok && status.message.isEmpty && trailers.isEmpty {
-                pendingTrailers = .ok
-            } else {
-                pendingTrailers = .fields(GRPCHeaders.trailers(status: status, metadata: trailers, trailersOnly: false))
-            }
+        case .trailersAfterMessages:
             resumeIfDeferred()
         }
-        if !remoteClosed { resetAfterTrailers = true }
         connection.session.scheduleFlush()
     }
 
@@ -282,7 +279,7 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
     }
 
     /// The deadline from `grpc-timeout` passed.
-    func deadlineExpired() {
+    private func deadlineExpired() {
         deadlineTimer = nil
         let status = Status(code: .deadlineExceeded, message: "deadline exceeded")
         finishOnLoop(status: status, trailers: [:], failHandlerWith: RPCError(status: status))
@@ -291,32 +288,26 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
     /// DATA for this stream.
     func receiveData(_ bytes: UnsafeRawBufferPointer) {
         unconsumed += bytes.count
-        guard !finishedLocally else {
+        guard machine.receiveData(bytes) else {
             consumeHeldBack()
             return
         }
-        deframer.append(bytes)
         budget.received(bytes.count)
         var failure: Status?
         /// Whether the application is behind (the last push said so); nil when nothing was pushed.
         var holdBack: Bool?
+        var wireBytes = 0
         while true {
-            let frame: MessageDeframer.Frame?
             do {
-                frame = try deframer.next()
+                guard let message = try machine.nextMessage(wireBytes: &wireBytes) else { break }
+                budget.queuedMessage(message.wireBytes)
+                holdBack = push(message)
             } catch {
                 failure = error.status
+                // A rejected message that left the deframer (compressed without an encoding) was counted.
+                if wireBytes > 0 { budget.release(held: wireBytes, queued: 0) }
                 break
             }
-            guard let frame else { break }
-            if frame.compressed && head.requestEncoding == .identity {
-                failure = Status(code: .internalError, message: "compressed message without grpc-encoding")
-                budget.release(held: 5 + frame.payload.count, queued: 0)  // left the deframer, never queued
-                break
-            }
-            let message = InboundMessage(payload: frame.payload, compressed: frame.compressed)
-            budget.queuedMessage(message.wireBytes)
-            holdBack = push(message)
         }
         if let failure {
             end(failure)
@@ -343,10 +334,8 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
 
     /// Drops the part of a message still arriving (the stream ended) from the deframer and the budget.
     private func dropPartialMessage() {
-        let partial = deframer.bufferedBytes
-        guard partial > 0 else { return }
-        deframer = MessageDeframer(maxMessageBytes: deframer.maxMessageBytes)
-        budget.release(held: partial, queued: 0)
+        let partial = machine.dropPartialMessage()
+        if partial > 0 { budget.release(held: partial, queued: 0) }
     }
 
     /// Queues one message for the handler (resuming it if it waits); returns whether the received bytes
@@ -368,21 +357,21 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
 
     /// The client ended its side (END_STREAM).
     func receiveEndOfStream() {
-        remoteClosed = true
-        guard !finishedLocally else { return }
-        if deframer.hasPartialMessage {
-            let status = Status(code: .internalError, message: "request ended with a partial message")
-            finishOnLoop(status: status, trailers: [:], failHandlerWith: RPCError(status: status))
+        switch machine.receiveEndOfStream() {
+        case .ignored:
             return
-        }
-        if let (waiter, next) = shared.withLock({ $0.inbox.finish(.success(())) }) {
-            waiter.resume(returning: next)
+        case .truncated(let status):
+            finishOnLoop(status: status, trailers: [:], failHandlerWith: RPCError(status: status))
+        case .endOfMessages:
+            if let (waiter, next) = shared.withLock({ $0.inbox.finish(.success(())) }) {
+                waiter.resume(returning: next)
+            }
         }
     }
 
     /// The HTTP/2 stream closed (normally, by RST_STREAM, or with the connection).
     func streamClosed(errorCode: UInt32) {
-        closed = true
+        let handlerRunning = machine.streamClosed()
         if let deadlineTimer {
             loop.cancelTimer(deadlineTimer)
             self.deadlineTimer = nil
@@ -392,7 +381,7 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
             errorCode == 0
             ? Status(code: .cancelled, message: "stream closed")
             : StatusMapping.status(forRSTStreamCode: errorCode)
-        failHandler(RPCError(status: status), runCancelHandlers: !finishedLocally)
+        failHandler(RPCError(status: status), runCancelHandlers: handlerRunning)
         dropPartialMessage()
         connection.session.stopWaitingForBudget(streamID)
         consumeHeldBack()
@@ -413,15 +402,16 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
         guard unconsumed > 0 else { return }
         let n = unconsumed
         unconsumed = 0
-        connection.session.consume(closed || finishedLocally ? 0 : streamID, n)
+        connection.session.consume(machine.isFinished ? 0 : streamID, n)
     }
 
     /// nghttp2 asks for response DATA.
     func readData(into buffer: UnsafeMutableRawBufferPointer, flags: UnsafeMutablePointer<UInt32>) -> Int {
         let n = outbound.read(into: buffer)
         if n > 0, let writer = shared.withLock({ $0.outbound.drained(n) }) { writer.resume() }
-        if outbound.isEmpty, let trailers = pendingTrailers, let session = connection.session.nghttp2 {
-            pendingTrailers = nil
+        if outbound.isEmpty, machine.pendingTrailers != nil, let session = connection.session.nghttp2,
+            let trailers = machine.takeTrailers()
+        {
             flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
             switch trailers {
             case .fields(let fields):
