@@ -75,8 +75,7 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
                 neverReachedServer: true)
             return
         }
-        stream.streamID = id
-        stream.attach(to: self)
+        stream.started(id: id, on: self)
         streams[id] = stream
         session.scheduleFlush()
     }
@@ -117,12 +116,12 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
         case UInt32(NGHTTP2_HEADERS.rawValue):
             if blockStreamID != 0 && frame.streamID == blockStreamID, let stream = streams[frame.streamID] {
                 blockStreamID = 0
-                stream.deliver(stream.machine.receiveHeaderBlock(blockFields, endStream: frame.endStream))
+                stream.receiveHeaderBlock(blockFields, endStream: frame.endStream)
                 blockFields.removeAll(keepingCapacity: true)
             }
         case UInt32(NGHTTP2_DATA.rawValue):
             if frame.endStream, let stream = streams[frame.streamID] {
-                stream.deliver(stream.machine.receiveEndOfStream())
+                stream.receiveEndOfStream()
             }
         case UInt32(NGHTTP2_SETTINGS.rawValue):
             if !frame.isAck && !receivedSettings {
@@ -152,25 +151,21 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
     func sessionClosedStream(_ streamID: Int32, errorCode: UInt32) -> Int32 {
         if streamID == blockStreamID { blockStreamID = 0 }
         guard let stream = streams.removeValue(forKey: streamID) else { return 0 }
-        stream.deliver(stream.machine.streamClosed(errorCode: errorCode, requestSent: stream.requestSent))
-        stream.consumeHeldBack()
-        stream.connection = nil
+        stream.streamClosed(errorCode: errorCode)
         return 0
     }
 
     func sessionSentFrame(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         if frame.type == UInt32(NGHTTP2_HEADERS.rawValue), let stream = streams[frame.streamID] {
-            stream.requestSent = true
+            stream.requestHeadersSent()
         }
         return 0
     }
 
     func sessionCouldNotSend(_ frame: UnsafePointer<nghttp2_frame>, error: Int32) -> Int32 {
         if frame.type == UInt32(NGHTTP2_HEADERS.rawValue), let stream = streams.removeValue(forKey: frame.streamID) {
-            stream.fail(
-                Status(code: .unavailable, message: "stream not started (\(String(cString: nghttp2_strerror(error)))): \(remoteAddress)"),
-                neverReachedServer: true)
-            stream.connection = nil
+            stream.lost(
+                Status(code: .unavailable, message: "stream not started (\(String(cString: nghttp2_strerror(error)))): \(remoteAddress)"))
         }
         return 0
     }
@@ -187,10 +182,7 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
         let open = streams
         streams.removeAll()
         for stream in open.values {
-            stream.connection = nil
-            stream.fail(
-                Status(code: .unavailable, message: "\(reason ?? "connection closed"): \(remoteAddress)"),
-                neverReachedServer: !stream.requestSent)
+            stream.lost(Status(code: .unavailable, message: "\(reason ?? "connection closed"): \(remoteAddress)"))
         }
         manager.connectionClosed(self, reason: reason)
     }

@@ -38,13 +38,15 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
     private let shared: TSanMutex<Shared>
 
     // Loop-confined.
-    @exclusivity(unchecked) var machine: GRPCClientStreamMachine
-    @exclusivity(unchecked) var streamID: Int32 = -1
-    @exclusivity(unchecked) var connection: ClientConnection?
+    // Loop-confined, and changed by the stream only: its connection tells it what happened.
+    /// The stream's protocol state; every change to it goes through its methods.
+    @exclusivity(unchecked) private(set) var machine: GRPCClientStreamMachine
+    @exclusivity(unchecked) private(set) var streamID: Int32 = -1
+    @exclusivity(unchecked) private(set) var connection: ClientConnection?
     @exclusivity(unchecked) var outbound = OutboundMessages()
     @exclusivity(unchecked) var outboundEnded = false
     @exclusivity(unchecked) var endStreamSent = false
-    @exclusivity(unchecked) var requestSent = false
+    @exclusivity(unchecked) private(set) var requestSent = false
     @exclusivity(unchecked) var dataDeferred = false
     @exclusivity(unchecked) var deadlineTimer: UInt64?
     @exclusivity(unchecked) var unconsumed = 0
@@ -67,11 +69,43 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
         budget?.release(held: queued + countedPartial, queued: queued)
     }
 
-    /// The stream now runs on a connection with `budget`. Loop thread.
-    func attach(to connection: ClientConnection) {
+    // MARK: Told by the connection (loop thread)
+
+    /// The stream was submitted as `id` on `connection`, whose receive budget it now shares.
+    func started(id: Int32, on connection: ClientConnection) {
+        streamID = id
         self.connection = connection
         budget = connection.session.receiveBudget
         shared.withLock { $0.budget = connection.session.receiveBudget }
+    }
+
+    /// The request HEADERS went to the socket: from now on the server may have seen the call.
+    func requestHeadersSent() {
+        requestSent = true
+    }
+
+    /// A whole response header block arrived (headers, trailers-only or trailers).
+    func receiveHeaderBlock(_ fields: [HeaderField], endStream: Bool) {
+        deliver(machine.receiveHeaderBlock(fields, endStream: endStream))
+    }
+
+    /// END_STREAM on a DATA frame.
+    func receiveEndOfStream() {
+        deliver(machine.receiveEndOfStream())
+    }
+
+    /// The HTTP/2 stream closed with `errorCode`; the stream leaves its connection.
+    func streamClosed(errorCode: UInt32) {
+        deliver(machine.streamClosed(errorCode: errorCode, requestSent: requestSent))
+        consumeHeldBack()
+        connection = nil
+    }
+
+    /// The connection is gone (or could not send the request): the call ends with `status`, marked as never
+    /// having reached the server when its request HEADERS did not go out.
+    func lost(_ status: Status) {
+        connection = nil
+        fail(status, neverReachedServer: !requestSent)
     }
 
     /// Under the lock: drops every queued event; returns the wire bytes of the messages among them.
