@@ -32,7 +32,7 @@ struct EventLoopGroupShutdownTests {
         let descriptorsBefore = Self.transportDescriptors()
         let group = EventLoopGroup(numberOfLoops: 2, namePrefix: "bw-test-loop")
         // Threads name themselves as they start.
-        #expect(await HardeningTests.eventually { Self.loopThreads(named: "bw-test-loop") == 2 })
+        #expect(await eventually { Self.loopThreads(named: "bw-test-loop") == 2 })
         // A server still listening, a client still connected: the shutdown closes both.
         let server = try await TestServer.start(group: group)
         let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port, group: group)
@@ -43,9 +43,9 @@ struct EventLoopGroupShutdownTests {
         await group.shutdownGracefully()
         let ended = await hanging.value
         #expect(ended.status.code == .unavailable, "\(ended.status)")
-        #expect(await HardeningTests.eventually { Self.loopThreads(named: "bw-test-loop") == 0 })
+        #expect(await eventually { Self.loopThreads(named: "bw-test-loop") == 0 })
         #expect(
-            await HardeningTests.eventually { Set(Self.transportDescriptors()).isSubset(of: descriptorsBefore) },
+            await eventually { Set(Self.transportDescriptors()).isSubset(of: descriptorsBefore) },
             "open: \(Self.transportDescriptors()), before: \(descriptorsBefore)")
         // After the shutdown: calls fail at once, servers do not start, closing returns.
         let late = await TestCalls.call(HTTP2ClientTransport(host: "127.0.0.1", port: server.port, group: group), "Echo", [[1]])
