@@ -84,3 +84,9 @@ extension HTTP2ClientTransport {
         }
     }
 }
+
+extension HTTP2ClientTransport.Configuration {
+    var sessionLimits: HTTP2Session.Limits {
+        .init(maxInboundHeaderListSize: maxHeaderListSize, protections: protections, receiveBudget: connectionReceiveBufferBytes)
+    }
+}

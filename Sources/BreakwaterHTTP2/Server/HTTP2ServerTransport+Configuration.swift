@@ -96,3 +96,9 @@ extension HTTP2ServerTransport {
         }
     }
 }
+
+extension HTTP2ServerTransport.Configuration {
+    var sessionLimits: HTTP2Session.Limits {
+        .init(maxInboundHeaderListSize: maxHeaderListSize, protections: protections, receiveBudget: connectionReceiveBufferBytes)
+    }
+}

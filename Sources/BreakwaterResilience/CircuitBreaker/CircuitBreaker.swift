@@ -283,15 +283,9 @@ public final class CircuitBreaker: Sendable {
     ///
     /// - Parameter limit: Events buffered for a slow reader; past it the oldest are dropped.
     public func events(bufferingNewest limit: Int = 64) -> AsyncStream<CircuitBreakerEvent> {
-        let (stream, continuation) = AsyncStream.makeStream(
-            of: CircuitBreakerEvent.self, bufferingPolicy: .bufferingNewest(max(limit, 1))
-        )
-        let id = state.withLock { $0.subscribers.reserveID() }
-        continuation.onTermination = { [weak self] _ in
-            self?.state.withLock { $0.subscribers.remove(id) }
+        EventSubscribers.stream(bufferingNewest: limit) { [weak self] body in
+            self?.state.withLock { body(&$0.subscribers) }
         }
-        state.withLock { $0.subscribers.add(continuation, id: id) }
-        return stream
     }
 
     private func publishLocked(_ transition: CircuitBreakerTransition, _ state: inout State) {

@@ -75,15 +75,9 @@ public final class CircuitBreakerRegistry: Sendable {
     /// Events of one breaker arrive in order unless they race on different threads; use
     /// ``CircuitBreaker/events(bufferingNewest:)`` for a strictly ordered stream of one breaker.
     public func events(bufferingNewest limit: Int = 256) -> AsyncStream<CircuitBreakerEvent> {
-        let (stream, continuation) = AsyncStream.makeStream(
-            of: CircuitBreakerEvent.self, bufferingPolicy: .bufferingNewest(max(limit, 1))
-        )
-        let id = state.withLock { $0.subscribers.reserveID() }
-        continuation.onTermination = { [weak self] _ in
-            self?.state.withLock { $0.subscribers.remove(id) }
+        EventSubscribers.stream(bufferingNewest: limit) { [weak self] body in
+            self?.state.withLock { body(&$0.subscribers) }
         }
-        state.withLock { $0.subscribers.add(continuation, id: id) }
-        return stream
     }
 
     private func forward(_ event: CircuitBreakerEvent) {

@@ -30,6 +30,22 @@ struct EventSubscribers<Event: Sendable>: Sendable {
         for id in finished { continuations.removeValue(forKey: id) }
     }
 
+    /// A new subscriber's stream, buffering the newest `limit` events. `withSubscribers` runs its body on
+    /// the owner's subscribers under the owner's lock (and does nothing once the owner is gone): the
+    /// continuation is added there, and removed when the stream terminates.
+    static func stream(
+        bufferingNewest limit: Int,
+        _ withSubscribers: @escaping @Sendable (_ body: (inout EventSubscribers) -> Void) -> Void
+    ) -> AsyncStream<Event> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(max(limit, 1)))
+        var id: UInt64 = 0
+        withSubscribers { id = $0.reserveID() }
+        let reserved = id
+        continuation.onTermination = { _ in withSubscribers { $0.remove(reserved) } }
+        withSubscribers { $0.add(continuation, id: reserved) }
+        return stream
+    }
+
     /// Removes and returns every continuation, to be finished outside the owner's lock.
     mutating func takeAll() -> [AsyncStream<Event>.Continuation] {
         defer { continuations = [:] }

@@ -79,17 +79,22 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
     /// Streams holding back received bytes until the budget has room again.
     @exclusivity(unchecked) var budgetWaiters: [Int32: any ReceiveBudgetWaiter] = [:]
 
-    init(
-        loop: EventLoop, fd: Int32, remoteAddress: SocketAddress, maxInboundHeaderListSize: Int,
-        protections: HTTP2Protections, receiveBudget: Int
-    ) {
-        self.receiveBudget = ConnectionReceiveBudget(limit: receiveBudget, loop: loop)
+    /// What a peer may make the session take, from the client's or the server's configuration.
+    struct Limits {
+        var maxInboundHeaderListSize: Int
+        var protections: HTTP2Protections
+        var receiveBudget: Int
+    }
+
+    init(loop: EventLoop, fd: Int32, remoteAddress: SocketAddress, limits: Limits) {
+        self.receiveBudget = ConnectionReceiveBudget(limit: limits.receiveBudget, loop: loop)
         self.loop = loop
         self.fd = fd
         self.remoteAddress = remoteAddress
-        self.maxInboundHeaderListSize = maxInboundHeaderListSize
-        self.protections = protections
-        resetLimiter = ResetRateLimiter(burst: protections.streamResetBurst, perSecond: protections.streamResetsPerSecond)
+        self.maxInboundHeaderListSize = limits.maxInboundHeaderListSize
+        self.protections = limits.protections
+        resetLimiter = ResetRateLimiter(
+            burst: limits.protections.streamResetBurst, perSecond: limits.protections.streamResetsPerSecond)
     }
 
     deinit {

@@ -27,9 +27,7 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
         self.manager = manager
         self.configuration = manager.configuration
         self.authority = authority
-        session = HTTP2Session(
-            loop: loop, fd: fd, remoteAddress: remoteAddress, maxInboundHeaderListSize: manager.configuration.maxHeaderListSize,
-            protections: manager.configuration.protections, receiveBudget: manager.configuration.connectionReceiveBufferBytes)
+        session = HTTP2Session(loop: loop, fd: fd, remoteAddress: remoteAddress, limits: manager.configuration.sessionLimits)
         session.delegate = self
     }
 

@@ -36,9 +36,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
     init(loop: EventLoop, fd: Int32, remoteAddress: SocketAddress, context: ServerTransportContext) {
         self.context = context
         info = HTTP2ConnectionInfo(isSecure: context.tls != nil)
-        session = HTTP2Session(
-            loop: loop, fd: fd, remoteAddress: remoteAddress, maxInboundHeaderListSize: context.configuration.maxHeaderListSize,
-            protections: context.configuration.protections, receiveBudget: context.configuration.connectionReceiveBufferBytes)
+        session = HTTP2Session(loop: loop, fd: fd, remoteAddress: remoteAddress, limits: context.configuration.sessionLimits)
         session.delegate = self
     }
 
