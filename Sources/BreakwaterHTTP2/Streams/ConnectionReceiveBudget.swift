@@ -5,12 +5,15 @@ import Synchronization
 /// take; the counters are atomic. When a stream is held back because the connection is over its limit,
 /// the first take that brings it back under asks the loop to release the held-back streams.
 final class ConnectionReceiveBudget: @unchecked Sendable {
-    // Safety: the counters are atomic; `owner` is written (at connection start) and read (in the work
-    // queued to the loop) only on `loop`'s thread.
+    // Safety: the counters are atomic; `waiters` is touched only on `loop`'s thread (the release that a
+    // reader triggers is queued to the loop).
 
     let limit: Int
     let loop: EventLoop
-    weak var owner: HTTP2Session?
+    /// Streams holding back received bytes until the budget has room (by stream id). No reference to the
+    /// connection or session: a weak one would put their reference counts in a side table, which makes
+    /// every retain and release of them slow.
+    @exclusivity(unchecked) private var waiters: [Int32: any ReceiveBudgetWaiter] = [:]
     /// Bytes received into streams and not yet taken or dropped.
     private let held = Atomic<Int>(0)
     /// Of those, bytes of whole messages waiting for a reader (which a reader can free).
@@ -49,7 +52,30 @@ final class ConnectionReceiveBudget: @unchecked Sendable {
         if whole > 0 { queued.wrappingSubtract(whole, ordering: .relaxed) }
         let now = held.wrappingSubtract(bytes, ordering: .relaxed).newValue
         if now <= limit && releaseWanted.exchange(false, ordering: .relaxed) {
-            loop.executeOrRun { [self] in owner?.releaseHeldBackStreams() }
+            loop.executeOrRun { [self] in releaseWaiters() }
         }
+    }
+
+    // MARK: Waiting streams (loop thread)
+
+    /// `waiter` (stream `streamID`) holds back received bytes until `releaseWaiters`.
+    func addWaiter(_ streamID: Int32, _ waiter: any ReceiveBudgetWaiter) {
+        waiters[streamID] = waiter
+        wantRelease()
+        // A reader may have freed room between the check and the wish: look again.
+        if !isOver { releaseWaiters() }
+    }
+
+    /// The stream no longer waits (it ended).
+    func removeWaiter(_ streamID: Int32) {
+        waiters[streamID] = nil
+    }
+
+    /// The budget has room again: every waiting stream consumes what it held back.
+    func releaseWaiters() {
+        guard !waiters.isEmpty else { return }
+        let waiting = waiters
+        waiters.removeAll()
+        for waiter in waiting.values { waiter.connectionBudgetReleased() }
     }
 }

@@ -5,10 +5,12 @@
 /// It also keeps the stream's `InboundWindow`, so that a take can say when the loop should return held
 /// back bytes to the peer.
 struct InboundMailbox<Item: Sendable, End: Sendable>: Sendable {
-    /// What a reader gets.
+    /// What a reader gets: an item, or word that the end has come (read it from `end`). The end stays
+    /// out of this enum on purpose: a single-payload enum moves through a continuation as cheaply as an
+    /// optional, where one carrying a status and its metadata goes through slow generic copies.
     enum Next: Sendable {
         case item(Item)
-        case end(End)
+        case end
     }
 
     typealias Waiter = UnsafeContinuation<Next, Never>
@@ -65,7 +67,7 @@ struct InboundMailbox<Item: Sendable, End: Sendable>: Sendable {
         if let (item, wire) = items.popFirst() {
             return (.item(item), wire, wire > 0 ? window.taken(wire) : false)
         }
-        if let end { return (.end(end), 0, false) }
+        if end != nil { return (.end, 0, false) }
         return nil
     }
 

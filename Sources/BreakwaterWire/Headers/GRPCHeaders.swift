@@ -6,6 +6,7 @@ public typealias HeaderField = (name: String, value: String)
 /// Pure functions: the transport moves the fields, this decides what they are and mean.
 public enum GRPCHeaders {
     /// Header names that carry protocol state and never appear as custom metadata.
+    @inline(__always)
     public static func isReserved(_ name: String) -> Bool {
         if name.first == ":" { return true }
         switch name {
@@ -60,7 +61,13 @@ public enum GRPCHeaders {
     /// True when `name` is ASCII without upper-case letters, as HTTP/2 field names are: then
     /// lower-casing it would change nothing.
     private static func isLowercaseASCII(_ name: String) -> Bool {
-        name.utf8.allSatisfy { $0 < 0x80 && !($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) }
+        // Over the contiguous UTF-8 of a native string (every field the transport receives): one pass
+        // with no iterator; anything else takes the general path.
+        let fast = name.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            for b in bytes where b >= 0x80 || b &- UInt8(ascii: "A") < 26 { return false }
+            return true
+        }
+        return fast ?? name.utf8.allSatisfy { $0 < 0x80 && !($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) }
     }
 
     /// The request header block for a new stream.

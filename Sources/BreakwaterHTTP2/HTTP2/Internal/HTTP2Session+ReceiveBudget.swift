@@ -12,26 +12,15 @@ extension HTTP2Session {
             && (nghttp2_session_get_stream_local_window_size(session, streamID) <= 0
                 || nghttp2_session_get_local_window_size(session) <= 0)
         {
-            budgetWaiters[streamID] = nil
+            receiveBudget.removeWaiter(streamID)
             return false
         }
-        budgetWaiters[streamID] = waiter
-        receiveBudget.wantRelease()
-        // A reader may have freed room between the check and the wish: look again.
-        if !receiveBudget.isOver { releaseHeldBackStreams() }
+        receiveBudget.addWaiter(streamID, waiter)
         return true
     }
 
     /// The stream no longer waits for the budget (it ended).
     func stopWaitingForBudget(_ streamID: Int32) {
-        budgetWaiters[streamID] = nil
-    }
-
-    /// The budget has room again: every waiting stream consumes what it held back.
-    func releaseHeldBackStreams() {
-        guard !budgetWaiters.isEmpty else { return }
-        let waiters = budgetWaiters
-        budgetWaiters.removeAll()
-        for waiter in waiters.values { waiter.connectionBudgetReleased() }
+        receiveBudget.removeWaiter(streamID)
     }
 }

@@ -28,9 +28,18 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
     let remoteAddress: SocketAddress
     /// The nghttp2 session; nil once the connection is closed.
     @exclusivity(unchecked) var nghttp2: OpaquePointer?
-    /// The connection this session reports to; held until the session closes (the connection holds the
-    /// session too: the cycle ends there).
-    @exclusivity(unchecked) var delegate: (any HTTP2SessionDelegate)?
+    /// The connection this session reports to. Called through an unowned(unsafe) reference, so that a
+    /// callback (eight per request for the header fields alone) costs no retain and release; kept alive
+    /// by `retainedDelegate` until the session closes (the connection holds the session too: the cycle
+    /// ends there).
+    @exclusivity(unchecked) unowned(unsafe) private(set) var delegate: (any HTTP2SessionDelegate)?
+    @exclusivity(unchecked) private var retainedDelegate: (any HTTP2SessionDelegate)?
+
+    /// Sets the connection this session reports to. Loop thread, or before the session is shared.
+    func setDelegate(_ delegate: any HTTP2SessionDelegate) {
+        retainedDelegate = delegate
+        self.delegate = delegate
+    }
     @exclusivity(unchecked) private(set) var isClosed = false
 
     @exclusivity(unchecked) var writeBuffer: [UInt8] = []
@@ -76,8 +85,6 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
 
     /// What this connection's streams hold for their readers, against the connection's budget.
     let receiveBudget: ConnectionReceiveBudget
-    /// Streams holding back received bytes until the budget has room again.
-    @exclusivity(unchecked) var budgetWaiters: [Int32: any ReceiveBudgetWaiter] = [:]
 
     /// What a peer may make the session take, from the client's or the server's configuration.
     struct Limits {
@@ -112,7 +119,6 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
         }
         defer { nghttp2_option_del(option) }
         ownProtections = own
-        receiveBudget.owner = self
         var callbacks: OpaquePointer?
         guard nghttp2_session_callbacks_new(&callbacks) == 0, let callbacks else { return false }
         defer { nghttp2_session_callbacks_del(callbacks) }
@@ -322,6 +328,7 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
         Glibc.close(fd)
         delegate?.sessionClosed(reason: reason)
         delegate = nil
+        retainedDelegate = nil
         if let session = nghttp2 {
             nghttp2_session_del(session)
             nghttp2 = nil

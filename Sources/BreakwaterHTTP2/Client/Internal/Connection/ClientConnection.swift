@@ -28,7 +28,7 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
         self.configuration = manager.configuration
         self.authority = authority
         session = HTTP2Session(loop: loop, fd: fd, remoteAddress: remoteAddress, limits: manager.configuration.sessionLimits)
-        session.delegate = self
+        session.setDelegate(self)
     }
 
     /// Closes the connection now; `reason` nil for a graceful end.

@@ -62,7 +62,8 @@ final class ClientConnectionManager: @unchecked Sendable {
     func open(_ stream: ClientStream) {
         if !watchingLoopStop {
             watchingLoopStop = true
-            loop.onStop(self) { [weak self] in self?.close(nil) }
+            // Strong: removed when the manager has closed (a weak capture would slow every retain of it).
+            loop.onStop(self) { [self] in close(nil) }
         }
         guard (0...65535).contains(port) else {
             stream.fail(Status(code: .invalidArgument, message: "port \(port) is outside 0...65535"), neverReachedServer: true)

@@ -180,8 +180,8 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
             }
         }
         switch next {
-        case .end(let end):
-            return .end(end)
+        case .end:
+            return shared.withLock { $0.inbox.end }.map { .end($0) }
         case .item(.headers(let metadata)):
             return .headers(metadata)
         case .item(.message(let message, let encoding)):

@@ -29,6 +29,11 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
     @exclusivity(unchecked) private var prefaceTimer: UInt64?
     /// Armed while the connection has no stream (`maxConnectionIdle`).
     @exclusivity(unchecked) private var idleTimer: UInt64?
+    /// `maxConnectionAge`, then the grace period after its GOAWAY.
+    @exclusivity(unchecked) private var ageTimer: UInt64?
+    @exclusivity(unchecked) private var graceTimer: UInt64?
+    // The timers capture the connection strongly (a weak reference would move its reference counts to a
+    // side table and make every retain of it slow) and are all cancelled when the connection closes.
     /// The client's address in gRPC's peer form, made once for all the connection's requests.
     private lazy var peerDescription = remoteAddress.peerDescription
     private static let shutdownPing: [UInt8] = Array("bwdrain!".utf8)
@@ -37,7 +42,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         self.context = context
         info = HTTP2ConnectionInfo(isSecure: context.tls != nil)
         session = HTTP2Session(loop: loop, fd: fd, remoteAddress: remoteAddress, limits: context.configuration.sessionLimits)
-        session.delegate = self
+        session.setDelegate(self)
     }
 
     /// Closes the connection now; `reason` nil for a graceful end.
@@ -55,11 +60,10 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
             }
             session.tls = tls
             let timeout = configuration.tls?.handshakeTimeout ?? .seconds(10)
-            handshakeTimer = loop.scheduleTimer(at: .now + timeout) { [weak self] in
-                guard let self else { return }
-                self.handshakeTimer = nil
-                if self.session.tls?.isEstablished == false {
-                    self.close(reason: "TLS handshake timed out after \(timeout)")
+            handshakeTimer = loop.scheduleTimer(at: .now + timeout) { [self] in
+                handshakeTimer = nil
+                if session.tls?.isEstablished == false {
+                    close(reason: "TLS handshake timed out after \(timeout)")
                 }
             }
         }
@@ -94,9 +98,9 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         if let age = configuration.maxConnectionAge {
             // Plus or minus 10%, so that the connections of a fleet do not all go away at once.
             let jittered = age * Double.random(in: 0.9...1.1)
-            _ = loop.scheduleTimer(at: .now + jittered) { [weak self] in
-                guard let self else { return }
-                self.beginShutdown(graceDeadline: configuration.maxConnectionAgeGrace.map { .now + $0 })
+            ageTimer = loop.scheduleTimer(at: .now + jittered) { [self] in
+                ageTimer = nil
+                beginShutdown(graceDeadline: configuration.maxConnectionAgeGrace.map { .now + $0 })
             }
         }
         if context.isShuttingDown { beginShutdown(graceDeadline: context.graceDeadline ?? .now) }
@@ -105,19 +109,17 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
     /// The client has `prefaceTimeout` to send the preface and its first SETTINGS.
     private func armPrefaceTimer() {
         let timeout = context.configuration.prefaceTimeout
-        prefaceTimer = loop.scheduleTimer(at: .now + timeout) { [weak self] in
-            guard let self else { return }
-            self.prefaceTimer = nil
-            self.close(reason: "the client sent no HTTP/2 preface and SETTINGS within \(timeout)")
+        prefaceTimer = loop.scheduleTimer(at: .now + timeout) { [self] in
+            prefaceTimer = nil
+            close(reason: "the client sent no HTTP/2 preface and SETTINGS within \(timeout)")
         }
     }
 
     private func armIdleTimer() {
         guard let idle = context.configuration.maxConnectionIdle, idleTimer == nil, !shuttingDown else { return }
-        idleTimer = loop.scheduleTimer(at: .now + idle) { [weak self] in
-            guard let self else { return }
-            self.idleTimer = nil
-            if self.streams.isEmpty { self.beginShutdown(graceDeadline: .now + .seconds(10)) }
+        idleTimer = loop.scheduleTimer(at: .now + idle) { [self] in
+            idleTimer = nil
+            if streams.isEmpty { beginShutdown(graceDeadline: .now + .seconds(10)) }
         }
     }
 
@@ -134,8 +136,9 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         _ = nghttp2_submit_shutdown_notice(nghttp2)
         _ = Self.shutdownPing.withUnsafeBufferPointer { nghttp2_submit_ping(nghttp2, UInt8(NGHTTP2_FLAG_NONE.rawValue), $0.baseAddress) }
         if let graceDeadline {
-            _ = loop.scheduleTimer(at: graceDeadline) { [weak self] in
-                self?.close(reason: "connection shut down (grace period over)")
+            graceTimer = loop.scheduleTimer(at: graceDeadline) { [self] in
+                graceTimer = nil
+                close(reason: "connection shut down (grace period over)")
             }
         }
         session.scheduleFlush()
@@ -327,6 +330,8 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         cancelTimer(&handshakeTimer)
         cancelTimer(&prefaceTimer)
         cancelTimer(&idleTimer)
+        cancelTimer(&ageTimer)
+        cancelTimer(&graceTimer)
         let open = streams
         streams.removeAll()
         for stream in open.values {

@@ -42,6 +42,8 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
     let loop: EventLoop
     let streamID: Int32
     let connection: ServerConnection
+    /// The connection's session, held here so that each nghttp2 call is one load, not two.
+    let session: HTTP2Session
     private let shared: TSanMutex<Shared>
     private let budget: ConnectionReceiveBudget
 
@@ -69,7 +71,8 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
         self.loop = loop
         self.streamID = streamID
         self.connection = connection
-        budget = connection.session.receiveBudget
+        session = connection.session
+        budget = session.receiveBudget
         shared = TSanMutex(Shared(inbox: Inbox(bufferLimit: receiveBufferBytes)))
         self.maxReceiveMessageBytes = maxReceiveMessageBytes
         machine = GRPCServerStreamMachine(maxReceiveMessageBytes: maxReceiveMessageBytes, requestEncoding: head.requestEncoding)
@@ -107,10 +110,9 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
             }
         }
         switch next {
-        case .end(.success):
+        case .end:
+            if case .failure(let error)? = shared.withLock({ $0.inbox.end }) { throw error }
             return nil
-        case .end(.failure(let error)):
-            throw error
         case .item(let message):
             do {
                 return try message.decoded(using: head.requestEncoding, limit: maxReceiveMessageBytes)
@@ -183,19 +185,19 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
     // MARK: Loop side
 
     private func submitHeaders(_ metadata: Metadata?) {
-        guard let session = connection.session.nghttp2, machine.startResponse() else { return }
+        guard let h2 = session.nghttp2, machine.startResponse() else { return }
         var provider = HTTP2Session.dataProvider
         if let metadata, !metadata.isEmpty {
             let fields = GRPCHeaders.responseHeaders(metadata: metadata, encoding: head.responseEncoding)
-            _ = connection.session.headerScratch.withFields(fields) { nva, count in
-                nghttp2_submit_response(session, streamID, nva, count, &provider)
+            _ = session.headerScratch.withFields(fields) { nva, count in
+                nghttp2_submit_response(h2, streamID, nva, count, &provider)
             }
         } else {
             _ = connection.responseHeaders(encoding: head.responseEncoding).withFields { nva, count in
-                nghttp2_submit_response(session, streamID, nva, count, &provider)
+                nghttp2_submit_response(h2, streamID, nva, count, &provider)
             }
         }
-        connection.session.scheduleFlush()
+        session.scheduleFlush()
     }
 
     private func appendOutbound(_ payload: [UInt8], compressed: Bool) {
@@ -211,14 +213,14 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
     private func resumeIfDeferred() {
         if dataDeferred {
             dataDeferred = false
-            connection.session.resumeData(streamID)
+            session.resumeData(streamID)
         }
     }
 
     /// Ends the response with `status`; `cancel` also runs the cancel handlers and fails the handler's
     /// pending and future calls (transport-initiated ends: deadline, limits, malformed requests).
     func finishOnLoop(status: Status, trailers: Metadata, failHandlerWith error: RPCError? = nil) {
-        guard !machine.isFinished, let session = connection.session.nghttp2 else { return }
+        guard !machine.isFinished, let h2 = session.nghttp2 else { return }
         if let deadlineTimer {
             loop.cancelTimer(deadlineTimer)
             self.deadlineTimer = nil
@@ -237,13 +239,13 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
         case .none:
             return
         case .trailersOnly(let fields):
-            _ = connection.session.headerScratch.withFields(fields) { nva, count in
-                nghttp2_submit_response(session, streamID, nva, count, nil)
+            _ = session.headerScratch.withFields(fields) { nva, count in
+                nghttp2_submit_response(h2, streamID, nva, count, nil)
             }
         case .trailersAfterMessages:
             resumeIfDeferred()
         }
-        connection.session.scheduleFlush()
+        session.scheduleFlush()
     }
 
     /// Fails the handler's receive and send; runs the cancel handlers (later on the loop, never inside an
@@ -314,7 +316,7 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
             return
         }
         if holdBack ?? shared.withLock({ $0.inbox.isBehind }) { return }  // kicked when the handler takes
-        if budget.isOver && !connection.session.holdBackForBudget(streamID, self) {
+        if budget.isOver && !session.holdBackForBudget(streamID, self) {
             end(
                 Status(
                     code: .resourceExhausted,
@@ -383,14 +385,14 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
             : StatusMapping.status(forRSTStreamCode: errorCode)
         failHandler(RPCError(status: status), runCancelHandlers: handlerRunning)
         dropPartialMessage()
-        connection.session.stopWaitingForBudget(streamID)
+        session.stopWaitingForBudget(streamID)
         consumeHeldBack()
     }
 
     /// The handler caught up with the stream's buffer: consume what was held back, unless the connection
     /// is over its budget.
     private func kicked() {
-        if budget.isOver, connection.session.holdBackForBudget(streamID, self) { return }
+        if budget.isOver, session.holdBackForBudget(streamID, self) { return }
         consumeHeldBack()
     }
 
@@ -402,24 +404,24 @@ final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked
         guard unconsumed > 0 else { return }
         let n = unconsumed
         unconsumed = 0
-        connection.session.consume(machine.isFinished ? 0 : streamID, n)
+        session.consume(machine.isFinished ? 0 : streamID, n)
     }
 
     /// nghttp2 asks for response DATA.
     func readData(into buffer: UnsafeMutableRawBufferPointer, flags: UnsafeMutablePointer<UInt32>) -> Int {
         let n = outbound.read(into: buffer)
         if n > 0, let writer = shared.withLock({ $0.outbound.drained(n) }) { writer.resume() }
-        if outbound.isEmpty, machine.pendingTrailers != nil, let session = connection.session.nghttp2,
+        if outbound.isEmpty, machine.pendingTrailers != nil, let h2 = session.nghttp2,
             let trailers = machine.takeTrailers()
         {
             flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
             switch trailers {
             case .fields(let fields):
-                _ = connection.session.headerScratch.withFields(fields) { nva, count in
-                    nghttp2_submit_trailer(session, streamID, nva, count)
+                _ = session.headerScratch.withFields(fields) { nva, count in
+                    nghttp2_submit_trailer(h2, streamID, nva, count)
                 }
             case .ok:
-                _ = connection.okTrailers.withFields { nva, count in nghttp2_submit_trailer(session, streamID, nva, count) }
+                _ = connection.okTrailers.withFields { nva, count in nghttp2_submit_trailer(h2, streamID, nva, count) }
             }
             return n
         }
