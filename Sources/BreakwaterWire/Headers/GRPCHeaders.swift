@@ -6,14 +6,36 @@ public typealias HeaderField = (name: String, value: String)
 /// Pure functions: the transport moves the fields, this decides what they are and mean.
 public enum GRPCHeaders {
     /// Header names that carry protocol state and never appear as custom metadata.
-    @inline(__always)
     public static func isReserved(_ name: String) -> Bool {
-        if name.first == ":" { return true }
-        switch name {
-        case "content-type", "te", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding",
-            "grpc-status", "grpc-message", "content-length", "connection", "host",
-            "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+        // Judged by first byte and length before any string comparison: this runs for every received
+        // field, and most names (user-agent, custom metadata) fail the cheap test.
+        let utf8 = name.utf8
+        guard let first = utf8.first else { return false }
+        let count = utf8.count
+        switch first {
+        case UInt8(ascii: ":"):
             return true
+        case UInt8(ascii: "c"):
+            return (count == 12 && name == "content-type") || (count == 14 && name == "content-length")
+                || (count == 10 && name == "connection")
+        case UInt8(ascii: "g"):
+            switch count {
+            case 11: return name == "grpc-status"
+            case 12: return name == "grpc-timeout" || name == "grpc-message"
+            case 13: return name == "grpc-encoding"
+            case 20: return name == "grpc-accept-encoding"
+            default: return false
+            }
+        case UInt8(ascii: "t"):
+            return (count == 2 && name == "te") || (count == 17 && name == "transfer-encoding")
+        case UInt8(ascii: "h"):
+            return count == 4 && name == "host"
+        case UInt8(ascii: "k"):
+            return count == 10 && name == "keep-alive"
+        case UInt8(ascii: "p"):
+            return count == 16 && name == "proxy-connection"
+        case UInt8(ascii: "u"):
+            return count == 7 && name == "upgrade"
         default:
             return false
         }
@@ -43,7 +65,7 @@ public enum GRPCHeaders {
             // not become a `grpc-status` entry, nor `X-Trace-Bin` a string under an `-bin` key.
             let key = isLowercaseASCII(name) ? name : name.lowercased()
             guard !isReserved(key) else { continue }
-            if key.hasSuffix("-bin") {
+            if isBinaryKey(key) {
                 guard let bytes = Base64.decode(value) else {
                     throw RPCError(code: .internalError, message: "metadata '\(excerpt(key))' is not valid base64")
                 }
@@ -53,6 +75,15 @@ public enum GRPCHeaders {
             }
         }
         return metadata
+    }
+
+    /// True when `key` ends in `-bin`, compared as bytes (a `hasSuffix` on the String costs a
+    /// Unicode-aware comparison per received field).
+    @inline(__always)
+    static func isBinaryKey(_ key: String) -> Bool {
+        let utf8 = key.utf8
+        guard utf8.count >= 4 else { return false }
+        return utf8.reversed().starts(with: "nib-".utf8)
     }
 
     /// At most 64 bytes of a value that came from a peer, for an error message.

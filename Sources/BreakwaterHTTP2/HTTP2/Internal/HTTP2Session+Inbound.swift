@@ -32,14 +32,17 @@ extension HTTP2Session {
     ) -> Int32 {
         blockBytes += name.count + value.count + 32
         if blockBytes > maxInboundHeaderListSize {
+            if frame.streamID == blockStreamID { blockStreamID = 0 }
             delegate?.sessionAbandonedHeaders(frame)
             // ENHANCE_YOUR_CALM, which gRPC peers read as RESOURCE_EXHAUSTED (nghttp2 would say
             // INTERNAL_ERROR); a no-op when the delegate already reset the stream.
             resetStream(frame.streamID, code: StatusMapping.HTTP2ErrorCode.enhanceYourCalm.rawValue)
             return HTTP2Callbacks.skipBlock
         }
-        let (n, v) = headerStrings.field(name: name, value: value)
-        return delegate?.sessionReceivedHeader(frame, name: n, value: v) ?? 0
+        // Collected here, not field by field in the delegate: one call per block, not per field.
+        guard blockStreamID != 0, frame.streamID == blockStreamID else { return 0 }
+        blockFields.append(headerStrings.field(name: name, value: value))
+        return 0
     }
 
     /// A header block begins, from nghttp2.
@@ -48,7 +51,17 @@ extension HTTP2Session {
         continuations = 0
         let kind = frame.type == UInt32(NGHTTP2_HEADERS.rawValue) ? Int(frame.pointee.headers.cat.rawValue) : -1
         headerStrings.beginBlock(kind: kind)
-        return delegate?.sessionBeganHeaders(frame) ?? 0
+        blockFields.removeAll(keepingCapacity: true)
+        blockStreamID = 0
+        switch delegate?.sessionBeganHeaders(frame) ?? .ignore {
+        case .collect:
+            blockStreamID = frame.streamID
+            return 0
+        case .ignore:
+            return 0
+        case .skip:
+            return HTTP2Callbacks.skipBlock
+        }
     }
 
     /// A frame header arrived (installed only when the library does not limit CONTINUATIONs itself).
@@ -69,6 +82,13 @@ extension HTTP2Session {
             !resetLimiter.admit(at: .now)
         {
             terminate(code: .enhanceYourCalm)
+            return 0
+        }
+        if frame.type == UInt32(NGHTTP2_HEADERS.rawValue) {
+            let collected = blockStreamID != 0 && frame.streamID == blockStreamID
+            blockStreamID = 0
+            delegate?.sessionReceivedHeaders(frame, fields: collected ? blockFields : nil)
+            blockFields.removeAll(keepingCapacity: true)
             return 0
         }
         return delegate?.sessionReceivedFrame(frame) ?? 0

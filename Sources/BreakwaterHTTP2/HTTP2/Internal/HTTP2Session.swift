@@ -75,6 +75,9 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
     @exclusivity(unchecked) var resetLimiter: ResetRateLimiter
     /// Bytes of the header block being received (name + value + 32 per field, as RFC 9113 counts them).
     @exclusivity(unchecked) var blockBytes = 0
+    /// The stream whose header block is being collected for the delegate (0: none), and its fields.
+    @exclusivity(unchecked) var blockStreamID: Int32 = 0
+    @exclusivity(unchecked) var blockFields: [HeaderField] = []
     /// CONTINUATION frames since the last HEADERS (counted only when the library does not).
     @exclusivity(unchecked) var continuations = 0
     /// The connection asked nghttp2 to end the session (GOAWAY queued): send it before closing.
@@ -419,7 +422,8 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
     }
 
     func receiveStreamClose(_ streamID: Int32, errorCode: UInt32) -> Int32 {
-        delegate?.sessionClosedStream(streamID, errorCode: errorCode) ?? 0
+        if streamID == blockStreamID { blockStreamID = 0 }
+        return delegate?.sessionClosedStream(streamID, errorCode: errorCode) ?? 0
     }
 
     func frameSent(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {

@@ -1,3 +1,4 @@
+import BreakwaterWire
 import CNghttp2
 
 /// What an `HTTP2Session` tells the connection that owns it: the frames and stream events nghttp2 decoded,
@@ -7,14 +8,15 @@ import CNghttp2
 /// Return values are nghttp2's: 0 to go on, `HTTP2Callbacks.skipBlock` from the header callbacks to reset
 /// the stream and skip the rest of its block.
 protocol HTTP2SessionDelegate: AnyObject {
-    /// A header block begins (HEADERS frame, before its fields).
-    func sessionBeganHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32
-    /// One field of the current header block.
-    func sessionReceivedHeader(_ frame: UnsafePointer<nghttp2_frame>, name: String, value: String) -> Int32
+    /// A header block begins (HEADERS frame, before its fields): whether the session collects its fields
+    /// for `sessionReceivedHeaders`.
+    func sessionBeganHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> HeaderBlockChoice
+    /// A HEADERS frame whose block is complete, with its fields when the delegate chose `.collect`.
+    func sessionReceivedHeaders(_ frame: UnsafePointer<nghttp2_frame>, fields: [HeaderField]?)
     /// The current header block passed the header-list limit: the session resets its stream (with
     /// ENHANCE_YOUR_CALM, unless the delegate already reset it with a code of its own) and skips the rest.
     func sessionAbandonedHeaders(_ frame: UnsafePointer<nghttp2_frame>)
-    /// A whole frame arrived (HEADERS once its block is complete, DATA, SETTINGS, PING, GOAWAY, ...).
+    /// A whole frame other than HEADERS arrived (DATA, SETTINGS, PING, GOAWAY, ...).
     func sessionReceivedFrame(_ frame: UnsafePointer<nghttp2_frame>) -> Int32
     /// A chunk of DATA for `streamID`.
     func sessionReceivedData(streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32
@@ -32,6 +34,16 @@ protocol HTTP2SessionDelegate: AnyObject {
     func sessionTLSEstablished(_ tls: TLSSession) -> String?
     /// The socket and session are gone: end every stream. `reason` nil for a graceful close.
     func sessionClosed(reason: String?)
+}
+
+/// What the session does with the fields of a header block that begins.
+enum HeaderBlockChoice {
+    /// Decode them and hand them over with the frame.
+    case collect
+    /// Let them pass: the frame still arrives, without fields (trailers of a stream nobody reads).
+    case ignore
+    /// The delegate reset the stream: skip the block.
+    case skip
 }
 
 extension HTTP2SessionDelegate {

@@ -18,10 +18,6 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
     @exclusivity(unchecked) private(set) var streams: [Int32: ClientStream] = [:]
     @exclusivity(unchecked) private(set) var receivedSettings = false
     @exclusivity(unchecked) private(set) var goingAway = false
-    /// The header block being received, for the stream `blockStreamID` (0: none, or one we do not track).
-    /// HTTP/2 sends a header block as one run of frames, so at most one is open; the array is reused.
-    @exclusivity(unchecked) private var blockStreamID: Int32 = 0
-    @exclusivity(unchecked) private var blockFields: [HeaderField] = []
 
     init(loop: EventLoop, fd: Int32, remoteAddress: SocketAddress, manager: ClientConnectionManager, authority: String) {
         self.manager = manager
@@ -87,10 +83,9 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
 
     // MARK: Callbacks
 
-    func sessionBeganHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
-        blockFields.removeAll(keepingCapacity: true)
-        blockStreamID = streams[frame.streamID] == nil ? 0 : frame.streamID
-        return 0
+    func sessionBeganHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> HeaderBlockChoice {
+        // A stream we no longer track (cancelled, failed) has nobody to read its headers.
+        streams[frame.streamID] == nil ? .ignore : .collect
     }
 
     func sessionAbandonedHeaders(_ frame: UnsafePointer<nghttp2_frame>) {
@@ -101,22 +96,16 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
                     message: "response header list is over the limit of \(session.maxInboundHeaderListSize) bytes: \(remoteAddress)"),
                 reset: StatusMapping.HTTP2ErrorCode.cancel.rawValue)
         }
-        if blockStreamID == frame.streamID { blockStreamID = 0 }
     }
 
-    func sessionReceivedHeader(_ frame: UnsafePointer<nghttp2_frame>, name: String, value: String) -> Int32 {
-        if blockStreamID != 0 && frame.streamID == blockStreamID { blockFields.append((name, value)) }
-        return 0
+    func sessionReceivedHeaders(_ frame: UnsafePointer<nghttp2_frame>, fields: [HeaderField]?) {
+        if let fields, let stream = streams[frame.streamID] {
+            stream.receiveHeaderBlock(fields, endStream: frame.endStream)
+        }
     }
 
     func sessionReceivedFrame(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         switch frame.type {
-        case UInt32(NGHTTP2_HEADERS.rawValue):
-            if blockStreamID != 0 && frame.streamID == blockStreamID, let stream = streams[frame.streamID] {
-                blockStreamID = 0
-                stream.receiveHeaderBlock(blockFields, endStream: frame.endStream)
-                blockFields.removeAll(keepingCapacity: true)
-            }
         case UInt32(NGHTTP2_DATA.rawValue):
             if frame.endStream, let stream = streams[frame.streamID] {
                 stream.receiveEndOfStream()
@@ -147,7 +136,6 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
     }
 
     func sessionClosedStream(_ streamID: Int32, errorCode: UInt32) -> Int32 {
-        if streamID == blockStreamID { blockStreamID = 0 }
         guard let stream = streams.removeValue(forKey: streamID) else { return 0 }
         stream.streamClosed(errorCode: errorCode)
         return 0

@@ -18,8 +18,6 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
     @exclusivity(unchecked) private var streams: [Int32: ServerStream] = [:]
     /// The request header block being received. HTTP/2 sends a header block as one run of frames (HEADERS
     /// then CONTINUATIONs, nothing in between), so at most one is open per connection; the array is reused.
-    @exclusivity(unchecked) private var blockStreamID: Int32 = 0
-    @exclusivity(unchecked) private var blockFields: [HeaderField] = []
     @exclusivity(unchecked) private var shuttingDown = false
     @exclusivity(unchecked) private var finalGoAwaySent = false
     /// What handlers learn of this connection (its TLS peer once the handshake is done).
@@ -152,40 +150,28 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
 
     // MARK: Callbacks
 
-    func sessionBeganHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
-        blockFields.removeAll(keepingCapacity: true)
-        blockStreamID = 0
+    func sessionBeganHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> HeaderBlockChoice {
+        // Only a request's first block is read; request trailers carry nothing gRPC uses.
         guard frame.type == UInt32(NGHTTP2_HEADERS.rawValue) && frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST else {
-            return 0
+            return .ignore
         }
         if streams.count >= context.configuration.maxConcurrentStreams {
             session.resetStream(frame.streamID, code: StatusMapping.HTTP2ErrorCode.refusedStream.rawValue)
-            return HTTP2Callbacks.skipBlock
+            return .skip
         }
-        blockStreamID = frame.streamID
-        return 0
+        return .collect
     }
 
-    func sessionReceivedHeader(_ frame: UnsafePointer<nghttp2_frame>, name: String, value: String) -> Int32 {
-        guard blockStreamID != 0, frame.streamID == blockStreamID else { return 0 }
-        blockFields.append((name, value))
-        return 0
-    }
-
-    func sessionAbandonedHeaders(_ frame: UnsafePointer<nghttp2_frame>) {
-        if frame.streamID == blockStreamID { blockStreamID = 0 }
+    func sessionReceivedHeaders(_ frame: UnsafePointer<nghttp2_frame>, fields: [HeaderField]?) {
+        if let fields {
+            startRequest(frame.streamID, fields: fields, endStream: frame.endStream)
+        } else if frame.endStream, let stream = streams[frame.streamID] {
+            stream.receiveEndOfStream()
+        }
     }
 
     func sessionReceivedFrame(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         switch frame.type {
-        case UInt32(NGHTTP2_HEADERS.rawValue):
-            if blockStreamID != 0 && frame.streamID == blockStreamID {
-                blockStreamID = 0
-                startRequest(frame.streamID, fields: blockFields, endStream: frame.endStream)
-                blockFields.removeAll(keepingCapacity: true)
-            } else if frame.endStream, let stream = streams[frame.streamID] {
-                stream.receiveEndOfStream()
-            }
         case UInt32(NGHTTP2_DATA.rawValue):
             if frame.endStream, let stream = streams[frame.streamID] {
                 stream.receiveEndOfStream()
@@ -283,7 +269,6 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
     }
 
     func sessionClosedStream(_ streamID: Int32, errorCode: UInt32) -> Int32 {
-        if streamID == blockStreamID { blockStreamID = 0 }
         plainBodies[streamID] = nil
         streams.removeValue(forKey: streamID)?.streamClosed(errorCode: errorCode)
         if streams.isEmpty { armIdleTimer() }
