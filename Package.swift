@@ -24,6 +24,9 @@ let package = Package(
         .executable(name: "echo-bench", targets: ["EchoBench"]),
         // Code generation: the protoc plugin for services.
         .executable(name: "protoc-gen-breakwater", targets: ["protoc-gen-breakwater"]),
+        // gRPC's interop test server and client (grpc.testing.TestService).
+        .executable(name: "interop-server", targets: ["InteropServer"]),
+        .executable(name: "interop-client", targets: ["InteropClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -157,6 +160,40 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // gRPC's interop suite: generated grpc.testing code, the TestService and the client test cases.
+        .target(
+            name: "BreakwaterInterop",
+            dependencies: [
+                "BreakwaterCore",
+                "BreakwaterProtobuf",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Interop/BreakwaterInterop",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "InteropServer",
+            dependencies: [
+                "BreakwaterInterop",
+                "BreakwaterCore",
+                "BreakwaterHTTP2",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Interop/InteropServer",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "InteropClient",
+            dependencies: [
+                "BreakwaterInterop",
+                "BreakwaterCore",
+                "BreakwaterHTTP2",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Interop/InteropClient",
+            swiftSettings: strict
+        ),
+
         // Test helpers shared by several test targets (clocks, seeded randomness, ending child processes).
         .target(
             name: "BreakwaterTestSupport",
@@ -180,7 +217,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EchoTests",
-            dependencies: ["BreakwaterCore", "BreakwaterHTTP2", "BreakwaterProtobuf", "EchoService", "BreakwaterResilience", "BreakwaterTestSupport"],
+            dependencies: ["BreakwaterCore", "BreakwaterHTTP2", "BreakwaterProtobuf", "EchoService", "BreakwaterResilience", "BreakwaterTestSupport", "BreakwaterInterop"],
             swiftSettings: strict
         ),
         // Golden files and a compile check for the generator; Fixtures holds protos, descriptor sets and

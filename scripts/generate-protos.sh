@@ -35,18 +35,31 @@ if [ $check -eq 1 ]; then
   trap 'rm -rf "$out"' EXIT
 fi
 
-# gen DIR VISIBILITY INCLUDE FILE... : messages and services of FILEs into DIR.
-gen() {
-  local dir="$out/$1" visibility="$2" include="$3"
+# messages DIR OPTIONS INCLUDE FILE... : the messages of FILEs into DIR (protoc-gen-swift).
+messages() {
+  local dir="$out/$1" opts="$2" include="$3"
   shift 3
   mkdir -p "$dir"
-  protoc --plugin=protoc-gen-swift="$swift_plugin" --plugin=protoc-gen-breakwater="$bw_plugin" \
-    --swift_out="$dir" --swift_opt=Visibility="$visibility" \
-    --breakwater_out="$dir" --breakwater_opt=Visibility="$visibility" \
+  protoc --plugin=protoc-gen-swift="$swift_plugin" --swift_out="$dir" --swift_opt="$opts" -I "$include" "$@"
+}
+# services DIR OPTIONS INCLUDE FILE... : the services of FILEs into DIR (protoc-gen-breakwater).
+services() {
+  local dir="$out/$1" opts="$2" include="$3"
+  shift 3
+  mkdir -p "$dir"
+  protoc --plugin=protoc-gen-breakwater="$bw_plugin" --breakwater_out="$dir" --breakwater_opt="$opts" \
     -I "$include" "$@"
 }
 
-gen Examples/echo/EchoService/Generated Public Protos Protos/echo.proto
+# The echo example.
+messages Examples/echo/EchoService/Generated Visibility=Public Protos Protos/echo.proto
+services Examples/echo/EchoService/Generated Visibility=Public Protos Protos/echo.proto
+
+# gRPC's interop suite (grpc.testing), from grpc-proto; the protos themselves are not committed.
+interop=Interop/BreakwaterInterop/Generated
+messages $interop Visibility=Package,FileNaming=DropPath $GRPC_PROTO \
+  grpc/testing/test.proto grpc/testing/messages.proto grpc/testing/empty.proto
+services $interop Visibility=Package,FileNaming=DropPath $GRPC_PROTO grpc/testing/test.proto
 
 # The generator's golden cases: for each, the descriptor set the test feeds the generator, the plugin's
 # output to compare with, and the messages the compile test builds it with.
@@ -70,7 +83,7 @@ done < "$fixtures/cases.txt"
 
 if [ $check -eq 1 ]; then
   status=0
-  for dir in Examples/echo/EchoService/Generated Tests/BreakwaterCodeGenTests/Fixtures/golden \
+  for dir in Examples/echo/EchoService/Generated Interop/BreakwaterInterop/Generated Tests/BreakwaterCodeGenTests/Fixtures/golden \
     Tests/BreakwaterCodeGenTests/Fixtures/descriptors; do
     diff -r "$root/$dir" "$out/$dir" || status=1
   done
