@@ -46,6 +46,10 @@ public struct FileGenerator {
         for module in imports(file) {
             w.line("import \(module)")
         }
+        if options.reflection {
+            w.line()
+            emitReflectionData(file: file, into: &w)
+        }
         for service in services {
             w.line()
             emitNamespace(service, file: file, into: &w)
@@ -125,7 +129,12 @@ public struct FileGenerator {
             }
             if options.reflection {
                 w.line()
-                emitReflectionData(file: file, into: &w)
+                w.doc(
+                    "The serialized `google.protobuf.FileDescriptorProto` of `\(file.name)` and of each file it imports, transitively, base64-encoded: what a reflection service needs to describe the service."
+                )
+                w.block("\(access)static var fileDescriptorProtos: [String] {") { w in
+                    w.line("_breakwaterFileDescriptorProtos")
+                }
             }
         }
     }
@@ -141,10 +150,9 @@ public struct FileGenerator {
             for dependency in f.dependencies { visit(dependency) }
         }
         visit(file)
-        w.doc(
-            "The serialized `google.protobuf.FileDescriptorProto` of `\(file.name)` and of each file it imports, transitively, base64-encoded: what a reflection service needs to describe the service."
-        )
-        w.block("\(access)static let fileDescriptorProtos: [String] = [", close: "]") { w in
+        w.line("/// The serialized descriptors of `\(file.name)` and the files it imports, base64-encoded (the")
+        w.line("/// services' `fileDescriptorProtos`).")
+        w.block("private let _breakwaterFileDescriptorProtos: [String] = [", close: "]") { w in
             for f in ordered {
                 let proto = f.extractProto()
                 let bytes: [UInt8] = (try? proto.serializedBytes()) ?? []

@@ -8,6 +8,19 @@
 import BreakwaterCore
 import BreakwaterProtobuf
 
+/// The serialized descriptors of `echo.proto` and the files it imports, base64-encoded (the
+/// services' `fileDescriptorProtos`).
+private let _breakwaterFileDescriptorProtos: [String] = [
+    // echo.proto
+    """
+    CgplY2hvLnByb3RvEgRlY2hvIiEKC0VjaG9SZXF1ZXN0EhIKBHRleHQYASABKAlSBHRleHQiIgoMRWNob1Jlc3BvbnNlEhIK\
+    BHRleHQYASABKAlSBHRleHQy2AEKBEVjaG8SLgoDR2V0EhEuZWNoby5FY2hvUmVxdWVzdBoSLmVjaG8uRWNob1Jlc3BvbnNl\
+    IgASMwoGRXhwYW5kEhEuZWNoby5FY2hvUmVxdWVzdBoSLmVjaG8uRWNob1Jlc3BvbnNlIgAwARI0CgdDb2xsZWN0EhEuZWNo\
+    by5FY2hvUmVxdWVzdBoSLmVjaG8uRWNob1Jlc3BvbnNlIgAoARI1CgZVcGRhdGUSES5lY2hvLkVjaG9SZXF1ZXN0GhIuZWNo\
+    by5FY2hvUmVzcG9uc2UiACgBMAFiBnByb3RvMw==
+    """,
+]
+
 // MARK: - echo.Echo
 
 /// The `echo.Echo` service: its name and the descriptors of its methods.
@@ -75,16 +88,9 @@ public enum Echo_Echo: Sendable {
     }
 
     /// The serialized `google.protobuf.FileDescriptorProto` of `echo.proto` and of each file it imports, transitively, base64-encoded: what a reflection service needs to describe the service.
-    public static let fileDescriptorProtos: [String] = [
-        // echo.proto
-        """
-        CgplY2hvLnByb3RvEgRlY2hvIiEKC0VjaG9SZXF1ZXN0EhIKBHRleHQYASABKAlSBHRleHQiIgoMRWNob1Jlc3BvbnNlEhIK\
-        BHRleHQYASABKAlSBHRleHQy2AEKBEVjaG8SLgoDR2V0EhEuZWNoby5FY2hvUmVxdWVzdBoSLmVjaG8uRWNob1Jlc3BvbnNl\
-        IgASMwoGRXhwYW5kEhEuZWNoby5FY2hvUmVxdWVzdBoSLmVjaG8uRWNob1Jlc3BvbnNlIgAwARI0CgdDb2xsZWN0EhEuZWNo\
-        by5FY2hvUmVxdWVzdBoSLmVjaG8uRWNob1Jlc3BvbnNlIgAoARI1CgZVcGRhdGUSES5lY2hvLkVjaG9SZXF1ZXN0GhIuZWNo\
-        by5FY2hvUmVzcG9uc2UiACgBMAFiBnByb3RvMw==
-        """,
-    ]
+    public static var fileDescriptorProtos: [String] {
+        _breakwaterFileDescriptorProtos
+    }
 }
 
 extension Echo_Echo {

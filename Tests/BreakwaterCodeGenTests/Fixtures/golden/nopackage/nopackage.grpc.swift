@@ -8,6 +8,20 @@
 import BreakwaterCore
 import BreakwaterProtobuf
 
+/// The serialized descriptors of `nopackage.proto` and the files it imports, base64-encoded (the
+/// services' `fileDescriptorProtos`).
+private let _breakwaterFileDescriptorProtos: [String] = [
+    // nopackage.proto
+    """
+    Cg9ub3BhY2thZ2UucHJvdG8iHAoGQ2xpZW50EhIKBG5hbWUYASABKAlSBG5hbWUiTAoGTWV0aG9kEiMKBWlubmVyGAEgASgL\
+    Mg0uTWV0aG9kLklubmVyUgVpbm5lchodCgVJbm5lchIUCgV2YWx1ZRgBIAEoBVIFdmFsdWUiBwoFSW5wdXQiCgoIUmVxdWVz\
+    dHMykQIKCFByb3RvY29sEhkKA0dldBIHLkNsaWVudBoHLk1ldGhvZCIAEh8KA2dldBINLk1ldGhvZC5Jbm5lchoHLkNsaWVu\
+    dCIAEhoKBlJldHVybhIGLklucHV0GgYuSW5wdXQiABIcCgRTZWxmEgcuQ2xpZW50GgcuQ2xpZW50IgAwARIhCgRJbml0Eg0u\
+    TWV0aG9kLklubmVyGgYuSW5wdXQiACgBEiUKD0dldFdpdGhNZXRhZGF0YRIHLkNsaWVudBoHLkNsaWVudCIAEh8KC2Rlc2Ny\
+    aXB0b3JzEgYuSW5wdXQaBi5JbnB1dCIAEiQKBlN0cmVhbRIJLlJlcXVlc3RzGgkuUmVxdWVzdHMiACgBMAFiBnByb3RvMw==
+    """,
+]
+
 // MARK: - Protocol
 
 /// A service named like a Swift keyword type.
@@ -135,17 +149,9 @@ package enum Protocol_: Sendable {
     }
 
     /// The serialized `google.protobuf.FileDescriptorProto` of `nopackage.proto` and of each file it imports, transitively, base64-encoded: what a reflection service needs to describe the service.
-    package static let fileDescriptorProtos: [String] = [
-        // nopackage.proto
-        """
-        Cg9ub3BhY2thZ2UucHJvdG8iHAoGQ2xpZW50EhIKBG5hbWUYASABKAlSBG5hbWUiTAoGTWV0aG9kEiMKBWlubmVyGAEgASgL\
-        Mg0uTWV0aG9kLklubmVyUgVpbm5lchodCgVJbm5lchIUCgV2YWx1ZRgBIAEoBVIFdmFsdWUiBwoFSW5wdXQiCgoIUmVxdWVz\
-        dHMykQIKCFByb3RvY29sEhkKA0dldBIHLkNsaWVudBoHLk1ldGhvZCIAEh8KA2dldBINLk1ldGhvZC5Jbm5lchoHLkNsaWVu\
-        dCIAEhoKBlJldHVybhIGLklucHV0GgYuSW5wdXQiABIcCgRTZWxmEgcuQ2xpZW50GgcuQ2xpZW50IgAwARIhCgRJbml0Eg0u\
-        TWV0aG9kLklubmVyGgYuSW5wdXQiACgBEiUKD0dldFdpdGhNZXRhZGF0YRIHLkNsaWVudBoHLkNsaWVudCIAEh8KC2Rlc2Ny\
-        aXB0b3JzEgYuSW5wdXQaBi5JbnB1dCIAEiQKBlN0cmVhbRIJLlJlcXVlc3RzGgkuUmVxdWVzdHMiACgBMAFiBnByb3RvMw==
-        """,
-    ]
+    package static var fileDescriptorProtos: [String] {
+        _breakwaterFileDescriptorProtos
+    }
 }
 
 extension Protocol_ {

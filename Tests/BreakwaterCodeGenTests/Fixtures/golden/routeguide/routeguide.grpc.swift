@@ -8,6 +8,26 @@
 import BreakwaterCore
 import BreakwaterProtobuf
 
+/// The serialized descriptors of `routeguide.proto` and the files it imports, base64-encoded (the
+/// services' `fileDescriptorProtos`).
+private let _breakwaterFileDescriptorProtos: [String] = [
+    // routeguide.proto
+    """
+    ChByb3V0ZWd1aWRlLnByb3RvEgpyb3V0ZWd1aWRlIkEKBVBvaW50EhoKCGxhdGl0dWRlGAEgASgFUghsYXRpdHVkZRIcCgls\
+    b25naXR1ZGUYAiABKAVSCWxvbmdpdHVkZSJRCglSZWN0YW5nbGUSIQoCbG8YASABKAsyES5yb3V0ZWd1aWRlLlBvaW50UgJs\
+    bxIhCgJoaRgCIAEoCzIRLnJvdXRlZ3VpZGUuUG9pbnRSAmhpIkwKB0ZlYXR1cmUSEgoEbmFtZRgBIAEoCVIEbmFtZRItCghs\
+    b2NhdGlvbhgCIAEoCzIRLnJvdXRlZ3VpZGUuUG9pbnRSCGxvY2F0aW9uIlQKCVJvdXRlTm90ZRItCghsb2NhdGlvbhgBIAEo\
+    CzIRLnJvdXRlZ3VpZGUuUG9pbnRSCGxvY2F0aW9uEhgKB21lc3NhZ2UYAiABKAlSB21lc3NhZ2UikwEKDFJvdXRlU3VtbWFy\
+    eRIfCgtwb2ludF9jb3VudBgBIAEoBVIKcG9pbnRDb3VudBIjCg1mZWF0dXJlX2NvdW50GAIgASgFUgxmZWF0dXJlQ291bnQS\
+    GgoIZGlzdGFuY2UYAyABKAVSCGRpc3RhbmNlEiEKDGVsYXBzZWRfdGltZRgEIAEoBVILZWxhcHNlZFRpbWUywAIKClJvdXRl\
+    R3VpZGUSNgoKR2V0RmVhdHVyZRIRLnJvdXRlZ3VpZGUuUG9pbnQaEy5yb3V0ZWd1aWRlLkZlYXR1cmUiABI+CgxMaXN0RmVh\
+    dHVyZXMSFS5yb3V0ZWd1aWRlLlJlY3RhbmdsZRoTLnJvdXRlZ3VpZGUuRmVhdHVyZSIAMAESPgoLUmVjb3JkUm91dGUSES5y\
+    b3V0ZWd1aWRlLlBvaW50Ghgucm91dGVndWlkZS5Sb3V0ZVN1bW1hcnkiACgBEj8KCVJvdXRlQ2hhdBIVLnJvdXRlZ3VpZGUu\
+    Um91dGVOb3RlGhUucm91dGVndWlkZS5Sb3V0ZU5vdGUiACgBMAESOQoKT2xkRmVhdHVyZRIRLnJvdXRlZ3VpZGUuUG9pbnQa\
+    Ey5yb3V0ZWd1aWRlLkZlYXR1cmUiA4gCAWIGcHJvdG8z
+    """,
+]
+
 // MARK: - routeguide.RouteGuide
 
 /// Interface exported by the server.
@@ -105,23 +125,9 @@ public enum Routeguide_RouteGuide: Sendable {
     }
 
     /// The serialized `google.protobuf.FileDescriptorProto` of `routeguide.proto` and of each file it imports, transitively, base64-encoded: what a reflection service needs to describe the service.
-    public static let fileDescriptorProtos: [String] = [
-        // routeguide.proto
-        """
-        ChByb3V0ZWd1aWRlLnByb3RvEgpyb3V0ZWd1aWRlIkEKBVBvaW50EhoKCGxhdGl0dWRlGAEgASgFUghsYXRpdHVkZRIcCgls\
-        b25naXR1ZGUYAiABKAVSCWxvbmdpdHVkZSJRCglSZWN0YW5nbGUSIQoCbG8YASABKAsyES5yb3V0ZWd1aWRlLlBvaW50UgJs\
-        bxIhCgJoaRgCIAEoCzIRLnJvdXRlZ3VpZGUuUG9pbnRSAmhpIkwKB0ZlYXR1cmUSEgoEbmFtZRgBIAEoCVIEbmFtZRItCghs\
-        b2NhdGlvbhgCIAEoCzIRLnJvdXRlZ3VpZGUuUG9pbnRSCGxvY2F0aW9uIlQKCVJvdXRlTm90ZRItCghsb2NhdGlvbhgBIAEo\
-        CzIRLnJvdXRlZ3VpZGUuUG9pbnRSCGxvY2F0aW9uEhgKB21lc3NhZ2UYAiABKAlSB21lc3NhZ2UikwEKDFJvdXRlU3VtbWFy\
-        eRIfCgtwb2ludF9jb3VudBgBIAEoBVIKcG9pbnRDb3VudBIjCg1mZWF0dXJlX2NvdW50GAIgASgFUgxmZWF0dXJlQ291bnQS\
-        GgoIZGlzdGFuY2UYAyABKAVSCGRpc3RhbmNlEiEKDGVsYXBzZWRfdGltZRgEIAEoBVILZWxhcHNlZFRpbWUywAIKClJvdXRl\
-        R3VpZGUSNgoKR2V0RmVhdHVyZRIRLnJvdXRlZ3VpZGUuUG9pbnQaEy5yb3V0ZWd1aWRlLkZlYXR1cmUiABI+CgxMaXN0RmVh\
-        dHVyZXMSFS5yb3V0ZWd1aWRlLlJlY3RhbmdsZRoTLnJvdXRlZ3VpZGUuRmVhdHVyZSIAMAESPgoLUmVjb3JkUm91dGUSES5y\
-        b3V0ZWd1aWRlLlBvaW50Ghgucm91dGVndWlkZS5Sb3V0ZVN1bW1hcnkiACgBEj8KCVJvdXRlQ2hhdBIVLnJvdXRlZ3VpZGUu\
-        Um91dGVOb3RlGhUucm91dGVndWlkZS5Sb3V0ZU5vdGUiACgBMAESOQoKT2xkRmVhdHVyZRIRLnJvdXRlZ3VpZGUuUG9pbnQa\
-        Ey5yb3V0ZWd1aWRlLkZlYXR1cmUiA4gCAWIGcHJvdG8z
-        """,
-    ]
+    public static var fileDescriptorProtos: [String] {
+        _breakwaterFileDescriptorProtos
+    }
 }
 
 extension Routeguide_RouteGuide {

@@ -9,6 +9,42 @@ import BreakwaterCore
 import BreakwaterProtobuf
 import SwiftProtobuf
 
+/// The serialized descriptors of `wkt.proto` and the files it imports, base64-encoded (the
+/// services' `fileDescriptorProtos`).
+private let _breakwaterFileDescriptorProtos: [String] = [
+    // wkt.proto
+    """
+    Cgl3a3QucHJvdG8SBndrdC52MRobZ29vZ2xlL3Byb3RvYnVmL2VtcHR5LnByb3RvGh9nb29nbGUvcHJvdG9idWYvdGltZXN0\
+    YW1wLnByb3RvGh5nb29nbGUvcHJvdG9idWYvd3JhcHBlcnMucHJvdG8yigEKBUNsb2NrEjsKA05vdxIWLmdvb2dsZS5wcm90\
+    b2J1Zi5FbXB0eRoaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiABJECgVUaWNrcxIbLmdvb2dsZS5wcm90b2J1Zi5JbnQz\
+    MlZhbHVlGhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIAMAFiBnByb3RvMw==
+    """,
+    // google/protobuf/empty.proto
+    """
+    Chtnb29nbGUvcHJvdG9idWYvZW1wdHkucHJvdG8SD2dvb2dsZS5wcm90b2J1ZiIHCgVFbXB0eUJ9ChNjb20uZ29vZ2xlLnBy\
+    b3RvYnVmQgpFbXB0eVByb3RvUAFaLmdvb2dsZS5nb2xhbmcub3JnL3Byb3RvYnVmL3R5cGVzL2tub3duL2VtcHR5cGL4AQGi\
+    AgNHUEKqAh5Hb29nbGUuUHJvdG9idWYuV2VsbEtub3duVHlwZXNiBnByb3RvMw==
+    """,
+    // google/protobuf/timestamp.proto
+    """
+    Ch9nb29nbGUvcHJvdG9idWYvdGltZXN0YW1wLnByb3RvEg9nb29nbGUucHJvdG9idWYiOwoJVGltZXN0YW1wEhgKB3NlY29u\
+    ZHMYASABKANSB3NlY29uZHMSFAoFbmFub3MYAiABKAVSBW5hbm9zQoUBChNjb20uZ29vZ2xlLnByb3RvYnVmQg5UaW1lc3Rh\
+    bXBQcm90b1ABWjJnb29nbGUuZ29sYW5nLm9yZy9wcm90b2J1Zi90eXBlcy9rbm93bi90aW1lc3RhbXBwYvgBAaICA0dQQqoC\
+    Hkdvb2dsZS5Qcm90b2J1Zi5XZWxsS25vd25UeXBlc2IGcHJvdG8z
+    """,
+    // google/protobuf/wrappers.proto
+    """
+    Ch5nb29nbGUvcHJvdG9idWYvd3JhcHBlcnMucHJvdG8SD2dvb2dsZS5wcm90b2J1ZiIjCgtEb3VibGVWYWx1ZRIUCgV2YWx1\
+    ZRgBIAEoAVIFdmFsdWUiIgoKRmxvYXRWYWx1ZRIUCgV2YWx1ZRgBIAEoAlIFdmFsdWUiIgoKSW50NjRWYWx1ZRIUCgV2YWx1\
+    ZRgBIAEoA1IFdmFsdWUiIwoLVUludDY0VmFsdWUSFAoFdmFsdWUYASABKARSBXZhbHVlIiIKCkludDMyVmFsdWUSFAoFdmFs\
+    dWUYASABKAVSBXZhbHVlIiMKC1VJbnQzMlZhbHVlEhQKBXZhbHVlGAEgASgNUgV2YWx1ZSIhCglCb29sVmFsdWUSFAoFdmFs\
+    dWUYASABKAhSBXZhbHVlIiMKC1N0cmluZ1ZhbHVlEhQKBXZhbHVlGAEgASgJUgV2YWx1ZSIiCgpCeXRlc1ZhbHVlEhQKBXZh\
+    bHVlGAEgASgMUgV2YWx1ZUKDAQoTY29tLmdvb2dsZS5wcm90b2J1ZkINV3JhcHBlcnNQcm90b1ABWjFnb29nbGUuZ29sYW5n\
+    Lm9yZy9wcm90b2J1Zi90eXBlcy9rbm93bi93cmFwcGVyc3Bi+AEBogIDR1BCqgIeR29vZ2xlLlByb3RvYnVmLldlbGxLbm93\
+    blR5cGVzYgZwcm90bzM=
+    """,
+]
+
 // MARK: - wkt.v1.Clock
 
 /// Tells the time.
@@ -56,39 +92,9 @@ enum Wkt_V1_Clock: Sendable {
     }
 
     /// The serialized `google.protobuf.FileDescriptorProto` of `wkt.proto` and of each file it imports, transitively, base64-encoded: what a reflection service needs to describe the service.
-    static let fileDescriptorProtos: [String] = [
-        // wkt.proto
-        """
-        Cgl3a3QucHJvdG8SBndrdC52MRobZ29vZ2xlL3Byb3RvYnVmL2VtcHR5LnByb3RvGh9nb29nbGUvcHJvdG9idWYvdGltZXN0\
-        YW1wLnByb3RvGh5nb29nbGUvcHJvdG9idWYvd3JhcHBlcnMucHJvdG8yigEKBUNsb2NrEjsKA05vdxIWLmdvb2dsZS5wcm90\
-        b2J1Zi5FbXB0eRoaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiABJECgVUaWNrcxIbLmdvb2dsZS5wcm90b2J1Zi5JbnQz\
-        MlZhbHVlGhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIAMAFiBnByb3RvMw==
-        """,
-        // google/protobuf/empty.proto
-        """
-        Chtnb29nbGUvcHJvdG9idWYvZW1wdHkucHJvdG8SD2dvb2dsZS5wcm90b2J1ZiIHCgVFbXB0eUJ9ChNjb20uZ29vZ2xlLnBy\
-        b3RvYnVmQgpFbXB0eVByb3RvUAFaLmdvb2dsZS5nb2xhbmcub3JnL3Byb3RvYnVmL3R5cGVzL2tub3duL2VtcHR5cGL4AQGi\
-        AgNHUEKqAh5Hb29nbGUuUHJvdG9idWYuV2VsbEtub3duVHlwZXNiBnByb3RvMw==
-        """,
-        // google/protobuf/timestamp.proto
-        """
-        Ch9nb29nbGUvcHJvdG9idWYvdGltZXN0YW1wLnByb3RvEg9nb29nbGUucHJvdG9idWYiOwoJVGltZXN0YW1wEhgKB3NlY29u\
-        ZHMYASABKANSB3NlY29uZHMSFAoFbmFub3MYAiABKAVSBW5hbm9zQoUBChNjb20uZ29vZ2xlLnByb3RvYnVmQg5UaW1lc3Rh\
-        bXBQcm90b1ABWjJnb29nbGUuZ29sYW5nLm9yZy9wcm90b2J1Zi90eXBlcy9rbm93bi90aW1lc3RhbXBwYvgBAaICA0dQQqoC\
-        Hkdvb2dsZS5Qcm90b2J1Zi5XZWxsS25vd25UeXBlc2IGcHJvdG8z
-        """,
-        // google/protobuf/wrappers.proto
-        """
-        Ch5nb29nbGUvcHJvdG9idWYvd3JhcHBlcnMucHJvdG8SD2dvb2dsZS5wcm90b2J1ZiIjCgtEb3VibGVWYWx1ZRIUCgV2YWx1\
-        ZRgBIAEoAVIFdmFsdWUiIgoKRmxvYXRWYWx1ZRIUCgV2YWx1ZRgBIAEoAlIFdmFsdWUiIgoKSW50NjRWYWx1ZRIUCgV2YWx1\
-        ZRgBIAEoA1IFdmFsdWUiIwoLVUludDY0VmFsdWUSFAoFdmFsdWUYASABKARSBXZhbHVlIiIKCkludDMyVmFsdWUSFAoFdmFs\
-        dWUYASABKAVSBXZhbHVlIiMKC1VJbnQzMlZhbHVlEhQKBXZhbHVlGAEgASgNUgV2YWx1ZSIhCglCb29sVmFsdWUSFAoFdmFs\
-        dWUYASABKAhSBXZhbHVlIiMKC1N0cmluZ1ZhbHVlEhQKBXZhbHVlGAEgASgJUgV2YWx1ZSIiCgpCeXRlc1ZhbHVlEhQKBXZh\
-        bHVlGAEgASgMUgV2YWx1ZUKDAQoTY29tLmdvb2dsZS5wcm90b2J1ZkINV3JhcHBlcnNQcm90b1ABWjFnb29nbGUuZ29sYW5n\
-        Lm9yZy9wcm90b2J1Zi90eXBlcy9rbm93bi93cmFwcGVyc3Bi+AEBogIDR1BCqgIeR29vZ2xlLlByb3RvYnVmLldlbGxLbm93\
-        blR5cGVzYgZwcm90bzM=
-        """,
-    ]
+    static var fileDescriptorProtos: [String] {
+        _breakwaterFileDescriptorProtos
+    }
 }
 
 extension Wkt_V1_Clock {
