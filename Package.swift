@@ -17,6 +17,8 @@ let package = Package(
         .library(name: "BreakwaterHTTP2", targets: ["BreakwaterHTTP2"]),
         .library(name: "BreakwaterResilience", targets: ["BreakwaterResilience"]),
         .library(name: "BreakwaterProtobuf", targets: ["BreakwaterProtobuf"]),
+        // gRPC's health service (grpc.health.v1): server implementation and client helper.
+        .library(name: "BreakwaterHealth", targets: ["BreakwaterHealth"]),
         // The echo example's service and stubs, for the Benchmarks package and other tools.
         .library(name: "EchoService", targets: ["EchoService"]),
         .executable(name: "echo-server", targets: ["EchoServer"]),
@@ -110,6 +112,7 @@ let package = Package(
                 "EchoService",
                 "BreakwaterCore",
                 "BreakwaterHTTP2",
+                "BreakwaterHealth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/echo/EchoServer",
@@ -138,6 +141,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/echo/EchoBench",
+            swiftSettings: strict
+        ),
+
+        // gRPC's health service: generated grpc.health.v1 code, the service and a client helper.
+        .target(
+            name: "BreakwaterHealth",
+            dependencies: [
+                "BreakwaterCore",
+                "BreakwaterProtobuf",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: strict
         ),
 
@@ -177,6 +191,7 @@ let package = Package(
                 "BreakwaterInterop",
                 "BreakwaterCore",
                 "BreakwaterHTTP2",
+                "BreakwaterHealth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Interop/InteropServer",
@@ -217,7 +232,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EchoTests",
-            dependencies: ["BreakwaterCore", "BreakwaterHTTP2", "BreakwaterProtobuf", "EchoService", "BreakwaterResilience", "BreakwaterTestSupport", "BreakwaterInterop"],
+            dependencies: ["BreakwaterCore", "BreakwaterHTTP2", "BreakwaterProtobuf", "EchoService", "BreakwaterResilience", "BreakwaterTestSupport", "BreakwaterInterop", "BreakwaterHealth"],
             swiftSettings: strict
         ),
         // Golden files and a compile check for the generator; Fixtures holds protos, descriptor sets and

@@ -30,6 +30,7 @@ bw_plugin="$(swift build --show-bin-path)/protoc-gen-breakwater"
 
 root="$PWD"
 out="$root"
+
 if [ $check -eq 1 ]; then
   out="$(mktemp -d)"
   trap 'rm -rf "$out"' EXIT
@@ -61,6 +62,11 @@ messages $interop Visibility=Package,FileNaming=DropPath $GRPC_PROTO \
   grpc/testing/test.proto grpc/testing/messages.proto grpc/testing/empty.proto
 services $interop Visibility=Package,FileNaming=DropPath $GRPC_PROTO grpc/testing/test.proto
 
+# gRPC's health service (grpc.health.v1).
+health=Sources/BreakwaterHealth/Generated
+messages $health Visibility=Public,FileNaming=DropPath $GRPC_PROTO grpc/health/v1/health.proto
+services $health Visibility=Public,FileNaming=DropPath $GRPC_PROTO grpc/health/v1/health.proto
+
 # The generator's golden cases: for each, the descriptor set the test feeds the generator, the plugin's
 # output to compare with, and the messages the compile test builds it with.
 fixtures=Tests/BreakwaterCodeGenTests/Fixtures
@@ -83,7 +89,7 @@ done < "$fixtures/cases.txt"
 
 if [ $check -eq 1 ]; then
   status=0
-  for dir in Examples/echo/EchoService/Generated Interop/BreakwaterInterop/Generated Tests/BreakwaterCodeGenTests/Fixtures/golden \
+  for dir in Examples/echo/EchoService/Generated Interop/BreakwaterInterop/Generated Sources/BreakwaterHealth/Generated Tests/BreakwaterCodeGenTests/Fixtures/golden \
     Tests/BreakwaterCodeGenTests/Fixtures/descriptors; do
     diff -r "$root/$dir" "$out/$dir" || status=1
   done

@@ -1,11 +1,12 @@
 import ArgumentParser
 import BreakwaterCore
 import BreakwaterHTTP2
+import BreakwaterHealth
 import BreakwaterInterop
 import Foundation
 
 /// `interop-server`: serves `grpc.testing.TestService` for gRPC's interop test cases, with the flags of
-/// gRPC's interop servers (`--port`, `--use_tls`).
+/// gRPC's interop servers (`--port`, `--use_tls`), and gRPC's health service.
 @main
 struct InteropServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -43,9 +44,10 @@ struct InteropServerCommand: AsyncParsableCommand {
         if useTLS, let tlsCertFile, let tlsKeyFile {
             configuration.tls = TLSServerConfiguration(certificateChain: .file(tlsCertFile), privateKey: .file(tlsKeyFile))
         }
+        let health = HealthService(statuses: ["": .serving, Grpc_Testing_TestService.serviceName: .serving])
         let server = GRPCServer(
             transport: HTTP2ServerTransport(host: host, port: port, configuration: configuration),
-            services: [TestServiceProvider()]
+            services: [TestServiceProvider(), health]
         )
         let boundPort: Int
         do {
@@ -57,6 +59,7 @@ struct InteropServerCommand: AsyncParsableCommand {
         if announcePort { say("PORT \(boundPort)") }
         say("interop-server listening on \(host):\(boundPort)\(useTLS ? " over TLS" : "")")
         await waitForEndOfInputOrSignal()
+        health.enterShutdown()
         await server.shutdownGracefully(gracePeriod: .seconds(2))
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BreakwaterCore
 import BreakwaterHTTP2
+import BreakwaterHealth
 import EchoService
 import Foundation
 
@@ -86,6 +87,8 @@ struct EchoServerCommand: AsyncParsableCommand {
             hang: hang
         )
         let provider = EchoProvider(faults: faults)
+        // gRPC's health service: the server and echo.Echo are SERVING until shutdown starts.
+        let health = HealthService(statuses: ["": .serving, Echo_Echo.serviceName: .serving])
         var transportConfiguration = HTTP2ServerTransport.Configuration()
         if let maxConnections { transportConfiguration.maxConnections = maxConnections }
         if let maxConcurrentStreams { transportConfiguration.maxConcurrentStreams = maxConcurrentStreams }
@@ -100,7 +103,8 @@ struct EchoServerCommand: AsyncParsableCommand {
             transportConfiguration.tls = tls
         }
         let server = GRPCServer(
-            transport: HTTP2ServerTransport(host: host, port: port, configuration: transportConfiguration), services: [provider])
+            transport: HTTP2ServerTransport(host: host, port: port, configuration: transportConfiguration),
+            services: [provider, health])
         let boundPort: Int
         do {
             boundPort = try await server.start()
@@ -125,6 +129,7 @@ struct EchoServerCommand: AsyncParsableCommand {
 
         await waitForTerminationSignal()
         say("echo-server: shutting down gracefully (\(server.activeCalls) calls in flight)")
+        health.enterShutdown()
         await server.shutdownGracefully(gracePeriod: .seconds(5))
         say("echo-server: stopped after \(provider.totalCallCount) calls")
     }

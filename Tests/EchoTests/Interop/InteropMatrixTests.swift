@@ -107,6 +107,13 @@ final class InteropPeer: Sendable {
         }
     }
 
+    /// Ends the process at once (SIGKILL), for servers that stop only on a signal.
+    func kill() async {
+        try? stdin.fileHandleForWriting.close()
+        let process = self.process
+        await PythonPeer.blocking { ChildProcess.kill(process) }
+    }
+
     /// The path of an executable of this package, next to the test bundle in the build folder.
     static func binary(_ name: String) -> String {
         var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
