@@ -19,6 +19,8 @@ let package = Package(
         .library(name: "BreakwaterProtobuf", targets: ["BreakwaterProtobuf"]),
         // gRPC's health service (grpc.health.v1): server implementation and client helper.
         .library(name: "BreakwaterHealth", targets: ["BreakwaterHealth"]),
+        // gRPC's server reflection service (grpc.reflection.v1 and v1alpha).
+        .library(name: "BreakwaterReflection", targets: ["BreakwaterReflection"]),
         // The echo example's service and stubs, for the Benchmarks package and other tools.
         .library(name: "EchoService", targets: ["EchoService"]),
         .executable(name: "echo-server", targets: ["EchoServer"]),
@@ -113,6 +115,7 @@ let package = Package(
                 "BreakwaterCore",
                 "BreakwaterHTTP2",
                 "BreakwaterHealth",
+                "BreakwaterReflection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/echo/EchoServer",
@@ -147,6 +150,17 @@ let package = Package(
         // gRPC's health service: generated grpc.health.v1 code, the service and a client helper.
         .target(
             name: "BreakwaterHealth",
+            dependencies: [
+                "BreakwaterCore",
+                "BreakwaterProtobuf",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // gRPC's server reflection service, on generated grpc.reflection.v1 and v1alpha code.
+        .target(
+            name: "BreakwaterReflection",
             dependencies: [
                 "BreakwaterCore",
                 "BreakwaterProtobuf",
@@ -192,6 +206,7 @@ let package = Package(
                 "BreakwaterCore",
                 "BreakwaterHTTP2",
                 "BreakwaterHealth",
+                "BreakwaterReflection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Interop/InteropServer",
@@ -232,7 +247,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EchoTests",
-            dependencies: ["BreakwaterCore", "BreakwaterHTTP2", "BreakwaterProtobuf", "EchoService", "BreakwaterResilience", "BreakwaterTestSupport", "BreakwaterInterop", "BreakwaterHealth"],
+            dependencies: ["BreakwaterCore", "BreakwaterHTTP2", "BreakwaterProtobuf", "EchoService", "BreakwaterResilience", "BreakwaterTestSupport", "BreakwaterInterop", "BreakwaterHealth", "BreakwaterReflection"],
             swiftSettings: strict
         ),
         // Golden files and a compile check for the generator; Fixtures holds protos, descriptor sets and

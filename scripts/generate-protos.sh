@@ -67,6 +67,13 @@ health=Sources/BreakwaterHealth/Generated
 messages $health Visibility=Public,FileNaming=DropPath $GRPC_PROTO grpc/health/v1/health.proto
 services $health Visibility=Public,FileNaming=DropPath $GRPC_PROTO grpc/health/v1/health.proto
 
+# gRPC's reflection service (grpc.reflection.v1, and v1alpha for older tools).
+reflection=Sources/BreakwaterReflection/Generated
+for version in v1 v1alpha; do
+  messages $reflection Visibility=Package,FileNaming=PathToUnderscores $GRPC_PROTO grpc/reflection/$version/reflection.proto
+  services $reflection Visibility=Package,FileNaming=PathToUnderscores $GRPC_PROTO grpc/reflection/$version/reflection.proto
+done
+
 # The generator's golden cases: for each, the descriptor set the test feeds the generator, the plugin's
 # output to compare with, and the messages the compile test builds it with.
 fixtures=Tests/BreakwaterCodeGenTests/Fixtures
@@ -89,7 +96,8 @@ done < "$fixtures/cases.txt"
 
 if [ $check -eq 1 ]; then
   status=0
-  for dir in Examples/echo/EchoService/Generated Interop/BreakwaterInterop/Generated Sources/BreakwaterHealth/Generated Tests/BreakwaterCodeGenTests/Fixtures/golden \
+  for dir in Examples/echo/EchoService/Generated Interop/BreakwaterInterop/Generated Sources/BreakwaterHealth/Generated \
+    Sources/BreakwaterReflection/Generated Tests/BreakwaterCodeGenTests/Fixtures/golden \
     Tests/BreakwaterCodeGenTests/Fixtures/descriptors; do
     diff -r "$root/$dir" "$out/$dir" || status=1
   done

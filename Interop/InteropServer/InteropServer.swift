@@ -2,11 +2,12 @@ import ArgumentParser
 import BreakwaterCore
 import BreakwaterHTTP2
 import BreakwaterHealth
+import BreakwaterReflection
 import BreakwaterInterop
 import Foundation
 
 /// `interop-server`: serves `grpc.testing.TestService` for gRPC's interop test cases, with the flags of
-/// gRPC's interop servers (`--port`, `--use_tls`), and gRPC's health service.
+/// gRPC's interop servers (`--port`, `--use_tls`), and gRPC's health and reflection services.
 @main
 struct InteropServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -45,9 +46,11 @@ struct InteropServerCommand: AsyncParsableCommand {
             configuration.tls = TLSServerConfiguration(certificateChain: .file(tlsCertFile), privateKey: .file(tlsKeyFile))
         }
         let health = HealthService(statuses: ["": .serving, Grpc_Testing_TestService.serviceName: .serving])
+        let reflection = try ReflectionService(
+            describing: [Grpc_Testing_TestService.fileDescriptorProtos, Grpc_Health_V1_Health.fileDescriptorProtos])
         let server = GRPCServer(
             transport: HTTP2ServerTransport(host: host, port: port, configuration: configuration),
-            services: [TestServiceProvider(), health]
+            services: [TestServiceProvider(), health, reflection]
         )
         let boundPort: Int
         do {

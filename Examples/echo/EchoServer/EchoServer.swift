@@ -2,6 +2,7 @@ import ArgumentParser
 import BreakwaterCore
 import BreakwaterHTTP2
 import BreakwaterHealth
+import BreakwaterReflection
 import EchoService
 import Foundation
 
@@ -89,6 +90,9 @@ struct EchoServerCommand: AsyncParsableCommand {
         let provider = EchoProvider(faults: faults)
         // gRPC's health service: the server and echo.Echo are SERVING until shutdown starts.
         let health = HealthService(statuses: ["": .serving, Echo_Echo.serviceName: .serving])
+        // Server reflection (grpcurl, grpcio-reflection): describes echo.Echo and the health service.
+        let reflection = try ReflectionService(
+            describing: [Echo_Echo.fileDescriptorProtos, Grpc_Health_V1_Health.fileDescriptorProtos])
         var transportConfiguration = HTTP2ServerTransport.Configuration()
         if let maxConnections { transportConfiguration.maxConnections = maxConnections }
         if let maxConcurrentStreams { transportConfiguration.maxConcurrentStreams = maxConcurrentStreams }
@@ -104,7 +108,7 @@ struct EchoServerCommand: AsyncParsableCommand {
         }
         let server = GRPCServer(
             transport: HTTP2ServerTransport(host: host, port: port, configuration: transportConfiguration),
-            services: [provider, health])
+            services: [provider, health, reflection])
         let boundPort: Int
         do {
             boundPort = try await server.start()
