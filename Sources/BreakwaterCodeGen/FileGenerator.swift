@@ -106,7 +106,11 @@ public struct FileGenerator {
                         "`\(method.protoName)`, \(method.shapeDescription)."
                             + (method.deprecated ? " Deprecated in the .proto file." : "")
                     )
-                    w.block("\(access)enum \(method.enumName): Sendable {") { w in
+                    // The enum is a `MethodDefinition` unless its `Input`/`Output` aliases had to be
+                    // renamed (a message type of that name): the protocol needs those exact names.
+                    let definition = n.input == "Input" && n.output == "Output"
+                    let conformance = definition ? "BreakwaterCore.MethodDefinition" : "Sendable"
+                    w.block("\(access)enum \(method.enumName): \(conformance) {") { w in
                         w.doc("The request message.")
                         w.line("\(access)typealias \(n.input) = \(method.input)")
                         w.doc("The response message.")
@@ -117,6 +121,12 @@ public struct FileGenerator {
                         )
                         w.doc("The call shape.")
                         w.line("\(access)static let kind: BreakwaterCore.CallKind = .\(method.kind)")
+                        if definition {
+                            w.doc("Encodes a response message as the server sends it.")
+                            w.block("\(access)static func serializeOutput(_ message: \(n.output)) throws -> [UInt8] {") { w in
+                                w.line("try BreakwaterProtobuf.ProtobufSerializer<\(n.output)>().serialize(message)")
+                            }
+                        }
                     }
                     w.line()
                 }

@@ -132,7 +132,7 @@ package enum Grpc_Testing_TestService: Sendable {
         /// One empty request followed by one empty response.
         ///
         /// `EmptyCall`, unary: one request, one response.
-        package enum EmptyCall: Sendable {
+        package enum EmptyCall: BreakwaterCore.MethodDefinition {
             /// The request message.
             package typealias Input = Grpc_Testing_Empty
             /// The response message.
@@ -141,12 +141,16 @@ package enum Grpc_Testing_TestService: Sendable {
             package static let descriptor = BreakwaterCore.MethodDescriptor(service: "grpc.testing.TestService", method: "EmptyCall")
             /// The call shape.
             package static let kind: BreakwaterCore.CallKind = .unary
+            /// Encodes a response message as the server sends it.
+            package static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// One request followed by one response.
         ///
         /// `UnaryCall`, unary: one request, one response.
-        package enum UnaryCall: Sendable {
+        package enum UnaryCall: BreakwaterCore.MethodDefinition {
             /// The request message.
             package typealias Input = Grpc_Testing_SimpleRequest
             /// The response message.
@@ -155,6 +159,10 @@ package enum Grpc_Testing_TestService: Sendable {
             package static let descriptor = BreakwaterCore.MethodDescriptor(service: "grpc.testing.TestService", method: "UnaryCall")
             /// The call shape.
             package static let kind: BreakwaterCore.CallKind = .unary
+            /// Encodes a response message as the server sends it.
+            package static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// One request followed by one response. Response has cache control
@@ -162,7 +170,7 @@ package enum Grpc_Testing_TestService: Sendable {
         /// satisfy subsequent requests.
         ///
         /// `CacheableUnaryCall`, unary: one request, one response.
-        package enum CacheableUnaryCall: Sendable {
+        package enum CacheableUnaryCall: BreakwaterCore.MethodDefinition {
             /// The request message.
             package typealias Input = Grpc_Testing_SimpleRequest
             /// The response message.
@@ -171,13 +179,17 @@ package enum Grpc_Testing_TestService: Sendable {
             package static let descriptor = BreakwaterCore.MethodDescriptor(service: "grpc.testing.TestService", method: "CacheableUnaryCall")
             /// The call shape.
             package static let kind: BreakwaterCore.CallKind = .unary
+            /// Encodes a response message as the server sends it.
+            package static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// One request followed by a sequence of responses (streamed download).
         /// The server returns the payload with client desired type and sizes.
         ///
         /// `StreamingOutputCall`, server streaming: one request, a stream of responses.
-        package enum StreamingOutputCall: Sendable {
+        package enum StreamingOutputCall: BreakwaterCore.MethodDefinition {
             /// The request message.
             package typealias Input = Grpc_Testing_StreamingOutputCallRequest
             /// The response message.
@@ -186,13 +198,17 @@ package enum Grpc_Testing_TestService: Sendable {
             package static let descriptor = BreakwaterCore.MethodDescriptor(service: "grpc.testing.TestService", method: "StreamingOutputCall")
             /// The call shape.
             package static let kind: BreakwaterCore.CallKind = .serverStreaming
+            /// Encodes a response message as the server sends it.
+            package static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// A sequence of requests followed by one response (streamed upload).
         /// The server returns the aggregated size of client payload as the result.
         ///
         /// `StreamingInputCall`, client streaming: a stream of requests, one response.
-        package enum StreamingInputCall: Sendable {
+        package enum StreamingInputCall: BreakwaterCore.MethodDefinition {
             /// The request message.
             package typealias Input = Grpc_Testing_StreamingInputCallRequest
             /// The response message.
@@ -201,6 +217,10 @@ package enum Grpc_Testing_TestService: Sendable {
             package static let descriptor = BreakwaterCore.MethodDescriptor(service: "grpc.testing.TestService", method: "StreamingInputCall")
             /// The call shape.
             package static let kind: BreakwaterCore.CallKind = .clientStreaming
+            /// Encodes a response message as the server sends it.
+            package static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// A sequence of requests with each request served by the server immediately.
@@ -208,7 +228,7 @@ package enum Grpc_Testing_TestService: Sendable {
         /// demonstrates the idea of full duplexing.
         ///
         /// `FullDuplexCall`, bidirectional streaming: streams both ways.
-        package enum FullDuplexCall: Sendable {
+        package enum FullDuplexCall: BreakwaterCore.MethodDefinition {
             /// The request message.
             package typealias Input = Grpc_Testing_StreamingOutputCallRequest
             /// The response message.
@@ -217,6 +237,10 @@ package enum Grpc_Testing_TestService: Sendable {
             package static let descriptor = BreakwaterCore.MethodDescriptor(service: "grpc.testing.TestService", method: "FullDuplexCall")
             /// The call shape.
             package static let kind: BreakwaterCore.CallKind = .bidirectionalStreaming
+            /// Encodes a response message as the server sends it.
+            package static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// A sequence of requests followed by a sequence of responses.
@@ -225,7 +249,7 @@ package enum Grpc_Testing_TestService: Sendable {
         /// first request.
         ///
         /// `HalfDuplexCall`, bidirectional streaming: streams both ways.
-        package enum HalfDuplexCall: Sendable {
+        package enum HalfDuplexCall: BreakwaterCore.MethodDefinition {
             /// The request message.
             package typealias Input = Grpc_Testing_StreamingOutputCallRequest
             /// The response message.
@@ -234,13 +258,17 @@ package enum Grpc_Testing_TestService: Sendable {
             package static let descriptor = BreakwaterCore.MethodDescriptor(service: "grpc.testing.TestService", method: "HalfDuplexCall")
             /// The call shape.
             package static let kind: BreakwaterCore.CallKind = .bidirectionalStreaming
+            /// Encodes a response message as the server sends it.
+            package static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// The test server will not implement this method. It will be used
         /// to test the behavior when clients call unimplemented methods.
         ///
         /// `UnimplementedCall`, unary: one request, one response.
-        package enum UnimplementedCall: Sendable {
+        package enum UnimplementedCall: BreakwaterCore.MethodDefinition {
             /// The request message.
             package typealias Input = Grpc_Testing_Empty
             /// The response message.
@@ -249,6 +277,10 @@ package enum Grpc_Testing_TestService: Sendable {
             package static let descriptor = BreakwaterCore.MethodDescriptor(service: "grpc.testing.TestService", method: "UnimplementedCall")
             /// The call shape.
             package static let kind: BreakwaterCore.CallKind = .unary
+            /// Encodes a response message as the server sends it.
+            package static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// Every method of the service, in the order of the .proto file.
@@ -1155,7 +1187,7 @@ package enum Grpc_Testing_UnimplementedService: Sendable {
         /// A call that no server should implement
         ///
         /// `UnimplementedCall`, unary: one request, one response.
-        package enum UnimplementedCall: Sendable {
+        package enum UnimplementedCall: BreakwaterCore.MethodDefinition {
             /// The request message.
             package typealias Input = Grpc_Testing_Empty
             /// The response message.
@@ -1164,6 +1196,10 @@ package enum Grpc_Testing_UnimplementedService: Sendable {
             package static let descriptor = BreakwaterCore.MethodDescriptor(service: "grpc.testing.UnimplementedService", method: "UnimplementedCall")
             /// The call shape.
             package static let kind: BreakwaterCore.CallKind = .unary
+            /// Encodes a response message as the server sends it.
+            package static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// Every method of the service, in the order of the .proto file.
@@ -1326,7 +1362,7 @@ package enum Grpc_Testing_ReconnectService: Sendable {
     /// The methods of `grpc.testing.ReconnectService`.
     package enum Method: Sendable {
         /// `Start`, unary: one request, one response.
-        package enum Start: Sendable {
+        package enum Start: BreakwaterCore.MethodDefinition {
             /// The request message.
             package typealias Input = Grpc_Testing_ReconnectParams
             /// The response message.
@@ -1335,10 +1371,14 @@ package enum Grpc_Testing_ReconnectService: Sendable {
             package static let descriptor = BreakwaterCore.MethodDescriptor(service: "grpc.testing.ReconnectService", method: "Start")
             /// The call shape.
             package static let kind: BreakwaterCore.CallKind = .unary
+            /// Encodes a response message as the server sends it.
+            package static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// `Stop`, unary: one request, one response.
-        package enum Stop: Sendable {
+        package enum Stop: BreakwaterCore.MethodDefinition {
             /// The request message.
             package typealias Input = Grpc_Testing_Empty
             /// The response message.
@@ -1347,6 +1387,10 @@ package enum Grpc_Testing_ReconnectService: Sendable {
             package static let descriptor = BreakwaterCore.MethodDescriptor(service: "grpc.testing.ReconnectService", method: "Stop")
             /// The call shape.
             package static let kind: BreakwaterCore.CallKind = .unary
+            /// Encodes a response message as the server sends it.
+            package static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// Every method of the service, in the order of the .proto file.
@@ -1599,7 +1643,7 @@ package enum Grpc_Testing_LoadBalancerStatsService: Sendable {
         /// Gets the backend distribution for RPCs sent by a test client.
         ///
         /// `GetClientStats`, unary: one request, one response.
-        package enum GetClientStats: Sendable {
+        package enum GetClientStats: BreakwaterCore.MethodDefinition {
             /// The request message.
             package typealias Input = Grpc_Testing_LoadBalancerStatsRequest
             /// The response message.
@@ -1608,12 +1652,16 @@ package enum Grpc_Testing_LoadBalancerStatsService: Sendable {
             package static let descriptor = BreakwaterCore.MethodDescriptor(service: "grpc.testing.LoadBalancerStatsService", method: "GetClientStats")
             /// The call shape.
             package static let kind: BreakwaterCore.CallKind = .unary
+            /// Encodes a response message as the server sends it.
+            package static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// Gets the accumulated stats for RPCs sent by a test client.
         ///
         /// `GetClientAccumulatedStats`, unary: one request, one response.
-        package enum GetClientAccumulatedStats: Sendable {
+        package enum GetClientAccumulatedStats: BreakwaterCore.MethodDefinition {
             /// The request message.
             package typealias Input = Grpc_Testing_LoadBalancerAccumulatedStatsRequest
             /// The response message.
@@ -1622,6 +1670,10 @@ package enum Grpc_Testing_LoadBalancerStatsService: Sendable {
             package static let descriptor = BreakwaterCore.MethodDescriptor(service: "grpc.testing.LoadBalancerStatsService", method: "GetClientAccumulatedStats")
             /// The call shape.
             package static let kind: BreakwaterCore.CallKind = .unary
+            /// Encodes a response message as the server sends it.
+            package static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// Every method of the service, in the order of the .proto file.
@@ -1884,7 +1936,7 @@ package enum Grpc_Testing_XdsUpdateHealthService: Sendable {
     /// The methods of `grpc.testing.XdsUpdateHealthService`.
     package enum Method: Sendable {
         /// `SetServing`, unary: one request, one response.
-        package enum SetServing: Sendable {
+        package enum SetServing: BreakwaterCore.MethodDefinition {
             /// The request message.
             package typealias Input = Grpc_Testing_Empty
             /// The response message.
@@ -1893,10 +1945,14 @@ package enum Grpc_Testing_XdsUpdateHealthService: Sendable {
             package static let descriptor = BreakwaterCore.MethodDescriptor(service: "grpc.testing.XdsUpdateHealthService", method: "SetServing")
             /// The call shape.
             package static let kind: BreakwaterCore.CallKind = .unary
+            /// Encodes a response message as the server sends it.
+            package static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// `SetNotServing`, unary: one request, one response.
-        package enum SetNotServing: Sendable {
+        package enum SetNotServing: BreakwaterCore.MethodDefinition {
             /// The request message.
             package typealias Input = Grpc_Testing_Empty
             /// The response message.
@@ -1905,6 +1961,10 @@ package enum Grpc_Testing_XdsUpdateHealthService: Sendable {
             package static let descriptor = BreakwaterCore.MethodDescriptor(service: "grpc.testing.XdsUpdateHealthService", method: "SetNotServing")
             /// The call shape.
             package static let kind: BreakwaterCore.CallKind = .unary
+            /// Encodes a response message as the server sends it.
+            package static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// Every method of the service, in the order of the .proto file.
@@ -2157,7 +2217,7 @@ package enum Grpc_Testing_XdsUpdateClientConfigureService: Sendable {
         /// Update the tes client's configuration.
         ///
         /// `Configure`, unary: one request, one response.
-        package enum Configure: Sendable {
+        package enum Configure: BreakwaterCore.MethodDefinition {
             /// The request message.
             package typealias Input = Grpc_Testing_ClientConfigureRequest
             /// The response message.
@@ -2166,6 +2226,10 @@ package enum Grpc_Testing_XdsUpdateClientConfigureService: Sendable {
             package static let descriptor = BreakwaterCore.MethodDescriptor(service: "grpc.testing.XdsUpdateClientConfigureService", method: "Configure")
             /// The call shape.
             package static let kind: BreakwaterCore.CallKind = .unary
+            /// Encodes a response message as the server sends it.
+            package static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// Every method of the service, in the order of the .proto file.

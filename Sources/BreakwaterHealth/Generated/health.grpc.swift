@@ -37,7 +37,7 @@ public enum Grpc_Health_V1_Health: Sendable {
         /// NOT_FOUND.
         ///
         /// `Check`, unary: one request, one response.
-        public enum Check: Sendable {
+        public enum Check: BreakwaterCore.MethodDefinition {
             /// The request message.
             public typealias Input = Grpc_Health_V1_HealthCheckRequest
             /// The response message.
@@ -46,6 +46,10 @@ public enum Grpc_Health_V1_Health: Sendable {
             public static let descriptor = BreakwaterCore.MethodDescriptor(service: "grpc.health.v1.Health", method: "Check")
             /// The call shape.
             public static let kind: BreakwaterCore.CallKind = .unary
+            /// Encodes a response message as the server sends it.
+            public static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// Performs a watch for the serving status of the requested service.
@@ -65,7 +69,7 @@ public enum Grpc_Health_V1_Health: Sendable {
         /// clients should retry the call with appropriate exponential backoff.
         ///
         /// `Watch`, server streaming: one request, a stream of responses.
-        public enum Watch: Sendable {
+        public enum Watch: BreakwaterCore.MethodDefinition {
             /// The request message.
             public typealias Input = Grpc_Health_V1_HealthCheckRequest
             /// The response message.
@@ -74,6 +78,10 @@ public enum Grpc_Health_V1_Health: Sendable {
             public static let descriptor = BreakwaterCore.MethodDescriptor(service: "grpc.health.v1.Health", method: "Watch")
             /// The call shape.
             public static let kind: BreakwaterCore.CallKind = .serverStreaming
+            /// Encodes a response message as the server sends it.
+            public static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// Every method of the service, in the order of the .proto file.

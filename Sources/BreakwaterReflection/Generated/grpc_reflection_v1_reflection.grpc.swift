@@ -54,7 +54,7 @@ package enum Grpc_Reflection_V1_ServerReflection: Sendable {
         /// all related requests go to a single server.
         ///
         /// `ServerReflectionInfo`, bidirectional streaming: streams both ways.
-        package enum ServerReflectionInfo: Sendable {
+        package enum ServerReflectionInfo: BreakwaterCore.MethodDefinition {
             /// The request message.
             package typealias Input = Grpc_Reflection_V1_ServerReflectionRequest
             /// The response message.
@@ -63,6 +63,10 @@ package enum Grpc_Reflection_V1_ServerReflection: Sendable {
             package static let descriptor = BreakwaterCore.MethodDescriptor(service: "grpc.reflection.v1.ServerReflection", method: "ServerReflectionInfo")
             /// The call shape.
             package static let kind: BreakwaterCore.CallKind = .bidirectionalStreaming
+            /// Encodes a response message as the server sends it.
+            package static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// Every method of the service, in the order of the .proto file.

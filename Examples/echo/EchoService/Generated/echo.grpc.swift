@@ -31,7 +31,7 @@ public enum Echo_Echo: Sendable {
     /// The methods of `echo.Echo`.
     public enum Method: Sendable {
         /// `Get`, unary: one request, one response.
-        public enum Get: Sendable {
+        public enum Get: BreakwaterCore.MethodDefinition {
             /// The request message.
             public typealias Input = Echo_EchoRequest
             /// The response message.
@@ -40,10 +40,14 @@ public enum Echo_Echo: Sendable {
             public static let descriptor = BreakwaterCore.MethodDescriptor(service: "echo.Echo", method: "Get")
             /// The call shape.
             public static let kind: BreakwaterCore.CallKind = .unary
+            /// Encodes a response message as the server sends it.
+            public static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// `Expand`, server streaming: one request, a stream of responses.
-        public enum Expand: Sendable {
+        public enum Expand: BreakwaterCore.MethodDefinition {
             /// The request message.
             public typealias Input = Echo_EchoRequest
             /// The response message.
@@ -52,10 +56,14 @@ public enum Echo_Echo: Sendable {
             public static let descriptor = BreakwaterCore.MethodDescriptor(service: "echo.Echo", method: "Expand")
             /// The call shape.
             public static let kind: BreakwaterCore.CallKind = .serverStreaming
+            /// Encodes a response message as the server sends it.
+            public static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// `Collect`, client streaming: a stream of requests, one response.
-        public enum Collect: Sendable {
+        public enum Collect: BreakwaterCore.MethodDefinition {
             /// The request message.
             public typealias Input = Echo_EchoRequest
             /// The response message.
@@ -64,10 +72,14 @@ public enum Echo_Echo: Sendable {
             public static let descriptor = BreakwaterCore.MethodDescriptor(service: "echo.Echo", method: "Collect")
             /// The call shape.
             public static let kind: BreakwaterCore.CallKind = .clientStreaming
+            /// Encodes a response message as the server sends it.
+            public static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// `Update`, bidirectional streaming: streams both ways.
-        public enum Update: Sendable {
+        public enum Update: BreakwaterCore.MethodDefinition {
             /// The request message.
             public typealias Input = Echo_EchoRequest
             /// The response message.
@@ -76,6 +88,10 @@ public enum Echo_Echo: Sendable {
             public static let descriptor = BreakwaterCore.MethodDescriptor(service: "echo.Echo", method: "Update")
             /// The call shape.
             public static let kind: BreakwaterCore.CallKind = .bidirectionalStreaming
+            /// Encodes a response message as the server sends it.
+            public static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// Every method of the service, in the order of the .proto file.

@@ -20,7 +20,7 @@ public enum InvStock: Sendable {
     /// The methods of `shop.inventory.v2.Stock`.
     public enum Method: Sendable {
         /// `Lookup`, unary: one request, one response.
-        public enum Lookup: Sendable {
+        public enum Lookup: BreakwaterCore.MethodDefinition {
             /// The request message.
             public typealias Input = InvItemQuery
             /// The response message.
@@ -29,10 +29,14 @@ public enum InvStock: Sendable {
             public static let descriptor = BreakwaterCore.MethodDescriptor(service: "shop.inventory.v2.Stock", method: "Lookup")
             /// The call shape.
             public static let kind: BreakwaterCore.CallKind = .unary
+            /// Encodes a response message as the server sends it.
+            public static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// `Restock`, client streaming: a stream of requests, one response.
-        public enum Restock: Sendable {
+        public enum Restock: BreakwaterCore.MethodDefinition {
             /// The request message.
             public typealias Input = InvItem
             /// The response message.
@@ -41,6 +45,10 @@ public enum InvStock: Sendable {
             public static let descriptor = BreakwaterCore.MethodDescriptor(service: "shop.inventory.v2.Stock", method: "Restock")
             /// The call shape.
             public static let kind: BreakwaterCore.CallKind = .clientStreaming
+            /// Encodes a response message as the server sends it.
+            public static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// Every method of the service, in the order of the .proto file.
@@ -177,7 +185,7 @@ public enum InvAlerts: Sendable {
     /// The methods of `shop.inventory.v2.Alerts`.
     public enum Method: Sendable {
         /// `Watch`, server streaming: one request, a stream of responses.
-        public enum Watch: Sendable {
+        public enum Watch: BreakwaterCore.MethodDefinition {
             /// The request message.
             public typealias Input = InvItemQuery
             /// The response message.
@@ -186,6 +194,10 @@ public enum InvAlerts: Sendable {
             public static let descriptor = BreakwaterCore.MethodDescriptor(service: "shop.inventory.v2.Alerts", method: "Watch")
             /// The call shape.
             public static let kind: BreakwaterCore.CallKind = .serverStreaming
+            /// Encodes a response message as the server sends it.
+            public static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// Every method of the service, in the order of the .proto file.

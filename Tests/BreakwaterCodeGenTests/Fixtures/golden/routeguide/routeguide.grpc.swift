@@ -46,7 +46,7 @@ public enum Routeguide_RouteGuide: Sendable {
         /// Obtains the feature at a given position.
         ///
         /// `GetFeature`, unary: one request, one response.
-        public enum GetFeature: Sendable {
+        public enum GetFeature: BreakwaterCore.MethodDefinition {
             /// The request message.
             public typealias Input = Routeguide_Point
             /// The response message.
@@ -55,13 +55,17 @@ public enum Routeguide_RouteGuide: Sendable {
             public static let descriptor = BreakwaterCore.MethodDescriptor(service: "routeguide.RouteGuide", method: "GetFeature")
             /// The call shape.
             public static let kind: BreakwaterCore.CallKind = .unary
+            /// Encodes a response message as the server sends it.
+            public static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// Obtains the Features available within the given Rectangle. Results are
         /// streamed rather than returned at once.
         ///
         /// `ListFeatures`, server streaming: one request, a stream of responses.
-        public enum ListFeatures: Sendable {
+        public enum ListFeatures: BreakwaterCore.MethodDefinition {
             /// The request message.
             public typealias Input = Routeguide_Rectangle
             /// The response message.
@@ -70,13 +74,17 @@ public enum Routeguide_RouteGuide: Sendable {
             public static let descriptor = BreakwaterCore.MethodDescriptor(service: "routeguide.RouteGuide", method: "ListFeatures")
             /// The call shape.
             public static let kind: BreakwaterCore.CallKind = .serverStreaming
+            /// Encodes a response message as the server sends it.
+            public static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// Accepts a stream of Points on a route being traversed, returning a
         /// RouteSummary when traversal is completed.
         ///
         /// `RecordRoute`, client streaming: a stream of requests, one response.
-        public enum RecordRoute: Sendable {
+        public enum RecordRoute: BreakwaterCore.MethodDefinition {
             /// The request message.
             public typealias Input = Routeguide_Point
             /// The response message.
@@ -85,13 +93,17 @@ public enum Routeguide_RouteGuide: Sendable {
             public static let descriptor = BreakwaterCore.MethodDescriptor(service: "routeguide.RouteGuide", method: "RecordRoute")
             /// The call shape.
             public static let kind: BreakwaterCore.CallKind = .clientStreaming
+            /// Encodes a response message as the server sends it.
+            public static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// Accepts a stream of RouteNotes sent while a route is being traversed,
         /// while receiving other RouteNotes (e.g. from other users).
         ///
         /// `RouteChat`, bidirectional streaming: streams both ways.
-        public enum RouteChat: Sendable {
+        public enum RouteChat: BreakwaterCore.MethodDefinition {
             /// The request message.
             public typealias Input = Routeguide_RouteNote
             /// The response message.
@@ -100,10 +112,14 @@ public enum Routeguide_RouteGuide: Sendable {
             public static let descriptor = BreakwaterCore.MethodDescriptor(service: "routeguide.RouteGuide", method: "RouteChat")
             /// The call shape.
             public static let kind: BreakwaterCore.CallKind = .bidirectionalStreaming
+            /// Encodes a response message as the server sends it.
+            public static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// `OldFeature`, unary: one request, one response. Deprecated in the .proto file.
-        public enum OldFeature: Sendable {
+        public enum OldFeature: BreakwaterCore.MethodDefinition {
             /// The request message.
             public typealias Input = Routeguide_Point
             /// The response message.
@@ -112,6 +128,10 @@ public enum Routeguide_RouteGuide: Sendable {
             public static let descriptor = BreakwaterCore.MethodDescriptor(service: "routeguide.RouteGuide", method: "OldFeature")
             /// The call shape.
             public static let kind: BreakwaterCore.CallKind = .unary
+            /// Encodes a response message as the server sends it.
+            public static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// Every method of the service, in the order of the .proto file.

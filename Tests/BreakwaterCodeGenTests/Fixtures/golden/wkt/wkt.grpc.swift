@@ -59,7 +59,7 @@ enum Wkt_V1_Clock: Sendable {
         /// The current time.
         ///
         /// `Now`, unary: one request, one response.
-        enum Now: Sendable {
+        enum Now: BreakwaterCore.MethodDefinition {
             /// The request message.
             typealias Input = SwiftProtobuf.Google_Protobuf_Empty
             /// The response message.
@@ -68,12 +68,16 @@ enum Wkt_V1_Clock: Sendable {
             static let descriptor = BreakwaterCore.MethodDescriptor(service: "wkt.v1.Clock", method: "Now")
             /// The call shape.
             static let kind: BreakwaterCore.CallKind = .unary
+            /// Encodes a response message as the server sends it.
+            static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// Ticks until cancelled.
         ///
         /// `Ticks`, server streaming: one request, a stream of responses.
-        enum Ticks: Sendable {
+        enum Ticks: BreakwaterCore.MethodDefinition {
             /// The request message.
             typealias Input = SwiftProtobuf.Google_Protobuf_Int32Value
             /// The response message.
@@ -82,6 +86,10 @@ enum Wkt_V1_Clock: Sendable {
             static let descriptor = BreakwaterCore.MethodDescriptor(service: "wkt.v1.Clock", method: "Ticks")
             /// The call shape.
             static let kind: BreakwaterCore.CallKind = .serverStreaming
+            /// Encodes a response message as the server sends it.
+            static func serializeOutput(_ message: Output) throws -> [UInt8] {
+                try BreakwaterProtobuf.ProtobufSerializer<Output>().serialize(message)
+            }
         }
 
         /// Every method of the service, in the order of the .proto file.
