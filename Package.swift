@@ -268,3 +268,26 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The build-tool plugin: runs protoc with protoc-gen-swift and protoc-gen-breakwater on a target's .proto
+// files (configured by breakwater-protoc.json in the target). Declaring it makes SwiftPM build host copies
+// of swift-protobuf's plugin library, protoc-gen-swift and protoc-gen-breakwater in every build of this
+// package (measured: about 75 s more CPU, a third more than the rest of `swift build --build-tests`), so it
+// is declared only where it is used: when Breakwater is a dependency checked out by SwiftPM or Xcode, or
+// when BREAKWATER_BUILD_PLUGIN=1 is set (a path dependency such as Examples/kv, or to work on the plugin).
+let checkedOut = ["/checkouts/", "/SourcePackages/", "/registry/downloads/"].contains {
+    Context.packageDirectory.contains($0)
+}
+if checkedOut || Context.environment["BREAKWATER_BUILD_PLUGIN"] == "1" {
+    package.products.append(.plugin(name: "BreakwaterProtoGenerator", targets: ["BreakwaterProtoGenerator"]))
+    package.targets.append(
+        .plugin(
+            name: "BreakwaterProtoGenerator",
+            capability: .buildTool(),
+            dependencies: [
+                "protoc-gen-breakwater",
+                .product(name: "protoc-gen-swift", package: "swift-protobuf"),
+            ],
+            path: "Plugins/BreakwaterProtoGenerator"
+        ))
+}

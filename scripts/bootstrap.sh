@@ -13,6 +13,7 @@ pkg-config --exists zlib 2>/dev/null || need_apt+=(zlib1g-dev)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)          # the TLS tests make their certificates
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)  # the grpcio interop peers
 [ -f /usr/share/grpc-proto/grpc/testing/test.proto ] || need_apt+=(grpc-proto)  # gRPC's interop protos, for the grpcio peers
+command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)  # the build plugin's check (Examples/kv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing ${need_apt[*]} (apt)"
   sudo_cmd=""
