@@ -80,9 +80,10 @@ fixtures=Tests/BreakwaterCodeGenTests/Fixtures
 while read -r name proto opts; do
   case "$name" in ''|'#'*) continue ;; esac
   opts="${opts:-}"
+  opts="${opts//ProtoPathModuleMappings=/ProtoPathModuleMappings=$fixtures/}"
   swift_opts=""
   for opt in ${opts//,/ }; do
-    case "$opt" in Visibility=*|FileNaming=*) swift_opts="${swift_opts:+$swift_opts,}$opt" ;; esac
+    case "$opt" in Visibility=*|FileNaming=*|ProtoPathModuleMappings=*) swift_opts="${swift_opts:+$swift_opts,}$opt" ;; esac
   done
   mkdir -p "$out/$fixtures/descriptors" "$out/$fixtures/golden/$name"
   rm -f "$out/$fixtures/golden/$name"/*.swift

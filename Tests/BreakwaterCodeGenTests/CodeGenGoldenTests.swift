@@ -27,6 +27,12 @@ struct GoldenCase: Sendable, CustomTestStringConvertible {
 
     var goldenDirectory: URL { Self.fixtures.appendingPathComponent("golden/\(name)") }
 
+    /// The options, with a module-mappings path made absolute (it is relative to Fixtures).
+    var resolvedOptions: String {
+        options.replacingOccurrences(
+            of: "ProtoPathModuleMappings=", with: "ProtoPathModuleMappings=\(Self.fixtures.path)/")
+    }
+
     /// The file descriptor of the case's .proto, from the committed descriptor set.
     func fileDescriptor() throws -> FileDescriptor {
         let data = try Data(contentsOf: Self.fixtures.appendingPathComponent("descriptors/\(name).pb"))
@@ -42,13 +48,13 @@ struct GoldenCase: Sendable, CustomTestStringConvertible {
 struct CodeGenGoldenTests {
     @Test("the cases file lists every fixture")
     func casesAreListed() {
-        #expect(GoldenCase.all.map(\.name) == ["routeguide", "nopackage", "wkt", "inventory", "messages_only"])
+        #expect(GoldenCase.all.map(\.name) == ["routeguide", "nopackage", "wkt", "inventory", "messages_only", "importer"])
     }
 
     @Test("the generator's output equals the golden file", arguments: GoldenCase.all)
     func matchesGolden(_ golden: GoldenCase) throws {
         let file = try golden.fileDescriptor()
-        let generator = try FileGenerator(options: GeneratorOptions(parameter: golden.options))
+        let generator = try FileGenerator(options: GeneratorOptions(parameter: golden.resolvedOptions))
         let name = generator.outputFileName(for: file)
         let expected = try String(
             contentsOf: golden.goldenDirectory.appendingPathComponent(name), encoding: .utf8)
@@ -115,6 +121,13 @@ struct CodeGenGoldenTests {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("breakwater-codegen-\(getpid())")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
+        // The importer case's messages live in another module, as its module mappings say: build
+        // routeguide's messages as RouteGuideMessages first.
+        let messages = try build.compile(
+            sources: [GoldenCase.fixtures.appendingPathComponent("golden/routeguide/routeguide.pb.swift").path],
+            module: "RouteGuideMessages", output: scratch.appendingPathComponent("RouteGuideMessages.o").path,
+            emitModuleIn: scratch.path)
+        #expect(messages.status == 0, "swiftc failed on RouteGuideMessages:\n\(messages.output)")
         var sources: [String] = []
         for golden in GoldenCase.all {
             for file in try FileManager.default.contentsOfDirectory(atPath: golden.goldenDirectory.path) where file.hasSuffix(".swift") {
@@ -123,7 +136,9 @@ struct CodeGenGoldenTests {
                 sources.append(copy.path)
             }
         }
-        let result = try build.compile(sources: sources, module: "GoldenCheck", output: scratch.appendingPathComponent("GoldenCheck.o").path)
+        let result = try build.compile(
+            sources: sources, module: "GoldenCheck", output: scratch.appendingPathComponent("GoldenCheck.o").path,
+            searchPaths: [scratch.path])
         #expect(result.status == 0, "swiftc failed:\n\(result.output)")
     }
 }
@@ -148,15 +163,23 @@ struct BuildProducts {
     }
 
     /// Compiles `sources` as one module to an object file with the toolchain's `swiftc`.
-    func compile(sources: [String], module: String, output: String) throws -> (status: Int32, output: String) {
+    /// With `emitModuleIn`, the module's `.swiftmodule` goes there too; `searchPaths` are more `-I` folders.
+    func compile(
+        sources: [String], module: String, output: String, emitModuleIn: String? = nil, searchPaths: [String] = []
+    ) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
+        var arguments = [
             "swiftc", "-c", "-wmo", "-swift-version", "6", "-warnings-as-errors",
             "-I", binDirectory.appendingPathComponent("Modules").path,
             "-Xcc", "-fmodule-map-file=" + binDirectory.appendingPathComponent("CBreakwaterShims.build/module.modulemap").path,
             "-module-name", module, "-package-name", "scratch", "-o", output,
-        ] + sources
+        ]
+        for path in searchPaths { arguments += ["-I", path] }
+        if let emitModuleIn {
+            arguments += ["-emit-module", "-emit-module-path", "\(emitModuleIn)/\(module).swiftmodule"]
+        }
+        process.arguments = arguments + sources
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
