@@ -114,7 +114,8 @@ struct CodeGenGoldenTests {
     }
 
     /// Builds every golden file with the messages protoc-gen-swift made for it, as one module in a
-    /// scratch folder, against the modules this package built: Swift 6 mode, warnings are errors.
+    /// scratch folder, against the modules this package built: Swift 6 mode, warnings are errors, with
+    /// the ExistentialAny and NonisolatedNonsendingByDefault upcoming features on.
     @Test("the golden files compile in Swift 6 mode without warnings")
     func goldenFilesCompile() throws {
         let build = try BuildProducts.locate()
@@ -171,6 +172,8 @@ struct BuildProducts {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         var arguments = [
             "swiftc", "-c", "-wmo", "-swift-version", "6", "-warnings-as-errors",
+            // The upcoming features this package's own modules turn on; generated code must not care.
+            "-enable-upcoming-feature", "ExistentialAny", "-enable-upcoming-feature", "NonisolatedNonsendingByDefault",
             "-I", binDirectory.appendingPathComponent("Modules").path,
             "-Xcc", "-fmodule-map-file=" + binDirectory.appendingPathComponent("CBreakwaterShims.build/module.modulemap").path,
             "-module-name", module, "-package-name", "scratch", "-o", output,
