@@ -33,6 +33,9 @@ struct InteropServerCommand: AsyncParsableCommand {
     @Flag(name: .customLong("announce_port"), help: "Print `PORT <n>` alone on the first line (for scripts).")
     var announcePort = false
 
+    @Flag(name: .customLong("exit_on_stdin_eof"), help: "Also stop when standard input ends (for test harnesses).")
+    var exitOnStdinEOF = false
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535, got \(port)") }
         if useTLS, tlsCertFile == nil || tlsKeyFile == nil {
@@ -61,7 +64,7 @@ struct InteropServerCommand: AsyncParsableCommand {
         }
         if announcePort { say("PORT \(boundPort)") }
         say("interop-server listening on \(host):\(boundPort)\(useTLS ? " over TLS" : "")")
-        await waitForEndOfInputOrSignal()
+        await waitForTermination(watchingStandardInput: exitOnStdinEOF)
         health.enterShutdown()
         await server.shutdownGracefully(gracePeriod: .seconds(2))
     }
@@ -72,9 +75,9 @@ private func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
-/// Suspends until SIGINT or SIGTERM arrives, or standard input reaches its end when it is a pipe (so a
-/// test that starts the server stops it by closing its stdin).
-private func waitForEndOfInputOrSignal() async {
+/// Suspends until SIGINT or SIGTERM arrives, or, when `watchingStandardInput`, standard input reaches its
+/// end (so a test that starts the server stops it by closing its stdin).
+private func waitForTermination(watchingStandardInput: Bool) async {
     let (stream, continuation) = AsyncStream<Void>.makeStream()
     var sources: [any DispatchSourceSignal] = []
     for sig in [SIGINT, SIGTERM] {
@@ -84,8 +87,7 @@ private func waitForEndOfInputOrSignal() async {
         source.resume()
         sources.append(source)
     }
-    var status = stat()
-    if fstat(STDIN_FILENO, &status) == 0, (status.st_mode & S_IFMT) == S_IFIFO {
+    if watchingStandardInput {
         Thread.detachNewThread {
             _ = FileHandle.standardInput.readDataToEndOfFile()
             continuation.yield()

@@ -117,7 +117,7 @@ struct HealthTests {
     func executablesServeHealth() async throws {
         for (command, service, stopsOnEOF) in [
             ([InteropPeer.binary("echo-server"), "--port", "0", "--announce-port"], Echo_Echo.serviceName, false),
-            ([InteropPeer.binary("interop-server"), "--port", "0", "--announce_port"], "grpc.testing.TestService", true),
+            ([InteropPeer.binary("interop-server"), "--port", "0", "--announce_port", "--exit_on_stdin_eof"], "grpc.testing.TestService", true),
         ] {
             let server = try await InteropPeer.start(command)
             let grpc = GRPCClient(transport: HTTP2ClientTransport(host: "127.0.0.1", port: server.port))

@@ -18,7 +18,7 @@ struct InteropMatrixTests {
     func grpcioClientAgainstOurServer(tls: Bool) async throws {
         let pki = try await TestPKI.get()
         let server = try await InteropPeer.start(
-            [InteropPeer.binary("interop-server"), "--port", "0", "--announce_port"] + Self.serverTLS(tls, pki))
+            [InteropPeer.binary("interop-server"), "--port", "0", "--announce_port", "--exit_on_stdin_eof"] + Self.serverTLS(tls, pki))
         let (status, output) = try await PythonPeer.run(
             "grpcio_interop_client.py", Self.clientArguments(port: server.port, tls: tls, pki: pki))
         await server.stop()
@@ -42,7 +42,7 @@ struct InteropMatrixTests {
     func ourClientAgainstOurServer(tls: Bool) async throws {
         let pki = try await TestPKI.get()
         let server = try await InteropPeer.start(
-            [InteropPeer.binary("interop-server"), "--port", "0", "--announce_port"] + Self.serverTLS(tls, pki))
+            [InteropPeer.binary("interop-server"), "--port", "0", "--announce_port", "--exit_on_stdin_eof"] + Self.serverTLS(tls, pki))
         let (status, output) = try await PythonPeer.runCommand(
             [InteropPeer.binary("interop-client")] + Self.clientArguments(port: server.port, tls: tls, pki: pki))
         await server.stop()

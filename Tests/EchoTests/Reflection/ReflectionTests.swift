@@ -63,7 +63,7 @@ struct ReflectionTests {
     func executablesServeReflection() async throws {
         for (command, services, stopsOnEOF) in [
             ([InteropPeer.binary("echo-server"), "--port", "0", "--announce-port"], ["echo.Echo", "grpc.health.v1.Health"], false),
-            ([InteropPeer.binary("interop-server"), "--port", "0", "--announce_port"],
+            ([InteropPeer.binary("interop-server"), "--port", "0", "--announce_port", "--exit_on_stdin_eof"],
              ["grpc.testing.TestService", "grpc.health.v1.Health"], true),
         ] {
             let server = try await InteropPeer.start(command)
