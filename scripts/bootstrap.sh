@@ -12,6 +12,8 @@ pkg-config --exists openssl 2>/dev/null || need_apt+=(libssl-dev)
 pkg-config --exists zlib 2>/dev/null || need_apt+=(zlib1g-dev)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)          # the TLS tests make their certificates
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)  # the grpcio interop peers
+[ -f /usr/share/grpc-proto/grpc/testing/test.proto ] || need_apt+=(grpc-proto)  # gRPC's interop protos, for the grpcio peers
+command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)  # the build plugin's check (Examples/kv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing ${need_apt[*]} (apt)"
   sudo_cmd=""
@@ -20,12 +22,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-# h2 and hpack: the raw HTTP/2 attack peers of the hardening suite (Tests/Hardening).
-if ! python3 -c 'import grpc, grpc_tools, h2, hpack' >/dev/null 2>&1; then
-  echo "bootstrap: installing grpcio, grpcio-tools, h2 and hpack (pip)"
+# h2 and hpack: the raw HTTP/2 attack peers of the hardening suite (Tests/Hardening);
+# grpcio-health-checking and grpcio-reflection: the peers of the health and reflection services.
+pip_packages=(grpcio grpcio-tools h2 hpack grpcio-health-checking grpcio-reflection)
+if ! python3 -c 'import grpc, grpc_tools, h2, hpack, grpc_health.v1.health, grpc_reflection.v1alpha.reflection' >/dev/null 2>&1; then
+  echo "bootstrap: installing ${pip_packages[*]} (pip)"
   # Debian's own python3 refuses pip installs outside a venv (PEP 668) unless told otherwise.
-  python3 -m pip install -q --disable-pip-version-check grpcio grpcio-tools h2 hpack 2>/dev/null \
-    || python3 -m pip install -q --disable-pip-version-check --break-system-packages grpcio grpcio-tools h2 hpack
+  python3 -m pip install -q --disable-pip-version-check "${pip_packages[@]}" 2>/dev/null \
+    || python3 -m pip install -q --disable-pip-version-check --break-system-packages "${pip_packages[@]}"
 fi
 
 command -v swift >/dev/null 2>&1 || { echo "bootstrap: Swift 6 toolchain not found on PATH" >&2; exit 1; }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import BreakwaterCore
 import BreakwaterHTTP2
+import BreakwaterHealth
+import BreakwaterReflection
 import EchoService
 import Foundation
 
@@ -86,6 +88,11 @@ struct EchoServerCommand: AsyncParsableCommand {
             hang: hang
         )
         let provider = EchoProvider(faults: faults)
+        // gRPC's health service: the server and echo.Echo are SERVING until shutdown starts.
+        let health = HealthService(statuses: ["": .serving, Echo_Echo.serviceName: .serving])
+        // Server reflection (grpcurl, grpcio-reflection): describes echo.Echo and the health service.
+        let reflection = try ReflectionService(
+            describing: [Echo_Echo.fileDescriptorProtos, Grpc_Health_V1_Health.fileDescriptorProtos])
         var transportConfiguration = HTTP2ServerTransport.Configuration()
         if let maxConnections { transportConfiguration.maxConnections = maxConnections }
         if let maxConcurrentStreams { transportConfiguration.maxConcurrentStreams = maxConcurrentStreams }
@@ -100,7 +107,8 @@ struct EchoServerCommand: AsyncParsableCommand {
             transportConfiguration.tls = tls
         }
         let server = GRPCServer(
-            transport: HTTP2ServerTransport(host: host, port: port, configuration: transportConfiguration), services: [provider])
+            transport: HTTP2ServerTransport(host: host, port: port, configuration: transportConfiguration),
+            services: [provider, health, reflection])
         let boundPort: Int
         do {
             boundPort = try await server.start()
@@ -125,6 +133,7 @@ struct EchoServerCommand: AsyncParsableCommand {
 
         await waitForTerminationSignal()
         say("echo-server: shutting down gracefully (\(server.activeCalls) calls in flight)")
+        health.enterShutdown()
         await server.shutdownGracefully(gracePeriod: .seconds(5))
         say("echo-server: stopped after \(provider.totalCallCount) calls")
     }

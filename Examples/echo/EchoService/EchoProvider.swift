@@ -12,7 +12,7 @@
 ///
 /// Faults (see `Faults`) apply at the start of every call, in this order: fail-first, fail-rate, then
 /// hang or delay. The provider counts calls per method and handler cancellations.
-public final class EchoProvider: Echo_EchoServiceProtocol {
+public final class EchoProvider: Echo_Echo.SimpleServiceProtocol {
     private struct State {
         var calls: [Method: Int] = [:]
         var cancellations = 0

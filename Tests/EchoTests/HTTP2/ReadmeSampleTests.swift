@@ -16,7 +16,7 @@ struct ReadmeSampleTests {
 
         // Client: a target and options.
         let client = GRPCClient(transport: HTTP2ClientTransport(host: "127.0.0.1", port: port))
-        let echo = Echo_EchoClient(wrapping: client)
+        let echo = Echo_Echo.Client(wrapping: client)
 
         let reply = try await echo.get(.with { $0.text = "hi" }, options: CallOptions(timeout: .seconds(1)))
         var words: [String] = []

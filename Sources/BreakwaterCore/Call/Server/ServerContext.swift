@@ -57,6 +57,14 @@ public final class ServerContext: Sendable {
         set { state.withLock { $0.trailers = newValue } }
     }
 
+    /// The compression the client applied to its request messages (`grpc-encoding`); `.identity` when it
+    /// sent none. Handlers see messages already decompressed.
+    public var requestEncoding: CompressionAlgorithm { stream.head.requestEncoding }
+
+    /// The compression the transport applies to response messages, chosen from the request's encoding
+    /// and `grpc-accept-encoding`.
+    public var responseEncoding: CompressionAlgorithm { stream.head.responseEncoding }
+
     /// Whether the response headers were sent.
     public var headersSent: Bool { state.withLock { $0.headersSent } }
 
