@@ -1,5 +1,6 @@
 import BreakwaterCore
 import Foundation
+import SwiftProtobuf
 
 /// gRPC's server reflection service, `grpc.reflection.v1.ServerReflection` and, for older tools,
 /// `grpc.reflection.v1alpha.ServerReflection`: lets clients such as grpcurl or grpcio-reflection list a
@@ -51,39 +52,47 @@ public final class ReflectionService: RegistrableService {
             context: ServerContext
         ) async throws {
             for try await request in requests {
-                let question: ReflectionQuestion
-                switch request.messageRequest {
-                case .fileByFilename(let name)?: question = .fileByFilename(name)
-                case .fileContainingSymbol(let symbol)?: question = .fileContainingSymbol(symbol)
-                case .fileContainingExtension(let e)?:
-                    question = .fileContainingExtension(type: e.containingType, number: e.extensionNumber)
-                case .allExtensionNumbersOfType(let type)?: question = .allExtensionNumbers(type: type)
-                case .listServices?: question = .listServices
-                case nil: question = .unset
-                }
-                try await response.write(.with { r in
-                    r.validHost = request.host
-                    r.originalRequest = request
-                    switch index.answer(question) {
-                    case .files(let files): r.fileDescriptorResponse = .with { $0.fileDescriptorProto = files }
-                    case .extensionNumbers(let type, let numbers):
-                        r.allExtensionNumbersResponse = .with {
-                            $0.baseTypeName = type
-                            $0.extensionNumber = numbers
-                        }
-                    case .services(let names):
-                        r.listServicesResponse = .with { $0.service = names.map { name in .with { $0.name = name } } }
-                    case .error(let code, let message):
-                        r.errorResponse = .with {
-                            $0.errorCode = Int32(code.rawValue)
-                            $0.errorMessage = message
-                        }
+                try await response.write(Self.answer(request, index: index))
+            }
+        }
+
+        static func answer(
+            _ request: Grpc_Reflection_V1_ServerReflectionRequest, index: ReflectionIndex
+        ) -> Grpc_Reflection_V1_ServerReflectionResponse {
+            let question: ReflectionQuestion
+            switch request.messageRequest {
+            case .fileByFilename(let name)?: question = .fileByFilename(name)
+            case .fileContainingSymbol(let symbol)?: question = .fileContainingSymbol(symbol)
+            case .fileContainingExtension(let e)?:
+                question = .fileContainingExtension(type: e.containingType, number: e.extensionNumber)
+            case .allExtensionNumbersOfType(let type)?: question = .allExtensionNumbers(type: type)
+            case .listServices?: question = .listServices
+            case nil: question = .unset
+            }
+            return .with { r in
+                r.validHost = request.host
+                r.originalRequest = request
+                switch index.answer(question) {
+                case .files(let files): r.fileDescriptorResponse = .with { $0.fileDescriptorProto = files }
+                case .extensionNumbers(let type, let numbers):
+                    r.allExtensionNumbersResponse = .with {
+                        $0.baseTypeName = type
+                        $0.extensionNumber = numbers
                     }
-                })
+                case .services(let names):
+                    r.listServicesResponse = .with { $0.service = names.map { name in .with { $0.name = name } } }
+                case .error(let code, let message):
+                    r.errorResponse = .with {
+                        $0.errorCode = Int32(code.rawValue)
+                        $0.errorMessage = message
+                    }
+                }
             }
         }
     }
 
+    /// v1alpha is v1 under an older package name: the same messages, fields and numbers. Each request is
+    /// read as v1 through its bytes and answered by v1, so the two versions cannot drift apart.
     private struct V1Alpha: Grpc_Reflection_V1alpha_ServerReflection.SimpleServiceProtocol {
         let index: ReflectionIndex
 
@@ -93,35 +102,10 @@ public final class ReflectionService: RegistrableService {
             context: ServerContext
         ) async throws {
             for try await request in requests {
-                let question: ReflectionQuestion
-                switch request.messageRequest {
-                case .fileByFilename(let name)?: question = .fileByFilename(name)
-                case .fileContainingSymbol(let symbol)?: question = .fileContainingSymbol(symbol)
-                case .fileContainingExtension(let e)?:
-                    question = .fileContainingExtension(type: e.containingType, number: e.extensionNumber)
-                case .allExtensionNumbersOfType(let type)?: question = .allExtensionNumbers(type: type)
-                case .listServices?: question = .listServices
-                case nil: question = .unset
-                }
-                try await response.write(.with { r in
-                    r.validHost = request.host
-                    r.originalRequest = request
-                    switch index.answer(question) {
-                    case .files(let files): r.fileDescriptorResponse = .with { $0.fileDescriptorProto = files }
-                    case .extensionNumbers(let type, let numbers):
-                        r.allExtensionNumbersResponse = .with {
-                            $0.baseTypeName = type
-                            $0.extensionNumber = numbers
-                        }
-                    case .services(let names):
-                        r.listServicesResponse = .with { $0.service = names.map { name in .with { $0.name = name } } }
-                    case .error(let code, let message):
-                        r.errorResponse = .with {
-                            $0.errorCode = Int32(code.rawValue)
-                            $0.errorMessage = message
-                        }
-                    }
-                })
+                let v1 = try Grpc_Reflection_V1_ServerReflectionRequest(serializedBytes: request.serializedBytes() as [UInt8])
+                let answer = V1.answer(v1, index: index)
+                try await response.write(
+                    Grpc_Reflection_V1alpha_ServerReflectionResponse(serializedBytes: answer.serializedBytes() as [UInt8]))
             }
         }
     }
