@@ -16,15 +16,28 @@ private final class Tally: Sendable {
 @Suite("CircuitBreaker")
 struct CircuitBreakerTests {
     func trippedBreaker(
-        _ policy: CircuitBreakerPolicy = CircuitBreakerPolicy(consecutiveFailures: 1),
+        _ policy: CircuitBreakerPolicy = CircuitBreakerPolicy(consecutiveFailures: 1, jitter: 0),
         clock: ManualClock = ManualClock(),
         name: String = "echo.Echo/Get"
     ) throws -> CircuitBreaker {
-        let breaker = CircuitBreaker(name: name, policy: policy, clock: clock)
+        let breaker = try CircuitBreaker(name: name, policy: policy, clock: clock)
         let permit = try breaker.acquire()
         breaker.record(.failure, for: permit)
         #expect(breaker.currentState == .open)
         return breaker
+    }
+
+    @Test("open durations are jittered by default: up to a fifth shorter, never longer")
+    func defaultJitter() throws {
+        #expect(CircuitBreakerPolicy().jitter == 0.2)
+        for (r, seconds) in [(0.0, 60.0), (0.5, 54.0), (1.0, 48.0)] {
+            let clock = ManualClock()
+            let breaker = try CircuitBreaker(
+                name: "jitter", policy: CircuitBreakerPolicy(consecutiveFailures: 1), clock: clock, random: { r })
+            breaker.record(.failure, for: try breaker.acquire())
+            let wait = try #require(breaker.snapshot().timeUntilProbe)
+            #expect(wait > .seconds(seconds) - .milliseconds(1) && wait < .seconds(seconds) + .milliseconds(1), "random \(r): \(wait)")
+        }
     }
 
     @Test("rejection names the breaker, its state and the time until it probes; maps to UNAVAILABLE")
@@ -83,7 +96,7 @@ struct CircuitBreakerTests {
     @Test("a full cycle through the class: CLOSED, OPEN, HALF_OPEN, CLOSED")
     func fullCycle() throws {
         let clock = ManualClock()
-        let breaker = CircuitBreaker(name: "db", clock: clock)
+        let breaker = try CircuitBreaker(name: "db", clock: clock)
         for _ in 0..<5 { breaker.record(.unavailable, for: try breaker.acquire()) }
         #expect(breaker.currentState == .open)
         clock.advance(by: .seconds(60))
@@ -155,7 +168,7 @@ struct CircuitBreakerTests {
     @Test("late results from an older generation are ignored through the class too")
     func lateResults() throws {
         let clock = ManualClock()
-        let breaker = CircuitBreaker(name: "x", policy: CircuitBreakerPolicy(consecutiveFailures: 1), clock: clock)
+        let breaker = try CircuitBreaker(name: "x", policy: CircuitBreakerPolicy(consecutiveFailures: 1), clock: clock)
         let slow = try breaker.acquire()
         breaker.record(.failure, for: try breaker.acquire())
         clock.advance(by: .seconds(60))
@@ -169,7 +182,7 @@ struct CircuitBreakerTests {
     @Test("run returns the value, records failures, and uses the fallback when rejecting")
     func runWithFallback() async throws {
         let clock = ManualClock()
-        let breaker = CircuitBreaker(name: "backend", policy: CircuitBreakerPolicy(consecutiveFailures: 2), clock: clock)
+        let breaker = try CircuitBreaker(name: "backend", policy: CircuitBreakerPolicy(consecutiveFailures: 2), clock: clock)
         let calls = Tally()
         @Sendable func fetch(_ fail: Bool) async throws -> String {
             calls.value.add(1, ordering: .relaxed)
@@ -191,7 +204,7 @@ struct CircuitBreakerTests {
 
     @Test("an error predicate decides how thrown errors count")
     func runWithPredicate() async throws {
-        let breaker = CircuitBreaker(name: "db", policy: CircuitBreakerPolicy(consecutiveFailures: 1), clock: ManualClock())
+        let breaker = try CircuitBreaker(name: "db", policy: CircuitBreakerPolicy(consecutiveFailures: 1), clock: ManualClock())
         let classify: (any Error) -> CallOutcome = { $0 is NotFound ? .success : .failure }
         for _ in 0..<10 {
             await #expect(throws: NotFound.self) {
@@ -213,7 +226,7 @@ struct CircuitBreakerTests {
 
     @Test("operators: forceOpen, disable, reset")
     func operators() throws {
-        let breaker = CircuitBreaker(name: "ops", clock: ManualClock())
+        let breaker = try CircuitBreaker(name: "ops", clock: ManualClock())
         breaker.forceOpen()
         #expect(throws: CircuitBreakerRejection.self) { try breaker.acquire() }
         do { _ = try breaker.acquire() } catch {
@@ -230,8 +243,8 @@ struct CircuitBreakerTests {
     func eventStream() async throws {
         let clock = ManualClock()
         let observed = TSanMutex<[CircuitBreakerEvent]>([])
-        let breaker = CircuitBreaker(
-            name: "events", policy: CircuitBreakerPolicy(consecutiveFailures: 1, successThreshold: 1), clock: clock,
+        let breaker = try CircuitBreaker(
+            name: "events", policy: CircuitBreakerPolicy(consecutiveFailures: 1, jitter: 0, successThreshold: 1), clock: clock,
             observer: { event in observed.withLock { $0.append(event) } }
         )
         let events = breaker.events()
@@ -285,12 +298,12 @@ struct CircuitBreakerRegistryTests {
         let registry = CircuitBreakerRegistry(clock: ManualClock())
         let get = MethodDescriptor(service: "echo.Echo", method: "Get")
         let update = MethodDescriptor(service: "echo.Echo", method: "Update")
-        let perMethod = CircuitBreakerPolicy(consecutiveFailures: 1)
-        let a = registry.breaker(target: "localhost:1", method: get, policy: perMethod)
-        #expect(registry.breaker(target: "localhost:1", method: get, policy: perMethod) === a)
-        let b = registry.breaker(target: "localhost:1", method: update, policy: perMethod)
+        let perMethod = CircuitBreakerPolicy(consecutiveFailures: 1, jitter: 0)
+        let a = try registry.breaker(target: "localhost:1", method: get, policy: perMethod)
+        #expect(try registry.breaker(target: "localhost:1", method: get, policy: perMethod) === a)
+        let b = try registry.breaker(target: "localhost:1", method: update, policy: perMethod)
         #expect(a !== b)
-        #expect(registry.breaker(target: "localhost:2", method: get, policy: perMethod) !== a)
+        #expect(try registry.breaker(target: "localhost:2", method: get, policy: perMethod) !== a)
         a.record(.failure, for: try a.acquire())
         #expect(a.currentState == .open)
         #expect(b.currentState == .closed)  // independent
@@ -298,8 +311,8 @@ struct CircuitBreakerRegistryTests {
         var perService = perMethod
         perService.scope = .service
         let other = MethodDescriptor(service: "echo.Other", method: "Get")
-        let s1 = registry.breaker(target: "localhost:1", method: other, policy: perService)
-        let s2 = registry.breaker(target: "localhost:1", method: MethodDescriptor(service: "echo.Other", method: "Put"), policy: perService)
+        let s1 = try registry.breaker(target: "localhost:1", method: other, policy: perService)
+        let s2 = try registry.breaker(target: "localhost:1", method: MethodDescriptor(service: "echo.Other", method: "Put"), policy: perService)
         #expect(s1 === s2)
         #expect(s1.key.description == "localhost:1/echo.Other")
         #expect(a.key.description == "localhost:1/echo.Echo/Get")
@@ -316,7 +329,7 @@ struct CircuitBreakerRegistryTests {
     func registryEvents() async throws {
         let registry = CircuitBreakerRegistry(clock: ManualClock())
         let events = registry.events()
-        let breaker = registry.breaker(for: BreakerKey(name: "a"), policy: CircuitBreakerPolicy(consecutiveFailures: 1))
+        let breaker = try registry.breaker(for: BreakerKey(name: "a"), policy: CircuitBreakerPolicy(consecutiveFailures: 1))
         breaker.record(.failure, for: try breaker.acquire())
         // The first event must come (the for-await would pass by running zero times if the sequence
         // simply ended).

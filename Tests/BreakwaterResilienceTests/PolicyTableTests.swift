@@ -62,9 +62,15 @@ struct ServiceConfigTests {
     }
     """
 
-    @Test("a full valid config")
+    @Test("a full valid config; its loadBalancingConfig is reported, not silently dropped")
     func valid() throws {
-        let config = try ServiceConfig(json: Self.full)
+        #expect(throws: ConfigurationError(
+            path: "loadBalancingConfig", value: #"[{"round_robin": {}}]"#,
+            reason: "is a gRPC service-config field Breakwater does not implement yet")) {
+            try ServiceConfig(json: Self.full)
+        }
+        let config = try ServiceConfig(json: Self.full, unknownFields: .warn)
+        #expect(config.warnings.map(\.path) == ["loadBalancingConfig"])
         let get = try #require(config.policies.policy(for: MethodDescriptor(service: "echo.Echo", method: "Get")))
         #expect(get.timeout == .milliseconds(1500))
         let retry = try #require(get.retry)
@@ -161,6 +167,33 @@ struct ServiceConfigTests {
         (breaker(#""neutralStatusCodes": ["NOPE"]"#),
          #"methodConfig[0].circuitBreakerPolicy.neutralStatusCodes[0]: "NOPE" is not a status code name"#),
         (breaker(#""scope": "GLOBAL""#), #"methodConfig[0].circuitBreakerPolicy.scope: "GLOBAL" is not "METHOD" or "SERVICE""#),
+        // Every level reports fields it does not use (a typo, or a gRPC field not implemented yet).
+        (#"{"methodConfig": [{"name": [{}], "timout": "1s"}]}"#, #"methodConfig[0].timout: "1s" is not a method config field"#),
+        (#"{"methodConfig": [{"name": [{}], "waitForReady": true}]}"#,
+         "methodConfig[0].waitForReady: true is a gRPC service-config field Breakwater does not implement yet"),
+        (#"{"methodConfig": [{"name": [{}], "hedgingPolicy": {"maxAttempts": 2}}]}"#,
+         #"methodConfig[0].hedgingPolicy: {"maxAttempts": 2} is a gRPC service-config field"#),
+        (#"{"methodConfig": [{"name": [{}], "maxRequestMessageBytes": 1024}]}"#,
+         "methodConfig[0].maxRequestMessageBytes: 1024 is a gRPC service-config field"),
+        (#"{"methodConfig": [{"name": [{"service": "a.B", "methd": "Get"}]}]}"#,
+         #"methodConfig[0].name[0].methd: "Get" is not a name field"#),
+        (retry(#""maxAttempt": 3"#), "methodConfig[0].retryPolicy.maxAttempt: 3 is not a retryPolicy field"),
+        (#"{"retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1, "ratio": 1}}"#,
+         "retryThrottling.ratio: 1 is not a retryThrottling field"),
+        (breaker(#""slidingWindow": {"type": "COUNT", "size": 3, "kind": "x"}, "failureRateThreshold": 0.5"#),
+         #"methodConfig[0].circuitBreakerPolicy.slidingWindow.kind: "x" is not a slidingWindow field"#),
+        (#"{"healthCheckConfig": {"serviceName": ""}}"#, "healthCheckConfig: {\"serviceName\": \"\"} is a gRPC service-config field"),
+        (#"{"methodConfigs": []}"#, "methodConfigs: [] is not a service config field"),
+        // JSON syntax: where, not only that.
+        ("{\n  \"methodConfig\": [\n    {\"name\": [}]\n  ]\n}", #"(root): is not valid JSON: line 3, column 15: expected a value, found "}""#),
+        (#"{"a": 1, "a": 2}"#, #"(root): is not valid JSON: line 1, column 10: duplicate key "a""#),
+        (#"{"methodConfig": [], }"#, #"(root): is not valid JSON: line 1, column 22: expected a key in double quotes, found "}""#),
+        (#"{"timeout": 01}"#, "(root): is not valid JSON: line 1, column 13: a number cannot have a leading zero"),
+        (#"{"a": "\x"}"#, #"(root): is not valid JSON: line 1, column 9: unknown escape, found "x""#),
+        (#"{"a": "\ud800"}"#, "(root): is not valid JSON: line 1, column 14: a high surrogate must be followed by a low one"),
+        (#"{} {}"#, #"(root): is not valid JSON: line 1, column 4: expected the end of the text, found "{""#),
+        (String(repeating: "[", count: 100), "(root): is not valid JSON: line 1, column 65: nested deeper than 64 levels"),
+        (#"{"a": 1e999}"#, "(root): is not valid JSON: line 1, column 7: the number is out of range"),
         (breaker(#""consecutiveFailure": 3"#),
          "methodConfig[0].circuitBreakerPolicy.consecutiveFailure: 3 is not a circuitBreakerPolicy field"),
         (breaker(#""openDuration": "10s", "maxOpenDuration": "5s""#),

@@ -170,7 +170,7 @@ func breakerBenchmarks() {
     Benchmark("Breaker CLOSED acquire+record, 1 thread", configuration: perPair) { (benchmark, breaker: CircuitBreaker) in
         for _ in benchmark.scaledIterations { closedPair(breaker) }
     } setup: {
-        CircuitBreaker(name: "bench")
+        try CircuitBreaker(name: "bench")
     }
 
     Benchmark("Breaker CLOSED acquire+record, 2 threads contending", configuration: perPair) { (benchmark, breaker: CircuitBreaker) in
@@ -183,7 +183,7 @@ func breakerBenchmarks() {
             }
         }
     } setup: {
-        CircuitBreaker(name: "bench")
+        try CircuitBreaker(name: "bench")
     }
 
     Benchmark("Breaker OPEN acquire rejected, 1 thread", configuration: perPair) { (benchmark, breaker: CircuitBreaker) in
@@ -199,7 +199,7 @@ func breakerBenchmarks() {
         }
         if admitted > 0 { benchmark.error("\(admitted) calls admitted by an OPEN breaker") }
     } setup: {
-        let breaker = CircuitBreaker(name: "bench", policy: CircuitBreakerPolicy(openDuration: .seconds(3600)))
+        let breaker = try CircuitBreaker(name: "bench", policy: CircuitBreakerPolicy(openDuration: .seconds(3600)))
         for _ in 0..<5 {
             if let permit = try? breaker.acquire() { breaker.record(.unavailable, for: permit) }
         }

@@ -224,7 +224,7 @@ struct Benchmarks {
             let server = kind == "inproc" ? try await EchoServerFixture.inProcess() : try await EchoServerFixture.http2()
             let transport = server.makeTransport()
             let bare = Echo_EchoClient(wrapping: GRPCClient(transport: transport))
-            let resilience = standardResilience(target: server.target)
+            let resilience = try standardResilience(target: server.target)
             let chained = Echo_EchoClient(wrapping: GRPCClient(transport: transport, resilience: resilience))
             let deadline = CallOptions(timeout: .seconds(30))
             let calls = kind == "inproc" ? settings.chainCallsInProcess : settings.chainCallsHTTP2
@@ -304,7 +304,7 @@ struct Benchmarks {
             let server = kind == "inproc"
                 ? try await EchoServerFixture.inProcess(faults: faults) : try await EchoServerFixture.http2(faults: faults)
             let transport = server.makeTransport()
-            let resilience = standardResilience(target: server.target)
+            let resilience = try standardResilience(target: server.target)
             let echo = Echo_EchoClient(wrapping: GRPCClient(transport: transport, resilience: resilience))
             let key = BreakerKey(target: server.target, method: Echo_Echo.Method.Get.descriptor, scope: .method)
             // Trip: each failed attempt is one breaker sample (retry runs up to 3 attempts a call).
@@ -378,7 +378,7 @@ struct Benchmarks {
         // after 5 calls and reject the rest at once. A high threshold keeps the breaker in the chain, CLOSED.
         let chained = Echo_EchoClient(wrapping: GRPCClient(
             transport: transport,
-            resilience: standardResilience(
+            resilience: try standardResilience(
                 target: server.target, timeout: timeout,
                 breaker: CircuitBreakerPolicy(consecutiveFailures: 1_000_000)
             )

@@ -64,8 +64,8 @@ func standardPolicies(
 /// The standard resilience chain for `target`, with a retry throttle as a production client would have.
 func standardResilience(
     target: String, timeout: Duration = .seconds(30), breaker: CircuitBreakerPolicy = CircuitBreakerPolicy()
-) -> ResilienceConfiguration {
-    ResilienceConfiguration(
+) throws(ConfigurationError) -> ResilienceConfiguration {
+    try ResilienceConfiguration(
         policies: standardPolicies(timeout: timeout, breaker: breaker),
         retryThrottling: RetryThrottlingPolicy(maxTokens: 10, tokenRatio: 0.1),
         target: target

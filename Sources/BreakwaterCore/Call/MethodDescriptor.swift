@@ -5,6 +5,7 @@ public struct MethodDescriptor: Sendable, Hashable, CustomStringConvertible {
     /// The method name, e.g. `"Get"`.
     public var method: String
 
+    /// Creates a descriptor for `method` of `service`.
     public init(service: String, method: String) {
         self.service = service
         self.method = method
@@ -12,18 +13,6 @@ public struct MethodDescriptor: Sendable, Hashable, CustomStringConvertible {
 
     /// The HTTP/2 `:path`: `/echo.Echo/Get`.
     public var path: String { "/\(service)/\(method)" }
-
-    /// Parses a `:path` of the form `/service/method`; nil when it does not have that shape.
-    public init?(path: String) {
-        guard path.first == "/" else { return nil }
-        let rest = path.dropFirst()
-        guard let slash = rest.lastIndex(of: "/") else { return nil }
-        let service = rest[rest.startIndex..<slash]
-        let method = rest[rest.index(after: slash)...]
-        guard !service.isEmpty, !method.isEmpty else { return nil }
-        self.service = String(service)
-        self.method = String(method)
-    }
 
     public var description: String { path }
 }

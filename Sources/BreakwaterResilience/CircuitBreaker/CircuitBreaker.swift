@@ -66,11 +66,12 @@ public final class CircuitBreaker: Sendable {
     ///
     /// - Parameters:
     ///   - key: What the breaker protects.
-    ///   - policy: Its rules; an invalid policy is a programming error (see ``CircuitBreakerPolicy/validate()``).
+    ///   - policy: Its rules.
     ///   - clock: A monotonic clock; a manual clock in tests.
     ///   - random: Numbers in [0, 1] for open-duration jitter.
     ///   - logger: Where transitions (info) and rejections (debug) are logged.
     ///   - observer: Called with every transition and rejection, outside the breaker's lock.
+    /// - Throws: ``ConfigurationError`` when `policy` fails ``CircuitBreakerPolicy/validate()``.
     public convenience init(
         key: BreakerKey,
         policy: CircuitBreakerPolicy = CircuitBreakerPolicy(),
@@ -78,8 +79,8 @@ public final class CircuitBreaker: Sendable {
         random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) },
         logger: Logger = Logger(label: "breakwater.circuit-breaker"),
         observer: (@Sendable (CircuitBreakerEvent) -> Void)? = nil
-    ) {
-        self.init(
+    ) throws(ConfigurationError) {
+        try self.init(
             key: key, policy: policy, timeline: BreakerTimeline(clock),
             random: random, logger: logger, observer: observer
         )
@@ -93,8 +94,8 @@ public final class CircuitBreaker: Sendable {
         random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) },
         logger: Logger = Logger(label: "breakwater.circuit-breaker"),
         observer: (@Sendable (CircuitBreakerEvent) -> Void)? = nil
-    ) {
-        self.init(key: BreakerKey(name: name), policy: policy, clock: clock, random: random, logger: logger, observer: observer)
+    ) throws(ConfigurationError) {
+        try self.init(key: BreakerKey(name: name), policy: policy, clock: clock, random: random, logger: logger, observer: observer)
     }
 
     init(
@@ -104,12 +105,9 @@ public final class CircuitBreaker: Sendable {
         random: @escaping @Sendable () -> Double,
         logger: Logger,
         observer: (@Sendable (CircuitBreakerEvent) -> Void)?
-    ) {
-        do {
-            try policy.validate()
-        } catch {
-            preconditionFailure("invalid circuit breaker policy for '\(key)': \(error)")
-        }
+    ) throws(ConfigurationError) {
+        // Checked here, where the policy is put to use: an invalid one is an error, never a trap later.
+        try policy.validate()
         self.key = key
         self.policy = policy
         let machine = CircuitBreakerStateMachine<BreakerInstant>(policy: policy, random: random)

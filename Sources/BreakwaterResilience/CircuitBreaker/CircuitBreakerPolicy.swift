@@ -50,7 +50,10 @@ public struct CircuitBreakerPolicy: Sendable, Hashable {
     /// The longest open duration growth may reach; `nil`: no cap.
     public var maxOpenDuration: Duration?
     /// A fraction in [0, 1): each open duration is shortened by a random share of up to this
-    /// fraction, so a fleet of clients does not probe in lock-step. Default 0.
+    /// fraction, so a fleet of clients does not probe in lock-step. Default 0.2: clients that tripped
+    /// together probe spread over a fifth of the open duration (48-60 s for the default 60 s), as gRPC
+    /// spreads its reconnect backoff by 20%, while no breaker stays open longer than configured. 0
+    /// gives exact open durations (tests with a manual clock, or a single client).
     public var jitter: Double
     /// Probes admitted at the same time in HALF_OPEN. Default 1.
     public var halfOpenProbes: Int
@@ -75,7 +78,7 @@ public struct CircuitBreakerPolicy: Sendable, Hashable {
         openDuration: Duration = .seconds(60),
         openDurationMultiplier: Double = 1,
         maxOpenDuration: Duration? = nil,
-        jitter: Double = 0,
+        jitter: Double = 0.2,
         halfOpenProbes: Int = 1,
         successThreshold: Int = 2,
         probeLease: Duration = .seconds(30),

@@ -42,20 +42,26 @@ public final class CircuitBreakerRegistry: Sendable {
     }
 
     /// The breaker for `method` on `target` under `policy`, created on first use.
-    public func breaker(target: String, method: MethodDescriptor, policy: CircuitBreakerPolicy) -> CircuitBreaker {
-        breaker(for: BreakerKey(target: target, method: method, scope: policy.scope), policy: policy)
+    /// - Throws: ``ConfigurationError`` when the breaker must be created and `policy` is invalid.
+    public func breaker(
+        target: String, method: MethodDescriptor, policy: CircuitBreakerPolicy
+    ) throws(ConfigurationError) -> CircuitBreaker {
+        try breaker(for: BreakerKey(target: target, method: method, scope: policy.scope), policy: policy)
     }
 
     /// The breaker for `key`, created with `policy` on first use.
-    public func breaker(for key: BreakerKey, policy: CircuitBreakerPolicy) -> CircuitBreaker {
-        state.withLock { state in
+    /// - Throws: ``ConfigurationError`` when the breaker must be created and `policy` is invalid.
+    public func breaker(for key: BreakerKey, policy: CircuitBreakerPolicy) throws(ConfigurationError) -> CircuitBreaker {
+        if let breaker = state.withLock({ $0.breakers[key] }) { return breaker }
+        let created = try CircuitBreaker(
+            key: key, policy: policy, timeline: timeline, random: random, logger: logger,
+            observer: { [weak self] event in self?.forward(event) }
+        )
+        // Another caller may have created it meanwhile: the first one stored wins.
+        return state.withLock { state in
             if let breaker = state.breakers[key] { return breaker }
-            let breaker = CircuitBreaker(
-                key: key, policy: policy, timeline: timeline, random: random, logger: logger,
-                observer: { [weak self] event in self?.forward(event) }
-            )
-            state.breakers[key] = breaker
-            return breaker
+            state.breakers[key] = created
+            return created
         }
     }
 

@@ -63,9 +63,20 @@ public struct CircuitBreakerInterceptor: ClientInterceptor {
     }
 
     /// The breaker that guards `method`, or `nil` when its policy has none.
-    public func breaker(for method: MethodDescriptor) -> CircuitBreaker? {
+    /// - Throws: ``ConfigurationError`` when the method's breaker policy is invalid.
+    public func breaker(for method: MethodDescriptor) throws(ConfigurationError) -> CircuitBreaker? {
         guard let policy = policies.policy(for: method)?.circuitBreaker else { return nil }
-        return registry.breaker(target: target, method: method, policy: policy)
+        do {
+            return try registry.breaker(target: target, method: method, policy: policy)
+        } catch {
+            throw error.prefixed("circuitBreaker")
+        }
+    }
+
+    /// The error that fails a call whose method has an invalid policy (the chain was put together
+    /// without ``ResilienceConfiguration``, which checks every policy when it is created).
+    static func invalidPolicy(_ error: ConfigurationError, for method: MethodDescriptor) -> RPCError {
+        RPCError(code: .failedPrecondition, message: "invalid resilience policy for \(method.path): \(error)")
     }
 
     /// Admits the attempt through the method's breaker and records its outcome.
@@ -74,7 +85,13 @@ public struct CircuitBreakerInterceptor: ClientInterceptor {
         context: ClientContext,
         next: @concurrent @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
     ) async throws -> ClientResponse {
-        guard let breaker = breaker(for: context.descriptor) else {
+        let found: CircuitBreaker?
+        do {
+            found = try breaker(for: context.descriptor)
+        } catch {
+            throw Self.invalidPolicy(error, for: context.descriptor)
+        }
+        guard let breaker = found else {
             return try await next(request, context)
         }
         return try await Self.attempt(through: breaker, fallback: fallback, request: request, context: context, next: next)

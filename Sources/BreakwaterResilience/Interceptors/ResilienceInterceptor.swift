@@ -30,7 +30,7 @@ public struct ResilienceInterceptor: ClientInterceptor {
         next: @concurrent @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
     ) async throws -> ClientResponse {
         let stages = self.stages
-        let plan = stages.plan(for: context.descriptor)
+        let plan = try stages.plan(for: context.descriptor)
         let bounded = plan.timeout.map { TimeoutInterceptor.bound(context, by: $0) } ?? context
         guard let breaker = plan.breaker else {
             return try await stages.retry.attempts(request: request, context: bounded, policy: plan.retry, next: next)
@@ -64,13 +64,21 @@ private final class Stages: Sendable {
         self.circuitBreaker = circuitBreaker
     }
 
-    func plan(for method: MethodDescriptor) -> MethodPlan {
+    /// The method's plan; an invalid policy fails the call (FAILED_PRECONDITION, naming the field).
+    func plan(for method: MethodDescriptor) throws(RPCError) -> MethodPlan {
         if let plan = plans.withLock({ $0[method] }) { return plan }
-        let plan = MethodPlan(
+        let policy = MethodPolicy(
             timeout: timeout.policies.policy(for: method)?.timeout,
-            retry: retry.policies.policy(for: method)?.retry,
-            breaker: circuitBreaker.breaker(for: method)
+            retry: retry.policies.policy(for: method)?.retry
         )
+        let breaker: CircuitBreaker?
+        do {
+            try policy.validate()
+            breaker = try circuitBreaker.breaker(for: method)
+        } catch {
+            throw CircuitBreakerInterceptor.invalidPolicy(error, for: method)
+        }
+        let plan = MethodPlan(timeout: policy.timeout, retry: policy.retry, breaker: breaker)
         plans.withLock { $0[method] = $0[method] ?? plan }
         return plan
     }

@@ -4,8 +4,55 @@ import BreakwaterCore
 enum ServiceConfigParser {
     typealias Object = [String: JSONValue]
 
-    static func parse(_ root: JSONValue) throws(ConfigurationError) -> ServiceConfig {
+    /// Fields a load met that it does not use: errors, or warnings kept for the caller.
+    struct Report {
+        var unknownFields: ServiceConfig.UnknownFields
+        var warnings: [ConfigurationError] = []
+
+        /// `error` ends the load, or becomes a warning when unknown fields are tolerated.
+        mutating func unused(_ error: ConfigurationError) throws(ConfigurationError) {
+            switch unknownFields {
+            case .reject: throw error
+            case .warn: warnings.append(error)
+            }
+        }
+    }
+
+    // The fields of gRPC's service config (grpc/grpc doc/service_config.md and its proto) that
+    // Breakwater reads, and those it knows but does not implement yet: they are reported, not ignored.
+    private static let rootFields: Set<String> = ["methodConfig", "retryThrottling"]
+    private static let rootUnsupported: Set<String> = ["loadBalancingConfig", "loadBalancingPolicy", "healthCheckConfig"]
+    private static let methodFields: Set<String> = ["name", "timeout", "retryPolicy", "circuitBreakerPolicy"]
+    private static let methodUnsupported: Set<String> = [
+        "waitForReady", "maxRequestMessageBytes", "maxResponseMessageBytes", "hedgingPolicy",
+    ]
+    private static let nameFields: Set<String> = ["service", "method"]
+    private static let retryFields: Set<String> = [
+        "maxAttempts", "initialBackoff", "maxBackoff", "backoffMultiplier", "retryableStatusCodes",
+        "perAttemptRecvTimeout",
+    ]
+    private static let throttlingFields: Set<String> = ["maxTokens", "tokenRatio"]
+    private static let windowFields: Set<String> = ["type", "size"]
+
+    /// Checks the keys of `fields` (at `path`, an object of `kind`), in sorted order so that the same
+    /// config always reports the same field first.
+    private static func checkFields(
+        _ fields: Object, _ path: String, known: Set<String>, unsupported: Set<String> = [], kind: String,
+        _ report: inout Report
+    ) throws(ConfigurationError) {
+        for key in fields.keys.sorted() where !known.contains(key) {
+            let fieldPath = path == "(root)" ? key : "\(path).\(key)"
+            let reason = unsupported.contains(key)
+                ? "is a gRPC service-config field Breakwater does not implement yet"
+                : "is not a \(kind) field"
+            let value = fields[key].map { PeerText.excerpt($0.description) } ?? ""
+            try report.unused(ConfigurationError(path: fieldPath, value: value, reason: reason))
+        }
+    }
+
+    static func parse(_ root: JSONValue, _ report: inout Report) throws(ConfigurationError) -> ServiceConfig {
         let object = try object(root, "(root)")
+        try checkFields(object, "(root)", known: rootFields, unsupported: rootUnsupported, kind: "service config", &report)
         var table = PolicyTable()
         var seen: [MethodKey?: String] = [:]  // nil: the default
 
@@ -16,8 +63,9 @@ enum ServiceConfigParser {
             for (i, config) in configs.enumerated() {
                 let path = "methodConfig[\(i)]"
                 let fields = try self.object(config, path)
-                let policy = try methodPolicy(fields, path)
-                for (key, namePath) in try names(fields, path) {
+                try checkFields(fields, path, known: methodFields, unsupported: methodUnsupported, kind: "method config", &report)
+                let policy = try methodPolicy(fields, path, &report)
+                for (key, namePath) in try names(fields, path, &report) {
                     if let first = seen[key] {
                         throw error(namePath, .string(key?.description ?? "{}"), "is a duplicate of \(first)")
                     }
@@ -28,14 +76,20 @@ enum ServiceConfigParser {
         }
         var throttling: RetryThrottlingPolicy?
         if let value = object["retryThrottling"] {
-            throttling = try retryThrottling(try self.object(value, "retryThrottling"), "retryThrottling")
+            let fields = try self.object(value, "retryThrottling")
+            try checkFields(fields, "retryThrottling", known: throttlingFields, kind: "retryThrottling", &report)
+            throttling = try retryThrottling(fields, "retryThrottling")
         }
-        return ServiceConfig(policies: table, retryThrottling: throttling)
+        var config = ServiceConfig(policies: table, retryThrottling: throttling)
+        config.warnings = report.warnings
+        return config
     }
 
     // MARK: Names
 
-    private static func names(_ fields: Object, _ path: String) throws(ConfigurationError) -> [(MethodKey?, String)] {
+    private static func names(
+        _ fields: Object, _ path: String, _ report: inout Report
+    ) throws(ConfigurationError) -> [(MethodKey?, String)] {
         guard let value = fields["name"] else { throw missing("\(path).name") }
         guard case .array(let names) = value, !names.isEmpty else {
             throw error("\(path).name", value, "is not a non-empty array")
@@ -44,6 +98,7 @@ enum ServiceConfigParser {
         for (j, name) in names.enumerated() {
             let namePath = "\(path).name[\(j)]"
             let fields = try object(name, namePath)
+            try checkFields(fields, namePath, known: nameFields, kind: "name", &report)
             let service = try optionalString(fields, "service", namePath) ?? ""
             let method = try optionalString(fields, "method", namePath) ?? ""
             if service.isEmpty && !method.isEmpty {
@@ -60,7 +115,9 @@ enum ServiceConfigParser {
 
     // MARK: Method policies
 
-    private static func methodPolicy(_ fields: Object, _ path: String) throws(ConfigurationError) -> MethodPolicy {
+    private static func methodPolicy(
+        _ fields: Object, _ path: String, _ report: inout Report
+    ) throws(ConfigurationError) -> MethodPolicy {
         var policy = MethodPolicy()
         if let timeout = try optionalDuration(fields, "timeout", path) {
             guard timeout > .zero else { throw error("\(path).timeout", fields["timeout"]!, "is not > 0") }
@@ -68,11 +125,13 @@ enum ServiceConfigParser {
         }
         if let value = fields["retryPolicy"] {
             let retryPath = "\(path).retryPolicy"
-            policy.retry = try retryPolicy(try object(value, retryPath), retryPath)
+            let retryFields = try object(value, retryPath)
+            try checkFields(retryFields, retryPath, known: Self.retryFields, kind: "retryPolicy", &report)
+            policy.retry = try retryPolicy(retryFields, retryPath)
         }
         if let value = fields["circuitBreakerPolicy"] {
             let breakerPath = "\(path).circuitBreakerPolicy"
-            policy.circuitBreaker = try circuitBreakerPolicy(try object(value, breakerPath), breakerPath)
+            policy.circuitBreaker = try circuitBreakerPolicy(try object(value, breakerPath), breakerPath, &report)
         }
         return policy
     }
@@ -115,16 +174,17 @@ enum ServiceConfigParser {
         "failureStatusCodes", "neutralStatusCodes", "scope",
     ]
 
-    private static func circuitBreakerPolicy(_ fields: Object, _ path: String) throws(ConfigurationError) -> CircuitBreakerPolicy {
-        if let unknown = fields.keys.sorted().first(where: { !breakerFields.contains($0) }) {
-            throw error("\(path).\(unknown)", fields[unknown]!, "is not a circuitBreakerPolicy field")
-        }
+    private static func circuitBreakerPolicy(
+        _ fields: Object, _ path: String, _ report: inout Report
+    ) throws(ConfigurationError) -> CircuitBreakerPolicy {
+        try checkFields(fields, path, known: breakerFields, kind: "circuitBreakerPolicy", &report)
         var p = CircuitBreakerPolicy()
         if let n = try optionalInt(fields, "consecutiveFailures", path) { p.consecutiveFailures = n == 0 ? nil : n }
         if let r = try optionalDouble(fields, "failureRateThreshold", path) { p.failureRateThreshold = r }
         if let value = fields["slidingWindow"] {
             let windowPath = "\(path).slidingWindow"
             let window = try object(value, windowPath)
+            try checkFields(window, windowPath, known: windowFields, kind: "slidingWindow", &report)
             guard let size = try optionalInt(window, "size", windowPath) else { throw missing("\(windowPath).size") }
             guard size >= 1 else { throw error("\(windowPath).size", window["size"]!, "is not >= 1") }
             switch try optionalString(window, "type", windowPath) {

@@ -13,4 +13,18 @@ public struct MethodPolicy: Sendable, Hashable {
         self.retry = retry
         self.circuitBreaker = circuitBreaker
     }
+
+    /// Checks the timeout and the retry and breaker policies; the error's path is the field's name
+    /// here (`timeout`, `retry.maxAttempts`, `circuitBreaker.jitter`).
+    public func validate() throws(ConfigurationError) {
+        if let timeout, timeout <= .zero {
+            throw ConfigurationError(path: "timeout", value: "\(timeout)", reason: "is not > 0")
+        }
+        if let retry {
+            do { try retry.validate() } catch { throw error.prefixed("retry") }
+        }
+        if let circuitBreaker {
+            do { try circuitBreaker.validate() } catch { throw error.prefixed("circuitBreaker") }
+        }
+    }
 }

@@ -26,4 +26,17 @@ public struct PolicyTable: Sendable, Hashable {
     public func policy(for method: MethodDescriptor) -> MethodPolicy? {
         entries[MethodKey(method)] ?? entries[MethodKey(service: method.service)] ?? defaultPolicy
     }
+
+    /// Checks every policy: the first invalid value, its path naming the entry, e.g.
+    /// `policies["echo.Echo/Get"].retry.maxAttempts` or `policies.default.timeout`. Entries are
+    /// checked in key order, so the same table always reports the same field.
+    public func validate() throws(ConfigurationError) {
+        if let defaultPolicy {
+            do { try defaultPolicy.validate() } catch { throw error.prefixed("policies.default") }
+        }
+        for key in entries.keys.sorted(by: { $0.description < $1.description }) {
+            guard let policy = entries[key] else { continue }
+            do { try policy.validate() } catch { throw error.prefixed("policies[\"\(key)\"]") }
+        }
+    }
 }

@@ -31,13 +31,31 @@ import Foundation
 /// `jitter`, `halfOpenProbes`, `successThreshold`, `failureStatusCodes` and `neutralStatusCodes`
 /// (status names or numbers), and `scope` (`"METHOD"` or `"SERVICE"`). Unknown fields are errors.
 ///
+/// Every field of gRPC's service config is either used or reported. By default
+/// (``UnknownFields/reject``) a field Breakwater does not use is an error: a misspelt `"timout"`, or a
+/// gRPC field it does not implement yet (`waitForReady`, `maxRequestMessageBytes`,
+/// `maxResponseMessageBytes`, `hedgingPolicy`, `loadBalancingConfig`, `loadBalancingPolicy`,
+/// `healthCheckConfig`). ``UnknownFields/warn`` loads the rest and lists those fields in ``warnings``,
+/// for a config shared with other gRPC clients.
+///
 /// Loading either succeeds whole or throws a ``ConfigurationError`` naming the field path and value,
-/// e.g. `methodConfig[0].retryPolicy.maxAttempts: 1 is not > 1`.
+/// e.g. `methodConfig[0].retryPolicy.maxAttempts: 1 is not > 1`; text that is not JSON names the line
+/// and column, e.g. `(root): is not valid JSON: line 3, column 15: expected a value, found "}"`.
 public struct ServiceConfig: Sendable, Hashable {
+    /// What a load does with a field it does not use.
+    public enum UnknownFields: Sendable, Hashable {
+        /// The field is an error (the default).
+        case reject
+        /// The field is left out and listed in ``ServiceConfig/warnings``.
+        case warn
+    }
+
     /// The method policies.
     public var policies: PolicyTable
     /// The target's retry throttling; `nil`: none.
     public var retryThrottling: RetryThrottlingPolicy?
+    /// The fields a ``UnknownFields/warn`` load left out, each with its path; empty otherwise.
+    public var warnings: [ConfigurationError] = []
 
     /// Creates a config.
     public init(policies: PolicyTable = PolicyTable(), retryThrottling: RetryThrottlingPolicy? = nil) {
@@ -46,18 +64,31 @@ public struct ServiceConfig: Sendable, Hashable {
     }
 
     /// Parses a service config from JSON bytes.
-    public init(json: Data) throws(ConfigurationError) {
+    /// - Parameters:
+    ///   - json: UTF-8 JSON text.
+    ///   - unknownFields: Whether fields Breakwater does not use are errors or ``warnings``.
+    public init(json: Data, unknownFields: UnknownFields = .reject) throws(ConfigurationError) {
         let root: JSONValue
         do {
-            root = try JSONDecoder().decode(JSONValue.self, from: json)
+            root = try JSONParser.parse(json)
         } catch {
             throw ConfigurationError(path: "(root)", value: "", reason: "is not valid JSON: \(error)")
         }
-        self = try ServiceConfigParser.parse(root)
+        var report = ServiceConfigParser.Report(unknownFields: unknownFields)
+        self = try ServiceConfigParser.parse(root, &report)
     }
 
     /// Parses a service config from a JSON string.
-    public init(json: String) throws(ConfigurationError) {
-        try self.init(json: Data(json.utf8))
+    public init(json: String, unknownFields: UnknownFields = .reject) throws(ConfigurationError) {
+        try self.init(json: Data(json.utf8), unknownFields: unknownFields)
+    }
+
+    /// Checks every policy and the throttling, as a load from JSON does: the first invalid value, with
+    /// its path (`policies["echo.Echo/Get"].retry.maxAttempts`, `retryThrottling.tokenRatio`).
+    public func validate() throws(ConfigurationError) {
+        try policies.validate()
+        if let retryThrottling {
+            do { try retryThrottling.validate() } catch { throw error.prefixed("retryThrottling") }
+        }
     }
 }

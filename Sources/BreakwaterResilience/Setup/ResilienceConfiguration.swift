@@ -1,4 +1,5 @@
 import BreakwaterCore
+import Logging
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -44,6 +45,9 @@ public struct ResilienceConfiguration: Sendable {
     ///   - registry: The breakers; by default a new registry on `clock`. Pass one to share breakers.
     ///   - random: Numbers in [0, 1] for backoff jitter (and open-duration jitter of a new registry).
     ///   - fallback: Answers calls a breaker rejects; return `nil` to fail with the rejection.
+    /// - Throws: ``ConfigurationError`` naming the first invalid policy value, e.g.
+    ///   `policies["echo.Echo/Get"].circuitBreaker.failureRateThreshold: 1.5 is not in (0, 1]`: every
+    ///   policy is checked here, so none fails later, on a call.
     public init(
         policies: PolicyTable,
         retryThrottling: RetryThrottlingPolicy? = nil,
@@ -52,7 +56,8 @@ public struct ResilienceConfiguration: Sendable {
         registry: CircuitBreakerRegistry? = nil,
         random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) },
         fallback: CircuitBreakerInterceptor.Fallback? = nil
-    ) {
+    ) throws(ConfigurationError) {
+        try ServiceConfig(policies: policies, retryThrottling: retryThrottling).validate()
         self.policies = policies
         self.retryThrottling = retryThrottling
         self.target = target
@@ -63,7 +68,9 @@ public struct ResilienceConfiguration: Sendable {
         self.fallback = fallback
     }
 
-    /// Creates a configuration from a parsed service config.
+    /// Creates a configuration from a service config.
+    /// - Throws: ``ConfigurationError`` naming the first invalid policy value (a config built in code;
+    ///   one loaded from JSON was checked already).
     public init(
         serviceConfig: ServiceConfig,
         target: String,
@@ -71,26 +78,34 @@ public struct ResilienceConfiguration: Sendable {
         registry: CircuitBreakerRegistry? = nil,
         random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) },
         fallback: CircuitBreakerInterceptor.Fallback? = nil
-    ) {
-        self.init(
+    ) throws(ConfigurationError) {
+        try self.init(
             policies: serviceConfig.policies, retryThrottling: serviceConfig.retryThrottling, target: target,
             clock: clock, registry: registry, random: random, fallback: fallback
         )
     }
 
     /// Reads a configuration from service-config JSON (see ``ServiceConfig``).
+    /// - Parameters:
+    ///   - unknownFields: Whether fields Breakwater does not use are errors (the default) or are left
+    ///     out with a warning each, logged on `logger`.
+    ///   - logger: Where a lenient load logs the fields it left out.
     /// - Throws: ``ConfigurationError`` naming the offending field; nothing is half-applied.
     public static func serviceConfig(
         json: Data,
         target: String,
         clock: some Clock<Duration> = ContinuousClock(),
         registry: CircuitBreakerRegistry? = nil,
-        fallback: CircuitBreakerInterceptor.Fallback? = nil
+        fallback: CircuitBreakerInterceptor.Fallback? = nil,
+        unknownFields: ServiceConfig.UnknownFields = .reject,
+        logger: Logger = Logger(label: "breakwater.service-config")
     ) throws(ConfigurationError) -> ResilienceConfiguration {
-        ResilienceConfiguration(
-            serviceConfig: try ServiceConfig(json: json), target: target,
-            clock: clock, registry: registry, fallback: fallback
-        )
+        let config = try ServiceConfig(json: json, unknownFields: unknownFields)
+        for warning in config.warnings {
+            logger.warning("service config field left out", metadata: ["field": "\(warning.path)", "reason": "\(warning.reason)"])
+        }
+        return try ResilienceConfiguration(
+            serviceConfig: config, target: target, clock: clock, registry: registry, fallback: fallback)
     }
 
     /// Reads a configuration from a service-config JSON string.
@@ -100,9 +115,13 @@ public struct ResilienceConfiguration: Sendable {
         target: String,
         clock: some Clock<Duration> = ContinuousClock(),
         registry: CircuitBreakerRegistry? = nil,
-        fallback: CircuitBreakerInterceptor.Fallback? = nil
+        fallback: CircuitBreakerInterceptor.Fallback? = nil,
+        unknownFields: ServiceConfig.UnknownFields = .reject,
+        logger: Logger = Logger(label: "breakwater.service-config")
     ) throws(ConfigurationError) -> ResilienceConfiguration {
-        try serviceConfig(json: Data(json.utf8), target: target, clock: clock, registry: registry, fallback: fallback)
+        try serviceConfig(
+            json: Data(json.utf8), target: target, clock: clock, registry: registry, fallback: fallback,
+            unknownFields: unknownFields, logger: logger)
     }
 
     /// Reads a configuration from a service-config JSON file.
@@ -113,7 +132,9 @@ public struct ResilienceConfiguration: Sendable {
         target: String,
         clock: some Clock<Duration> = ContinuousClock(),
         registry: CircuitBreakerRegistry? = nil,
-        fallback: CircuitBreakerInterceptor.Fallback? = nil
+        fallback: CircuitBreakerInterceptor.Fallback? = nil,
+        unknownFields: ServiceConfig.UnknownFields = .reject,
+        logger: Logger = Logger(label: "breakwater.service-config")
     ) throws(ConfigurationError) -> ResilienceConfiguration {
         let data: Data
         do {
@@ -121,7 +142,9 @@ public struct ResilienceConfiguration: Sendable {
         } catch {
             throw ConfigurationError(path: "(file)", value: path, reason: "cannot be read: \(error)")
         }
-        return try serviceConfig(json: data, target: target, clock: clock, registry: registry, fallback: fallback)
+        return try serviceConfig(
+            json: data, target: target, clock: clock, registry: registry, fallback: fallback,
+            unknownFields: unknownFields, logger: logger)
     }
 
     /// The timeout interceptor of the chain.

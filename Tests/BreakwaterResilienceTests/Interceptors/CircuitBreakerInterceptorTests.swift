@@ -23,7 +23,7 @@ struct CircuitBreakerInterceptorTests {
     func opensThenRejectsWithoutIO() async throws {
         let clock = ManualClock()
         let registry = CircuitBreakerRegistry(clock: clock)
-        let policy = CircuitBreakerPolicy(consecutiveFailures: 3, openDuration: .seconds(10))
+        let policy = CircuitBreakerPolicy(consecutiveFailures: 3, openDuration: .seconds(10), jitter: 0)
         try await withEcho(
             provider: EchoProvider(faults: .init(failFirst: 100)), interceptors: breakerChain(policy, registry: registry)
         ) { h in
@@ -206,8 +206,8 @@ struct CircuitBreakerInterceptorTests {
             return ClientResponse(messages: [encodedEchoResponse("cached")])
         }
         try await withEcho(interceptors: breakerChain(CircuitBreakerPolicy(), registry: registry, fallback: fallback)) { h in
-            registry.breaker(target: "echo", method: Self.get, policy: CircuitBreakerPolicy()).forceOpen()
-            registry.breaker(target: "echo", method: Self.expand, policy: CircuitBreakerPolicy()).forceOpen()
+            try registry.breaker(target: "echo", method: Self.get, policy: CircuitBreakerPolicy()).forceOpen()
+            try registry.breaker(target: "echo", method: Self.expand, policy: CircuitBreakerPolicy()).forceOpen()
             let answer = try await h.echo.get(echoRequest("x"))
             #expect(answer.text == "cached")
             let error = await rpcError { _ = try await h.echo.expand(echoRequest("x")) }

@@ -120,7 +120,7 @@ struct RetryInterceptorTests {
         let clock = SteppingClock()
         let registry = CircuitBreakerRegistry(clock: clock)
         let breakerPolicy = CircuitBreakerPolicy()
-        registry.breaker(target: "echo", method: Echo_Echo.Method.Get.descriptor, policy: breakerPolicy).forceOpen()
+        try registry.breaker(target: "echo", method: Echo_Echo.Method.Get.descriptor, policy: breakerPolicy).forceOpen()
         try await withEcho(
             interceptors: [
                 Self.retry(Self.policy(), clock: clock),

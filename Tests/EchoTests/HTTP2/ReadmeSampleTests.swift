@@ -62,7 +62,7 @@ struct ReadmeSampleTests {
         let cachedItem = "cached"
         let id = 7
 
-        let breaker = CircuitBreaker(name: "inventory-db", policy: CircuitBreakerPolicy())
+        let breaker = try CircuitBreaker(name: "inventory-db", policy: CircuitBreakerPolicy())
         // Five failures trip the classic rule; then the fallback answers without calling the database.
         for _ in 0..<5 { _ = try? await breaker.run { try await database.fetch(id) } }
         let item = try await breaker.run(fallback: { _ in cachedItem }) { try await database.fetch(id) }

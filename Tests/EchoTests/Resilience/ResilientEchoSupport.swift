@@ -60,7 +60,7 @@ func withResilientEcho<Result>(
     interceptors: [ConditionalInterceptor<any ClientInterceptor>] = [],
     _ body: (ResilientEcho) async throws -> Result
 ) async throws -> Result {
-    let resilience = ResilienceConfiguration(
+    let resilience = try ResilienceConfiguration(
         serviceConfig: serviceConfig, target: "echo", clock: clock, random: random,
         fallback: fallback)
     let live = try await LiveEchoServer.start(provider: EchoProvider(faults: faults))
