@@ -184,6 +184,8 @@ struct ServiceConfigTests {
          #"methodConfig[0].circuitBreakerPolicy.slidingWindow.kind: "x" is not a slidingWindow field"#),
         (#"{"healthCheckConfig": {"serviceName": ""}}"#, "healthCheckConfig: {\"serviceName\": \"\"} is a gRPC service-config field"),
         (#"{"methodConfigs": []}"#, "methodConfigs: [] is not a service config field"),
+        (#"{"": []}"#, #"(root)[""]: [] is not a service config field"#),
+        (#"{"methodConfig": [{"name": [{}], "": 1}]}"#, #"methodConfig[0][""]: 1 is not a method config field"#),
         // JSON syntax: where, not only that.
         ("{\n  \"methodConfig\": [\n    {\"name\": [}]\n  ]\n}", #"(root): is not valid JSON: line 3, column 15: expected a value, found "}""#),
         (#"{"a": 1, "a": 2}"#, #"(root): is not valid JSON: line 1, column 10: duplicate key "a""#),

@@ -41,7 +41,8 @@ enum ServiceConfigParser {
         _ report: inout Report
     ) throws(ConfigurationError) {
         for key in fields.keys.sorted() where !known.contains(key) {
-            let fieldPath = path == "(root)" ? key : "\(path).\(key)"
+            // An empty key has no name to print: it is shown quoted (found by the service-config fuzzer).
+            let fieldPath = key.isEmpty ? "\(path)[\"\"]" : path == "(root)" ? key : "\(path).\(key)"
             let reason = unsupported.contains(key)
                 ? "is a gRPC service-config field Breakwater does not implement yet"
                 : "is not a \(kind) field"
