@@ -8,17 +8,23 @@ public struct CallOptions: Sendable, Hashable {
     public var maxReceiveMessageBytes: Int?
     /// The compression applied to request messages. `nil`: the client's default (identity).
     public var compression: CompressionAlgorithm?
+    /// Whether a call made inside a server handler takes over the handler's deadline. `nil`: the
+    /// client's default (``DeadlinePropagation/inherit``).
+    public var deadlinePropagation: DeadlinePropagation?
 
+    /// Creates options; each `nil` falls back to the client's default.
     public init(
         timeout: Duration? = nil,
         deadline: ContinuousClock.Instant? = nil,
         maxReceiveMessageBytes: Int? = nil,
-        compression: CompressionAlgorithm? = nil
+        compression: CompressionAlgorithm? = nil,
+        deadlinePropagation: DeadlinePropagation? = nil
     ) {
         self.timeout = timeout
         self.deadline = deadline
         self.maxReceiveMessageBytes = maxReceiveMessageBytes
         self.compression = compression
+        self.deadlinePropagation = deadlinePropagation
     }
 
     /// Default options: no deadline, default limits, no compression.

@@ -40,7 +40,8 @@ public final class GRPCClient: Sendable {
             timeout: options.timeout ?? defaultOptions.timeout,
             deadline: options.deadline ?? defaultOptions.deadline,
             maxReceiveMessageBytes: options.maxReceiveMessageBytes ?? defaultOptions.maxReceiveMessageBytes,
-            compression: options.compression ?? defaultOptions.compression
+            compression: options.compression ?? defaultOptions.compression,
+            deadlinePropagation: options.deadlinePropagation ?? defaultOptions.deadlinePropagation
         )
     }
 
@@ -58,7 +59,10 @@ public final class GRPCClient: Sendable {
         let context = ClientContext(
             descriptor: method,
             kind: kind,
-            deadline: options.effectiveDeadline(now: .now),
+            // Inside a server handler, the served call's deadline applies too (task-local, so a call made
+            // from a detached task or outside any handler has only its own).
+            deadline: (options.deadlinePropagation ?? .inherit).deadline(
+                own: options.effectiveDeadline(now: .now), serving: ServingCall.deadline),
             options: options
         )
         return try await pipeline.run(request: request, context: context)

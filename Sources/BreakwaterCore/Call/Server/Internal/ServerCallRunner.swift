@@ -16,7 +16,10 @@ enum ServerCallRunner {
             messages: RequestStream { try await stream.receive() }
         )
         do {
-            try await runChain(interceptors[...], route: route, request: request, context: context)
+            // Calls the handler makes inherit this call's deadline (DeadlinePropagation).
+            try await ServingCall.$deadline.withValue(context.deadline) {
+                try await runChain(interceptors[...], route: route, request: request, context: context)
+            }
             context.finish(status: .ok)
         } catch let error as RPCError {
             context.finish(status: error.status, extraTrailers: error.metadata)
