@@ -39,6 +39,10 @@ build_flags=(
   -Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table
 )
 mkdir -p "$scratch"
+# SwiftPM keeps the plan of a path dependency (the library, `..`) until a manifest changes, so a source
+# file added to the library is not compiled ("cannot find X in scope"). Dropping the plan makes it look
+# again; objects are kept, so the build stays incremental.
+rm -f "$scratch/release.yaml" "$scratch/build.db" "$scratch"/*/release/description.json
 echo "fuzz.sh: building ${#all_targets[@]} targets (release, -sanitize=fuzzer,address) in $scratch"
 # ld.gold warns "Cannot export local symbol" for every libFuzzer-instrumented object: harmless.
 if ! nice -n "$nice_level" swift build "${build_flags[@]}" >"$scratch/build.log" 2>&1; then
