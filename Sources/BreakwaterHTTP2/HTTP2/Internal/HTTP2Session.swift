@@ -29,9 +29,9 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
     /// The nghttp2 session; nil once the connection is closed.
     @exclusivity(unchecked) var nghttp2: OpaquePointer?
     /// The connection this session reports to. Called through an unowned(unsafe) reference, so that a
-    /// callback (eight per request for the header fields alone) costs no retain and release; kept alive
-    /// by `retainedDelegate` until the session closes (the connection holds the session too: the cycle
-    /// ends there).
+    /// callback costs no retain and release; kept alive by `retainedDelegate` from `setDelegate` (when
+    /// the connection starts) until the session closes. The connection holds the session too: the cycle
+    /// ends at the close, so only a started connection may set itself as delegate.
     @exclusivity(unchecked) unowned(unsafe) private(set) var delegate: (any HTTP2SessionDelegate)?
     @exclusivity(unchecked) private var retainedDelegate: (any HTTP2SessionDelegate)?
 

@@ -24,7 +24,6 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
         self.configuration = manager.configuration
         self.authority = authority
         session = HTTP2Session(loop: loop, fd: fd, remoteAddress: remoteAddress, limits: manager.configuration.sessionLimits)
-        session.setDelegate(self)
     }
 
     /// Closes the connection now; `reason` nil for a graceful end.
@@ -34,6 +33,8 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
 
     /// Creates the session, sends the preface and SETTINGS. Returns false when it cannot.
     func start() -> Bool {
+        // Here, as on the server: the session keeps its delegate alive from now until it closes.
+        session.setDelegate(self)
         if let tlsContext = manager.tlsContext {
             guard let tls = TLSSession(context: tlsContext, host: manager.host) else { return false }
             session.tls = tls

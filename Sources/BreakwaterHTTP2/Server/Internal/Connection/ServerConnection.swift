@@ -40,7 +40,6 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         self.context = context
         info = HTTP2ConnectionInfo(isSecure: context.tls != nil)
         session = HTTP2Session(loop: loop, fd: fd, remoteAddress: remoteAddress, limits: context.configuration.sessionLimits)
-        session.setDelegate(self)
     }
 
     /// Closes the connection now; `reason` nil for a graceful end.
@@ -50,6 +49,9 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
 
     /// Creates the session and sends SETTINGS. Loop thread.
     func start() {
+        // Here, not in init: the session keeps its delegate alive until it closes, and a connection the
+        // listener refuses (over the limit, shutting down) is never started, so never closed.
+        session.setDelegate(self)
         let configuration = context.configuration
         if let tlsContext = context.tls {
             guard let tls = TLSSession(context: tlsContext, host: nil) else {
