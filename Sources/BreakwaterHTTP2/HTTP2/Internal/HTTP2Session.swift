@@ -89,6 +89,16 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
     /// What this connection's streams hold for their readers, against the connection's budget.
     let receiveBudget: ConnectionReceiveBudget
 
+    /// Reads that returned bytes, since the connection opened: what proves the peer alive after a PING.
+    @exclusivity(unchecked) private(set) var readCount = 0
+    /// When the last of them was made; kept only while keepalive runs (a clock read per read otherwise
+    /// buys nothing).
+    @exclusivity(unchecked) private(set) var lastReadAt = ContinuousClock.now
+    @exclusivity(unchecked) private(set) var tracksReadTime = false
+    /// When to PING the peer and when to give up on it; see `HTTP2Session+Keepalive`.
+    @exclusivity(unchecked) var keepalive = KeepaliveMachine(policy: nil)
+    @exclusivity(unchecked) var keepaliveTimer: UInt64?
+
     /// What a peer may make the session take, from the client's or the server's configuration.
     struct Limits {
         var maxInboundHeaderListSize: Int
@@ -194,6 +204,7 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
         for _ in 0..<4 {
             guard let session = nghttp2, !isClosed else { return }
             let n = Glibc.read(fd, base, buffer.count)
+            if n > 0 { countRead() }
             if n > 0, let tls {
                 guard receiveTLS(tls, UnsafeRawBufferPointer(start: base, count: n)) else { return }
                 scheduleFlush()
@@ -314,6 +325,7 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
             return
         }
         isClosed = true
+        stopKeepaliveTimer()
         if registered {
             loop.unregister(fd: fd)
             registered = false
@@ -338,8 +350,19 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
         }
     }
 
-    /// Rewrites one entry of the SETTINGS frame at `start` (the session's first frame) to
-    /// `settingsOverride`. Anything but a SETTINGS frame there leaves the bytes as they are.
+    @inline(__always) private func countRead() {
+        readCount &+= 1
+        if tracksReadTime { lastReadAt = .now }
+    }
+
+    /// Starts keepalive with `policy` (or none). Loop thread.
+    func startKeepalive(_ policy: KeepaliveMachine.Policy?, hasStreams: Bool) {
+        keepalive = KeepaliveMachine(policy: policy)
+        tracksReadTime = policy != nil
+        lastReadAt = .now
+        keepaliveAct(keepalive.start(now: .now, hasStreams: hasStreams))
+    }
+
     // MARK: For the connection and its streams
 
     /// Submits RST_STREAM for `streamID`.

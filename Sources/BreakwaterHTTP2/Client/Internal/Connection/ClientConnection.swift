@@ -70,6 +70,8 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
             return
         }
         stream.started(id: id, on: self)
+        // A Bool test per call when keepalive is off; the first stream after none wakes it when on.
+        if session.tracksReadTime && streams.isEmpty { session.keepaliveStreamsBecameActive() }
         streams[id] = stream
         session.scheduleFlush()
     }
@@ -114,6 +116,8 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
             if !frame.isAck && !receivedSettings {
                 receivedSettings = true
                 manager.connectionReady(self)
+                // After the waiting streams started: keepalive begins awake when there are any.
+                session.startKeepalive(configuration.keepalive?.policy, hasStreams: !streams.isEmpty)
             }
         case UInt32(NGHTTP2_GOAWAY.rawValue):
             if !goingAway {
@@ -163,6 +167,8 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
         }
         return stream.readData(into: buffer, flags: flags)
     }
+
+    var sessionHasStreams: Bool { !streams.isEmpty }
 
     func sessionClosed(reason: String?) {
         let open = streams

@@ -311,6 +311,8 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         return nil
     }
 
+    var sessionHasStreams: Bool { !streams.isEmpty }
+
     func sessionClosed(reason: String?) {
         cancelTimer(&handshakeTimer)
         cancelTimer(&prefaceTimer)
