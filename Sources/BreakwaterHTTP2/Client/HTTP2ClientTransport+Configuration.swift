@@ -77,6 +77,12 @@ extension HTTP2ClientTransport {
         public var tls: TLSClientConfiguration?
         /// Keepalive PINGs; `nil` (the default, as in gRPC) sends none.
         public var keepalive: Keepalive?
+        /// Dead-connection detection that needs no keepalive: when a call ends by its deadline or is
+        /// cancelled and nothing at all was read from its connection since the call started, the
+        /// connection may be silently dead (a "zombie"), so it is sent a PING; when nothing arrives within
+        /// this bound, it is closed (its calls fail with UNAVAILABLE) and the next call connects anew.
+        /// `nil` sends no such PING.
+        public var silentConnectionPingTimeout: Duration?
 
         /// Creates a configuration.
         public init(
@@ -92,7 +98,8 @@ extension HTTP2ClientTransport {
             connectionReceiveBufferBytes: Int = 16 << 20,
             protections: HTTP2Protections = HTTP2Protections(),
             tls: TLSClientConfiguration? = nil,
-            keepalive: Keepalive? = nil
+            keepalive: Keepalive? = nil,
+            silentConnectionPingTimeout: Duration? = .seconds(1)
         ) {
             self.connectTimeout = connectTimeout
             self.backoff = backoff
@@ -107,6 +114,7 @@ extension HTTP2ClientTransport {
             self.protections = protections
             self.tls = tls
             self.keepalive = keepalive
+            self.silentConnectionPingTimeout = silentConnectionPingTimeout
         }
 
         /// This configuration with keepalive PINGs (gRFC A8): a PING after `time` without reading

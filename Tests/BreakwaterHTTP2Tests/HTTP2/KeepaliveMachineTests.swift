@@ -86,4 +86,48 @@ import Testing
         _ = m.timerFired(now: ms(1000), reads: 0, lastRead: t0, hasStreams: true)
         #expect(m.timerFired(now: ms(2000), reads: 0, lastRead: t0, hasStreams: true) == .arm(at: ms(3000)))
     }
+
+    // MARK: The PING after a silent call
+
+    @Test func aSilentCallPingsEvenWithoutKeepaliveAndNoAnswerClosesNamingTheCause() {
+        var m = KeepaliveMachine(policy: nil)
+        _ = m.start(now: t0, hasStreams: true)
+        #expect(m.callEndedSilently(now: ms(500), reads: 4, bound: .seconds(1)) == .ping(deadline: ms(1500)))
+        let end = m.timerFired(now: ms(1500), reads: 4, lastRead: t0, hasStreams: false)
+        guard case .close(let reason) = end else {
+            Issue.record("expected a close, got \(end)")
+            return
+        }
+        #expect(reason.contains("silent"), "\(reason)")
+    }
+
+    @Test func anAnsweredSilentCallPingLeavesTheConnectionAsItWas() {
+        var m = KeepaliveMachine(policy: nil)
+        _ = m.callEndedSilently(now: ms(500), reads: 4, bound: .seconds(1))
+        #expect(m.pingAcknowledged(now: ms(501)) == .none)
+        #expect(m.state == .dormant)
+        // Anything read counts as an answer too.
+        _ = m.callEndedSilently(now: ms(600), reads: 5, bound: .seconds(1))
+        #expect(m.timerFired(now: ms(1600), reads: 6, lastRead: ms(601), hasStreams: false) == .none)
+        #expect(m.state == .dormant)
+        // With keepalive, its quiet spell begins again at the answer.
+        var k = KeepaliveMachine(policy: Self.policy)
+        _ = k.start(now: t0, hasStreams: true)
+        _ = k.callEndedSilently(now: ms(500), reads: 0, bound: .seconds(1))
+        #expect(k.pingAcknowledged(now: ms(510)) == .arm(at: ms(1510)))
+    }
+
+    @Test func aPingAlreadyOutIsNotRepeatedButTakesTheShorterDeadline() {
+        var m = KeepaliveMachine(policy: Self.policy)
+        _ = m.start(now: t0, hasStreams: true)
+        #expect(m.timerFired(now: ms(1000), reads: 0, lastRead: t0, hasStreams: true) == .ping(deadline: ms(3000)))
+        // The keepalive PING has until 3 s; a silent call at 1.2 s gives it until 2.2 s, without a second PING.
+        #expect(m.callEndedSilently(now: ms(1200), reads: 0, bound: .seconds(1)) == .arm(at: ms(2200)))
+        #expect(m.callEndedSilently(now: ms(1300), reads: 0, bound: .seconds(1)) == .none)
+        guard case .close(let reason) = m.timerFired(now: ms(2200), reads: 0, lastRead: t0, hasStreams: true) else {
+            Issue.record("expected a close")
+            return
+        }
+        #expect(reason.contains("silent"))
+    }
 }

@@ -20,6 +20,7 @@ final class FaultProxy: @unchecked Sendable {
         var dropping = false
         var stopped = false
         var accepted = 0
+        var open = 0
         var sockets: [Int32] = []
         var frames: [Direction: [UInt8: Int]] = [.toServer: [:], .toClient: [:]]
     }
@@ -59,6 +60,9 @@ final class FaultProxy: @unchecked Sendable {
     /// Connections accepted so far.
     var acceptedConnections: Int { state.withLock { $0.accepted } }
 
+    /// Connections not yet closed by either side.
+    var openConnections: Int { state.withLock { $0.open } }
+
     /// Frames of HTTP/2 frame type `type` that went by in `direction` (dropped or not).
     func frames(_ type: RawFrames.Kind, _ direction: Direction) -> Int {
         state.withLock { $0.frames[direction]?[type.rawValue] ?? 0 }
@@ -95,6 +99,7 @@ final class FaultProxy: @unchecked Sendable {
             let admitted = state.withLock { s -> Bool in
                 guard !s.stopped, connected == 0 else { return false }
                 s.accepted += 1
+                s.open += 1
                 s.sockets += [client, server]
                 return true
             }
@@ -112,7 +117,10 @@ final class FaultProxy: @unchecked Sendable {
                     n -= 1
                     return n == 0
                 }) else { return }
-                state.withLock { s in s.sockets.removeAll { $0 == client || $0 == server } }
+                state.withLock { s in
+                    s.sockets.removeAll { $0 == client || $0 == server }
+                    s.open -= 1
+                }
                 close(client)
                 close(server)
             }

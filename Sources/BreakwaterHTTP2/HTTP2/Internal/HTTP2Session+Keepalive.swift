@@ -1,6 +1,6 @@
 import CNghttp2
 
-/// Keepalive PINGs: `KeepaliveMachine` decides, this carries its actions out with one loop timer and
+/// Keepalive PINGs, and the PING after a silent call: `KeepaliveMachine` decides, this carries its actions out with one loop timer and
 /// `nghttp2_submit_ping`. The timer captures the session strongly (a weak reference would slow every
 /// retain of it) and is cancelled when the session closes.
 extension HTTP2Session {
@@ -14,6 +14,12 @@ extension HTTP2Session {
     /// The connection's first stream started (after none): a dormant keepalive wakes up. Loop thread.
     func keepaliveStreamsBecameActive() {
         keepaliveAct(keepalive.streamsBecameActive(now: .now))
+    }
+
+    /// A call ended by its deadline or cancellation with nothing read since it started: PING the peer,
+    /// which must answer within `bound`. Loop thread.
+    func pingAfterSilentCall(bound: Duration) {
+        keepaliveAct(keepalive.callEndedSilently(now: .now, reads: readCount, bound: bound))
     }
 
     func keepaliveAct(_ action: KeepaliveMachine.Action) {

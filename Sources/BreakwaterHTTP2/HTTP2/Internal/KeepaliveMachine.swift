@@ -1,5 +1,5 @@
 /// When a connection pings its peer to learn whether it is still there, and when it gives up on it
-/// (gRFC A8 keepalive), as a value: each event takes the time, and what the session has read, and returns
+/// (gRFC A8 keepalive, and the client's PING after a call that ended with nothing heard), as a value: each event takes the time, and what the session has read, and returns
 /// what to do with the connection's one keepalive timer. `HTTP2Session` owns the socket and the timer and
 /// carries the actions out; tests drive the rules with instants of their own.
 ///
@@ -33,11 +33,19 @@ struct KeepaliveMachine: Sendable {
         /// Nothing to prove before `since` (the last read, or when watching began); a PING is due at
         /// `since + time`.
         case waiting(since: Instant)
-        /// A PING went out when the session had made `reads` reads; alive once it has made more, dead at
-        /// `deadline`.
-        case pinged(reads: Int, deadline: Instant)
+        /// A PING went out, for `cause`, when the session had made `reads` reads; alive once it has made
+        /// more, dead at `deadline`.
+        case pinged(reads: Int, deadline: Instant, cause: Cause)
         /// The connection was found dead.
         case closed
+    }
+
+    /// Why a PING went out: it names the failure when nothing comes back.
+    enum Cause: Sendable, Equatable {
+        case keepalive
+        /// A call ended by its deadline or cancellation with nothing read since it started; the PING
+        /// has `bound` to be answered.
+        case silentCall(bound: Duration)
     }
 
     let policy: Policy?
@@ -69,14 +77,20 @@ struct KeepaliveMachine: Sendable {
             return .none
         case .waiting(let since):
             return quiet(since: max(since, lastRead), now: now, reads: reads, hasStreams: hasStreams)
-        case .pinged(let readsAtPing, let deadline):
+        case .pinged(let readsAtPing, let deadline, let cause):
             if now < deadline { return .arm(at: deadline) }
             if reads > readsAtPing {
                 // Something arrived, the acknowledgement is behind it: alive.
                 return quiet(since: lastRead, now: now, reads: reads, hasStreams: hasStreams)
             }
             state = .closed
-            return .close(reason: "keepalive ping not acknowledged within \(policy?.timeout ?? .zero)")
+            switch cause {
+            case .keepalive:
+                return .close(reason: "keepalive ping not acknowledged within \(policy?.timeout ?? .zero)")
+            case .silentCall(let bound):
+                return .close(
+                    reason: "connection silent: a call ended with nothing read since it started, and a PING got no answer within \(bound)")
+            }
         }
     }
 
@@ -107,7 +121,25 @@ struct KeepaliveMachine: Sendable {
             return .none
         }
         let deadline = now + policy.timeout
-        state = .pinged(reads: reads, deadline: deadline)
+        state = .pinged(reads: reads, deadline: deadline, cause: .keepalive)
         return .ping(deadline: deadline)
+    }
+
+    /// A call on this connection ended by its deadline or cancellation, and nothing was read from the
+    /// connection since it started: the peer may be gone without a word. PING it, with `bound` for the
+    /// answer; a PING already out keeps going (with the shorter deadline of the two).
+    mutating func callEndedSilently(now: Instant, reads: Int, bound: Duration) -> Action {
+        let deadline = now + bound
+        switch state {
+        case .closed:
+            return .none
+        case .pinged(let readsAtPing, let current, _):
+            guard deadline < current else { return .none }
+            state = .pinged(reads: readsAtPing, deadline: deadline, cause: .silentCall(bound: bound))
+            return .arm(at: deadline)
+        case .dormant, .waiting:
+            state = .pinged(reads: reads, deadline: deadline, cause: .silentCall(bound: bound))
+            return .ping(deadline: deadline)
+        }
     }
 }

@@ -76,6 +76,13 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
         session.scheduleFlush()
     }
 
+    /// A call on this connection ended by its deadline or cancellation with nothing read from the
+    /// connection since it started: PING it, unless configured not to.
+    func callEndedSilently() {
+        guard let bound = configuration.silentConnectionPingTimeout else { return }
+        session.pingAfterSilentCall(bound: max(bound, .milliseconds(10)))
+    }
+
     /// Sends GOAWAY; the connection closes once its streams are done.
     func closeGracefully() {
         guard session.nghttp2 != nil else { return }
