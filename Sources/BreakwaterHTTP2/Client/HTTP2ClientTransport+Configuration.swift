@@ -36,6 +36,7 @@ extension HTTP2ClientTransport {
             /// Whether PINGs go out while the connection has no call. Servers with gRPC's default
             /// enforcement answer such PINGs (and PINGs more often than every 5 minutes) with GOAWAY
             /// ENHANCE_YOUR_CALM "too_many_pings" after a few, so enable it only where the server permits.
+            /// On that GOAWAY the transport doubles `time` for its next connections (gRFC A8).
             public var permitWithoutCalls: Bool
 
             /// Creates a keepalive policy; `timeout` defaults to gRPC's 20 s.
@@ -129,6 +130,13 @@ extension HTTP2ClientTransport {
 }
 
 extension HTTP2ClientTransport.Configuration.Keepalive {
+    /// After a server's GOAWAY "too_many_pings": twice the time (gRFC A8), at most a day.
+    var afterTooManyPings: Self {
+        var doubled = self
+        doubled.time = min(max(time, .milliseconds(10)) * 2, .seconds(86_400))
+        return doubled
+    }
+
     /// The rules' policy; a zero or negative interval would PING in a loop, so each is at least 10 ms.
     var policy: KeepaliveMachine.Policy {
         .init(time: max(time, .milliseconds(10)), timeout: max(timeout, .milliseconds(10)), permitWithoutCalls: permitWithoutCalls)

@@ -5,8 +5,13 @@ import Testing
 
 /// Keepalive on the wire: our client, a fault proxy, our server, on 127.0.0.1, with short real intervals.
 @Suite(.timeLimit(.minutes(TestTime.minutes(1)))) struct KeepaliveTests {
+    /// A server that tolerates PINGs as often as these tests send them (gRPC's default would answer the
+    /// fourth with GOAWAY "too_many_pings").
+    static let permissive = HTTP2ServerTransport.Configuration(
+        pingPolicy: .init(minimumInterval: .milliseconds(1), permitWithoutCalls: true))
+
     @Test func aZombieConnectionIsFoundByKeepaliveAndTheNextCallGetsANewOne() async throws {
-        let server = try await TestServer.start()
+        let server = try await TestServer.start(configuration: Self.permissive)
         let proxy = try FaultProxy(upstreamPort: server.port)
         let configuration = HTTP2ClientTransport.Configuration().keepalive(time: .milliseconds(200), timeout: .milliseconds(200))
         let client = HTTP2ClientTransport(host: "127.0.0.1", port: proxy.port, configuration: configuration)
@@ -39,7 +44,7 @@ import Testing
     }
 
     @Test func withoutCallsPingsGoOutOnlyWhenPermitted() async throws {
-        let server = try await TestServer.start()
+        let server = try await TestServer.start(configuration: Self.permissive)
         let proxy = try FaultProxy(upstreamPort: server.port)
         let configuration = HTTP2ClientTransport.Configuration()
             .keepalive(time: .milliseconds(50), timeout: .seconds(5), permitWithoutCalls: true)
@@ -48,6 +53,22 @@ import Testing
         // No call is open, yet the idle connection is pinged and answers.
         #expect(await eventually { proxy.frames(.ping, .toServer) >= 3 && proxy.frames(.ping, .toClient) >= 3 })
         #expect(proxy.acceptedConnections == 1)
+        await client.close()
+        proxy.stop()
+        await server.transport.shutdownGracefully(gracePeriod: .zero)
+    }
+
+    @Test func aClientTooEagerForTheServersPolicyIsSentTooManyPingsAndClosed() async throws {
+        let server = try await TestServer.start()  // gRPC's enforcement
+        let proxy = try FaultProxy(upstreamPort: server.port)
+        let configuration = HTTP2ClientTransport.Configuration().keepalive(time: .milliseconds(50), timeout: .seconds(5))
+        let client = HTTP2ClientTransport(host: "127.0.0.1", port: proxy.port, configuration: configuration)
+        let hanging = await TestCalls.call(client, "Hang", [[1]])
+        #expect(hanging.status.code == .unavailable, "\(hanging.status)")
+        #expect(proxy.frames(.goAway, .toClient) >= 1)
+        // Accepted, two strikes, and the third strike (grpc-go's count); the doubling that follows is
+        // `PingStrikesTests.aClientToldTooManyPingsDoublesItsKeepaliveTime`.
+        #expect(proxy.frames(.ping, .toServer) == 4)
         await client.close()
         proxy.stop()
         await server.transport.shutdownGracefully(gracePeriod: .zero)

@@ -81,7 +81,7 @@ extension HTTP2Session {
     /// none), then the subclass.
     func receiveFrame(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
         if frame.type == UInt32(NGHTTP2_PING.rawValue), frame.isAck, Self.isKeepalivePing(frame) {
-            keepaliveAct(keepalive.pingAcknowledged(now: .now))
+            keepaliveAct(keepalive.pingAcknowledged(now: .now, reads: readCount))
         }
         if ownProtections.enforceResetRate, frame.type == UInt32(NGHTTP2_RST_STREAM.rawValue),
             !resetLimiter.admit(at: .now)

@@ -13,7 +13,7 @@ extension HTTP2Session {
 
     /// The connection's first stream started (after none): a dormant keepalive wakes up. Loop thread.
     func keepaliveStreamsBecameActive() {
-        keepaliveAct(keepalive.streamsBecameActive(now: .now))
+        keepaliveAct(keepalive.streamsBecameActive(now: .now, reads: readCount))
     }
 
     /// A call ended by its deadline or cancellation with nothing read since it started: PING the peer,
@@ -48,7 +48,8 @@ extension HTTP2Session {
             keepaliveTimer = nil
             keepaliveAct(
                 keepalive.timerFired(
-                    now: .now, reads: readCount, lastRead: lastReadAt, hasStreams: delegate?.sessionHasStreams ?? false))
+                    now: .now, reads: readCount, lastRead: tracksReadTime ? lastReadAt : nil,
+                    hasStreams: delegate?.sessionHasStreams ?? false))
         }
     }
 

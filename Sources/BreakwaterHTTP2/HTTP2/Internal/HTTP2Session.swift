@@ -91,10 +91,13 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
 
     /// Reads that returned bytes, since the connection opened: what proves the peer alive after a PING.
     @exclusivity(unchecked) private(set) var readCount = 0
-    /// When the last of them was made; kept only while keepalive runs (a clock read per read otherwise
-    /// buys nothing).
+    /// When the last of them was made; noted only while keepalive runs with an interval shorter than
+    /// `preciseKeepaliveLimit` (otherwise a clock read per read buys nothing: see `KeepaliveMachine`).
     @exclusivity(unchecked) private(set) var lastReadAt = ContinuousClock.now
     @exclusivity(unchecked) private(set) var tracksReadTime = false
+    /// Whether keepalive runs at all.
+    @exclusivity(unchecked) private(set) var keepaliveConfigured = false
+    static let preciseKeepaliveLimit: Duration = .seconds(60)
     /// When to PING the peer and when to give up on it; see `HTTP2Session+Keepalive`.
     @exclusivity(unchecked) var keepalive = KeepaliveMachine(policy: nil)
     @exclusivity(unchecked) var keepaliveTimer: UInt64?
@@ -358,9 +361,10 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
     /// Starts keepalive with `policy` (or none). Loop thread.
     func startKeepalive(_ policy: KeepaliveMachine.Policy?, hasStreams: Bool) {
         keepalive = KeepaliveMachine(policy: policy)
-        tracksReadTime = policy != nil
+        keepaliveConfigured = policy != nil
+        tracksReadTime = policy.map { $0.time < Self.preciseKeepaliveLimit } ?? false
         lastReadAt = .now
-        keepaliveAct(keepalive.start(now: .now, hasStreams: hasStreams))
+        keepaliveAct(keepalive.start(now: .now, reads: readCount, hasStreams: hasStreams))
     }
 
     // MARK: For the connection and its streams

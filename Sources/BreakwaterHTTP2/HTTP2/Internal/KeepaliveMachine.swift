@@ -5,7 +5,10 @@
 ///
 /// Proof of life is anything read from the peer after the PING, not only its acknowledgement: a peer
 /// whose acknowledgement waits behind DATA it is still writing is alive (grpc-go counts any read the same
-/// way). A quiet spell is measured from the last read, so a busy connection sends no PING at all.
+/// way). A quiet spell is measured from the last read, so a busy connection sends no PING at all. When the
+/// session does not note the time of each read (long intervals: a clock read per read would buy nothing),
+/// a timer that finds new reads starts a whole new interval, as grpc-go does: the PING then comes between
+/// one and two intervals after the last read.
 struct KeepaliveMachine: Sendable {
     typealias Instant = ContinuousClock.Instant
 
@@ -30,9 +33,9 @@ struct KeepaliveMachine: Sendable {
     enum State: Sendable, Equatable {
         /// No timer runs: no policy, or no streams while pings without calls are not permitted.
         case dormant
-        /// Nothing to prove before `since` (the last read, or when watching began); a PING is due at
-        /// `since + time`.
-        case waiting(since: Instant)
+        /// Nothing to prove before `since` (the last read, or when watching began), when the session had
+        /// made `reads` reads; a PING is due at `since + time`.
+        case waiting(since: Instant, reads: Int)
         /// A PING went out, for `cause`, when the session had made `reads` reads; alive once it has made
         /// more, dead at `deadline`.
         case pinged(reads: Int, deadline: Instant, cause: Cause)
@@ -56,32 +59,39 @@ struct KeepaliveMachine: Sendable {
     }
 
     /// The connection is up (the client has the server's SETTINGS; the server has started).
-    mutating func start(now: Instant, hasStreams: Bool) -> Action {
+    mutating func start(now: Instant, reads: Int, hasStreams: Bool) -> Action {
         guard let policy, state == .dormant else { return .none }
         guard hasStreams || policy.permitWithoutCalls else { return .none }
-        state = .waiting(since: now)
+        state = .waiting(since: now, reads: reads)
         return .arm(at: now + policy.time)
     }
 
     /// The connection's first stream (after none) started: a dormant keepalive wakes up.
-    mutating func streamsBecameActive(now: Instant) -> Action {
+    mutating func streamsBecameActive(now: Instant, reads: Int) -> Action {
         guard let policy, state == .dormant else { return .none }
-        state = .waiting(since: now)
+        state = .waiting(since: now, reads: reads)
         return .arm(at: now + policy.time)
     }
 
-    /// The timer fired. `reads` counts the session's reads so far, `lastRead` is when the last one was made.
-    mutating func timerFired(now: Instant, reads: Int, lastRead: Instant, hasStreams: Bool) -> Action {
+    /// The timer fired. `reads` counts the session's reads so far; `lastRead` is when the last one was
+    /// made, nil when the session does not note it.
+    mutating func timerFired(now: Instant, reads: Int, lastRead: Instant?, hasStreams: Bool) -> Action {
         switch state {
         case .dormant, .closed:
             return .none
-        case .waiting(let since):
-            return quiet(since: max(since, lastRead), now: now, reads: reads, hasStreams: hasStreams)
+        case .waiting(let since, let readsThen):
+            let quietSince: Instant
+            if let lastRead {
+                quietSince = max(since, lastRead)
+            } else {
+                quietSince = reads > readsThen ? now : since
+            }
+            return quiet(since: quietSince, now: now, reads: reads, hasStreams: hasStreams)
         case .pinged(let readsAtPing, let deadline, let cause):
             if now < deadline { return .arm(at: deadline) }
             if reads > readsAtPing {
                 // Something arrived, the acknowledgement is behind it: alive.
-                return quiet(since: lastRead, now: now, reads: reads, hasStreams: hasStreams)
+                return quiet(since: lastRead ?? now, now: now, reads: reads, hasStreams: hasStreams)
             }
             state = .closed
             switch cause {
@@ -95,13 +105,13 @@ struct KeepaliveMachine: Sendable {
     }
 
     /// The acknowledgement of our PING arrived.
-    mutating func pingAcknowledged(now: Instant) -> Action {
+    mutating func pingAcknowledged(now: Instant, reads: Int) -> Action {
         guard case .pinged = state else { return .none }
         guard let policy else {
             state = .dormant
             return .none
         }
-        state = .waiting(since: now)
+        state = .waiting(since: now, reads: reads)
         return .arm(at: now + policy.time)
     }
 
@@ -112,7 +122,7 @@ struct KeepaliveMachine: Sendable {
             return .none
         }
         if now < since + policy.time {
-            state = .waiting(since: since)
+            state = .waiting(since: since, reads: reads)
             return .arm(at: since + policy.time)
         }
         if !hasStreams && !policy.permitWithoutCalls {

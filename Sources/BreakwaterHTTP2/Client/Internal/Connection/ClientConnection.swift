@@ -71,7 +71,7 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
         }
         stream.started(id: id, on: self)
         // A Bool test per call when keepalive is off; the first stream after none wakes it when on.
-        if session.tracksReadTime && streams.isEmpty { session.keepaliveStreamsBecameActive() }
+        if session.keepaliveConfigured && streams.isEmpty { session.keepaliveStreamsBecameActive() }
         streams[id] = stream
         session.scheduleFlush()
     }
@@ -124,9 +124,10 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
                 receivedSettings = true
                 manager.connectionReady(self)
                 // After the waiting streams started: keepalive begins awake when there are any.
-                session.startKeepalive(configuration.keepalive?.policy, hasStreams: !streams.isEmpty)
+                session.startKeepalive(manager.keepalive?.policy, hasStreams: !streams.isEmpty)
             }
         case UInt32(NGHTTP2_GOAWAY.rawValue):
+            if Self.isTooManyPings(frame.pointee.goaway) { manager.serverSaidTooManyPings() }
             if !goingAway {
                 goingAway = true
                 manager.connectionGoingAway(self)
@@ -135,6 +136,16 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
             break
         }
         return 0
+    }
+
+    private static let tooManyPings: [UInt8] = Array("too_many_pings".utf8)
+
+    /// GOAWAY ENHANCE_YOUR_CALM with debug data "too_many_pings": the server's keepalive enforcement.
+    static func isTooManyPings(_ goAway: nghttp2_goaway) -> Bool {
+        guard goAway.error_code == StatusMapping.HTTP2ErrorCode.enhanceYourCalm.rawValue,
+            let data = goAway.opaque_data, goAway.opaque_data_len == tooManyPings.count
+        else { return false }
+        return UnsafeBufferPointer(start: data, count: goAway.opaque_data_len).elementsEqual(tooManyPings)
     }
 
     func sessionReceivedData(streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 {

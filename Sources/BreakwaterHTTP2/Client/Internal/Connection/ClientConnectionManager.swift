@@ -33,6 +33,9 @@ final class ClientConnectionManager: @unchecked Sendable {
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
     /// Whether the loop was asked to close this manager when it stops.
     private var watchingLoopStop = false
+    /// The keepalive of new connections: the configuration's, with its time doubled each time a server
+    /// said "too_many_pings" (gRFC A8).
+    private(set) var keepalive: HTTP2ClientTransport.Configuration.Keepalive?
 
     init(loop: EventLoop, host: String, port: Int, configuration: HTTP2ClientTransport.Configuration) {
         self.loop = loop
@@ -47,6 +50,7 @@ final class ClientConnectionManager: @unchecked Sendable {
             self.authority = "\(host):\(port)"
         }
         tlsContextResult = configuration.tls.map { TLSContext.client($0) }
+        keepalive = configuration.keepalive
         let target = SocketAddress(numericHost: host, port: port)?.description ?? "\(host):\(port)"
         machine = ClientConnectionStateMachine(backoff: configuration.backoff, target: target)
     }
@@ -218,6 +222,11 @@ final class ClientConnectionManager: @unchecked Sendable {
     }
 
     // MARK: Connection events
+
+    /// A server sent GOAWAY ENHANCE_YOUR_CALM "too_many_pings": the next connections PING half as often.
+    func serverSaidTooManyPings() {
+        keepalive = keepalive?.afterTooManyPings
+    }
 
     func connectionGoingAway(_ connection: ClientConnection) {
         machine.connectionLost(ObjectIdentifier(connection))
