@@ -57,6 +57,7 @@ import Testing
         let proxy = try FaultProxy(upstreamPort: server.port)
         let configuration = HTTP2ClientTransport.Configuration(silentConnectionPingTimeout: nil)
         let client = HTTP2ClientTransport(host: "127.0.0.1", port: proxy.port, configuration: configuration)
+        #expect(await TestCalls.call(client, "Echo", [[1]]).status.code == .ok)  // connected: the call will start
         let timedOut = await TestCalls.call(client, "Hang", [[2]], deadline: .now + .milliseconds(100))
         #expect(timedOut.status.code == .deadlineExceeded, "\(timedOut.status)")
         // The RST_STREAM of the deadline is the last frame the client sends; after it has gone by, no PING.
