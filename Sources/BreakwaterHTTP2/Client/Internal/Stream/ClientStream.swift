@@ -350,12 +350,13 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
         manager.streamEnded(self)
     }
 
-    /// Ends the stream by its deadline or its caller's cancel (resetting it when it started). When nothing
-    /// was read from its connection since it started, the connection hears about it: it may be dead.
+    /// Ends the stream by its deadline or its caller's cancel (resetting it when it started). When its
+    /// request went out and nothing was read from its connection since it started, the connection hears
+    /// about it: it may be dead. (A request that never left says nothing about the connection.)
     private func endByCaller(_ status: Status, neverReachedServer: Bool) {
         guard !machine.isEnded else { return }
         let connection = self.connection
-        let silent = connection.map { $0.session.readCount == readsAtStart } ?? false
+        let silent = requestSent && connection.map { $0.session.readCount == readsAtStart } ?? false
         fail(status, neverReachedServer: neverReachedServer, reset: StatusMapping.HTTP2ErrorCode.cancel.rawValue)
         if silent, let connection { connection.callEndedSilently() }
     }
