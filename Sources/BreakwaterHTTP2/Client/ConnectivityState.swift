@@ -14,6 +14,7 @@ public enum ConnectivityState: String, Sendable, Hashable, CustomStringConvertib
     /// The transport was closed: every call fails.
     case shutdown
 
+    /// The name gRPC gives the state (`TRANSIENT_FAILURE`).
     public var description: String {
         switch self {
         case .idle: "IDLE"
@@ -34,12 +35,14 @@ public struct ConnectivityStateChange: Sendable, CustomStringConvertible {
     /// Entering TRANSIENT_FAILURE: the error of the attempt that failed (what calls fail with).
     public var error: RPCError?
 
+    /// Creates a change from `from` to `to`, with the connect error when `to` is TRANSIENT_FAILURE.
     public init(from: ConnectivityState, to: ConnectivityState, error: RPCError? = nil) {
         self.from = from
         self.to = to
         self.error = error
     }
 
+    /// `READY -> IDLE`, and the error's message after a colon when there is one.
     public var description: String {
         "\(from) -> \(to)" + (error.map { ": \($0.message)" } ?? "")
     }

@@ -30,8 +30,9 @@ import Testing
         let detected = dropped.duration(to: .now)
         #expect(result.status.code == .unavailable, "\(result.status)")
         #expect(result.status.message.contains("keepalive"), "\(result.status)")
-        // A PING is due at most 200 ms after the last read, and given 200 ms: well within 2 s.
-        #expect(detected < .seconds(2), "detected after \(detected)")
+        // A PING is due at most 200 ms after the last read, and given 200 ms: well within 3 s (the
+        // default timeout would be 20 s).
+        #expect(detected < .seconds(3), "detected after \(detected)")
 
         proxy.heal()
         let next = await TestCalls.call(client, "Echo", [[2]])
@@ -68,7 +69,8 @@ import Testing
         #expect(proxy.frames(.goAway, .toClient) >= 1)
         // Accepted, two strikes, and the third strike (grpc-go's count); the doubling that follows is
         // `PingStrikesTests.aClientToldTooManyPingsDoublesItsKeepaliveTime`.
-        #expect(proxy.frames(.ping, .toServer) == 4)
+        // (At least: a PING may cross the GOAWAY; the exact count is ServerKeepaliveTests' raw client's.)
+        #expect(proxy.frames(.ping, .toServer) >= 4)
         await client.close()
         proxy.stop()
         await server.transport.shutdownGracefully(gracePeriod: .zero)
