@@ -1,7 +1,8 @@
 /// When a connection pings its peer to learn whether it is still there, and when it gives up on it
-/// (gRFC A8 keepalive, and the client's PING after a call that ended with nothing heard), as a value: each event takes the time, and what the session has read, and returns
-/// what to do with the connection's one keepalive timer. `HTTP2Session` owns the socket and the timer and
-/// carries the actions out; tests drive the rules with instants of their own.
+/// (gRFC A8 keepalive, and the client's PING after a call that ended with nothing heard), as a value:
+/// each event takes the time, and what the session has read, and returns what to do with the
+/// connection's one keepalive timer. `HTTP2Session` owns the socket and the timer and carries the actions
+/// out; tests drive the rules with instants of their own.
 ///
 /// Proof of life is anything read from the peer after the PING, not only its acknowledgement: a peer
 /// whose acknowledgement waits behind DATA it is still writing is alive (grpc-go counts any read the same
