@@ -62,4 +62,21 @@ import Testing
         await client.close()
         server.stop()
     }
+
+    @Test func aConnectionIsReadyOnlyOnceTheServersSettingsArrive() async throws {
+        // Accepts, reads, and never says a word: TCP is up, SETTINGS never come.
+        let server = try RawServer { connection in _ = connection.readToEnd() }
+        let client = HTTP2ClientTransport(
+            host: "127.0.0.1", port: server.port, configuration: .init(connectTimeout: .milliseconds(300)))
+        var changes = client.connectivityStateChanges().makeAsyncIterator()
+        let call = await TestCalls.call(client, "Echo", [[1]])
+        #expect(call.status.code == .unavailable, "\(call.status)")
+        #expect(await changes.next()?.to == .connecting)
+        // Not READY in between: the attempt times out in CONNECTING.
+        let failure = await changes.next()
+        #expect(failure?.from == .connecting && failure?.to == .transientFailure)
+        #expect(failure?.error?.message.contains("timed out") == true, "\(String(describing: failure))")
+        await client.close()
+        server.stop()
+    }
 }
