@@ -66,7 +66,17 @@ struct EchoClientCommand: AsyncParsableCommand {
     )
     var fallback: String?
 
-    @Flag(help: "Also log the breakers' state changes through swift-log (to standard error).")
+    @Option(
+        name: .customLong("keepalive-ms"),
+        help: "Keepalive (gRFC A8): PING a connection with calls open after this many milliseconds without reading anything.")
+    var keepaliveMs: Int?
+
+    @Option(
+        name: .customLong("keepalive-timeout-ms"),
+        help: "Close a connection when nothing answers its keepalive PING within this many milliseconds (default 20000; needs --keepalive-ms).")
+    var keepaliveTimeoutMs: Int?
+
+    @Flag(help: "Also log the breakers' and the connection's state changes (breakers through swift-log, to standard error).")
     var verbose = false
 
     @Flag(help: "Connect over TLS, verifying the server (the system trust store unless --ca).")
@@ -104,6 +114,11 @@ struct EchoClientCommand: AsyncParsableCommand {
         guard count >= 1 else { throw ValidationError("--count must be >= 1, got \(count)") }
         guard intervalMs >= 0 else { throw ValidationError("--interval-ms must be >= 0, got \(intervalMs)") }
         if let timeoutMs, timeoutMs <= 0 { throw ValidationError("--timeout-ms must be > 0, got \(timeoutMs)") }
+        if let keepaliveMs, keepaliveMs <= 0 { throw ValidationError("--keepalive-ms must be > 0, got \(keepaliveMs)") }
+        if let keepaliveTimeoutMs {
+            guard keepaliveMs != nil else { throw ValidationError("--keepalive-timeout-ms needs --keepalive-ms") }
+            guard keepaliveTimeoutMs > 0 else { throw ValidationError("--keepalive-timeout-ms must be > 0, got \(keepaliveTimeoutMs)") }
+        }
         if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together") }
         if fallback != nil, config == nil {
             throw ValidationError("--fallback needs --config: without a circuit breaker nothing is ever rejected")
@@ -113,8 +128,14 @@ struct EchoClientCommand: AsyncParsableCommand {
     func run() async throws {
         var configuration = HTTP2ClientTransport.Configuration()
         configuration.tls = tlsConfiguration
+        if let keepaliveMs {
+            configuration = configuration.keepalive(
+                time: .milliseconds(keepaliveMs), timeout: .milliseconds(keepaliveTimeoutMs ?? 20_000))
+        }
         let transport = HTTP2ClientTransport(host: host, port: port, configuration: configuration)
         let started = ContinuousClock.now
+        // With --verbose: the connection's states as they change (a dead connection found: READY -> IDLE).
+        let connectivity = verbose ? Self.printConnectivity(of: transport, since: started) : nil
         let compact = count > 1
         let fallbackUses = FallbackLog()
         let printer = BreakerEventPrinter(started: compact ? started : nil)
@@ -203,6 +224,7 @@ struct EchoClientCommand: AsyncParsableCommand {
         await client.close()
         await printer.flush()
         printing?.cancel()
+        await connectivity?.value  // ends with SHUTDOWN, printed
 
         if compact {
             var summary = "\(count) calls: \(tally.succeeded) OK, \(tally.failed) failed"
@@ -275,6 +297,14 @@ struct EchoClientCommand: AsyncParsableCommand {
     }
 
     /// The time since `start`, as `[  1.234 s]`.
+    /// Prints each connectivity state change of `transport` until it shuts down.
+    static func printConnectivity(of transport: HTTP2ClientTransport, since start: ContinuousClock.Instant) -> Task<Void, Never> {
+        let changes = transport.connectivityStateChanges()
+        return Task {
+            for await change in changes { say("\(stamp(since: start)) connectivity \(change)") }
+        }
+    }
+
     static func stamp(since start: ContinuousClock.Instant) -> String {
         let (seconds, attos) = (ContinuousClock.now - start).components
         return String(format: "[%7.3f s]", Double(seconds) + Double(attos) / 1e18)

@@ -24,6 +24,29 @@ extension HTTP2ClientTransport {
             }
         }
 
+        /// Keepalive PINGs (gRFC A8): how a connection that went silent (a peer or a path that drops
+        /// everything without closing) is found and replaced.
+        public struct Keepalive: Sendable, Hashable {
+            /// How long a connection may go without reading anything before it is sent a PING (at least 10 ms).
+            public var time: Duration
+            /// How long after the PING something (its acknowledgement, or any other frame) must arrive; past
+            /// it the connection is closed, its calls fail with UNAVAILABLE, and the next call connects anew
+            /// (at least 10 ms).
+            public var timeout: Duration
+            /// Whether PINGs go out while the connection has no call. Servers with gRPC's default
+            /// enforcement answer such PINGs (and PINGs more often than every 5 minutes) with GOAWAY
+            /// ENHANCE_YOUR_CALM "too_many_pings" after a few, so enable it only where the server permits.
+            /// On that GOAWAY the transport doubles `time` for its next connections (gRFC A8).
+            public var permitWithoutCalls: Bool
+
+            /// Creates a keepalive policy; `timeout` defaults to gRPC's 20 s.
+            public init(time: Duration, timeout: Duration = .seconds(20), permitWithoutCalls: Bool = false) {
+                self.time = time
+                self.timeout = timeout
+                self.permitWithoutCalls = permitWithoutCalls
+            }
+        }
+
         /// How long a connection attempt (TCP connect, the TLS handshake, and the server's SETTINGS) may take.
         public var connectTimeout: Duration
         /// The reconnection backoff; reset when a connection receives the server's SETTINGS.
@@ -53,6 +76,14 @@ extension HTTP2ClientTransport {
         public var protections: HTTP2Protections
         /// TLS (server verification, SNI, client certificate); `nil` speaks plaintext h2c.
         public var tls: TLSClientConfiguration?
+        /// Keepalive PINGs; `nil` (the default, as in gRPC) sends none.
+        public var keepalive: Keepalive?
+        /// Dead-connection detection that needs no keepalive: when a call ends by its deadline or is
+        /// cancelled and nothing at all was read from its connection since the call started, the
+        /// connection may be silently dead (a "zombie"), so it is sent a PING; when nothing arrives within
+        /// this bound, it is closed (its calls fail with UNAVAILABLE) and the next call connects anew.
+        /// `nil` sends no such PING.
+        public var silentConnectionPingTimeout: Duration?
 
         /// Creates a configuration.
         public init(
@@ -67,7 +98,9 @@ extension HTTP2ClientTransport {
             streamReceiveBufferBytes: Int = 256 * 1024,
             connectionReceiveBufferBytes: Int = 16 << 20,
             protections: HTTP2Protections = HTTP2Protections(),
-            tls: TLSClientConfiguration? = nil
+            tls: TLSClientConfiguration? = nil,
+            keepalive: Keepalive? = nil,
+            silentConnectionPingTimeout: Duration? = .seconds(1)
         ) {
             self.connectTimeout = connectTimeout
             self.backoff = backoff
@@ -81,7 +114,32 @@ extension HTTP2ClientTransport {
             self.connectionReceiveBufferBytes = connectionReceiveBufferBytes
             self.protections = protections
             self.tls = tls
+            self.keepalive = keepalive
+            self.silentConnectionPingTimeout = silentConnectionPingTimeout
         }
+
+        /// This configuration with keepalive PINGs (gRFC A8): a PING after `time` without reading
+        /// anything, the connection closed when nothing arrives within `timeout` after it (its calls fail
+        /// with UNAVAILABLE; the next call connects anew). Without calls only when `permitWithoutCalls`.
+        public func keepalive(time: Duration, timeout: Duration = .seconds(20), permitWithoutCalls: Bool = false) -> Self {
+            var copy = self
+            copy.keepalive = Keepalive(time: time, timeout: timeout, permitWithoutCalls: permitWithoutCalls)
+            return copy
+        }
+    }
+}
+
+extension HTTP2ClientTransport.Configuration.Keepalive {
+    /// After a server's GOAWAY "too_many_pings": twice the time (gRFC A8), at most a day.
+    var afterTooManyPings: Self {
+        var doubled = self
+        doubled.time = min(max(time, .milliseconds(10)) * 2, .seconds(86_400))
+        return doubled
+    }
+
+    /// The rules' policy; a zero or negative interval would PING in a loop, so each is at least 10 ms.
+    var policy: KeepaliveMachine.Policy {
+        .init(time: max(time, .milliseconds(10)), timeout: max(timeout, .milliseconds(10)), permitWithoutCalls: permitWithoutCalls)
     }
 }
 

@@ -5,8 +5,10 @@ import BreakwaterCore
 ///
 /// One connection, opened lazily on the first stream, multiplexes every stream up to the server's
 /// `MAX_CONCURRENT_STREAMS` (nghttp2 queues the rest in order). Connection failures end the waiting streams
-/// with UNAVAILABLE naming the address, and reconnection follows an exponential backoff; while backing off,
-/// new streams fail fast. All I/O runs on one event loop of `group`.
+/// with UNAVAILABLE naming the address; while the exponential backoff runs, new streams fail fast with the
+/// same error, and when it ends the transport connects again by itself. Its ``connectivityState`` and
+/// ``connectivityStateChanges(bufferingNewest:)`` show gRPC's connectivity states. All I/O runs on one
+/// event loop of `group`.
 public final class HTTP2ClientTransport: ClientTransport {
     /// The host given at creation: a name, an IPv4 address, or an IPv6 address (brackets optional).
     public let host: String
@@ -40,6 +42,19 @@ public final class HTTP2ClientTransport: ClientTransport {
         var head = head
         head.maxReceiveMessageBytes = min(head.maxReceiveMessageBytes, configuration.maxReceiveMessageBytes)
         return ClientStream(head: head, loop: eventLoop, manager: manager)
+    }
+
+    /// The connectivity state of the transport's connection to its target now (gRPC's states).
+    public var connectivityState: ConnectivityState { manager.connectivityState }
+
+    /// The connectivity state's changes from now on, in order: IDLE to CONNECTING on the first call,
+    /// READY once the server's SETTINGS arrived, TRANSIENT_FAILURE (with the connect error) after a failed
+    /// attempt, CONNECTING again by itself when the backoff ends, IDLE when a connection is lost, and
+    /// SHUTDOWN last (the stream then ends).
+    ///
+    /// - Parameter limit: Changes buffered for a slow reader; past it the oldest are dropped.
+    public func connectivityStateChanges(bufferingNewest limit: Int = 64) -> AsyncStream<ConnectivityStateChange> {
+        manager.connectivityStateChanges(bufferingNewest: limit)
     }
 
     deinit {

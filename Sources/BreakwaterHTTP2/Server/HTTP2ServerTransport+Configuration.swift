@@ -4,6 +4,44 @@ extension HTTP2ServerTransport {
     /// Every limit bounds what one client can make the server spend: streams, header bytes, buffered
     /// message bytes, connections and how long they may stay without doing anything useful.
     public struct Configuration: Sendable, Hashable {
+        /// The server's own keepalive PINGs (gRFC A8): a client connection that has sent nothing for
+        /// `time` is sent a PING, and closed when nothing arrives within `timeout` after it.
+        public struct Keepalive: Sendable, Hashable {
+            /// How long a connection may go without reading anything before it is sent a PING (at least
+            /// 10 ms). Above a minute, quiet is measured in whole intervals (a PING comes between one and
+            /// two intervals after the last read), so that reads need no clock.
+            public var time: Duration
+            /// How long after the PING something must arrive (at least 10 ms).
+            public var timeout: Duration
+
+            /// Creates a keepalive policy; the defaults are gRPC's (2 hours, 20 s).
+            public init(time: Duration = .seconds(2 * 3600), timeout: Duration = .seconds(20)) {
+                self.time = time
+                self.timeout = timeout
+            }
+        }
+
+        /// Which client PINGs the server tolerates (gRPC's keepalive enforcement policy). A PING sooner than
+        /// `minimumInterval` after the previous one (or, without calls and unless `permitWithoutCalls`,
+        /// sooner than 2 hours) is a strike, unless the server sent DATA or HEADERS since; one strike more
+        /// than `maxStrikes` ends the connection with GOAWAY ENHANCE_YOUR_CALM "too_many_pings", on which
+        /// gRPC clients double their keepalive time.
+        public struct PingPolicy: Sendable, Hashable {
+            /// The shortest interval between PINGs that is no strike.
+            public var minimumInterval: Duration
+            /// Whether PINGs on a connection without calls are judged by `minimumInterval` too.
+            public var permitWithoutCalls: Bool
+            /// The strikes tolerated; the next one closes the connection.
+            public var maxStrikes: Int
+
+            /// Creates a policy; the defaults are gRPC's (5 minutes, not without calls, 2 strikes).
+            public init(minimumInterval: Duration = .seconds(5 * 60), permitWithoutCalls: Bool = false, maxStrikes: Int = 2) {
+                self.minimumInterval = minimumInterval
+                self.permitWithoutCalls = permitWithoutCalls
+                self.maxStrikes = maxStrikes
+            }
+        }
+
         /// SETTINGS_MAX_CONCURRENT_STREAMS advertised to clients. A stream past it is refused with
         /// RST_STREAM REFUSED_STREAM (which clients retry), the connection's other streams go on.
         public var maxConcurrentStreams: Int
@@ -46,6 +84,10 @@ extension HTTP2ServerTransport {
         public var protections: HTTP2Protections
         /// TLS (certificate, key, client-certificate verification); `nil` serves plaintext h2c.
         public var tls: TLSServerConfiguration?
+        /// The server's keepalive PINGs; `nil` sends none.
+        public var keepalive: Keepalive?
+        /// Which client PINGs are tolerated.
+        public var pingPolicy: PingPolicy
 
         /// Creates a configuration.
         public init(
@@ -62,7 +104,9 @@ extension HTTP2ServerTransport {
             maxConnectionAge: Duration? = nil,
             maxConnectionAgeGrace: Duration? = nil,
             protections: HTTP2Protections = HTTP2Protections(),
-            tls: TLSServerConfiguration? = nil
+            tls: TLSServerConfiguration? = nil,
+            keepalive: Keepalive? = Keepalive(),
+            pingPolicy: PingPolicy = PingPolicy()
         ) {
             self.maxConcurrentStreams = maxConcurrentStreams
             self.maxReceiveMessageBytes = maxReceiveMessageBytes
@@ -78,6 +122,8 @@ extension HTTP2ServerTransport {
             self.maxConnectionAgeGrace = maxConnectionAgeGrace
             self.protections = protections
             self.tls = tls
+            self.keepalive = keepalive
+            self.pingPolicy = pingPolicy
         }
 
         /// Why the configuration cannot be used, or nil.
@@ -85,6 +131,7 @@ extension HTTP2ServerTransport {
             func positive(_ value: Int, _ name: String, max: Int = Int(Int32.max)) -> String? {
                 (1...max).contains(value) ? nil : "\(name) must be in 1...\(max), not \(value)"
             }
+            if pingPolicy.maxStrikes < 0 { return "pingPolicy.maxStrikes must not be negative, not \(pingPolicy.maxStrikes)" }
             return positive(maxConcurrentStreams, "maxConcurrentStreams")
                 ?? positive(maxReceiveMessageBytes, "maxReceiveMessageBytes")
                 ?? positive(maxHeaderListSize, "maxHeaderListSize")

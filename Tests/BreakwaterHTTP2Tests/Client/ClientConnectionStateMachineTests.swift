@@ -21,20 +21,20 @@ import Testing
 
     @Test func theFirstStreamConnectsTheOthersWaitThenAllStart() {
         var m = machine()
-        let r1 = m.openStream(now: t0)
+        let r1 = m.openStream()
         #expect(r1 == .waitAndConnect(attempt: 1))
-        let r2 = m.openStream(now: t0)
+        let r2 = m.openStream()
         #expect(r2 == .wait)
         let r3 = m.attemptSucceeded(1, connection: a)
         #expect(r3 == .startWaiting(on: a))
-        let r4 = m.openStream(now: t0)
+        let r4 = m.openStream()
         #expect(r4 == .start(on: a))
     }
 
     @Test func aFailedAttemptFailsFastUntilItsBackoffHasPassed() {
         var m = machine()
         var random = SeededRandom(seed: 7)
-        _ = m.openStream(now: t0)
+        _ = m.openStream()
         let error = RPCError(code: .unavailable, message: "connection refused: 127.0.0.1:1")
         guard case .failWaiting(let status, let retryAt) = m.attemptFailed(1, error: error, now: t0, random: &random) else {
             Issue.record("expected the waiting streams to fail")
@@ -43,10 +43,15 @@ import Testing
         #expect(status.code == .unavailable)
         // 1 s plus or minus 20%.
         #expect(retryAt >= t0 + .milliseconds(800) && retryAt <= t0 + .milliseconds(1200))
-        let r5 = m.openStream(now: t0 + .milliseconds(500))
+        let r5 = m.openStream()
         #expect(r5 == .fail(error.status))
-        let r6 = m.openStream(now: retryAt)
-        #expect(r6 == .waitAndConnect(attempt: 2))
+        #expect(m.connectivity.state == .transientFailure)
+        #expect(m.connectivity.error?.message == error.message)
+        // The manager's timer ends the backoff: it connects by itself, and streams wait for that attempt.
+        #expect(m.backoffEnded() == 2)
+        #expect(m.connectivity.state == .connecting)
+        let r6 = m.openStream()
+        #expect(r6 == .wait)
     }
 
     @Test func backoffGrowsPerFailureUpToTheMaximumAndResetsWhenReady() {
@@ -54,9 +59,9 @@ import Testing
         var random = SeededRandom(seed: 1)
         var now = t0
         var delays: [Duration] = []
+        _ = m.openStream()
         for attempt in 1...14 {
-            let r7 = m.openStream(now: now)
-            #expect(r7 == .waitAndConnect(attempt: attempt))
+            if attempt > 1 { #expect(m.backoffEnded() == attempt) }
             guard case .failWaiting(_, let retryAt) = m.attemptFailed(
                 attempt, error: RPCError(code: .unavailable, message: "x"), now: now, random: &random)
             else { return }
@@ -70,12 +75,12 @@ import Testing
             #expect(seconds >= expected * 0.8 - 1e-9 && seconds <= expected * 1.2 + 1e-9, "\(seconds) for \(expected)")
             expected = min(expected * 1.6, 120)
         }
-        let r8 = m.openStream(now: now)
-        #expect(r8 == .waitAndConnect(attempt: 15))
+        let r8 = m.backoffEnded()
+        #expect(r8 == 15)
         let r9 = m.attemptSucceeded(15, connection: a)
         #expect(r9 == .startWaiting(on: a))
         m.connectionLost(a)
-        let r10 = m.openStream(now: now)
+        let r10 = m.openStream()
         #expect(r10 == .waitAndConnect(attempt: 16))
         guard case .failWaiting(_, let retryAt) = m.attemptFailed(
             16, error: RPCError(code: .unavailable, message: "x"), now: now, random: &random)
@@ -86,7 +91,7 @@ import Testing
     @Test func eventsOfAnOldAttemptAreIgnored() {
         var m = machine()
         var random = SeededRandom(seed: 3)
-        _ = m.openStream(now: t0)
+        _ = m.openStream()
         _ = m.attemptFailed(1, error: RPCError(code: .unavailable, message: "timed out"), now: t0, random: &random)
         // The first attempt's connection shows up late.
         let r11 = m.attemptSucceeded(1, connection: a)
@@ -97,25 +102,25 @@ import Testing
 
     @Test func goAwayOrCloseMakesTheNextStreamConnectAnew() {
         var m = machine()
-        _ = m.openStream(now: t0)
+        _ = m.openStream()
         _ = m.attemptSucceeded(1, connection: a)
         m.connectionLost(b)  // another connection: no change
-        let r13 = m.openStream(now: t0)
+        let r13 = m.openStream()
         #expect(r13 == .start(on: a))
         m.connectionLost(a)
         #expect(m.state == .idle)
-        let r14 = m.openStream(now: t0)
+        let r14 = m.openStream()
         #expect(r14 == .waitAndConnect(attempt: 2))
     }
 
     @Test func afterShutdownEveryStreamFailsAndALateConnectionIsClosed() {
         var m = machine()
-        _ = m.openStream(now: t0)
+        _ = m.openStream()
         let first = m.shutDown()
         #expect(!first)
         let r15 = m.shutDown()
         #expect(r15, "a second shutdown says it already happened")
-        guard case .fail(let status) = m.openStream(now: t0) else {
+        guard case .fail(let status) = m.openStream() else {
             Issue.record("expected a failure")
             return
         }
@@ -138,5 +143,15 @@ import Testing
         #expect(delays == [.milliseconds(100), .milliseconds(200), .milliseconds(350), .milliseconds(350)])
         backoff.reset()
         #expect(backoff.next(using: &random) == .milliseconds(100))
+    }
+
+    @Test func noBackoffEndsAfterShutdown() {
+        var m = machine()
+        var random = SeededRandom(seed: 5)
+        _ = m.openStream()
+        _ = m.attemptFailed(1, error: RPCError(code: .unavailable, message: "refused"), now: t0, random: &random)
+        _ = m.shutDown()
+        #expect(m.backoffEnded() == nil)
+        #expect(m.connectivity.state == .shutdown)
     }
 }

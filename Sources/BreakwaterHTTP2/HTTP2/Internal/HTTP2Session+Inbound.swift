@@ -9,6 +9,8 @@ import Glibc
 /// limits the library may lack, peers that do not speak HTTP/2; and the raw frames sent when the
 /// session cannot.
 extension HTTP2Session {
+    /// Rewrites one entry of the SETTINGS frame at `start` (the session's first frame) to
+    /// `settingsOverride`. Anything but a SETTINGS frame there leaves the bytes as they are.
     func applySettingsOverride(_ bytes: inout [UInt8], from start: Int) {
         guard let (id, value) = settingsOverride else { return }
         settingsOverride = nil
@@ -78,6 +80,9 @@ extension HTTP2Session {
     /// A whole frame arrived, from nghttp2: the transport's own reset-rate limit (when the library has
     /// none), then the subclass.
     func receiveFrame(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        if frame.type == UInt32(NGHTTP2_PING.rawValue), frame.isAck, Self.isKeepalivePing(frame) {
+            keepaliveAct(keepalive.pingAcknowledged(now: .now, reads: readCount))
+        }
         if ownProtections.enforceResetRate, frame.type == UInt32(NGHTTP2_RST_STREAM.rawValue),
             !resetLimiter.admit(at: .now)
         {

@@ -89,6 +89,19 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
     /// What this connection's streams hold for their readers, against the connection's budget.
     let receiveBudget: ConnectionReceiveBudget
 
+    /// Reads that returned bytes, since the connection opened: what proves the peer alive after a PING.
+    @exclusivity(unchecked) private(set) var readCount = 0
+    /// When the last of them was made; noted only while keepalive runs with an interval shorter than
+    /// `preciseKeepaliveLimit` (otherwise a clock read per read buys nothing: see `KeepaliveMachine`).
+    @exclusivity(unchecked) private(set) var lastReadAt = ContinuousClock.now
+    @exclusivity(unchecked) private(set) var tracksReadTime = false
+    /// Whether keepalive runs at all.
+    @exclusivity(unchecked) private(set) var keepaliveConfigured = false
+    static let preciseKeepaliveLimit: Duration = .seconds(60)
+    /// When to PING the peer and when to give up on it; see `HTTP2Session+Keepalive`.
+    @exclusivity(unchecked) var keepalive = KeepaliveMachine(policy: nil)
+    @exclusivity(unchecked) var keepaliveTimer: UInt64?
+
     /// What a peer may make the session take, from the client's or the server's configuration.
     struct Limits {
         var maxInboundHeaderListSize: Int
@@ -194,6 +207,7 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
         for _ in 0..<4 {
             guard let session = nghttp2, !isClosed else { return }
             let n = Glibc.read(fd, base, buffer.count)
+            if n > 0 { countRead() }
             if n > 0, let tls {
                 guard receiveTLS(tls, UnsafeRawBufferPointer(start: base, count: n)) else { return }
                 scheduleFlush()
@@ -314,6 +328,7 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
             return
         }
         isClosed = true
+        stopKeepaliveTimer()
         if registered {
             loop.unregister(fd: fd)
             registered = false
@@ -338,8 +353,20 @@ final class HTTP2Session: EventLoopFDHandler, EventLoopTurnObserver, @unchecked 
         }
     }
 
-    /// Rewrites one entry of the SETTINGS frame at `start` (the session's first frame) to
-    /// `settingsOverride`. Anything but a SETTINGS frame there leaves the bytes as they are.
+    @inline(__always) private func countRead() {
+        readCount &+= 1
+        if tracksReadTime { lastReadAt = .now }
+    }
+
+    /// Starts keepalive with `policy` (or none). Loop thread.
+    func startKeepalive(_ policy: KeepaliveMachine.Policy?, hasStreams: Bool) {
+        keepalive = KeepaliveMachine(policy: policy)
+        keepaliveConfigured = policy != nil
+        tracksReadTime = policy.map { $0.time < Self.preciseKeepaliveLimit } ?? false
+        lastReadAt = .now
+        keepaliveAct(keepalive.start(now: .now, reads: readCount, hasStreams: hasStreams))
+    }
+
     // MARK: For the connection and its streams
 
     /// Submits RST_STREAM for `streamID`.

@@ -34,6 +34,8 @@ protocol HTTP2SessionDelegate: AnyObject {
     func sessionTLSEstablished(_ tls: TLSSession) -> String?
     /// The socket and session are gone: end every stream. `reason` nil for a graceful close.
     func sessionClosed(reason: String?)
+    /// Whether the connection has open streams (keepalive without calls may be forbidden).
+    var sessionHasStreams: Bool { get }
 }
 
 /// What the session does with the fields of a header block that begins.

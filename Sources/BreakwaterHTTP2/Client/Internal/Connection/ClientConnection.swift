@@ -71,8 +71,17 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
             return
         }
         stream.started(id: id, on: self)
+        // A Bool test per call when keepalive is off; the first stream after none wakes it when on.
+        if session.keepaliveConfigured && streams.isEmpty { session.keepaliveStreamsBecameActive() }
         streams[id] = stream
         session.scheduleFlush()
+    }
+
+    /// A call on this connection ended by its deadline or cancellation with nothing read from the
+    /// connection since it started: PING it, unless configured not to.
+    func callEndedSilently() {
+        guard let bound = configuration.silentConnectionPingTimeout else { return }
+        session.pingAfterSilentCall(bound: max(bound, .milliseconds(10)))
     }
 
     /// Sends GOAWAY; the connection closes once its streams are done.
@@ -115,8 +124,11 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
             if !frame.isAck && !receivedSettings {
                 receivedSettings = true
                 manager.connectionReady(self)
+                // After the waiting streams started: keepalive begins awake when there are any.
+                session.startKeepalive(manager.keepalive?.policy, hasStreams: !streams.isEmpty)
             }
         case UInt32(NGHTTP2_GOAWAY.rawValue):
+            if Self.isTooManyPings(frame.pointee.goaway) { manager.serverSaidTooManyPings() }
             if !goingAway {
                 goingAway = true
                 manager.connectionGoingAway(self)
@@ -125,6 +137,16 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
             break
         }
         return 0
+    }
+
+    private static let tooManyPings: [UInt8] = Array("too_many_pings".utf8)
+
+    /// GOAWAY ENHANCE_YOUR_CALM with debug data "too_many_pings": the server's keepalive enforcement.
+    static func isTooManyPings(_ goAway: nghttp2_goaway) -> Bool {
+        guard goAway.error_code == StatusMapping.HTTP2ErrorCode.enhanceYourCalm.rawValue,
+            let data = goAway.opaque_data, goAway.opaque_data_len == tooManyPings.count
+        else { return false }
+        return UnsafeBufferPointer(start: data, count: goAway.opaque_data_len).elementsEqual(tooManyPings)
     }
 
     func sessionReceivedData(streamID: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 {
@@ -164,6 +186,8 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
         }
         return stream.readData(into: buffer, flags: flags)
     }
+
+    var sessionHasStreams: Bool { !streams.isEmpty }
 
     func sessionClosed(reason: String?) {
         let open = streams

@@ -1,4 +1,4 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 import BreakwaterWire
 import CBreakwaterPOSIX
 #if canImport(Glibc)
@@ -6,11 +6,13 @@ import Glibc
 #endif
 
 /// The connection life of one `HTTP2ClientTransport`, on one event loop: lazy connect with a timeout,
-/// waiting for the server's SETTINGS, backoff after failures (fail fast while backing off), GOAWAY and
-/// graceful close. The decisions are `ClientConnectionStateMachine`'s; this class carries them out with
-/// sockets, timers and streams. Streams wait here until a connection is ready.
+/// waiting for the server's SETTINGS, backoff after failures (fail fast while backing off, then connect
+/// again by itself), GOAWAY and graceful close. The decisions are `ClientConnectionStateMachine`'s; this
+/// class carries them out with sockets, timers and streams, and publishes the connectivity state. Streams
+/// wait here until a connection is ready.
 final class ClientConnectionManager: @unchecked Sendable {
-    // Safety: the `let`s are immutable; every `var` is touched only on `loop`'s thread.
+    // Safety: the `let`s are immutable (`observed` is a lock); every `var` is touched only on `loop`'s
+    // thread.
 
     let loop: EventLoop
     let host: String
@@ -30,9 +32,27 @@ final class ClientConnectionManager: @unchecked Sendable {
     private var pendingConnection: (connection: ClientConnection, attempt: Int)?
     private var connectAttempt: ConnectAttempt?
     private var connectTimer: UInt64?
+    /// Armed in TRANSIENT_FAILURE: the end of the backoff, when the next attempt starts.
+    private var backoffTimer: UInt64?
+    /// The state last published, and the subscribers to its changes: read and subscribed from any thread.
+    /// An object of its own, so that the streams' termination handlers can hold it strongly without
+    /// holding (or weakly referencing, which slows every retain of it) the manager.
+    private let observed = Observed()
+    private var published: ConnectivityState = .idle
+
+    final class Observed: Sendable {
+        struct State {
+            var state: ConnectivityState = .idle
+            var subscribers = EventSubscribers<ConnectivityStateChange>()
+        }
+        let lock = TSanMutex(State())
+    }
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
     /// Whether the loop was asked to close this manager when it stops.
     private var watchingLoopStop = false
+    /// The keepalive of new connections: the configuration's, with its time doubled each time a server
+    /// said "too_many_pings" (gRFC A8).
+    private(set) var keepalive: HTTP2ClientTransport.Configuration.Keepalive?
 
     init(loop: EventLoop, host: String, port: Int, configuration: HTTP2ClientTransport.Configuration) {
         self.loop = loop
@@ -47,6 +67,7 @@ final class ClientConnectionManager: @unchecked Sendable {
             self.authority = "\(host):\(port)"
         }
         tlsContextResult = configuration.tls.map { TLSContext.client($0) }
+        keepalive = configuration.keepalive
         let target = SocketAddress(numericHost: host, port: port)?.description ?? "\(host):\(port)"
         machine = ClientConnectionStateMachine(backoff: configuration.backoff, target: target)
     }
@@ -69,7 +90,9 @@ final class ClientConnectionManager: @unchecked Sendable {
             stream.fail(Status(code: .invalidArgument, message: "port \(port) is outside 0...65535"), neverReachedServer: true)
             return
         }
-        switch machine.openStream(now: .now) {
+        let action = machine.openStream()
+        publish()  // before connecting: a connect that fails at once publishes its own change
+        switch action {
         case .start(let id):
             if let connection = connections[id] {
                 connection.startStream(stream)
@@ -174,6 +197,7 @@ final class ClientConnectionManager: @unchecked Sendable {
         guard let (pending, attempt) = pendingConnection, pending === connection else { return }
         pendingConnection = nil
         cancelConnectTimer()
+        defer { publish() }
         switch machine.attemptSucceeded(attempt, connection: ObjectIdentifier(connection)) {
         case .startWaiting:
             let streams = waiting
@@ -197,11 +221,58 @@ final class ClientConnectionManager: @unchecked Sendable {
             pendingConnection = nil
             pending.close(reason: message)
         }
+        publish()
+        armBackoffTimer()
         let streams = waiting
         waiting.removeAll()
         for stream in streams {
             stream.fail(status, neverReachedServer: true)
         }
+    }
+
+    /// In TRANSIENT_FAILURE: connect again when the backoff ends, whether calls are waiting or not.
+    private func armBackoffTimer() {
+        guard case .transientFailure(let retryAt, _) = machine.state else { return }
+        cancelBackoffTimer()
+        // Strong: cancelled on close (a weak capture would slow every retain of the manager).
+        backoffTimer = loop.scheduleTimer(at: retryAt) { [self] in
+            backoffTimer = nil
+            guard let attempt = machine.backoffEnded() else { return }
+            publish()
+            connect(attempt)
+        }
+    }
+
+    private func cancelBackoffTimer() {
+        if let backoffTimer { loop.cancelTimer(backoffTimer) }
+        backoffTimer = nil
+    }
+
+    // MARK: Connectivity
+
+    /// The state now, from any thread.
+    var connectivityState: ConnectivityState { observed.lock.withLock { $0.state } }
+
+    /// The state's changes from now on, from any thread.
+    func connectivityStateChanges(bufferingNewest limit: Int) -> AsyncStream<ConnectivityStateChange> {
+        EventSubscribers.stream(bufferingNewest: limit) { [observed] body in
+            observed.lock.withLock { body(&$0.subscribers) }
+        }
+    }
+
+    /// Tells the subscribers when the machine's state changed. Loop thread; the lock is taken only on a
+    /// change (not per call).
+    private func publish() {
+        let (state, error) = machine.connectivity
+        guard state != published else { return }
+        let change = ConnectivityStateChange(from: published, to: state, error: error)
+        published = state
+        let finished = observed.lock.withLock { o -> [AsyncStream<ConnectivityStateChange>.Continuation] in
+            o.state = state
+            o.subscribers.yield(change)
+            return state == .shutdown ? o.subscribers.takeAll() : []
+        }
+        for continuation in finished { continuation.finish() }
     }
 
     /// Stops a non-blocking connect in progress and closes its socket.
@@ -219,8 +290,14 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     // MARK: Connection events
 
+    /// A server sent GOAWAY ENHANCE_YOUR_CALM "too_many_pings": the next connections PING half as often.
+    func serverSaidTooManyPings() {
+        keepalive = keepalive?.afterTooManyPings
+    }
+
     func connectionGoingAway(_ connection: ClientConnection) {
         machine.connectionLost(ObjectIdentifier(connection))
+        publish()
     }
 
     func connectionClosed(_ connection: ClientConnection, reason: String?) {
@@ -230,6 +307,7 @@ final class ClientConnectionManager: @unchecked Sendable {
             attemptFailed(attempt, message: "\(reason ?? "connection closed") before HTTP/2 settings: \(connection.remoteAddress)")
         } else {
             machine.connectionLost(ObjectIdentifier(connection))
+            publish()
         }
         finishCloseIfDone()
     }
@@ -243,7 +321,9 @@ final class ClientConnectionManager: @unchecked Sendable {
             finishCloseIfDone()
             return
         }
+        publish()
         cancelConnectTimer()
+        cancelBackoffTimer()
         abandonConnectAttempt()
         if let (pending, _) = pendingConnection {
             pendingConnection = nil

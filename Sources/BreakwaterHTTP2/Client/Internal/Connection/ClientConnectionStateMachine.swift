@@ -1,7 +1,10 @@
 import BreakwaterCore
 
-/// The connectivity of one `HTTP2ClientTransport` target as a value: IDLE, CONNECTING, READY,
-/// TRANSIENT_FAILURE and SHUTDOWN (gRPC's connectivity states), with the backoff between attempts.
+/// The connectivity of one `HTTP2ClientTransport` target as a value: IDLE, CONNECTING, READY (only once
+/// the server's SETTINGS arrived), TRANSIENT_FAILURE and SHUTDOWN (gRPC's connectivity states), with the
+/// backoff between attempts. A failed attempt fails its waiting streams, and every new stream fails fast
+/// with its error while the backoff runs; when the backoff ends the manager connects again by itself
+/// (`backoffEnded`), calls or not, so no call ever starts an attempt of its own in TRANSIENT_FAILURE.
 ///
 /// Each event returns what the manager must do; the manager owns the sockets, timers and streams. An
 /// attempt is numbered, and events of an attempt that is no longer current are ignored (a late connect
@@ -16,7 +19,8 @@ struct ClientConnectionStateMachine: Sendable {
         case connecting(attempt: Int)
         /// Streams go to this connection.
         case ready(ConnectionID)
-        /// The last attempt failed with `error`; new streams fail fast with it until `retryAt`.
+        /// The last attempt failed with `error`; new streams fail fast with it until the next attempt,
+        /// at `retryAt`.
         case transientFailure(retryAt: ContinuousClock.Instant, error: RPCError)
         case shutdown
 
@@ -49,7 +53,8 @@ struct ClientConnectionStateMachine: Sendable {
         case none
         /// Start the waiting streams on the ready connection.
         case startWaiting(on: ConnectionID)
-        /// Fail the waiting streams with `status`; new ones fail fast until `retryAt`.
+        /// Fail the waiting streams with `status`; new ones fail fast until the backoff ends at `retryAt`
+        /// (then call `backoffEnded`).
         case failWaiting(Status, retryAt: ContinuousClock.Instant)
         /// The transport shut down while connecting: close the new connection gracefully.
         case closeConnection
@@ -65,8 +70,8 @@ struct ClientConnectionStateMachine: Sendable {
         self.target = target
     }
 
-    /// A stream wants to start at `now`.
-    mutating func openStream(now: ContinuousClock.Instant) -> OpenAction {
+    /// A stream wants to start.
+    mutating func openStream() -> OpenAction {
         switch state {
         case .shutdown:
             return .fail(Status(code: .unavailable, message: "transport closed: \(target)"))
@@ -76,8 +81,7 @@ struct ClientConnectionStateMachine: Sendable {
             return .wait
         case .idle:
             return .waitAndConnect(attempt: beginAttempt())
-        case .transientFailure(let retryAt, let error):
-            if now >= retryAt { return .waitAndConnect(attempt: beginAttempt()) }
+        case .transientFailure(_, let error):
             return .fail(error.status)
         }
     }
@@ -112,6 +116,13 @@ struct ClientConnectionStateMachine: Sendable {
         return .failWaiting(error.status, retryAt: retryAt)
     }
 
+    /// The backoff after a failed attempt ended: the number of the attempt to start now, or nil when the
+    /// machine is no longer backing off (shut down).
+    mutating func backoffEnded() -> Int? {
+        guard case .transientFailure = state else { return nil }
+        return beginAttempt()
+    }
+
     /// The connection went away (GOAWAY, or closed): the next stream connects anew.
     mutating func connectionLost(_ connection: ConnectionID) {
         if case .ready(let current) = state, current == connection { state = .idle }
@@ -122,6 +133,17 @@ struct ClientConnectionStateMachine: Sendable {
         if case .shutdown = state { return true }
         state = .shutdown
         return false
+    }
+
+    /// The state as gRPC names it, with the connect error in TRANSIENT_FAILURE.
+    var connectivity: (state: ConnectivityState, error: RPCError?) {
+        switch state {
+        case .idle: (.idle, nil)
+        case .connecting: (.connecting, nil)
+        case .ready: (.ready, nil)
+        case .transientFailure(_, let error): (.transientFailure, error)
+        case .shutdown: (.shutdown, nil)
+        }
     }
 
     /// The number of the attempt under way, if any.

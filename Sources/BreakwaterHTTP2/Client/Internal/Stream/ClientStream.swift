@@ -53,6 +53,9 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
     /// The connection's receive budget (loop side), and the bytes of a message still arriving counted in it.
     @exclusivity(unchecked) private var budget: ConnectionReceiveBudget?
     @exclusivity(unchecked) private var countedPartial = 0
+    /// The connection's read count when the stream started: equal at a deadline or cancel, the connection
+    /// said nothing in all that time and may be dead.
+    @exclusivity(unchecked) private var readsAtStart = 0
     var isEnded: Bool { machine.isEnded }
 
     init(head: ClientRequestHead, loop: EventLoop, manager: ClientConnectionManager) {
@@ -75,6 +78,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
     func started(id: Int32, on connection: ClientConnection) {
         streamID = id
         self.connection = connection
+        readsAtStart = connection.session.readCount
         budget = connection.session.receiveBudget
         shared.withLock { $0.budget = connection.session.receiveBudget }
     }
@@ -241,7 +245,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
         // transparent retry of a call its caller gave up).
         shared.withLock { s in s.openPending = false }
         loop.executeOrRun {
-            self.fail(Status(code: .cancelled, message: "call cancelled"), reset: StatusMapping.HTTP2ErrorCode.cancel.rawValue)
+            self.endByCaller(Status(code: .cancelled, message: "call cancelled"), neverReachedServer: false)
         }
     }
 
@@ -279,9 +283,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
             }
             deadlineTimer = loop.scheduleTimer(at: deadline) { [self] in
                 deadlineTimer = nil
-                fail(
-                    Status(code: .deadlineExceeded, message: "deadline exceeded"), neverReachedServer: !requestSent,
-                    reset: StatusMapping.HTTP2ErrorCode.cancel.rawValue)
+                endByCaller(Status(code: .deadlineExceeded, message: "deadline exceeded"), neverReachedServer: !requestSent)
             }
         }
         manager.open(self)
@@ -346,6 +348,17 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
             connection?.session.resetStream(streamID, code: StatusMapping.HTTP2ErrorCode.noError.rawValue)
         }
         manager.streamEnded(self)
+    }
+
+    /// Ends the stream by its deadline or its caller's cancel (resetting it when it started). When its
+    /// request went out and nothing was read from its connection since it started, the connection hears
+    /// about it: it may be dead. (A request that never left says nothing about the connection.)
+    private func endByCaller(_ status: Status, neverReachedServer: Bool) {
+        guard !machine.isEnded else { return }
+        let connection = self.connection
+        let silent = requestSent && connection.map { $0.session.readCount == readsAtStart } ?? false
+        fail(status, neverReachedServer: neverReachedServer, reset: StatusMapping.HTTP2ErrorCode.cancel.rawValue)
+        if silent, let connection { connection.callEndedSilently() }
     }
 
     /// Ends the stream locally (deadline, cancel, connection failure).

@@ -32,6 +32,11 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
     @exclusivity(unchecked) private var graceTimer: UInt64?
     // The timers capture the connection strongly (a weak reference would move its reference counts to a
     // side table and make every retain of it slow) and are all cancelled when the connection closes.
+    /// How the client's PINGs are judged (keepalive enforcement).
+    @exclusivity(unchecked) private var pingStrikes: PingStrikes
+    /// GOAWAY "too_many_pings" is queued: the connection closes once it is out.
+    @exclusivity(unchecked) private var refusingPings = false
+    private static let tooManyPings: [UInt8] = Array("too_many_pings".utf8)
     /// The client's address in gRPC's peer form, made once for all the connection's requests.
     private lazy var peerDescription = remoteAddress.peerDescription
     private static let shutdownPing: [UInt8] = Array("bwdrain!".utf8)
@@ -39,6 +44,9 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
     init(loop: EventLoop, fd: Int32, remoteAddress: SocketAddress, context: ServerTransportContext) {
         self.context = context
         info = HTTP2ConnectionInfo(isSecure: context.tls != nil)
+        let policy = context.configuration.pingPolicy
+        pingStrikes = PingStrikes(
+            minimumInterval: policy.minimumInterval, permitWithoutCalls: policy.permitWithoutCalls, maxStrikes: policy.maxStrikes)
         session = HTTP2Session(loop: loop, fd: fd, remoteAddress: remoteAddress, limits: context.configuration.sessionLimits)
     }
 
@@ -95,6 +103,12 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
             armPrefaceTimer()
         }
         armIdleTimer()
+        // The server PINGs whether or not calls are open: a client that vanished holds resources either way.
+        session.startKeepalive(
+            configuration.keepalive.map {
+                KeepaliveMachine.Policy(
+                    time: max($0.time, .milliseconds(10)), timeout: max($0.timeout, .milliseconds(10)), permitWithoutCalls: true)
+            }, hasStreams: false)
         if let age = configuration.maxConnectionAge {
             // Plus or minus 10%, so that the connections of a fleet do not all go away at once.
             let jittered = age * Double.random(in: 0.9...1.1)
@@ -144,6 +158,19 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         session.scheduleFlush()
     }
 
+    /// The client PINGs more often than the policy permits: GOAWAY ENHANCE_YOUR_CALM "too_many_pings"
+    /// (gRPC clients double their keepalive time on it), then close once it is out (`sessionSentFrame`).
+    private func refusePings() {
+        guard !refusingPings, let nghttp2 = session.nghttp2 else { return }
+        refusingPings = true
+        _ = Self.tooManyPings.withUnsafeBufferPointer { debug in
+            nghttp2_submit_goaway(
+                nghttp2, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(nghttp2),
+                StatusMapping.HTTP2ErrorCode.enhanceYourCalm.rawValue, debug.baseAddress, debug.count)
+        }
+        session.scheduleFlush()
+    }
+
     private func sendFinalGoAway() {
         guard !finalGoAwaySent else { return }
         finalGoAwaySent = true
@@ -181,9 +208,13 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         case UInt32(NGHTTP2_SETTINGS.rawValue):
             if !frame.isAck { cancelTimer(&prefaceTimer) }
         case UInt32(NGHTTP2_PING.rawValue):
-            if frame.isAck && shuttingDown {
-                let opaque = withUnsafeBytes(of: frame.pointee.ping.opaque_data) { Array($0) }
-                if opaque == Self.shutdownPing { sendFinalGoAway() }
+            if frame.isAck {
+                if shuttingDown {
+                    let opaque = withUnsafeBytes(of: frame.pointee.ping.opaque_data) { Array($0) }
+                    if opaque == Self.shutdownPing { sendFinalGoAway() }
+                }
+            } else if pingStrikes.pingReceived(now: .now, hasStreams: !streams.isEmpty) == .tooMany {
+                refusePings()
             }
         default:
             break
@@ -278,6 +309,13 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
     }
 
     func sessionSentFrame(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        // What the server sends makes the client's next PING no strike (grpc-go's rule).
+        if frame.type <= UInt32(NGHTTP2_HEADERS.rawValue) {  // DATA (0) or HEADERS (1)
+            pingStrikes.sentDataOrHeaders()
+        } else if refusingPings && frame.type == UInt32(NGHTTP2_GOAWAY.rawValue) {
+            close(reason: "the client sent too many PINGs (GOAWAY ENHANCE_YOUR_CALM too_many_pings)")
+            return 0
+        }
         // After the trailers of a stream whose request side is still open, tell the client to stop
         // sending (RST_STREAM NO_ERROR), as gRPC servers do.
         if frame.type == UInt32(NGHTTP2_HEADERS.rawValue) && frame.endStream,
@@ -312,6 +350,8 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         info.peerCertificateSubject = tls.peerCertificateSubject
         return nil
     }
+
+    var sessionHasStreams: Bool { !streams.isEmpty }
 
     func sessionClosed(reason: String?) {
         cancelTimer(&handshakeTimer)

@@ -1,27 +1,33 @@
 /// The async-stream subscribers of an event source. Not thread-safe: lives inside its owner's lock,
 /// so that events are yielded in the order the owner produced them.
-struct EventSubscribers<Event: Sendable>: Sendable {
+///
+/// Package-internal API beside `TSanMutex` (whose lock it lives in): the circuit breakers and the HTTP/2
+/// transport's connectivity states make their event streams with it.
+@_spi(Locking)
+public struct EventSubscribers<Event: Sendable>: Sendable {
     private var continuations: [UInt64: AsyncStream<Event>.Continuation] = [:]
     private var nextID: UInt64 = 0
 
-    var isEmpty: Bool { continuations.isEmpty }
+    public init() {}
+
+    public var isEmpty: Bool { continuations.isEmpty }
 
     /// Reserves an id for a new subscriber.
-    mutating func reserveID() -> UInt64 {
+    public mutating func reserveID() -> UInt64 {
         defer { nextID += 1 }
         return nextID
     }
 
-    mutating func add(_ continuation: AsyncStream<Event>.Continuation, id: UInt64) {
+    public mutating func add(_ continuation: AsyncStream<Event>.Continuation, id: UInt64) {
         continuations[id] = continuation
     }
 
-    mutating func remove(_ id: UInt64) {
+    public mutating func remove(_ id: UInt64) {
         continuations.removeValue(forKey: id)
     }
 
     /// Yields to every subscriber (a full buffer drops its oldest event); forgets finished ones.
-    mutating func yield(_ event: Event) {
+    public mutating func yield(_ event: Event) {
         guard !continuations.isEmpty else { return }
         var finished: [UInt64] = []
         for (id, continuation) in continuations {
@@ -33,7 +39,7 @@ struct EventSubscribers<Event: Sendable>: Sendable {
     /// A new subscriber's stream, buffering the newest `limit` events. `withSubscribers` runs its body on
     /// the owner's subscribers under the owner's lock (and does nothing once the owner is gone): the
     /// continuation is added there, and removed when the stream terminates.
-    static func stream(
+    public static func stream(
         bufferingNewest limit: Int,
         _ withSubscribers: @escaping @Sendable (_ body: (inout EventSubscribers) -> Void) -> Void
     ) -> AsyncStream<Event> {
@@ -47,7 +53,7 @@ struct EventSubscribers<Event: Sendable>: Sendable {
     }
 
     /// Removes and returns every continuation, to be finished outside the owner's lock.
-    mutating func takeAll() -> [AsyncStream<Event>.Continuation] {
+    public mutating func takeAll() -> [AsyncStream<Event>.Continuation] {
         defer { continuations = [:] }
         return Array(continuations.values)
     }
