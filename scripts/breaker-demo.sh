@@ -49,7 +49,7 @@ port="$(sed -n 's/^PORT //p' "$log")"
 echo
 sed -n '2p' "$log"
 echo "Policy for echo.Echo/Get (Examples/echo/resilience.json): timeout 2 s; up to 3 attempts on UNAVAILABLE;"
-echo "breaker opens after 3 failures in a row, probes after 2 s, closes after 2 successful probes."
+echo "breaker opens after 3 failures in a row, probes after 1.6-2 s (2 s, less up to 20% jitter), closes after 2 successful probes."
 echo "Watch for: CLOSED -> OPEN, calls rejected in microseconds and 'not sent', HALF_OPEN probes, CLOSED again."
 echo
 echo "\$ echo-client --config Examples/echo/resilience.json --count $count --interval-ms $interval ${client_args[*]:-}"
