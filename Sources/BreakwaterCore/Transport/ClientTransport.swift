@@ -38,11 +38,20 @@ public struct ClientStreamEnd: Sendable {
     /// stream was sent, REFUSED_STREAM, or a GOAWAY whose last-stream-id is below this stream), so
     /// a transparent retry is safe.
     public var neverReachedServer: Bool
+    /// True when the call failed because no connection could be made (refused, timed out, or the
+    /// transport in TRANSIENT_FAILURE). Such a call never reached the server either, but retrying it at
+    /// once would only try the same dead address again: it is not retried transparently, and a retry
+    /// policy's attempts are the only retries it gets.
+    public var connectionNeverEstablished: Bool
 
-    public init(status: Status, trailers: Metadata = [:], neverReachedServer: Bool = false) {
+    /// Creates a stream end.
+    public init(
+        status: Status, trailers: Metadata = [:], neverReachedServer: Bool = false, connectionNeverEstablished: Bool = false
+    ) {
         self.status = status
         self.trailers = trailers
-        self.neverReachedServer = neverReachedServer
+        self.neverReachedServer = neverReachedServer || connectionNeverEstablished
+        self.connectionNeverEstablished = connectionNeverEstablished
     }
 }
 

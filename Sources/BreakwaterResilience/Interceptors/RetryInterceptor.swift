@@ -20,8 +20,11 @@ import BreakwaterCore
 /// - With ``RetryPolicy/perAttemptTimeout``, each attempt gets the deadline
 ///   `min(call deadline, now + perAttemptTimeout)`.
 ///
-/// Whatever the policy, an attempt whose stream never reached the server (the transport says so) is
-/// retried once, transparently: at once, without counting against `maxAttempts`.
+/// Whatever the policy, an attempt whose stream never reached the server over a connection that existed
+/// (REFUSED_STREAM, above a GOAWAY's last stream, a connection lost before the stream was written; the
+/// transport says so) is retried once, transparently: at once, without counting against `maxAttempts`.
+/// A connect failure is not: one attempt of the policy is then exactly one network attempt and one
+/// breaker sample.
 public struct RetryInterceptor: ClientInterceptor {
     /// The metadata key that tells the server how many attempts came before this one.
     public static let previousAttemptsKey = "grpc-previous-rpc-attempts"
@@ -113,7 +116,10 @@ public struct RetryInterceptor: ClientInterceptor {
                 origin.real.advanced(by: clock.elapsed() - origin.clock).duration(to: deadline)
             }
 
-            if !transparentRetryUsed, rpc.streamNeverReachedServer, !request.messages.isCommitted,
+            // Not for a connect failure: at once, it would only try the same dead address again and give
+            // the breaker a second sample of the same outage. The retry policy's attempts still apply.
+            if !transparentRetryUsed, rpc.streamNeverReachedServer, !rpc.connectionNeverEstablished,
+                !request.messages.isCommitted,
                 remaining.map({ $0 > .zero }) ?? true
             {
                 transparentRetryUsed = true

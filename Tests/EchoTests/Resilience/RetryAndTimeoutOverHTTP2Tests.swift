@@ -85,36 +85,46 @@ struct RetryAndTimeoutOverHTTP2Tests {
         }
     }
 
-    @Test("connection refused: the error says the stream never reached the server, retried once transparently")
-    func transparentRetryWhenTheServerIsDown() async throws {
+    @Test(
+        "connection refused: never reached the server, but not retried transparently; maxAttempts network attempts and breaker samples",
+        arguments: [nil, 3])
+    func connectFailureIsNotRetriedTransparently(maxAttempts: Int?) async throws {
         // Bind a port, then close it, so that nothing listens there.
         let gone = try await LiveEchoServer.start()
         let port = gone.port
         await gone.stop()
 
+        let retry = maxAttempts.map {
+            #", "retryPolicy": {"maxAttempts": \#($0), "initialBackoff": "0.01s", "maxBackoff": "0.01s", "backoffMultiplier": 1, "retryableStatusCodes": ["UNAVAILABLE"]}"#
+        } ?? ""
         let config = """
             {"methodConfig": [{"name": [{"service": "echo.Echo", "method": "Get"}],
-              "circuitBreakerPolicy": {"consecutiveFailures": 5}}]}
+              "circuitBreakerPolicy": {"consecutiveFailures": 5}\(retry)}]}
             """
-        let resilience = try ResilienceConfiguration.serviceConfig(json: config, target: "down", clock: SteppingClock())
+        // The real clock: the retries' 10 ms backoffs simply pass.
+        let resilience = try ResilienceConfiguration.serviceConfig(json: config, target: "down")
         let attempts = AttemptRecorder()
+        // A short reconnect backoff, so that retries meet the refused port rather than only the backoff.
+        var configuration = HTTP2ClientTransport.Configuration()
+        configuration.backoff = .init(initial: .milliseconds(1), multiplier: 1, maximum: .milliseconds(1), jitter: 0)
         let grpc = GRPCClient(
-            transport: HTTP2ClientTransport(host: "127.0.0.1", port: port),
+            transport: HTTP2ClientTransport(host: "127.0.0.1", port: port, configuration: configuration),
             resilience: resilience, interceptors: [.apply(attempts, to: .all)])
         let error = await caughtRPCError { _ = try await Echo_EchoClient(wrapping: grpc).get(request("x")) }
         await grpc.close()
 
         #expect(error?.code == .unavailable)
         #expect(error?.neverReachedServer == true)
+        #expect(error?.connectionNeverEstablished == true)
         #expect(error?.isCircuitBreakerRejection == false)
-        // Without a retry policy: the first attempt and exactly one transparent retry.
-        #expect(attempts.attempts == 2)
-        #expect(attempts.errors.count == 2)
+        // One attempt per attempt of the policy (1 without one): no transparent extra.
+        let expected = maxAttempts ?? 1
+        #expect(attempts.attempts == expected)
         #expect(attempts.errors.allSatisfy { $0.neverReachedServer && $0.code == .unavailable })
-        // Both attempts passed the breaker (it sits inside the retry interceptor).
+        // Each attempt passed the breaker once (it sits inside the retry interceptor).
         let breaker = resilience.registry.existingBreaker(
             for: BreakerKey(target: "down", service: "echo.Echo", method: "Get"))
         let totals = try #require(breaker).snapshot().totals
-        #expect(totals.failures + totals.neutral == 2)
+        #expect(totals.failures + totals.neutral == expected)
     }
 }

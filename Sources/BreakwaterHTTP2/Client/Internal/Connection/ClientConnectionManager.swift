@@ -87,7 +87,7 @@ final class ClientConnectionManager: @unchecked Sendable {
             loop.onStop(self) { [self] in close(nil) }
         }
         guard (0...65535).contains(port) else {
-            stream.fail(Status(code: .invalidArgument, message: "port \(port) is outside 0...65535"), neverReachedServer: true)
+            stream.fail(Status(code: .invalidArgument, message: "port \(port) is outside 0...65535"), connectionNeverEstablished: true)
             return
         }
         let action = machine.openStream()
@@ -105,7 +105,7 @@ final class ClientConnectionManager: @unchecked Sendable {
             waiting.append(stream)
             connect(attempt)
         case .fail(let status):
-            stream.fail(status, neverReachedServer: true)
+            stream.fail(status, connectionNeverEstablished: true)
         }
     }
 
@@ -226,7 +226,7 @@ final class ClientConnectionManager: @unchecked Sendable {
         let streams = waiting
         waiting.removeAll()
         for stream in streams {
-            stream.fail(status, neverReachedServer: true)
+            stream.fail(status, connectionNeverEstablished: true)
         }
     }
 

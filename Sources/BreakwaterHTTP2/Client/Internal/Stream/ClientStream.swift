@@ -362,8 +362,12 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
     }
 
     /// Ends the stream locally (deadline, cancel, connection failure).
-    func fail(_ status: Status, neverReachedServer: Bool = false, reset: UInt32? = nil) {
-        guard let output = machine.fail(status, neverReachedServer: neverReachedServer, reset: streamID > 0 ? reset : nil) else {
+    func fail(_ status: Status, neverReachedServer: Bool = false, connectionNeverEstablished: Bool = false, reset: UInt32? = nil) {
+        guard
+            let output = machine.fail(
+                status, neverReachedServer: neverReachedServer, connectionNeverEstablished: connectionNeverEstablished,
+                reset: streamID > 0 ? reset : nil)
+        else {
             return
         }
         deliver([output])

@@ -21,7 +21,7 @@ final class FailedClientStream: ClientTransportStream {
             defer { done = true }
             return !done
         }
-        return first ? .end(ClientStreamEnd(status: status, neverReachedServer: true)) : nil
+        return first ? .end(ClientStreamEnd(status: status, connectionNeverEstablished: true)) : nil
     }
 
     func cancel() {}

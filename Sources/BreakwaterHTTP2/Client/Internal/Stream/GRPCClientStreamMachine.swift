@@ -125,8 +125,13 @@ struct GRPCClientStreamMachine: Sendable {
     }
 
     /// Ends the stream locally (deadline, cancellation, connection failure). Nil when already ended.
-    mutating func fail(_ status: Status, neverReachedServer: Bool = false, reset: UInt32? = nil) -> Output? {
-        end(ClientStreamEnd(status: status, neverReachedServer: neverReachedServer), reset: reset).first
+    mutating func fail(
+        _ status: Status, neverReachedServer: Bool = false, connectionNeverEstablished: Bool = false, reset: UInt32? = nil
+    ) -> Output? {
+        end(
+            ClientStreamEnd(status: status, neverReachedServer: neverReachedServer, connectionNeverEstablished: connectionNeverEstablished),
+            reset: reset
+        ).first
     }
 
     private mutating func end(_ streamEnd: ClientStreamEnd, reset: UInt32?) -> [Output] {
