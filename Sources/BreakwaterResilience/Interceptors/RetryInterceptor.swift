@@ -1,4 +1,5 @@
 import BreakwaterCore
+import Logging
 
 /// A client interceptor that retries failed attempts as gRFC A6 says.
 ///
@@ -35,6 +36,8 @@ public struct RetryInterceptor: ClientInterceptor {
     public let throttle: RetryThrottle?
     private let clock: InterceptorClock
     private let random: @Sendable () -> Double
+    /// Each retry, transparent or not, is a debug line with its method, attempt and reason.
+    private static let logger = Logger(label: "breakwater.retry")
 
     /// Creates an interceptor.
     /// - Parameters:
@@ -123,6 +126,9 @@ public struct RetryInterceptor: ClientInterceptor {
                 remaining.map({ $0 > .zero }) ?? true
             {
                 transparentRetryUsed = true
+                Self.logger.debug(
+                    "retrying transparently: the stream never reached the server",
+                    metadata: ["method": "\(context.descriptor)", "status": "\(rpc.code)"])
                 continue
             }
             guard var current = state, let policy else { throw error }
@@ -139,6 +145,12 @@ public struct RetryInterceptor: ClientInterceptor {
             state = current
             switch decision {
             case .retry(let delay):
+                Self.logger.debug(
+                    "retrying",
+                    metadata: [
+                        "method": "\(context.descriptor)", "attempt": "\(current.attemptsStarted + 1)",
+                        "status": "\(rpc.code)", "backoff": "\(delay)",
+                    ])
                 if delay > .zero {
                     do {
                         try await clock.sleep(for: delay)
