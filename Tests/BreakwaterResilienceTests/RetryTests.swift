@@ -127,6 +127,16 @@ struct RetryTests {
         #expect(RetryPushback(headerValue: value) == expected)
     }
 
+    @Test("pushback as a server writes it, read back the same (whole milliseconds)")
+    func pushbackHeaderValue() {
+        #expect(RetryPushback.retryAfter(.milliseconds(250)).headerValue == "250")
+        #expect(RetryPushback.retryAfter(.microseconds(1_999)).headerValue == "1")
+        #expect(RetryPushback.doNotRetry.headerValue == "-1")
+        for pushback in [RetryPushback.retryAfter(.seconds(3)), .retryAfter(.zero), .doNotRetry] {
+            #expect(RetryPushback(headerValue: pushback.headerValue) == pushback)
+        }
+    }
+
     @Test("pushback from trailers")
     func pushbackMetadata() {
         #expect(RetryPushback(metadata: [:]) == nil)

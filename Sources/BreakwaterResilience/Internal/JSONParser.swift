@@ -217,7 +217,7 @@ struct JSONParser {
                 throw fail("a low surrogate without a high one")
             }
             guard let unicode = Unicode.Scalar(scalar) else { throw fail("not a Unicode scalar") }
-            utf8.append(contentsOf: String(Character(unicode)).utf8)
+            UTF8.encode(unicode) { utf8.append($0) }
         default:
             index -= 1
             throw fail("unknown escape")

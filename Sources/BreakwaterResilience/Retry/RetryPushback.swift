@@ -23,6 +23,18 @@ public enum RetryPushback: Sendable, Hashable {
         self = .retryAfter(.milliseconds(ms))
     }
 
+    /// The trailer's value, as a server sends it: whole milliseconds (rounded down), or `-1` for
+    /// ``doNotRetry``. `RetryPushback(headerValue:)` reads it back.
+    public var headerValue: String {
+        switch self {
+        case .retryAfter(let delay):
+            let (seconds, attoseconds) = max(delay, .zero).components
+            return "\(seconds * 1000 + attoseconds / 1_000_000_000_000_000)"
+        case .doNotRetry:
+            return "-1"
+        }
+    }
+
     /// The pushback in `metadata` (the response trailers), or `nil` when the server sent none.
     /// Several values: the first one counts.
     public init?(metadata: Metadata) {

@@ -84,9 +84,8 @@ public struct ServerCallLimiter: ServerInterceptor {
         case .resourceExhausted:
             return RPCError(code: .resourceExhausted, message: message)
         case .unavailable(let pushback):
-            let ms = pushback.components.seconds * 1000 + pushback.components.attoseconds / 1_000_000_000_000_000
             var trailers = Metadata()
-            trailers.addString("\(ms)", forKey: RetryPushback.metadataKey)
+            trailers.addString(RetryPushback.retryAfter(pushback).headerValue, forKey: RetryPushback.metadataKey)
             return RPCError(code: .unavailable, message: message, metadata: trailers)
         }
     }

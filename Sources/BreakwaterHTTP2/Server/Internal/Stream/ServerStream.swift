@@ -7,7 +7,8 @@ import CNghttp2
 /// The handler side (`receive`, `send`, `finish`, `onCancel`) meets the loop side through `shared`;
 /// everything that touches nghttp2 runs on `loop` (at once when the handler already runs there).
 final class ServerStream: ServerTransportStream, ReceiveBudgetWaiter, @unchecked Sendable {
-    // Safety: `shared` is protected by its Mutex; `head`, `loop`, `streamID`, `connection` are immutable;
+    // Safety: `shared` is protected by its lock; `head`, `loop`, `streamID`, `connection`, `session` and
+    // `budget` are immutable;
     // every other stored var is touched only on `loop`'s thread, and is `@exclusivity(unchecked)` for the
     // reasons given in `HTTP2Session`.
 
