@@ -118,7 +118,15 @@ public struct CircuitBreakerInterceptor: ClientInterceptor {
         let expiredAtStart = context.deadline.map { $0 <= .now } ?? false
         let response: ClientResponse
         do {
-            response = try await next(request, context)
+            if permit.isProbe {
+                // The probe's verdict reopens or closes the breaker for every caller: the transport
+                // sends it only over a connection that shows it is alive, and connects for it at once.
+                var probing = context
+                probing.options.isProbe = true
+                response = try await next(request, probing)
+            } else {
+                response = try await next(request, context)
+            }
         } catch {
             breaker.record(outcome(of: error, breaker: breaker, expiredAtStart: expiredAtStart), for: permit)
             throw error

@@ -117,6 +117,22 @@ import Testing
         #expect(k.pingAcknowledged(now: ms(510), reads: 1) == .arm(at: ms(1510)))
     }
 
+    @Test func aProbesPingWithoutAnswerClosesNamingTheProbe() {
+        var m = KeepaliveMachine(policy: nil)
+        #expect(m.probeWaits(now: t0, reads: 2, bound: .milliseconds(300)) == .ping(deadline: ms(300)))
+        let end = m.timerFired(now: ms(300), reads: 2, lastRead: nil, hasStreams: false)
+        guard case .close(let reason) = end else {
+            Issue.record("expected a close, got \(end)")
+            return
+        }
+        #expect(reason.contains("probe"), "\(reason)")
+        // Answered instead: no close, and without keepalive nothing more is armed.
+        var alive = KeepaliveMachine(policy: nil)
+        _ = alive.probeWaits(now: t0, reads: 2, bound: .milliseconds(300))
+        #expect(alive.pingAcknowledged(now: ms(10), reads: 3) == .none)
+        #expect(alive.state == .dormant)
+    }
+
     @Test func aPingAlreadyOutIsNotRepeatedButTakesTheShorterDeadline() {
         var m = KeepaliveMachine(policy: Self.policy)
         _ = m.start(now: t0, reads: 0, hasStreams: true)

@@ -50,6 +50,8 @@ struct KeepaliveMachine: Sendable {
         /// A call ended by its deadline or cancellation with nothing read since it started; the PING
         /// has `bound` to be answered.
         case silentCall(bound: Duration)
+        /// A probe waits to be sent until the connection shows it is alive, within `bound`.
+        case probe(bound: Duration)
     }
 
     let policy: Policy?
@@ -101,6 +103,8 @@ struct KeepaliveMachine: Sendable {
             case .silentCall(let bound):
                 return .close(
                     reason: "connection silent: a call ended with nothing read since it started, and a PING got no answer within \(bound)")
+            case .probe(let bound):
+                return .close(reason: "connection silent: a PING before a probe got no answer within \(bound)")
             }
         }
     }
@@ -140,16 +144,27 @@ struct KeepaliveMachine: Sendable {
     /// connection since it started: the peer may be gone without a word. PING it, with `bound` for the
     /// answer; a PING already out keeps going (with the shorter deadline of the two).
     mutating func callEndedSilently(now: Instant, reads: Int, bound: Duration) -> Action {
+        ping(now: now, reads: reads, bound: bound, cause: .silentCall(bound: bound))
+    }
+
+    /// A probe is to go out on this connection once it shows it is alive: PING it, with `bound` for the
+    /// answer (a PING already out serves, with the shorter deadline of the two). Anything read after
+    /// this proves life; the session tells the connection.
+    mutating func probeWaits(now: Instant, reads: Int, bound: Duration) -> Action {
+        ping(now: now, reads: reads, bound: bound, cause: .probe(bound: bound))
+    }
+
+    private mutating func ping(now: Instant, reads: Int, bound: Duration, cause: Cause) -> Action {
         let deadline = now + bound
         switch state {
         case .closed:
             return .none
         case .pinged(let readsAtPing, let current, _):
             guard deadline < current else { return .none }
-            state = .pinged(reads: readsAtPing, deadline: deadline, cause: .silentCall(bound: bound))
+            state = .pinged(reads: readsAtPing, deadline: deadline, cause: cause)
             return .arm(at: deadline)
         case .dormant, .waiting:
-            state = .pinged(reads: reads, deadline: deadline, cause: .silentCall(bound: bound))
+            state = .pinged(reads: reads, deadline: deadline, cause: cause)
             return .ping(deadline: deadline)
         }
     }

@@ -6,7 +6,8 @@ final class RequestSender: Sendable {
     private let error: TSanMutex<(any Error)?> = TSanMutex(nil)
 
     /// Starts forwarding `messages` to `stream`.
-    static func start(messages: RequestMessages, stream: any ClientTransportStream) -> RequestSender {
+    /// A message over `sendLimit` bytes fails the call with RESOURCE_EXHAUSTED, unsent.
+    static func start(messages: RequestMessages, stream: any ClientTransportStream, sendLimit: Int? = nil) -> RequestSender {
         let sender = RequestSender()
         // The iterator is made here, not in the task, so attempts register with the replay buffer in
         // the order they started.
@@ -25,6 +26,11 @@ final class RequestSender: Sendable {
                 }
                 guard let message else {
                     stream.finishSending()
+                    return
+                }
+                if let sendLimit, message.count > sendLimit {
+                    sender.error.withLock { $0 = TransportCaller.overSendLimit(message.count, sendLimit) }
+                    stream.cancel()
                     return
                 }
                 do {

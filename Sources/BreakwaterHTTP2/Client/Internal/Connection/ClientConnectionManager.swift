@@ -90,18 +90,23 @@ final class ClientConnectionManager: @unchecked Sendable {
             stream.fail(Status(code: .invalidArgument, message: "port \(port) is outside 0...65535"), connectionNeverEstablished: true)
             return
         }
-        let action = machine.openStream()
+        let action = machine.openStream(waitForReady: stream.head.waitForReady, probe: stream.head.isProbe)
         publish()  // before connecting: a connect that fails at once publishes its own change
         switch action {
         case .start(let id):
             if let connection = connections[id] {
-                connection.startStream(stream)
+                if stream.head.isProbe, let bound = configuration.silentConnectionPingTimeout {
+                    connection.startAfterProofOfLife(stream, bound: bound)
+                } else {
+                    connection.startStream(stream)
+                }
             } else {
                 stream.fail(Status(code: .unavailable, message: "connection lost: \(target)"), neverReachedServer: true)
             }
         case .wait:
             waiting.append(stream)
         case .waitAndConnect(let attempt):
+            cancelBackoffTimer()  // a probe connects now, in the middle of a backoff
             waiting.append(stream)
             connect(attempt)
         case .fail(let status):
@@ -109,11 +114,45 @@ final class ClientConnectionManager: @unchecked Sendable {
         }
     }
 
-    /// A stream ended: forget it if it was still waiting for a connection.
+    /// A stream ended: forget it if it was still waiting for a connection (or for a connection to prove
+    /// it is alive). When it was the last stream waiting for an attempt that has heard nothing from the
+    /// server, the attempt is abandoned.
     func streamEnded(_ stream: ClientStream) {
-        if stream.streamID <= 0, !waiting.isEmpty {
+        guard stream.streamID <= 0 else { return }
+        if !waiting.isEmpty {
+            let before = waiting.count
             waiting.removeAll { $0 === stream }
+            if waiting.isEmpty && waiting.count < before { abandonSilentAttempt() }
         }
+        if stream.head.isProbe {
+            for connection in connections.values { connection.forgetHeld(stream) }
+        }
+    }
+
+    /// Gives up the attempt under way when nothing at all came back from the server for it (the TCP
+    /// connect has not completed, or no byte arrived on the new connection) and no stream waits for it
+    /// any more. A silent attempt that outlived every caller is what a dead path looks like; keeping it
+    /// would make the next caller wait on it until the connect timeout, when a fresh attempt costs one
+    /// round trip. Off with `silentConnectionPingTimeout` (the same judgement of silence).
+    private func abandonSilentAttempt() {
+        guard configuration.silentConnectionPingTimeout != nil, let attempt = machine.currentAttempt else { return }
+        if let (pending, _) = pendingConnection, pending.session.readCount > 0 { return }
+        guard machine.attemptAbandoned(attempt) else { return }
+        cancelConnectTimer()
+        abandonConnectAttempt()
+        if let (pending, _) = pendingConnection {
+            pendingConnection = nil
+            pending.close(reason: "connection attempt abandoned: nothing heard from the server while calls waited")
+        }
+        publish()
+    }
+
+    /// A probe held on `connection` for its proof of life must go elsewhere: the connection died or is
+    /// going away before it answered. The probe never left the client; it is opened again (on a new
+    /// connection).
+    func reopen(_ stream: ClientStream) {
+        guard !stream.isEnded else { return }
+        open(stream)
     }
 
     // MARK: Connecting
@@ -223,10 +262,15 @@ final class ClientConnectionManager: @unchecked Sendable {
         }
         publish()
         armBackoffTimer()
+        // Streams that wait for ready stay for the attempt the backoff's end starts.
         let streams = waiting
         waiting.removeAll()
         for stream in streams {
-            stream.fail(status, connectionNeverEstablished: true)
+            if stream.head.waitForReady {
+                waiting.append(stream)
+            } else {
+                stream.fail(status, connectionNeverEstablished: true)
+            }
         }
     }
 
@@ -298,6 +342,13 @@ final class ClientConnectionManager: @unchecked Sendable {
     func connectionGoingAway(_ connection: ClientConnection) {
         machine.connectionLost(ObjectIdentifier(connection))
         publish()
+        connection.rerouteHeld()
+    }
+
+    /// `connection` had no calls for `idleTimeout`: it closes gracefully and the next call connects anew.
+    func connectionIdle(_ connection: ClientConnection) {
+        connection.closeGracefully()
+        connectionGoingAway(connection)
     }
 
     func connectionClosed(_ connection: ClientConnection, reason: String?) {
