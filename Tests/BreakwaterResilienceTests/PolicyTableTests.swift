@@ -169,12 +169,15 @@ struct ServiceConfigTests {
         (breaker(#""scope": "GLOBAL""#), #"methodConfig[0].circuitBreakerPolicy.scope: "GLOBAL" is not "METHOD" or "SERVICE""#),
         // Every level reports fields it does not use (a typo, or a gRPC field not implemented yet).
         (#"{"methodConfig": [{"name": [{}], "timout": "1s"}]}"#, #"methodConfig[0].timout: "1s" is not a method config field"#),
-        (#"{"methodConfig": [{"name": [{}], "waitForReady": true}]}"#,
-         "methodConfig[0].waitForReady: true is a gRPC service-config field Breakwater does not implement yet"),
+        (#"{"methodConfig": [{"name": [{}], "waitForReady": "yes"}]}"#, #"methodConfig[0].waitForReady: "yes" is not a boolean"#),
         (#"{"methodConfig": [{"name": [{}], "hedgingPolicy": {"maxAttempts": 2}}]}"#,
          #"methodConfig[0].hedgingPolicy: {"maxAttempts": 2} is a gRPC service-config field"#),
-        (#"{"methodConfig": [{"name": [{}], "maxRequestMessageBytes": 1024}]}"#,
-         "methodConfig[0].maxRequestMessageBytes: 1024 is a gRPC service-config field"),
+        (#"{"methodConfig": [{"name": [{}], "maxRequestMessageBytes": -1}]}"#,
+         "methodConfig[0].maxRequestMessageBytes: -1 is not an integer in 0...4294967295"),
+        (#"{"methodConfig": [{"name": [{}], "maxResponseMessageBytes": 1.5}]}"#,
+         "methodConfig[0].maxResponseMessageBytes: 1.5 is not an integer in 0...4294967295"),
+        (#"{"methodConfig": [{"name": [{}], "maxResponseMessageBytes": [1]}]}"#,
+         "methodConfig[0].maxResponseMessageBytes: [1] is not a byte count"),
         (#"{"methodConfig": [{"name": [{"service": "a.B", "methd": "Get"}]}]}"#,
          #"methodConfig[0].name[0].methd: "Get" is not a name field"#),
         (retry(#""maxAttempt": 3"#), "methodConfig[0].retryPolicy.maxAttempt: 3 is not a retryPolicy field"),
@@ -217,6 +220,30 @@ struct ServiceConfigTests {
 
     static func breaker(_ fields: String) -> String {
         #"{"methodConfig": [{"name": [{"service": "a.B"}], "timeout": "1s", "circuitBreakerPolicy": {"# + fields + "}}]}"
+    }
+
+    @Test func waitForReadyAndMessageLimitsAreRead() throws {
+        let config = try ServiceConfig(json: #"""
+            {"methodConfig": [
+              {"name": [{"service": "a.B", "method": "Get"}], "waitForReady": true,
+               "maxRequestMessageBytes": 1024, "maxResponseMessageBytes": "2048"},
+              {"name": [{}], "waitForReady": false}
+            ]}
+            """#)
+        let get = config.policies.policy(for: MethodDescriptor(service: "a.B", method: "Get"))
+        #expect(get?.waitForReady == true)
+        #expect(get?.maxRequestMessageBytes == 1024)
+        #expect(get?.maxResponseMessageBytes == 2048)
+        #expect(config.policies.policy(for: MethodDescriptor(service: "c.D", method: "Put"))?.waitForReady == false)
+    }
+
+    @Test func aPolicysCallOptionsGiveWayToTheCallsOwnAndTheSmallerLimitWins() {
+        let policy = MethodPolicy(waitForReady: true, maxRequestMessageBytes: 100, maxResponseMessageBytes: 200)
+        let unset = policy.applied(to: CallOptions())
+        #expect(unset.waitForReady == true && unset.maxSendMessageBytes == 100 && unset.maxReceiveMessageBytes == 200)
+        let own = policy.applied(to: CallOptions(maxReceiveMessageBytes: 50, maxSendMessageBytes: 1000, waitForReady: false))
+        #expect(own.waitForReady == false && own.maxSendMessageBytes == 100 && own.maxReceiveMessageBytes == 50)
+        #expect(throws: ConfigurationError.self) { try MethodPolicy(maxResponseMessageBytes: -1).validate() }
     }
 
     @Test("invalid configs fail naming the field and value", arguments: invalid)

@@ -76,6 +76,11 @@ struct EchoClientCommand: AsyncParsableCommand {
         help: "Close a connection when nothing answers its keepalive PING within this many milliseconds (default 20000; needs --keepalive-ms).")
     var keepaliveTimeoutMs: Int?
 
+    @Flag(
+        name: .customLong("wait-for-ready"),
+        help: "Calls wait (up to their deadline) for the connection to be ready instead of failing at once while it is in TRANSIENT_FAILURE.")
+    var waitForReady = false
+
     @Flag(help: "Also log the breakers' and the connection's state changes (breakers through swift-log, to standard error).")
     var verbose = false
 
@@ -179,6 +184,7 @@ struct EchoClientCommand: AsyncParsableCommand {
         let echo = Echo_EchoClient(wrapping: client)
         var options = CallOptions()
         if let timeoutMs { options.timeout = .milliseconds(timeoutMs) }
+        if waitForReady { options.waitForReady = true }
 
         var tally = Tally()
         for index in 1...count {

@@ -22,10 +22,11 @@ enum ServiceConfigParser {
     // Breakwater reads, and those it knows but does not implement yet: they are reported, not ignored.
     private static let rootFields: Set<String> = ["methodConfig", "retryThrottling"]
     private static let rootUnsupported: Set<String> = ["loadBalancingConfig", "loadBalancingPolicy", "healthCheckConfig"]
-    private static let methodFields: Set<String> = ["name", "timeout", "retryPolicy", "circuitBreakerPolicy"]
-    private static let methodUnsupported: Set<String> = [
-        "waitForReady", "maxRequestMessageBytes", "maxResponseMessageBytes", "hedgingPolicy",
+    private static let methodFields: Set<String> = [
+        "name", "timeout", "retryPolicy", "circuitBreakerPolicy", "waitForReady", "maxRequestMessageBytes",
+        "maxResponseMessageBytes",
     ]
+    private static let methodUnsupported: Set<String> = ["hedgingPolicy"]
     private static let nameFields: Set<String> = ["service", "method"]
     private static let retryFields: Set<String> = [
         "maxAttempts", "initialBackoff", "maxBackoff", "backoffMultiplier", "retryableStatusCodes",
@@ -124,6 +125,12 @@ enum ServiceConfigParser {
             guard timeout > .zero else { throw error("\(path).timeout", fields["timeout"]!, "is not > 0") }
             policy.timeout = timeout
         }
+        if let value = fields["waitForReady"], value != .null {
+            guard case .bool(let wait) = value else { throw error("\(path).waitForReady", value, "is not a boolean") }
+            policy.waitForReady = wait
+        }
+        policy.maxRequestMessageBytes = try optionalByteCount(fields, "maxRequestMessageBytes", path)
+        policy.maxResponseMessageBytes = try optionalByteCount(fields, "maxResponseMessageBytes", path)
         if let value = fields["retryPolicy"] {
             let retryPath = "\(path).retryPolicy"
             let retryFields = try object(value, retryPath)
@@ -268,6 +275,21 @@ enum ServiceConfigParser {
     private static func optionalInt(_ fields: Object, _ key: String, _ path: String) throws(ConfigurationError) -> Int? {
         guard let n = try optionalDouble(fields, key, path) else { return nil }
         guard n == n.rounded(), abs(n) < 1e15 else { throw error("\(path).\(key)", fields[key]!, "is not an integer") }
+        return Int(n)
+    }
+
+    /// A message limit (a `google.protobuf.UInt32Value`: a number, or its decimal text, in 0...2^32-1).
+    private static func optionalByteCount(_ fields: Object, _ key: String, _ path: String) throws(ConfigurationError) -> Int? {
+        guard let value = fields[key], value != .null else { return nil }
+        let n: Double
+        switch value {
+        case .number(let number): n = number
+        case .string(let text) where Double(text) != nil && text.allSatisfy(\.isNumber): n = Double(text) ?? -1
+        default: throw error("\(path).\(key)", value, "is not a byte count")
+        }
+        guard n == n.rounded(), n >= 0, n <= Double(UInt32.max) else {
+            throw error("\(path).\(key)", value, "is not an integer in 0...4294967295")
+        }
         return Int(n)
     }
 

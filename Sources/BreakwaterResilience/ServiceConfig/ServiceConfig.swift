@@ -6,8 +6,9 @@ import Foundation
 
 /// The resilience part of a gRPC service config: per-method policies and retry throttling.
 ///
-/// Read from the standard JSON (`methodConfig[]` with `name`, `timeout`, `retryPolicy`; top-level
-/// `retryThrottling`) plus one extension object per method config, `circuitBreakerPolicy`:
+/// Read from the standard JSON (`methodConfig[]` with `name`, `timeout`, `retryPolicy`, `waitForReady`,
+/// `maxRequestMessageBytes`, `maxResponseMessageBytes`; top-level `retryThrottling`) plus one extension
+/// object per method config, `circuitBreakerPolicy`:
 ///
 /// ```json
 /// {
@@ -33,8 +34,7 @@ import Foundation
 ///
 /// Every field of gRPC's service config is either used or reported. By default
 /// (``UnknownFields/reject``) a field Breakwater does not use is an error: a misspelt `"timout"`, or a
-/// gRPC field it does not implement yet (`waitForReady`, `maxRequestMessageBytes`,
-/// `maxResponseMessageBytes`, `hedgingPolicy`, `loadBalancingConfig`, `loadBalancingPolicy`,
+/// gRPC field it does not implement yet (`hedgingPolicy`, `loadBalancingConfig`, `loadBalancingPolicy`,
 /// `healthCheckConfig`). ``UnknownFields/warn`` loads the rest and lists those fields in ``warnings``,
 /// for a config shared with other gRPC clients.
 ///
