@@ -222,8 +222,12 @@ final class LoadBalancer: ClientStreamRouter, @unchecked Sendable {
                 case .idle:
                     subchannel.manager.connectIfIdle()
                     return
-                case .connecting, .ready:
-                    return  // connecting, or ready but ejected: wait for it
+                case .connecting:
+                    return  // wait for it
+                case .ready:
+                    // Ready but ejected: the next one connects meanwhile.
+                    if detector?.isEjected(subchannel.id) == true { continue }
+                    return
                 case .transientFailure, .shutdown:
                     continue  // it reconnects by itself after its backoff
                 }
