@@ -62,15 +62,11 @@ struct ServiceConfigTests {
     }
     """
 
-    @Test("a full valid config; its loadBalancingConfig is reported, not silently dropped")
+    @Test("a full valid config, its loadBalancingConfig included")
     func valid() throws {
-        #expect(throws: ConfigurationError(
-            path: "loadBalancingConfig", value: #"[{"round_robin": {}}]"#,
-            reason: "is a gRPC service-config field Breakwater does not implement yet")) {
-            try ServiceConfig(json: Self.full)
-        }
-        let config = try ServiceConfig(json: Self.full, unknownFields: .warn)
-        #expect(config.warnings.map(\.path) == ["loadBalancingConfig"])
+        let config = try ServiceConfig(json: Self.full)
+        #expect(config.warnings.isEmpty)
+        #expect(config.loadBalancing == LoadBalancingConfig(policy: .roundRobin))
         let get = try #require(config.policies.policy(for: MethodDescriptor(service: "echo.Echo", method: "Get")))
         #expect(get.timeout == .milliseconds(1500))
         let retry = try #require(get.retry)

@@ -101,6 +101,13 @@ struct ClientConnectionStateMachine: Sendable {
         return true
     }
 
+    /// Asked to connect without a stream (a load balancer's subchannel): the number of the attempt to
+    /// start, or nil unless IDLE.
+    mutating func connectIfIdle() -> Int? {
+        guard case .idle = state else { return nil }
+        return beginAttempt()
+    }
+
     private mutating func beginAttempt() -> Int {
         attempts += 1
         state = .connecting(attempt: attempts)
