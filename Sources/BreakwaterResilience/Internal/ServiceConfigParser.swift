@@ -30,14 +30,14 @@ enum ServiceConfigParser {
     private static let failurePercentageFields: Set<String> = ["threshold", "enforcementPercentage", "minimumHosts", "requestVolume"]
     private static let methodFields: Set<String> = [
         "name", "timeout", "retryPolicy", "circuitBreakerPolicy", "waitForReady", "maxRequestMessageBytes",
-        "maxResponseMessageBytes",
+        "maxResponseMessageBytes", "hedgingPolicy",
     ]
-    private static let methodUnsupported: Set<String> = ["hedgingPolicy"]
     private static let nameFields: Set<String> = ["service", "method"]
     private static let retryFields: Set<String> = [
         "maxAttempts", "initialBackoff", "maxBackoff", "backoffMultiplier", "retryableStatusCodes",
         "perAttemptRecvTimeout",
     ]
+    private static let hedgingFields: Set<String> = ["maxAttempts", "hedgingDelay", "nonFatalStatusCodes"]
     private static let throttlingFields: Set<String> = ["maxTokens", "tokenRatio"]
     private static let windowFields: Set<String> = ["type", "size"]
 
@@ -71,7 +71,7 @@ enum ServiceConfigParser {
             for (i, config) in configs.enumerated() {
                 let path = "methodConfig[\(i)]"
                 let fields = try self.object(config, path)
-                try checkFields(fields, path, known: methodFields, unsupported: methodUnsupported, kind: "method config", &report)
+                try checkFields(fields, path, known: methodFields, kind: "method config", &report)
                 let policy = try methodPolicy(fields, path, &report)
                 for (key, namePath) in try names(fields, path, &report) {
                     if let first = seen[key] {
@@ -251,6 +251,15 @@ enum ServiceConfigParser {
             try checkFields(retryFields, retryPath, known: Self.retryFields, kind: "retryPolicy", &report)
             policy.retry = try retryPolicy(retryFields, retryPath)
         }
+        if let value = fields["hedgingPolicy"] {
+            let hedgingPath = "\(path).hedgingPolicy"
+            if fields["retryPolicy"] != nil {
+                throw error(hedgingPath, value, "cannot be combined with retryPolicy (gRFC A6: a method is either retried or hedged)")
+            }
+            let hedgingFields = try object(value, hedgingPath)
+            try checkFields(hedgingFields, hedgingPath, known: Self.hedgingFields, kind: "hedgingPolicy", &report)
+            policy.hedging = try hedgingPolicy(hedgingFields, hedgingPath)
+        }
         if let value = fields["circuitBreakerPolicy"] {
             let breakerPath = "\(path).circuitBreakerPolicy"
             policy.circuitBreaker = try circuitBreakerPolicy(try object(value, breakerPath), breakerPath, &report)
@@ -285,6 +294,20 @@ enum ServiceConfigParser {
             maxAttempts: attempts, initialBackoff: initial, maxBackoff: maximum,
             backoffMultiplier: multiplier, retryableStatusCodes: codes, perAttemptTimeout: perAttempt
         )
+        do { try policy.validate() } catch { throw error.prefixed(path) }
+        return policy
+    }
+
+    /// gRFC A6's `hedgingPolicy`: `maxAttempts` is required (above 5 it is capped, as gRPC does),
+    /// `hedgingDelay` and `nonFatalStatusCodes` are optional (zero, none).
+    private static func hedgingPolicy(_ fields: Object, _ path: String) throws(ConfigurationError) -> HedgingPolicy {
+        guard let attempts = try optionalInt(fields, "maxAttempts", path) else { throw missing("\(path).maxAttempts") }
+        guard attempts > 1 else { throw error("\(path).maxAttempts", fields["maxAttempts"]!, "is not > 1") }
+        let delay = try optionalDuration(fields, "hedgingDelay", path) ?? .zero
+        guard delay >= .zero else { throw error("\(path).hedgingDelay", fields["hedgingDelay"]!, "is not >= 0") }
+        let codes = try optionalCodes(fields, "nonFatalStatusCodes", path) ?? []
+        if codes.contains(.ok) { throw error("\(path).nonFatalStatusCodes", fields["nonFatalStatusCodes"]!, "contains OK") }
+        let policy = HedgingPolicy(maxAttempts: attempts, hedgingDelay: delay, nonFatalStatusCodes: codes)
         do { try policy.validate() } catch { throw error.prefixed(path) }
         return policy
     }

@@ -1,11 +1,13 @@
 import BreakwaterCore
 
-/// The resilience policy of a method: its timeout, how it is retried, and its circuit breaker.
+/// The resilience policy of a method: its timeout, how it is retried or hedged, and its circuit breaker.
 public struct MethodPolicy: Sendable, Hashable {
     /// The longest a call may take, all attempts included; `nil`: only the caller's deadline.
     public var timeout: Duration?
     /// How failed attempts are retried; `nil`: never.
     public var retry: RetryPolicy?
+    /// How calls are hedged (gRFC A6); `nil`: never. A method is either retried or hedged, not both.
+    public var hedging: HedgingPolicy?
     /// The circuit breaker's policy; `nil`: no breaker.
     public var circuitBreaker: CircuitBreakerPolicy?
     /// Whether calls wait for a ready connection rather than fail fast while it is in
@@ -22,10 +24,12 @@ public struct MethodPolicy: Sendable, Hashable {
     /// Creates a policy.
     public init(
         timeout: Duration? = nil, retry: RetryPolicy? = nil, circuitBreaker: CircuitBreakerPolicy? = nil,
-        waitForReady: Bool? = nil, maxRequestMessageBytes: Int? = nil, maxResponseMessageBytes: Int? = nil
+        waitForReady: Bool? = nil, maxRequestMessageBytes: Int? = nil, maxResponseMessageBytes: Int? = nil,
+        hedging: HedgingPolicy? = nil
     ) {
         self.timeout = timeout
         self.retry = retry
+        self.hedging = hedging
         self.circuitBreaker = circuitBreaker
         self.waitForReady = waitForReady
         self.maxRequestMessageBytes = maxRequestMessageBytes
@@ -49,8 +53,9 @@ public struct MethodPolicy: Sendable, Hashable {
         return options
     }
 
-    /// Checks the timeout and the retry and breaker policies; the error's path is the field's name
-    /// here (`timeout`, `retry.maxAttempts`, `circuitBreaker.jitter`).
+    /// Checks the timeout and the retry, hedging and breaker policies; the error's path is the field's
+    /// name here (`timeout`, `retry.maxAttempts`, `hedging.hedgingDelay`, `circuitBreaker.jitter`). A
+    /// policy with both ``retry`` and ``hedging`` is rejected (gRFC A6), at path `hedging`.
     public func validate() throws(ConfigurationError) {
         if let timeout, timeout <= .zero {
             throw ConfigurationError(path: "timeout", value: "\(timeout)", reason: "is not > 0")
@@ -63,6 +68,12 @@ public struct MethodPolicy: Sendable, Hashable {
         }
         if let retry {
             do { try retry.validate() } catch { throw error.prefixed("retry") }
+        }
+        if let hedging {
+            if retry != nil {
+                throw ConfigurationError(path: "hedging", value: "", reason: "cannot be combined with retry (a method is either retried or hedged)")
+            }
+            do { try hedging.validate() } catch { throw error.prefixed("hedging") }
         }
         if let circuitBreaker {
             do { try circuitBreaker.validate() } catch { throw error.prefixed("circuitBreaker") }

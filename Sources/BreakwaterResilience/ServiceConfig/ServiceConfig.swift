@@ -8,7 +8,8 @@ import Foundation
 /// The resilience part of a gRPC service config: per-method policies, retry throttling and load
 /// balancing.
 ///
-/// Read from the standard JSON (`methodConfig[]` with `name`, `timeout`, `retryPolicy`, `waitForReady`,
+/// Read from the standard JSON (`methodConfig[]` with `name`, `timeout`, `retryPolicy` or `hedgingPolicy`
+/// (`maxAttempts`, `hedgingDelay`, `nonFatalStatusCodes`; a method config with both is an error), `waitForReady`,
 /// `maxRequestMessageBytes`, `maxResponseMessageBytes`; top-level `retryThrottling`) plus one extension
 /// object per method config, `circuitBreakerPolicy`:
 ///
@@ -53,7 +54,7 @@ import Foundation
 ///
 /// Every field of gRPC's service config is either used or reported. By default
 /// (``UnknownFields/reject``) a field Breakwater does not use is an error: a misspelt `"timout"`, or a
-/// gRPC field it does not implement yet (`hedgingPolicy`, `healthCheckConfig`). ``UnknownFields/warn``
+/// gRPC field it does not implement yet (`healthCheckConfig`). ``UnknownFields/warn``
 /// loads the rest and lists those fields in ``warnings``,
 /// for a config shared with other gRPC clients.
 ///
