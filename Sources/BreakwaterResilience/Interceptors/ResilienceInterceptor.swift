@@ -1,6 +1,7 @@
 @_spi(Locking) import BreakwaterCore
 
-/// The standard chain, Timeout, then Retry, then CircuitBreaker per attempt, as one interceptor.
+/// The standard chain, Timeout, then Retry (or Hedging), then CircuitBreaker per attempt, as one
+/// interceptor.
 ///
 /// It behaves exactly as ``TimeoutInterceptor``, ``RetryInterceptor`` and ``CircuitBreakerInterceptor``
 /// composed in that order (it runs their code), but costs one interceptor level instead of three, and
@@ -17,10 +18,20 @@ public struct ResilienceInterceptor: ClientInterceptor {
     public var retry: RetryInterceptor { stages.retry }
     /// The circuit breaker stage, applied to every attempt.
     public var circuitBreaker: CircuitBreakerInterceptor { stages.circuitBreaker }
+    /// The hedging stage, in place of retry for methods with a ``MethodPolicy/hedging`` policy; every
+    /// hedge goes through the breaker as an attempt of its own.
+    public var hedging: HedgingInterceptor { stages.hedging }
 
-    /// Creates the chain from its three stages; their policy tables may differ.
-    public init(timeout: TimeoutInterceptor, retry: RetryInterceptor, circuitBreaker: CircuitBreakerInterceptor) {
-        stages = Stages(timeout: timeout, retry: retry, circuitBreaker: circuitBreaker)
+    /// Creates the chain from its stages; their policy tables may differ.
+    /// - Parameter hedging: The hedging stage; by default one on `retry`'s policies and throttle, whose
+    ///   delays are slept on `ContinuousClock`.
+    public init(
+        timeout: TimeoutInterceptor, retry: RetryInterceptor, circuitBreaker: CircuitBreakerInterceptor,
+        hedging: HedgingInterceptor? = nil
+    ) {
+        stages = Stages(
+            timeout: timeout, retry: retry, circuitBreaker: circuitBreaker,
+            hedging: hedging ?? HedgingInterceptor(policies: retry.policies, throttle: retry.throttle))
     }
 
     /// Bounds the call by its timeout, then runs its attempts, each through its breaker.
@@ -33,6 +44,16 @@ public struct ResilienceInterceptor: ClientInterceptor {
         let plan = try stages.plan(for: context.descriptor)
         var bounded = plan.timeout.map { TimeoutInterceptor.bound(context, by: $0) } ?? context
         if let callOptions = plan.callOptions { bounded.options = callOptions.applied(to: bounded.options) }
+        if let hedging = plan.hedging {
+            return try await stages.hedging.attempts(request: request, context: bounded, policy: hedging) {
+                [breaker = plan.breaker, fallback = stages.circuitBreaker.fallback] request, context, isHedge in
+                guard let breaker else { return try await next(request, context) }
+                // A hedge the breaker rejects only stops further hedges; the fallback answers for the call
+                // only when its first attempt is rejected.
+                return try await CircuitBreakerInterceptor.attempt(
+                    through: breaker, fallback: isHedge ? nil : fallback, request: request, context: context, next: next)
+            }
+        }
         guard let breaker = plan.breaker else {
             return try await stages.retry.attempts(request: request, context: bounded, policy: plan.retry, next: next)
         }
@@ -48,23 +69,29 @@ public struct ResilienceInterceptor: ClientInterceptor {
 struct MethodPlan: Sendable {
     let timeout: Duration?
     let retry: RetryPolicy?
+    let hedging: HedgingPolicy?
     let breaker: CircuitBreaker?
     /// The policy when it changes call options (wait-for-ready, message limits); `nil` mostly.
     let callOptions: MethodPolicy?
 }
 
-/// The three stages and the per-method plans resolved from them (under a `Mutex`). Breakers are never
+/// The stages and the per-method plans resolved from them (under a `Mutex`). Breakers are never
 /// removed from a registry, so a cached breaker stays the registry's.
 private final class Stages: Sendable {
     let timeout: TimeoutInterceptor
     let retry: RetryInterceptor
     let circuitBreaker: CircuitBreakerInterceptor
+    let hedging: HedgingInterceptor
     private let plans = TSanMutex<[MethodDescriptor: MethodPlan]>([:])
 
-    init(timeout: TimeoutInterceptor, retry: RetryInterceptor, circuitBreaker: CircuitBreakerInterceptor) {
+    init(
+        timeout: TimeoutInterceptor, retry: RetryInterceptor, circuitBreaker: CircuitBreakerInterceptor,
+        hedging: HedgingInterceptor
+    ) {
         self.timeout = timeout
         self.retry = retry
         self.circuitBreaker = circuitBreaker
+        self.hedging = hedging
     }
 
     /// The method's plan; an invalid policy fails the call (FAILED_PRECONDITION, naming the field).
@@ -76,7 +103,8 @@ private final class Stages: Sendable {
             retry: retry.policies.policy(for: method)?.retry,
             waitForReady: timeoutPolicy?.waitForReady,
             maxRequestMessageBytes: timeoutPolicy?.maxRequestMessageBytes,
-            maxResponseMessageBytes: timeoutPolicy?.maxResponseMessageBytes
+            maxResponseMessageBytes: timeoutPolicy?.maxResponseMessageBytes,
+            hedging: hedging.policies.policy(for: method)?.hedging
         )
         let breaker: CircuitBreaker?
         do {
@@ -86,7 +114,7 @@ private final class Stages: Sendable {
             throw CircuitBreakerInterceptor.invalidPolicy(error, for: method)
         }
         let plan = MethodPlan(
-            timeout: policy.timeout, retry: policy.retry, breaker: breaker, callOptions: policy.setsCallOptions ? policy : nil)
+            timeout: policy.timeout, retry: policy.retry, hedging: policy.hedging, breaker: breaker, callOptions: policy.setsCallOptions ? policy : nil)
         plans.withLock { $0[method] = $0[method] ?? plan }
         return plan
     }

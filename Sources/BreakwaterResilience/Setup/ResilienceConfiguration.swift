@@ -7,8 +7,8 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// The standard resilience chain of a client for one target: Timeout, then Retry (with the target's
-/// throttle and server pushback), then CircuitBreaker per attempt, each keyed by service and method
+/// The standard resilience chain of a client for one target: Timeout, then Retry or Hedging (with the
+/// target's throttle and server pushback), then CircuitBreaker per attempt, each keyed by service and method
 /// through one ``PolicyTable``.
 ///
 /// ```swift
@@ -157,6 +157,11 @@ public struct ResilienceConfiguration: Sendable {
         RetryInterceptor(policies: policies, throttle: retryThrottle, clock: clock, random: random)
     }
 
+    /// The hedging interceptor of the chain, with the target's throttle (shared with retries).
+    public var hedgingInterceptor: HedgingInterceptor {
+        HedgingInterceptor(policies: policies, throttle: retryThrottle, clock: clock)
+    }
+
     /// The circuit breaker interceptor of the chain, with ``registry``.
     public var circuitBreakerInterceptor: CircuitBreakerInterceptor {
         CircuitBreakerInterceptor(policies: policies, target: target, registry: registry, fallback: fallback)
@@ -173,7 +178,8 @@ public struct ResilienceConfiguration: Sendable {
     /// The three stages as one interceptor.
     public var resilienceInterceptor: ResilienceInterceptor {
         ResilienceInterceptor(
-            timeout: timeoutInterceptor, retry: retryInterceptor, circuitBreaker: circuitBreakerInterceptor)
+            timeout: timeoutInterceptor, retry: retryInterceptor, circuitBreaker: circuitBreakerInterceptor,
+            hedging: hedgingInterceptor)
     }
 
     /// Snapshots of every breaker created so far, sorted by key.

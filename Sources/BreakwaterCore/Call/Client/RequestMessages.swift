@@ -50,6 +50,16 @@ public struct RequestMessages: AsyncSequence, Sendable {
         }
     }
 
+    /// True when several iterations may run at once, each reading every message: one message or a fixed
+    /// list. Messages from a producer are read by one iteration at a time (a new one supersedes the
+    /// older), so attempts that race each other, as hedging sends them, need this.
+    public var supportsConcurrentIterations: Bool {
+        switch storage {
+        case .single, .fixed: true
+        case .buffered: false
+        }
+    }
+
     /// Commits the request: no further replay is needed, so the retry buffer stops keeping sent messages.
     public func commit() {
         if case .buffered(let buffer) = storage { buffer.commit() }
