@@ -13,7 +13,7 @@ struct EchoBenchCommand: AsyncParsableCommand {
             status counts in errors=. Each figure is the median over --rounds rounds; the per-round values \
             follow as '# rounds' lines. Build with: swift build -c release --product echo-bench
             """,
-        subcommands: [All.self, Latency.self, Throughput.self, Chain.self, Open.self, Deadline.self],
+        subcommands: [All.self, Latency.self, Throughput.self, Chain.self, Open.self, Deadline.self, Hedge.self],
         defaultSubcommand: All.self
     )
 }
@@ -108,6 +108,10 @@ func printTable(_ f: Figures) {
         rows.append(("deadline 50 ms, \(name): late by (ms)",
                      "p50 \(v("deadline.\(name).late_p50_ms"))  p99 \(v("deadline.\(name).late_p99_ms"))  max \(v("deadline.\(name).late_max_ms"))"))
     }
+    for name in ["plain", "hedged"] where f.values["hedge.\(name).p99_ms"] != nil {
+        rows.append(("5% of calls 200 ms, \(name) (ms)",
+                     "p50 \(v("hedge.\(name).p50_ms"))  p90 \(v("hedge.\(name).p90_ms"))  p99 \(v("hedge.\(name).p99_ms"))  p99.9 \(v("hedge.\(name).p999_ms"))  max \(v("hedge.\(name).max_ms"))  server calls/call \(v("hedge.\(name).server_calls_per_call"))"))
+    }
     rows.append(("errors", v("errors")))
     let width = rows.map(\.0.count).max() ?? 0
     print("")
@@ -201,6 +205,36 @@ extension EchoBenchCommand {
             var s = try common.settings()
             s.openCalls = calls
             try await runRounds(common, settings: s, [{ try await $0.openRejection(into: &$1) }])
+        }
+    }
+
+    struct Hedge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Unary latency against a server whose --slow-rate of calls take --slow-ms: plain vs hedged (HTTP/2).",
+            discussion: "Not part of 'all'. The hedged client is the standard chain with a hedgingPolicy and a retry throttle."
+        )
+        @OptionGroup var common: CommonOptions
+        @Option(help: "Measured calls per variant.") var calls = 4_000
+        @Option(help: "Concurrent callers.") var concurrency = 8
+        @Option(help: "Share of server calls that are slow.") var slowRate = 0.05
+        @Option(help: "How slow a slow call is (ms).") var slowMs = 200
+        @Option(help: "The hedging delay (ms).") var hedgingDelayMs = 10
+        @Option(help: "The hedging policy's maxAttempts (2...5).") var maxAttempts = 2
+        func validate() throws {
+            try common.validateRounds()
+            guard calls >= concurrency, concurrency >= 1 else { throw ValidationError("need calls >= concurrency >= 1") }
+            guard (0...1).contains(slowRate) else { throw ValidationError("--slow-rate must be in 0...1") }
+            guard (2...5).contains(maxAttempts) else { throw ValidationError("--max-attempts must be in 2...5") }
+        }
+        func run() async throws {
+            var hedge = HedgingBenchSettings()
+            hedge.calls = calls
+            hedge.concurrency = concurrency
+            hedge.slowRate = slowRate
+            hedge.slowDelay = .milliseconds(slowMs)
+            hedge.hedgingDelay = .milliseconds(hedgingDelayMs)
+            hedge.maxAttempts = maxAttempts
+            try await runRounds(common, settings: try common.settings(), [{ try await $0.hedging(hedge, into: &$1) }])
         }
     }
 

@@ -9,13 +9,23 @@ extension EchoProvider {
         public var delay: Duration?
         /// When true, calls never answer; they end only when cancelled (deadline, client cancel, shutdown).
         public var hang: Bool
+        /// The share of calls (0...1) that wait ``slowDelay`` before answering, drawn from the provider's
+        /// random source: a backend with a latency tail.
+        public var slowRate: Double
+        /// How long a slow call waits (cancellable).
+        public var slowDelay: Duration
 
         /// Creates a fault configuration; the defaults inject nothing.
-        public init(failFirst: Int = 0, failRate: Double = 0, delay: Duration? = nil, hang: Bool = false) {
+        public init(
+            failFirst: Int = 0, failRate: Double = 0, delay: Duration? = nil, hang: Bool = false,
+            slowRate: Double = 0, slowDelay: Duration = .zero
+        ) {
             self.failFirst = max(0, failFirst)
             self.failRate = min(1, max(0, failRate))
             self.delay = delay
             self.hang = hang
+            self.slowRate = min(1, max(0, slowRate))
+            self.slowDelay = slowDelay
         }
 
         /// No faults.

@@ -28,7 +28,7 @@ public final class EchoProvider: Echo_Echo.SimpleServiceProtocol {
     /// Creates a provider.
     /// - Parameters:
     ///   - faults: the faults to inject (none by default).
-    ///   - random: the random source for `faults.failRate`, returning values in `0..<1`.
+    ///   - random: the random source for `faults.failRate` and `faults.slowRate`, returning values in `0..<1`.
     public init(faults: Faults = .none, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
         self.faults = faults
         self.random = random
@@ -163,6 +163,9 @@ public final class EchoProvider: Echo_Echo.SimpleServiceProtocol {
             }
             if let delay = faults.delay {
                 try await Task.sleep(for: delay)
+            }
+            if faults.slowRate > 0, random() < faults.slowRate {
+                try await Task.sleep(for: faults.slowDelay)
             }
             return try await body()
         } catch {
