@@ -13,7 +13,7 @@ struct EchoBenchCommand: AsyncParsableCommand {
             status counts in errors=. Each figure is the median over --rounds rounds; the per-round values \
             follow as '# rounds' lines. Build with: swift build -c release --product echo-bench
             """,
-        subcommands: [All.self, Latency.self, Throughput.self, Chain.self, Open.self, Deadline.self, Hedge.self],
+        subcommands: [All.self, Latency.self, Throughput.self, Chain.self, Open.self, Deadline.self, Hedge.self, Limit.self],
         defaultSubcommand: All.self
     )
 }
@@ -111,6 +111,10 @@ func printTable(_ f: Figures) {
     for name in ["plain", "hedged"] where f.values["hedge.\(name).p99_ms"] != nil {
         rows.append(("5% of calls 200 ms, \(name) (ms)",
                      "p50 \(v("hedge.\(name).p50_ms"))  p90 \(v("hedge.\(name).p90_ms"))  p99 \(v("hedge.\(name).p99_ms"))  p99.9 \(v("hedge.\(name).p999_ms"))  max \(v("hedge.\(name).max_ms"))  server calls/call \(v("hedge.\(name).server_calls_per_call"))"))
+    }
+    for name in ["plain", "bulkhead16", "adaptive"] where f.values["limit.\(name).goodput_qps"] != nil {
+        rows.append(("latency grows with load, \(name)",
+                     "goodput \(v("limit.\(name).goodput_qps")) qps  p50 \(v("limit.\(name).p50_ms")) ms  p99 \(v("limit.\(name).p99_ms")) ms  deadline \(v("limit.\(name).deadline_qps"))/s  rejected \(v("limit.\(name).rejected_qps"))/s  server \(v("limit.\(name).server_qps")) qps"))
     }
     rows.append(("errors", v("errors")))
     let width = rows.map(\.0.count).max() ?? 0
@@ -235,6 +239,30 @@ extension EchoBenchCommand {
             hedge.hedgingDelay = .milliseconds(hedgingDelayMs)
             hedge.maxAttempts = maxAttempts
             try await runRounds(common, settings: try common.settings(), [{ try await $0.hedging(hedge, into: &$1) }])
+        }
+    }
+
+    struct Limit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Goodput and p99 against a server whose latency is --ms-per-call x its calls in flight: plain, bulkhead, adaptive.",
+            discussion: "Not part of 'all'. Closed-loop callers, each call with --deadline-ms; a rejected caller pauses 1 ms."
+        )
+        @OptionGroup var common: CommonOptions
+        @Option(help: "Closed-loop callers.") var callers = 64
+        @Option(name: .customLong("duration-ms"), help: "Duration of each variant.") var durationMs = 3_000
+        @Option(help: "Server latency per call in flight (ms).") var msPerCall = 1
+        @Option(help: "Each call's deadline (ms).") var deadlineMs = 40
+        func validate() throws {
+            try common.validateRounds()
+            guard callers >= 1, durationMs >= 1, msPerCall >= 0, deadlineMs >= 1 else { throw ValidationError("values must be positive") }
+        }
+        func run() async throws {
+            var bench = ConcurrencyLimitBenchSettings()
+            bench.callers = callers
+            bench.duration = .milliseconds(durationMs)
+            bench.delayPerConcurrentCall = .milliseconds(msPerCall)
+            bench.deadline = .milliseconds(deadlineMs)
+            try await runRounds(common, settings: try common.settings(), [{ try await $0.concurrencyLimit(bench, into: &$1) }])
         }
     }
 

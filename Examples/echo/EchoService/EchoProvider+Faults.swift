@@ -14,11 +14,14 @@ extension EchoProvider {
         public var slowRate: Double
         /// How long a slow call waits (cancellable).
         public var slowDelay: Duration
+        /// Each call waits this much per call in flight when it starts, itself included (cancellable): a
+        /// backend whose latency climbs with load.
+        public var delayPerConcurrentCall: Duration
 
         /// Creates a fault configuration; the defaults inject nothing.
         public init(
             failFirst: Int = 0, failRate: Double = 0, delay: Duration? = nil, hang: Bool = false,
-            slowRate: Double = 0, slowDelay: Duration = .zero
+            slowRate: Double = 0, slowDelay: Duration = .zero, delayPerConcurrentCall: Duration = .zero
         ) {
             self.failFirst = max(0, failFirst)
             self.failRate = min(1, max(0, failRate))
@@ -26,6 +29,7 @@ extension EchoProvider {
             self.hang = hang
             self.slowRate = min(1, max(0, slowRate))
             self.slowDelay = slowDelay
+            self.delayPerConcurrentCall = delayPerConcurrentCall
         }
 
         /// No faults.

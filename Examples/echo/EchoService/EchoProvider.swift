@@ -11,10 +11,11 @@
 /// trailers: the contract the grpcio interop checks rely on (Tests/Interop/README.md).
 ///
 /// Faults (see `Faults`) apply at the start of every call, in this order: fail-first, fail-rate, then
-/// hang or delay. The provider counts calls per method and handler cancellations.
+/// hang or delay, then slow-rate and the per-concurrent-call delay. The provider counts calls per method and handler cancellations.
 public final class EchoProvider: Echo_Echo.SimpleServiceProtocol {
     private struct State {
         var calls: [Method: Int] = [:]
+        var inFlight = 0
         var cancellations = 0
         var cancellationWaiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
         var callWaiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
@@ -166,6 +167,15 @@ public final class EchoProvider: Echo_Echo.SimpleServiceProtocol {
             }
             if faults.slowRate > 0, random() < faults.slowRate {
                 try await Task.sleep(for: faults.slowDelay)
+            }
+            if faults.delayPerConcurrentCall > .zero {
+                let inFlight = state.withLock { s in
+                    s.inFlight += 1
+                    return s.inFlight
+                }
+                defer { state.withLock { $0.inFlight -= 1 } }
+                try await Task.sleep(for: faults.delayPerConcurrentCall * inFlight)
+                return try await body()
             }
             return try await body()
         } catch {
