@@ -113,7 +113,7 @@ public struct HedgingInterceptor: ClientInterceptor {
                 }
             }
             func deadlinePassed() -> Bool { context.deadline.map { $0 <= .now } ?? false }
-            func mayHedgeNow() -> Bool { !deadlinePassed() && (throttle?.isRetryAllowed ?? true) }
+            func mayHedgeNow() -> Bool { !Task.isCancelled && !deadlinePassed() && (throttle?.isRetryAllowed ?? true) }
             // The error the call ends with when no attempt is left: the last attempt's.
             var lastError: any Error = RPCError(code: .unavailable, message: "No hedged attempt could be sent")
 
@@ -182,7 +182,8 @@ public struct HedgingInterceptor: ClientInterceptor {
                         let remaining = context.deadline.map { ContinuousClock.now.duration(to: $0) }
                         action = state.attemptFailed(
                             code: rpc.code, pushback: RetryPushback(metadata: rpc.metadata),
-                            mayHedge: throttleAllows && !deadlinePassed(), remaining: remaining, now: clock.elapsed())
+                            mayHedge: throttleAllows && !Task.isCancelled && !deadlinePassed(), remaining: remaining,
+                            now: clock.elapsed())
                     } else {
                         // Not a status: nothing says it is safe to try again.
                         action = .fail

@@ -129,6 +129,25 @@ struct HedgingInterceptorTests {
         }
     }
 
+    @Test("cancelling the call cancels every attempt, and no hedge follows, even if CANCELLED is non-fatal")
+    func callerCancels() async throws {
+        let clock = SteppingClock()
+        let service = HedgeService([.hang, .hang])
+        try await withEcho(
+            services: [service], interceptors: [Self.hedging(nonFatal: [.unavailable, .cancelled], clock: clock)]
+        ) { h in
+            let call = Task { try await hedgeGet(h.grpc) }
+            await service.waitForCalls(atLeast: 1)
+            await clock.waitForSleepers(atLeast: 1)
+            clock.advance(by: .seconds(1))
+            await service.waitForCalls(atLeast: 2)
+            call.cancel()
+            #expect(await rpcError { _ = try await call.value }?.code == .cancelled)
+            await service.waitForCancellations(atLeast: 2)
+            #expect(service.calls == 2)
+        }
+    }
+
     @Test("a non-fatal failure sends the next hedge at once, without waiting for the delay")
     func nonFatalHedgesAtOnce() async throws {
         let clock = SteppingClock()
