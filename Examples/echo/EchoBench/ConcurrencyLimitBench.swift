@@ -47,7 +47,13 @@ extension Benchmarks {
             figures.record("limit.\(name).rejected_qps", Double(r.rejected) / seconds)
             figures.record("limit.\(name).server_qps", Double(server.provider.callCount(.get) - before) / seconds)
             if let limit { figures.record("limit.\(name).final_limit", Double(limit.limiter(for: Echo_Echo.Method.Get.descriptor).limit)) }
-            figures.record("limit.\(name).errors", Double(r.other))
+            // UNAVAILABLE is how an overloaded connection refuses streams: a figure, not a bench error.
+            var other = r.other
+            figures.record("limit.\(name).unavailable_qps", Double(other.removeValue(forKey: "UNAVAILABLE") ?? 0) / seconds)
+            figures.record("limit.\(name).errors", Double(other.values.reduce(0, +)))
+            for (code, count) in other.sorted(by: { $0.key < $1.key }) {
+                figures.record("limit.\(name).error_\(code)", Double(count))
+            }
             await client.close()
         }
         await server.stop()
@@ -56,39 +62,42 @@ extension Benchmarks {
     /// `bench.callers` callers calling `Get` in a loop for `duration`, each call with `bench.deadline`.
     static func limitedLoop(
         echo: Echo_EchoClient, request: Echo_EchoRequest, bench: ConcurrencyLimitBenchSettings, duration: Duration
-    ) async -> (okSamples: Samples, deadlines: Int, rejected: Int, other: Int, elapsed: Duration) {
+    ) async -> (okSamples: Samples, deadlines: Int, rejected: Int, other: [String: Int], elapsed: Duration) {
         let clock = ContinuousClock()
         let start = clock.now
         let end = start + duration
         let options = CallOptions(timeout: bench.deadline)
-        let results = await withTaskGroup(of: (Samples, Int, Int, Int).self) { group in
+        let results = await withTaskGroup(of: (Samples, Int, Int, [String: Int]).self) { group in
             for _ in 0..<bench.callers {
                 group.addTask {
                     var samples = Samples(capacity: 4096)
-                    var deadlines = 0, rejected = 0, other = 0
+                    var deadlines = 0, rejected = 0
+                    var other: [String: Int] = [:]
                     while clock.now < end {
                         let t0 = clock.now
                         do {
                             let response = try await echo.get(request, options: options)
-                            if response.text == request.text { samples.append(clock.now - t0) } else { other += 1 }
+                            if response.text == request.text { samples.append(clock.now - t0) } else { other["WRONG_TEXT", default: 0] += 1 }
                         } catch let error as RPCError where error.code == .deadlineExceeded {
                             deadlines += 1
                         } catch let error as RPCError where error.code == .resourceExhausted {
                             rejected += 1
                             try? await Task.sleep(for: bench.rejectionPause)
+                        } catch let error as RPCError {
+                            other[error.code.name, default: 0] += 1
                         } catch {
-                            other += 1
+                            other["NOT_RPC", default: 0] += 1
                         }
                     }
                     return (samples, deadlines, rejected, other)
                 }
             }
-            var all = (Samples(), 0, 0, 0)
+            var all = (Samples(), 0, 0, [String: Int]())
             for await (s, d, r, o) in group {
                 all.0.append(contentsOf: s)
                 all.1 += d
                 all.2 += r
-                all.3 += o
+                all.3.merge(o, uniquingKeysWith: +)
             }
             return all
         }
