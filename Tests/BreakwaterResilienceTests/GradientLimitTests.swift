@@ -5,7 +5,7 @@ import Testing
 
 @Suite("GradientLimit: the adaptive concurrency limit, fed with samples")
 struct GradientLimitTests {
-    static let configuration = GradientLimit.Configuration(initialLimit: 20, minLimit: 2, maxLimit: 100)
+    static let configuration = GradientLimit.Configuration(initialLimit: 20, minLimit: 2, maxLimit: 100, samplesPerUpdate: 1)
 
     @Test("steady latency with the limit in use: the limit grows by about its square root, smoothed")
     func grows() {
@@ -49,6 +49,23 @@ struct GradientLimitTests {
         #expect(limit.longRTT != nil)
     }
 
+    @Test("a window updates the limit once, with its average latency; a drop in it backs off instead")
+    func windows() {
+        var limit = GradientLimit(configuration: GradientLimit.Configuration(initialLimit: 20, samplesPerUpdate: 3))
+        limit.record(rtt: .milliseconds(10), inFlight: 20, dropped: false)
+        limit.record(rtt: .milliseconds(20), inFlight: 20, dropped: false)
+        #expect(limit.estimate == 20)
+        #expect(limit.longRTT == nil)
+        limit.record(rtt: .milliseconds(30), inFlight: 20, dropped: false)
+        #expect(abs((limit.longRTT ?? 0) - 0.02) < 1e-12)
+        #expect(limit.estimate > 20)
+        let grown = limit.estimate
+        limit.record(rtt: .milliseconds(10), inFlight: 20, dropped: false)
+        limit.record(rtt: .milliseconds(10), inFlight: 20, dropped: true)
+        limit.record(rtt: .milliseconds(10), inFlight: 20, dropped: false)
+        #expect(abs(limit.estimate - grown * 0.9) < 1e-9)
+    }
+
     @Test("a dropped call backs the limit off by backoffRatio")
     func drops() {
         var limit = GradientLimit(configuration: Self.configuration)
@@ -75,6 +92,7 @@ struct GradientLimitTests {
         #expect(path(GradientLimit.Configuration(tolerance: 0.5)) == "adaptive.tolerance")
         #expect(path(GradientLimit.Configuration(smoothing: 0)) == "adaptive.smoothing")
         #expect(path(GradientLimit.Configuration(backoffRatio: 1)) == "adaptive.backoffRatio")
+        #expect(path(GradientLimit.Configuration(samplesPerUpdate: 0)) == "adaptive.samplesPerUpdate")
         #expect(throws: ConfigurationError(path: "fixed", value: "0", reason: "is not >= 1")) {
             try ConcurrencyLimitPolicy.fixed(0).validate()
         }

@@ -3,16 +3,17 @@ import BreakwaterCore
 /// A concurrency limit that adapts to latency, in the spirit of Netflix's Gradient2: a plain value fed
 /// with samples, with no clock of its own.
 ///
-/// It keeps two views of the round-trip time: the latest sample (`shortRTT`) and a slow exponential
-/// average (`longRTT`, the latency the backend has when it is not queueing). Each sample moves the
+/// Samples are gathered in windows of ``Configuration/samplesPerUpdate`` calls; each window updates the
+/// limit once. It keeps two views of the round-trip time: the window's average (`shortRTT`) and a slow
+/// exponential average over windows (`longRTT`, the latency the backend has when it is not queueing). Each sample moves the
 /// limit towards `limit × gradient + queue`, where `gradient = clamp(tolerance × longRTT / shortRTT,
 /// 0.5, 1)`: while latency stays near its long-run value the limit grows by `queue` (√limit), once
 /// latency climbs (requests queue at the backend) it shrinks, at most halving. The move is smoothed.
 ///
-/// - A sample taken while fewer than half the limit were in flight does not grow the limit: the caller,
-///   not the backend, was the bottleneck.
-/// - A dropped call (a timeout, RESOURCE_EXHAUSTED, UNAVAILABLE: the backend is overloaded) multiplies
-///   the limit by ``Configuration/backoffRatio``.
+/// - A window whose calls never had half the limit in flight does not grow the limit: the caller, not
+///   the backend, was the bottleneck.
+/// - A window with a dropped call (a timeout, RESOURCE_EXHAUSTED, UNAVAILABLE: the backend is
+///   overloaded) multiplies the limit by ``Configuration/backoffRatio`` instead.
 /// - When `longRTT` is more than twice `shortRTT` (latency recovered after a slow period), `longRTT`
 ///   decays faster, so the limit does not stay low.
 public struct GradientLimit: Sendable, Hashable {
@@ -25,8 +26,11 @@ public struct GradientLimit: Sendable, Hashable {
         public var maxLimit: Int
         /// How much latency above the long-run average is tolerated before the limit shrinks (≥ 1).
         public var tolerance: Double
-        /// The weight of one sample in the long-run average: 1 / window.
+        /// The weight of one window in the long-run average: 1 / longWindow.
         public var longWindow: Int
+        /// Calls per window: the limit moves once per window. Updating on every call would add
+        /// `√limit × smoothing` per call, which at a thousand calls a second outruns any latency signal.
+        public var samplesPerUpdate: Int
         /// How far each sample moves the limit towards its target, in (0, 1].
         public var smoothing: Double
         /// The factor a dropped call applies to the limit, in (0, 1).
@@ -35,7 +39,7 @@ public struct GradientLimit: Sendable, Hashable {
         /// Creates a configuration; the defaults follow Gradient2's.
         public init(
             initialLimit: Int = 20, minLimit: Int = 1, maxLimit: Int = 200, tolerance: Double = 1.5,
-            longWindow: Int = 600, smoothing: Double = 0.2, backoffRatio: Double = 0.9
+            longWindow: Int = 600, smoothing: Double = 0.2, backoffRatio: Double = 0.9, samplesPerUpdate: Int = 50
         ) {
             self.initialLimit = initialLimit
             self.minLimit = minLimit
@@ -44,6 +48,7 @@ public struct GradientLimit: Sendable, Hashable {
             self.longWindow = longWindow
             self.smoothing = smoothing
             self.backoffRatio = backoffRatio
+            self.samplesPerUpdate = samplesPerUpdate
         }
 
         /// Checks the configuration; the error's path is the field's name.
@@ -57,6 +62,9 @@ public struct GradientLimit: Sendable, Hashable {
             }
             if !(tolerance >= 1) || !tolerance.isFinite {
                 throw ConfigurationError(path: "tolerance", value: "\(tolerance)", reason: "is not >= 1")
+            }
+            if samplesPerUpdate < 1 {
+                throw ConfigurationError(path: "samplesPerUpdate", value: "\(samplesPerUpdate)", reason: "is not >= 1")
             }
             if longWindow < 1 { throw ConfigurationError(path: "longWindow", value: "\(longWindow)", reason: "is not >= 1") }
             if !(smoothing > 0 && smoothing <= 1) {
@@ -72,8 +80,17 @@ public struct GradientLimit: Sendable, Hashable {
     public let configuration: Configuration
     /// The limit, unrounded.
     public private(set) var estimate: Double
-    /// The long-run average round-trip time, in seconds; `nil` before the first sample.
+    /// The long-run average round-trip time, in seconds; `nil` before the first window.
     public private(set) var longRTT: Double?
+    /// The window being gathered.
+    private var window = Window()
+
+    private struct Window: Sendable, Hashable {
+        var count = 0
+        var rttSum = 0.0
+        var maxInFlight = 0
+        var dropped = false
+    }
 
     /// The limit: calls allowed in flight at once.
     public var limit: Int { Int(estimate.rounded(.down)) }
@@ -84,24 +101,31 @@ public struct GradientLimit: Sendable, Hashable {
         self.estimate = Double(configuration.initialLimit)
     }
 
-    /// Feeds one call's outcome.
+    /// Feeds one call's outcome; every ``Configuration/samplesPerUpdate`` calls, the limit moves.
     /// - Parameters:
     ///   - rtt: The call's latency (time to its response headers or its failure).
     ///   - inFlight: Calls in flight when it started, itself included.
     ///   - dropped: Whether it ended as a sign of overload (timeout, RESOURCE_EXHAUSTED, UNAVAILABLE).
     public mutating func record(rtt: Duration, inFlight: Int, dropped: Bool) {
         let c = configuration
-        if dropped {
+        window.count += 1
+        window.maxInFlight = max(window.maxInFlight, inFlight)
+        window.dropped = window.dropped || dropped
+        if !dropped { window.rttSum += rtt.secondsValue }
+        guard window.count >= c.samplesPerUpdate else { return }
+        let done = window
+        window = Window()
+        if done.dropped {
             estimate = clamp(estimate * c.backoffRatio)
             return
         }
-        let short = max(rtt.secondsValue, 1e-9)
+        let short = max(done.rttSum / Double(done.count), 1e-9)
         var long = longRTT.map { $0 + (short - $0) / Double(c.longWindow) } ?? short
         // Latency recovered well below the long-run view: let the long-run view catch up faster.
         if long / short > 2 { long *= 0.95 }
         longRTT = long
         // The caller did not use the limit: the backend was not what held calls back.
-        if Double(inFlight) < estimate / 2 { return }
+        if Double(done.maxInFlight) < estimate / 2 { return }
         let gradient = min(1, max(0.5, c.tolerance * long / short))
         let target = estimate * gradient + estimate.squareRoot()
         estimate = clamp(estimate * (1 - c.smoothing) + target * c.smoothing)

@@ -34,7 +34,7 @@ struct ConcurrencyLimitInterceptorTests {
 
     @Test("an adaptive limit grows with answered calls and backs off on overload statuses")
     func adaptive() async throws {
-        let configuration = GradientLimit.Configuration(initialLimit: 1, minLimit: 1, maxLimit: 50)
+        let configuration = GradientLimit.Configuration(initialLimit: 1, minLimit: 1, maxLimit: 50, samplesPerUpdate: 1)
         let limit = try ConcurrencyLimitInterceptor(policy: .adaptive(configuration), clock: SteppingClock())
         let service = HedgeService(
             Array(repeating: .answer("fast"), count: 20) + Array(repeating: .fail(.unavailable), count: 20))
