@@ -167,10 +167,10 @@ public struct ResilienceConfiguration: Sendable {
         CircuitBreakerInterceptor(policies: policies, target: target, registry: registry, fallback: fallback)
     }
 
-    /// The standard chain: Timeout, then Retry, then CircuitBreaker per attempt, as one
-    /// ``ResilienceInterceptor`` that applies to every method and resolves each method's policies (and
-    /// breaker) once. A method without a timeout, retry or breaker policy skips that stage (apart from
-    /// the transparent retry).
+    /// The standard chain: Timeout, then Retry (or Hedging, for a method with a hedging policy), then
+    /// CircuitBreaker per attempt, as one ``ResilienceInterceptor`` that applies to every method and
+    /// resolves each method's policies (and breaker) once. A method without a timeout, retry or breaker
+    /// policy skips that stage (apart from the transparent retry, which hedged methods do without).
     public var interceptors: [ConditionalInterceptor<any ClientInterceptor>] {
         [.apply(resilienceInterceptor, to: .all)]
     }
