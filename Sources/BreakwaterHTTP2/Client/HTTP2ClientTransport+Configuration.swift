@@ -82,7 +82,8 @@ extension HTTP2ClientTransport {
         /// cancelled and nothing at all was read from its connection since the call started, the
         /// connection may be silently dead (a "zombie"), so it is sent a PING; when nothing arrives within
         /// this bound, it is closed (its calls fail with UNAVAILABLE) and the next call connects anew.
-        /// `nil` sends no such PING.
+        /// `nil` sends no such PING. A connection whose server answered such a PING and has sent nothing
+        /// since is not PINGed again for 5 minutes (gRPC servers' minimum PING interval).
         ///
         /// The same bound serves two neighbours of that rule: a call that is a probe
         /// (``BreakwaterCore/CallOptions/isProbe``) goes out on a ready connection only after that
