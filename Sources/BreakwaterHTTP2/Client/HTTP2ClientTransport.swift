@@ -134,7 +134,7 @@ public final class HTTP2ClientTransport: ClientTransport {
             return [
                 EndpointSnapshot(
                     endpoint: Endpoint(host: host, port: port), connectivity: manager.connectivityState, ejectedUntil: nil,
-                    recentEjections: 0, outstandingCalls: 0, totalCalls: 0, recentFailureRate: nil)
+                    recentEjections: 0, outstandingCalls: 0, totalCalls: 0, recentFailureRate: nil, serving: nil)
             ]
         case .balanced(let balancer):
             return await withCheckedContinuation { continuation in

@@ -53,7 +53,7 @@ import Foundation
 ///
 /// Every field of gRPC's service config is either used or reported. By default
 /// (``UnknownFields/reject``) a field Breakwater does not use is an error: a misspelt `"timout"`, or a
-/// gRPC field it does not implement yet (`hedgingPolicy`, `healthCheckConfig`). ``UnknownFields/warn``
+/// gRPC field it does not implement yet (`hedgingPolicy`). ``UnknownFields/warn``
 /// loads the rest and lists those fields in ``warnings``,
 /// for a config shared with other gRPC clients.
 ///
