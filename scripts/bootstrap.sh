@@ -14,6 +14,8 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)          # the TLS tes
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)  # the grpcio interop peers
 [ -f /usr/share/grpc-proto/grpc/testing/test.proto ] || need_apt+=(grpc-proto)  # gRPC's interop protos, for the grpcio peers
 command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)  # the build plugin's check (Examples/kv)
+[ -x /usr/sbin/nginx ] || need_apt+=(nginx)        # the proxy tests: replicas behind nginx's grpc_pass
+[ -x /usr/sbin/haproxy ] || need_apt+=(haproxy)    # and behind haproxy in HTTP/2 mode
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing ${need_apt[*]} (apt)"
   sudo_cmd=""
