@@ -49,6 +49,11 @@ struct EchoClientCommand: AsyncParsableCommand {
     var lb: Balancing?
 
     @Option(
+        name: .customLong("health-check"),
+        help: ArgumentHelp("With --target: each endpoint takes calls only while its grpc.health.v1 says SERVING for this service ('' for the whole server); not with pick_first.", valueName: "service"))
+    var healthCheck: String?
+
+    @Option(
         name: .customLong("eject-after"),
         help: "Eject an endpoint for a while after N failures in a row (outlier detection; needs --target).")
     var ejectAfter: Int?
@@ -149,7 +154,9 @@ struct EchoClientCommand: AsyncParsableCommand {
             guard keepaliveTimeoutMs > 0 else { throw ValidationError("--keepalive-timeout-ms must be > 0, got \(keepaliveTimeoutMs)") }
         }
         if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together") }
-        if target == nil, lb != nil || ejectAfter != nil { throw ValidationError("--lb and --eject-after need --target") }
+        if target == nil, lb != nil || ejectAfter != nil || healthCheck != nil {
+            throw ValidationError("--lb, --eject-after and --health-check need --target")
+        }
         if let ejectAfter, ejectAfter <= 0 { throw ValidationError("--eject-after must be > 0, got \(ejectAfter)") }
         if let ejectionMs, ejectionMs <= 0 { throw ValidationError("--ejection-ms must be > 0, got \(ejectionMs)") }
         if ejectionMs != nil, ejectAfter == nil { throw ValidationError("--ejection-ms needs --eject-after") }
@@ -186,6 +193,7 @@ struct EchoClientCommand: AsyncParsableCommand {
             case .least_request?: balancing.policy = .leastRequest()
             case nil: break
             }
+            if let healthCheck { balancing.healthCheckServiceName = healthCheck }
             if let ejectAfter {
                 balancing.outlierDetection = OutlierDetectionPolicy(
                     interval: .seconds(1), baseEjectionTime: .milliseconds(ejectionMs ?? 30_000), maxEjectionPercent: 50,
