@@ -32,6 +32,11 @@ public struct ResilienceConfiguration: Sendable {
     public let retryThrottle: RetryThrottle?
     /// Answers calls a breaker rejects; `nil`: they fail with the rejection.
     public let fallback: CircuitBreakerInterceptor.Fallback?
+    /// Every retry of the chain, transparent or not (method, attempt, reason, backoff); shared by copies.
+    public let retryEvents = RetryEvents()
+    /// Where the chain logs each retry at debug level, with its method, attempt, reason and backoff.
+    /// Set it before taking ``interceptors``.
+    public var retryLogger = Logger(label: "breakwater.retry")
     private let clock: any Clock<Duration>
     private let random: @Sendable () -> Double
 
@@ -154,7 +159,9 @@ public struct ResilienceConfiguration: Sendable {
 
     /// The retry interceptor of the chain, with the target's throttle.
     public var retryInterceptor: RetryInterceptor {
-        RetryInterceptor(policies: policies, throttle: retryThrottle, clock: clock, random: random)
+        RetryInterceptor(
+            policies: policies, throttle: retryThrottle, clock: clock, random: random, logger: retryLogger,
+            events: retryEvents)
     }
 
     /// The circuit breaker interceptor of the chain, with ``registry``.

@@ -5,8 +5,10 @@ final class RequestSender: Sendable {
     private let task: TSanMutex<Task<Void, Never>?> = TSanMutex(nil)
     private let error: TSanMutex<(any Error)?> = TSanMutex(nil)
 
-    /// Starts forwarding `messages` to `stream`.
-    static func start(messages: RequestMessages, stream: any ClientTransportStream) -> RequestSender {
+    /// Starts forwarding `messages` to `stream`, telling `observed`'s observers each message's size.
+    static func start(
+        messages: RequestMessages, stream: any ClientTransportStream, observed: ClientContext? = nil
+    ) -> RequestSender {
         let sender = RequestSender()
         // The iterator is made here, not in the task, so attempts register with the replay buffer in
         // the order they started.
@@ -27,6 +29,7 @@ final class RequestSender: Sendable {
                     stream.finishSending()
                     return
                 }
+                observed?.report(.messageSent(bytes: message.count))
                 do {
                     try await stream.send(message, endStream: false)
                 } catch {
