@@ -110,13 +110,13 @@ public struct CircuitBreakerInterceptor: ClientInterceptor {
         do {
             permit = try breaker.acquire()
         } catch {
-            context.report(.rejected(by: "circuit-breaker \(breaker.key)", reason: error.message))
+            context.report(.rejected(by: "circuit-breaker", reason: error.message))
             if let fallback, let response = try await fallback(error, context) {
                 return response
             }
             throw breaker.rejectionError(error)
         }
-        context.report(.admitted(by: "circuit-breaker \(breaker.key)", detail: permit.isProbe ? "probe" : "admitted"))
+        context.report(.admitted(by: "circuit-breaker", detail: permit.isProbe ? "\(breaker.key): probe" : "\(breaker.key)"))
         let expiredAtStart = context.deadline.map { $0 <= .now } ?? false
         let response: ClientResponse
         do {

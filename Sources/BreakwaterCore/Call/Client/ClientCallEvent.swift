@@ -14,10 +14,11 @@ public enum ClientCallEvent: Sendable {
     case messageReceived(bytes: Int)
     /// Another attempt is scheduled, for the retry's reason.
     case retry(ClientRetry)
-    /// An interceptor let the attempt through (`by` names it and its decision, e.g. a breaker and its
-    /// state).
+    /// An interceptor let the attempt through: `by` names the kind of interceptor (a short, fixed name
+    /// such as `circuit-breaker`, fit for a metric dimension), `detail` what decided (e.g. the breaker's
+    /// key, and whether the attempt is a probe).
     case admitted(by: String, detail: String)
-    /// An interceptor ended the attempt without calling the transport (`by` names it, e.g. a circuit
-    /// breaker; `reason` says why).
+    /// An interceptor ended the attempt without calling the transport: `by` names the kind of
+    /// interceptor as in ``admitted(by:detail:)``, `reason` says why (e.g. which breaker, when it probes).
     case rejected(by: String, reason: String)
 }
