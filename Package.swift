@@ -273,7 +273,10 @@ let package = Package(
         ),
         .testTarget(
             name: "BreakwaterHTTP2Tests",
-            dependencies: ["BreakwaterCore", "BreakwaterWire", "BreakwaterHTTP2", "BreakwaterTestSupport", "CNghttp2"],
+            dependencies: [
+                "BreakwaterCore", "BreakwaterWire", "BreakwaterHTTP2", "BreakwaterTestSupport", "CNghttp2",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

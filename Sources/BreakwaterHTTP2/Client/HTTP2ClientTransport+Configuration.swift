@@ -1,3 +1,5 @@
+import Logging
+
 extension HTTP2ClientTransport {
     /// How an `HTTP2ClientTransport` connects and what it allows.
     public struct Configuration: Sendable {
@@ -84,6 +86,11 @@ extension HTTP2ClientTransport {
         /// this bound, it is closed (its calls fail with UNAVAILABLE) and the next call connects anew.
         /// `nil` sends no such PING.
         public var silentConnectionPingTimeout: Duration?
+        /// Where connection life is logged, with the target (and peer) on every line: connectivity
+        /// changes (CONNECTING, READY and TRANSIENT_FAILURE at info with the error, IDLE and SHUTDOWN at
+        /// debug), GOAWAY received and connections closed (with the reason) at debug. By default
+        /// nothing is logged.
+        public var logger: Logger = TransportLogger.silent.logger
 
         /// Creates a configuration.
         public init(

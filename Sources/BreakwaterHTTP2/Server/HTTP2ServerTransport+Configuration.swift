@@ -1,3 +1,5 @@
+import Logging
+
 extension HTTP2ServerTransport {
     /// Limits and windows of an `HTTP2ServerTransport`.
     ///
@@ -88,6 +90,14 @@ extension HTTP2ServerTransport {
         public var keepalive: Keepalive?
         /// Which client PINGs are tolerated.
         public var pingPolicy: PingPolicy
+        /// Where connection life is logged, with the peer on every line: a connection opened and
+        /// closed (with the reason) at debug, GOAWAY sent and received at debug, a connection refused
+        /// at info. By default nothing is logged. Not part of the configuration's equality.
+        public var logger: Logger {
+            get { transportLogger.logger }
+            set { transportLogger.logger = newValue }
+        }
+        private var transportLogger = TransportLogger.silent
 
         /// Creates a configuration.
         public init(

@@ -128,6 +128,12 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
                 session.startKeepalive(manager.keepalive?.policy, hasStreams: !streams.isEmpty)
             }
         case UInt32(NGHTTP2_GOAWAY.rawValue):
+            configuration.logger.debug(
+                "GOAWAY received",
+                metadata: [
+                    "peer": "\(remoteAddress)", "error_code": "\(frame.pointee.goaway.error_code)",
+                    "last_stream_id": "\(frame.pointee.goaway.last_stream_id)",
+                ])
             if Self.isTooManyPings(frame.pointee.goaway) { manager.serverSaidTooManyPings() }
             if !goingAway {
                 goingAway = true
@@ -195,6 +201,8 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
         for stream in open.values {
             stream.lost(Status(code: .unavailable, message: "\(reason ?? "connection closed"): \(remoteAddress)"))
         }
+        configuration.logger.debug(
+            "connection closed", metadata: ["peer": "\(remoteAddress)", "reason": "\(reason ?? "graceful")"])
         manager.connectionClosed(self, reason: reason)
     }
 }
