@@ -14,7 +14,7 @@ import CoreMetrics
 /// )
 /// ```
 ///
-/// It learns attempts, retries and message sizes as a ``ClientCallObserver`` of each call: without this
+/// It learns attempts, retries and message sizes as a `ClientCallObserver` of each call: without this
 /// interceptor no event is built. Metric handles are made once per method (and status code), so a call
 /// costs a few atomic updates and no factory look-up.
 public struct ClientMetricsInterceptor: ClientInterceptor {

@@ -28,7 +28,7 @@ import Logging
 /// breaker sample.
 ///
 /// Every retry, transparent or not, is a debug line on ``logger`` (with the method, attempt, reason,
-/// status and backoff), a ``ClientRetry`` on ``events`` and a ``ClientCallEvent/retry(_:)`` for the
+/// status and backoff), a `ClientRetry` on ``events`` and a `ClientCallEvent.retry` for the
 /// call's observers (the metrics and tracing interceptors of BreakwaterObservability count them).
 public struct RetryInterceptor: ClientInterceptor {
     /// The metadata key that tells the server how many attempts came before this one.

@@ -1,6 +1,6 @@
 @_spi(Locking) import BreakwaterCore
 
-/// Where a retry interceptor publishes every retry it makes, transparent or not, as a ``ClientRetry``
+/// Where a retry interceptor publishes every retry it makes, transparent or not, as a `ClientRetry`
 /// with its method, attempt number, reason and backoff.
 ///
 /// Share one instance between the interceptors whose retries should flow into one stream

@@ -92,6 +92,11 @@ public struct ResilienceConfiguration: Sendable {
 
     /// Reads a configuration from service-config JSON (see ``ServiceConfig``).
     /// - Parameters:
+    ///   - json: The service config, UTF-8 JSON.
+    ///   - target: The target, part of every breaker's key.
+    ///   - clock: The monotonic clock of the breakers (when this creates the registry) and of backoffs.
+    ///   - registry: The breakers; by default a new registry on `clock`. Pass one to share breakers.
+    ///   - fallback: Answers calls a breaker rejects; return `nil` to fail with the rejection.
     ///   - unknownFields: Whether fields Breakwater does not use are errors (the default) or are left
     ///     out with a warning each, logged on `logger`.
     ///   - logger: Where a lenient load logs the fields it left out.
