@@ -134,6 +134,8 @@ let package = Package(
                 "BreakwaterCore",
                 "BreakwaterProtobuf",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                // PrintingTracer, for the examples' --print-spans.
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             path: "Examples/echo/EchoService",
             swiftSettings: strict
@@ -142,6 +144,7 @@ let package = Package(
             name: "EchoServer",
             dependencies: [
                 "EchoService",
+                "BreakwaterObservability",
                 "BreakwaterCore",
                 "BreakwaterHTTP2",
                 "BreakwaterHealth",
@@ -155,6 +158,7 @@ let package = Package(
             name: "EchoClient",
             dependencies: [
                 "EchoService",
+                "BreakwaterObservability",
                 "BreakwaterCore",
                 "BreakwaterHTTP2",
                 "BreakwaterResilience",
