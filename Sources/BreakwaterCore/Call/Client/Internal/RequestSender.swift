@@ -7,7 +7,7 @@ final class RequestSender: Sendable {
 
     /// Starts forwarding `messages` to `stream`, telling `observed`'s observers each message's size.
     static func start(
-        messages: RequestMessages, stream: any ClientTransportStream, observed: ClientContext? = nil
+        messages: RequestMessages, stream: any ClientTransportStream, observed: CallObservation? = nil
     ) -> RequestSender {
         let sender = RequestSender()
         // The iterator is made here, not in the task, so attempts register with the replay buffer in

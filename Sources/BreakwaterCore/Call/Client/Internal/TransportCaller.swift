@@ -20,7 +20,7 @@ struct TransportCaller: Sendable {
             maxReceiveMessageBytes: context.options.maxReceiveMessageBytes ?? Self.defaultMaxReceiveMessageBytes
         )
         // Observers (metrics, tracing) see the attempt and its message sizes; `nil` when there are none.
-        let observed: ClientContext? = context.callObservers.isEmpty ? nil : context
+        let observed = CallObservation(context)
         observed?.report(.attemptStarted)
         let stream = await transport.makeStream(head: head)
 

@@ -41,10 +41,10 @@ final class TransportResponseStream: Sendable {
     let stream: any ClientTransportStream
     private let sender: RequestSender?
     private let state: TSanMutex<State>
-    /// The attempt's context when it has call observers (told each message's size); `nil` otherwise.
-    private let observed: ClientContext?
+    /// The attempt's observers, told each message's size; `nil` when it has none.
+    private let observed: CallObservation?
 
-    init(stream: any ClientTransportStream, sender: RequestSender?, pending: ClientStreamEvent?, observed: ClientContext? = nil) {
+    init(stream: any ClientTransportStream, sender: RequestSender?, pending: ClientStreamEvent?, observed: CallObservation? = nil) {
         self.stream = stream
         self.sender = sender
         self.observed = observed
