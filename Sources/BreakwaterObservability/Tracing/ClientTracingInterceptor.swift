@@ -21,13 +21,13 @@ import Tracing
 /// )
 /// ```
 public struct ClientTracingInterceptor: ClientInterceptor {
-    private let tracer: (any Tracer)?
+    private let tracer: any Tracer
 
     /// Creates an interceptor.
-    /// - Parameter tracer: The tracer; by default the one `InstrumentationSystem.bootstrap` installed,
-    ///   read at each call.
+    /// - Parameter tracer: The tracer; by default the one `InstrumentationSystem.bootstrap` installed
+    ///   (so bootstrap before making the interceptor).
     public init(tracer: (any Tracer)? = nil) {
-        self.tracer = tracer
+        self.tracer = tracer ?? InstrumentationSystem.tracer
     }
 
     /// Traces one call.
@@ -36,16 +36,19 @@ public struct ClientTracingInterceptor: ClientInterceptor {
         context: ClientContext,
         next: @concurrent @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
     ) async throws -> ClientResponse {
-        let tracer = self.tracer ?? InstrumentationSystem.tracer
+        let tracer = self.tracer
         let parent = ServiceContext.current ?? .topLevel
         let method = context.descriptor
         let span = tracer.startAnySpan("\(method.service)/\(method.method)", context: parent, ofKind: .client)
-        span.attributes["rpc.system"] = "grpc"
-        span.attributes["rpc.service"] = method.service
-        span.attributes["rpc.method"] = method.method
-
         var traced = request
         tracer.inject(span.context, into: &traced.metadata, using: MetadataInjector())
+        guard span.isRecording else {
+            // Sampled out (or a no-op tracer): the context still goes to the server and to the calls
+            // made inside, but nothing is recorded, so no observer is needed and the span ends now.
+            span.end()
+            return try await ServiceContext.withValue(span.context) { [traced] in try await next(traced, context) }
+        }
+        CallSpanStatus.describe(span, method)
         let call = ClientCallSpan(span: span)
         var observed = context
         observed.callObservers.append(call)

@@ -15,13 +15,13 @@ import Tracing
 /// let server = GRPCServer(transport: transport, services: [echo], interceptors: [ServerTracingInterceptor()])
 /// ```
 public struct ServerTracingInterceptor: ServerInterceptor {
-    private let tracer: (any Tracer)?
+    private let tracer: any Tracer
 
     /// Creates an interceptor.
-    /// - Parameter tracer: The tracer; by default the one `InstrumentationSystem.bootstrap` installed,
-    ///   read at each call.
+    /// - Parameter tracer: The tracer; by default the one `InstrumentationSystem.bootstrap` installed
+    ///   (so bootstrap before making the interceptor).
     public init(tracer: (any Tracer)? = nil) {
-        self.tracer = tracer
+        self.tracer = tracer ?? InstrumentationSystem.tracer
     }
 
     /// Traces one call.
@@ -30,15 +30,15 @@ public struct ServerTracingInterceptor: ServerInterceptor {
         context: ServerContext,
         next: @concurrent @Sendable (ServerRequest, ServerContext) async throws -> Void
     ) async throws {
-        let tracer = self.tracer ?? InstrumentationSystem.tracer
+        let tracer = self.tracer
         var parent = ServiceContext.current ?? .topLevel
         tracer.extract(request.metadata, into: &parent, using: MetadataExtractor())
         let method = context.descriptor
         let span = tracer.startAnySpan("\(method.service)/\(method.method)", context: parent, ofKind: .server)
-        span.attributes["rpc.system"] = "grpc"
-        span.attributes["rpc.service"] = method.service
-        span.attributes["rpc.method"] = method.method
-        span.attributes["network.peer.address"] = context.peer
+        if span.isRecording {
+            CallSpanStatus.describe(span, method)
+            span.attributes["network.peer.address"] = context.peer
+        }
         do {
             try await ServiceContext.withValue(span.context) {
                 try await next(request, context)

@@ -6,8 +6,21 @@ import Tracing
 /// server span only for the codes that mean the server failed (UNKNOWN, DEADLINE_EXCEEDED,
 /// UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS).
 enum CallSpanStatus {
-    /// Puts the status on `span` and ends it.
+    /// Puts the method's attributes on a recording span, in one update.
+    static func describe(_ span: any Span, _ method: MethodDescriptor) {
+        span.updateAttributes { attributes in
+            attributes["rpc.system"] = "grpc"
+            attributes["rpc.service"] = method.service
+            attributes["rpc.method"] = method.method
+        }
+    }
+
+    /// Puts the status on `span` and ends it; a span that does not record is only ended.
     static func end(_ span: any Span, code: Status.Code, message: String?, server: Bool) {
+        guard span.isRecording else {
+            span.end()
+            return
+        }
         span.attributes["rpc.grpc.status_code"] = code.rawValue
         if isError(code, server: server) {
             span.setStatus(SpanStatus(code: .error, message: message ?? "\(code)"))

@@ -14,6 +14,7 @@ final class ClientCallSpan: ClientCallObserver, ClientResponseObserver {
     }
 
     func observe(_ event: ClientCallEvent, context: ClientContext) {
+        guard span.isRecording else { return }
         switch event {
         case .attemptStarted:
             let number = attempts.wrappingAdd(1, ordering: .relaxed).newValue
