@@ -92,6 +92,7 @@ let package = Package(
                 "COpenSSL",
                 "CBreakwaterPOSIX",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),
@@ -280,6 +281,7 @@ let package = Package(
             dependencies: [
                 "BreakwaterCore", "BreakwaterWire", "BreakwaterHTTP2", "BreakwaterTestSupport", "CNghttp2",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 
 extension HTTP2ClientTransport {
@@ -90,7 +91,11 @@ extension HTTP2ClientTransport {
         /// changes (CONNECTING, READY and TRANSIENT_FAILURE at info with the error, IDLE and SHUTDOWN at
         /// debug), GOAWAY received and connections closed (with the reason) at debug. By default
         /// nothing is logged.
-        public var logger: Logger = TransportLogger.silent.logger
+        public var logger: Logger = TransportLogger.silent
+        /// Where connectivity is counted (`breakwater.client.connectivity.transitions`, a counter by
+        /// `target`, `from` and `to`; `breakwater.client.connections.ready`, a meter of READY connections
+        /// by `target`); `nil`, the default: nowhere.
+        public var metricsFactory: (any MetricsFactory)?
 
         /// Creates a configuration.
         public init(

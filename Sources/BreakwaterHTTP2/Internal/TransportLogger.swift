@@ -1,14 +1,16 @@
+import CoreMetrics
 import Logging
 
-/// The logger a transport configuration carries: no output unless one is given, and no part of the
-/// configuration's equality (two configurations that differ only in where they log are the same
-/// configuration).
-struct TransportLogger: Hashable, Sendable {
-    var logger: Logger
+/// A value a transport configuration carries that is no part of its equality: two configurations that
+/// differ only in where they log or report metrics are the same configuration.
+struct Uncompared<Value: Sendable>: Hashable, Sendable {
+    var value: Value
 
-    /// A logger that drops everything: the transports say nothing until given a logger.
-    static let silent = TransportLogger(logger: Logger(label: "breakwater.http2", factory: { _ in SwiftLogNoOpLogHandler() }))
-
-    static func == (lhs: TransportLogger, rhs: TransportLogger) -> Bool { true }
+    static func == (lhs: Uncompared, rhs: Uncompared) -> Bool { true }
     func hash(into hasher: inout Hasher) {}
+}
+
+/// The transports' default logger: it drops everything, so they say nothing until given a logger.
+enum TransportLogger {
+    static let silent = Logger(label: "breakwater.http2", factory: { _ in SwiftLogNoOpLogHandler() })
 }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 
 extension HTTP2ServerTransport {
@@ -94,10 +95,18 @@ extension HTTP2ServerTransport {
         /// closed (with the reason) at debug, GOAWAY sent and received at debug, a connection refused
         /// at info. By default nothing is logged. Not part of the configuration's equality.
         public var logger: Logger {
-            get { transportLogger.logger }
-            set { transportLogger.logger = newValue }
+            get { uncomparedLogger.value }
+            set { uncomparedLogger.value = newValue }
         }
-        private var transportLogger = TransportLogger.silent
+        private var uncomparedLogger = Uncompared(value: TransportLogger.silent)
+        /// Where connection counts go (`breakwater.server.connections`, a meter of open connections;
+        /// `breakwater.server.connections.accepted` and `breakwater.server.connections.refused`, counters,
+        /// the latter by `reason`); `nil`, the default: none. Not part of the configuration's equality.
+        public var metricsFactory: (any MetricsFactory)? {
+            get { uncomparedMetrics.value }
+            set { uncomparedMetrics.value = newValue }
+        }
+        private var uncomparedMetrics = Uncompared<(any MetricsFactory)?>(value: nil)
 
         /// Creates a configuration.
         public init(

@@ -2,6 +2,7 @@ import BreakwaterCore
 import BreakwaterHTTP2
 import BreakwaterTestSupport
 import Logging
+import MetricsTestKit
 import Testing
 
 @Suite("Connection life is logged on the transports' loggers", .timeLimit(.minutes(TestTime.minutes(1))))
@@ -39,9 +40,36 @@ struct ConnectionLoggingTests {
         #expect(changes.last?.metadata["to"] == "SHUTDOWN")
     }
 
+    @Test("with a metrics factory: connectivity transitions and READY connections by target, server connections open and accepted")
+    func connectionMetrics() async throws {
+        let metrics = TestMetrics()
+        var serverConfiguration = HTTP2ServerTransport.Configuration()
+        serverConfiguration.metricsFactory = metrics
+        var clientConfiguration = HTTP2ClientTransport.Configuration()
+        clientConfiguration.metricsFactory = metrics
+        let server = try await TestServer.start(configuration: serverConfiguration)
+        let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port, configuration: clientConfiguration)
+        let result = await TestCalls.call(client, "Echo", [Array("hello".utf8)])
+        #expect(result.status.code == .ok)
+        let target = "127.0.0.1:\(server.port)"
+        #expect(try metrics.expectMeter("breakwater.server.connections").values.last == 1)
+        #expect(try metrics.expectCounter("breakwater.server.connections.accepted").totalValue == 1)
+        #expect(try metrics.expectMeter("breakwater.client.connections.ready", [("target", target)]).values.last == 1)
+        #expect(
+            try metrics.expectCounter(
+                "breakwater.client.connectivity.transitions", [("target", target), ("from", "CONNECTING"), ("to", "READY")]
+            ).totalValue == 1)
+        await client.close()
+        await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
+        #expect(try metrics.expectMeter("breakwater.client.connections.ready", [("target", target)]).values.last == 0)
+        #expect(await eventually { (try? metrics.expectMeter("breakwater.server.connections").values.last) == 0 })
+    }
+
     @Test("by default the transports log nothing")
     func silentByDefault() {
         #expect(HTTP2ClientTransport.Configuration().logger.handler is SwiftLogNoOpLogHandler)
         #expect(HTTP2ServerTransport.Configuration().logger.handler is SwiftLogNoOpLogHandler)
+        #expect(HTTP2ClientTransport.Configuration().metricsFactory == nil)
+        #expect(HTTP2ServerTransport.Configuration().metricsFactory == nil)
     }
 }

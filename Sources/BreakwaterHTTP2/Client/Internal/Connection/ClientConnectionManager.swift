@@ -267,7 +267,7 @@ final class ClientConnectionManager: @unchecked Sendable {
         guard state != published else { return }
         let change = ConnectivityStateChange(from: published, to: state, error: error)
         published = state
-        ConnectivityLog.log(change, target: target, to: configuration.logger)
+        ConnectivityLog.report(change, target: target, configuration: configuration)
         let finished = observed.lock.withLock { o -> [AsyncStream<ConnectivityStateChange>.Continuation] in
             o.state = state
             o.subscribers.yield(change)
