@@ -92,6 +92,23 @@ struct TracingOverLoopbackTests {
         #expect(client.status == nil)
     }
 
+    @Test("a tracer whose spans do not record (the default no-op tracer): calls and their retries run as without tracing")
+    func nonRecordingTracer() async throws {
+        let metadata = ServerMetadataRecorder()
+        let provider = EchoProvider(faults: .init(failFirst: 1))
+        try await withLoopbackEcho(
+            provider: provider,
+            serverInterceptors: [metadata, ServerTracingInterceptor(tracer: NoOpTracer())],
+            interceptors: [.apply(ClientTracingInterceptor(tracer: NoOpTracer()), to: .all), .apply(Self.retry, to: .all)]
+        ) { echo, _ in
+            let answer = try await echo.get(echoRequest("quiet"))
+            #expect(answer.text == "quiet")
+        }
+        #expect(provider.callCount(.get) == 2)
+        #expect(metadata.recorded.count == 2)
+        #expect(metadata.recorded.allSatisfy { $0.firstString(forKey: "traceparent") == nil })
+    }
+
     @Test("a failed call: the client span's status is an error with the gRPC code; a breaker's rejection is an event")
     func failedCall() async throws {
         let tracer = W3CTestTracer()
