@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The echo demo: builds echo-server and echo-client, starts the server on a free port,
-# calls it in all four modes, shows a deadline and an unreachable server, then stops the server.
+# calls it in all four modes, shows a deadline and an unreachable server, then stops the server;
+# then the circuit-breaker demo and the zombie-connection demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -31,3 +32,8 @@ echo "=== the circuit breaker against a failing server (scripts/breaker-demo.sh)
 kill $server 2>/dev/null || true
 wait $server 2>/dev/null || true
 scripts/breaker-demo.sh
+
+# And a connection that dies without a word: detected and replaced.
+echo
+echo "=== a zombie connection detected and replaced (scripts/zombie-demo.sh) ==="
+BREAKWATER_SKIP_BUILD=1 scripts/zombie-demo.sh

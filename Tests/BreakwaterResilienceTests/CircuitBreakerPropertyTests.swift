@@ -1,3 +1,4 @@
+import BreakwaterCore
 import BreakwaterTestSupport
 import Testing
 

@@ -62,15 +62,11 @@ struct ServiceConfigTests {
     }
     """
 
-    @Test("a full valid config; its loadBalancingConfig is reported, not silently dropped")
+    @Test("a full valid config, its loadBalancingConfig included")
     func valid() throws {
-        #expect(throws: ConfigurationError(
-            path: "loadBalancingConfig", value: #"[{"round_robin": {}}]"#,
-            reason: "is a gRPC service-config field Breakwater does not implement yet")) {
-            try ServiceConfig(json: Self.full)
-        }
-        let config = try ServiceConfig(json: Self.full, unknownFields: .warn)
-        #expect(config.warnings.map(\.path) == ["loadBalancingConfig"])
+        let config = try ServiceConfig(json: Self.full)
+        #expect(config.warnings.isEmpty)
+        #expect(config.loadBalancing == LoadBalancingConfig(policy: .roundRobin))
         let get = try #require(config.policies.policy(for: MethodDescriptor(service: "echo.Echo", method: "Get")))
         #expect(get.timeout == .milliseconds(1500))
         let retry = try #require(get.retry)
@@ -169,12 +165,15 @@ struct ServiceConfigTests {
         (breaker(#""scope": "GLOBAL""#), #"methodConfig[0].circuitBreakerPolicy.scope: "GLOBAL" is not "METHOD" or "SERVICE""#),
         // Every level reports fields it does not use (a typo, or a gRPC field not implemented yet).
         (#"{"methodConfig": [{"name": [{}], "timout": "1s"}]}"#, #"methodConfig[0].timout: "1s" is not a method config field"#),
-        (#"{"methodConfig": [{"name": [{}], "waitForReady": true}]}"#,
-         "methodConfig[0].waitForReady: true is a gRPC service-config field Breakwater does not implement yet"),
+        (#"{"methodConfig": [{"name": [{}], "waitForReady": "yes"}]}"#, #"methodConfig[0].waitForReady: "yes" is not a boolean"#),
         (#"{"methodConfig": [{"name": [{}], "hedgingPolicy": {"maxAttempts": 2}}]}"#,
          #"methodConfig[0].hedgingPolicy: {"maxAttempts": 2} is a gRPC service-config field"#),
-        (#"{"methodConfig": [{"name": [{}], "maxRequestMessageBytes": 1024}]}"#,
-         "methodConfig[0].maxRequestMessageBytes: 1024 is a gRPC service-config field"),
+        (#"{"methodConfig": [{"name": [{}], "maxRequestMessageBytes": -1}]}"#,
+         "methodConfig[0].maxRequestMessageBytes: -1 is not an integer in 0...4294967295"),
+        (#"{"methodConfig": [{"name": [{}], "maxResponseMessageBytes": 1.5}]}"#,
+         "methodConfig[0].maxResponseMessageBytes: 1.5 is not an integer in 0...4294967295"),
+        (#"{"methodConfig": [{"name": [{}], "maxResponseMessageBytes": [1]}]}"#,
+         "methodConfig[0].maxResponseMessageBytes: [1] is not a byte count"),
         (#"{"methodConfig": [{"name": [{"service": "a.B", "methd": "Get"}]}]}"#,
          #"methodConfig[0].name[0].methd: "Get" is not a name field"#),
         (retry(#""maxAttempt": 3"#), "methodConfig[0].retryPolicy.maxAttempt: 3 is not a retryPolicy field"),
@@ -182,7 +181,8 @@ struct ServiceConfigTests {
          "retryThrottling.ratio: 1 is not a retryThrottling field"),
         (breaker(#""slidingWindow": {"type": "COUNT", "size": 3, "kind": "x"}, "failureRateThreshold": 0.5"#),
          #"methodConfig[0].circuitBreakerPolicy.slidingWindow.kind: "x" is not a slidingWindow field"#),
-        (#"{"healthCheckConfig": {"serviceName": ""}}"#, "healthCheckConfig: {\"serviceName\": \"\"} is a gRPC service-config field"),
+        (#"{"healthCheckConfig": {"serviceName": 1}}"#, "healthCheckConfig.serviceName: 1 is not a string"),
+        (#"{"healthCheckConfig": {"service": "a"}}"#, #"healthCheckConfig.service: "a" is not a healthCheckConfig field"#),
         (#"{"methodConfigs": []}"#, "methodConfigs: [] is not a service config field"),
         (#"{"": []}"#, #"(root)[""]: [] is not a service config field"#),
         (#"{"methodConfig": [{"name": [{}], "": 1}]}"#, #"methodConfig[0][""]: 1 is not a method config field"#),
@@ -217,6 +217,38 @@ struct ServiceConfigTests {
 
     static func breaker(_ fields: String) -> String {
         #"{"methodConfig": [{"name": [{"service": "a.B"}], "timeout": "1s", "circuitBreakerPolicy": {"# + fields + "}}]}"
+    }
+
+    @Test func healthCheckConfigTurnsOnHealthChecking() throws {
+        let config = try ServiceConfig(json: #"{"loadBalancingConfig": [{"round_robin": {}}], "healthCheckConfig": {"serviceName": "echo.Echo"}}"#)
+        #expect(config.loadBalancing?.policy == .roundRobin)
+        #expect(config.loadBalancing?.healthCheckServiceName == "echo.Echo")
+        let alone = try ServiceConfig(json: #"{"healthCheckConfig": {"serviceName": ""}}"#)
+        #expect(alone.loadBalancing?.healthCheckServiceName == "")
+    }
+
+    @Test func waitForReadyAndMessageLimitsAreRead() throws {
+        let config = try ServiceConfig(json: #"""
+            {"methodConfig": [
+              {"name": [{"service": "a.B", "method": "Get"}], "waitForReady": true,
+               "maxRequestMessageBytes": 1024, "maxResponseMessageBytes": "2048"},
+              {"name": [{}], "waitForReady": false}
+            ]}
+            """#)
+        let get = config.policies.policy(for: MethodDescriptor(service: "a.B", method: "Get"))
+        #expect(get?.waitForReady == true)
+        #expect(get?.maxRequestMessageBytes == 1024)
+        #expect(get?.maxResponseMessageBytes == 2048)
+        #expect(config.policies.policy(for: MethodDescriptor(service: "c.D", method: "Put"))?.waitForReady == false)
+    }
+
+    @Test func aPolicysCallOptionsGiveWayToTheCallsOwnAndTheSmallerLimitWins() {
+        let policy = MethodPolicy(waitForReady: true, maxRequestMessageBytes: 100, maxResponseMessageBytes: 200)
+        let unset = policy.applied(to: CallOptions())
+        #expect(unset.waitForReady == true && unset.maxSendMessageBytes == 100 && unset.maxReceiveMessageBytes == 200)
+        let own = policy.applied(to: CallOptions(maxReceiveMessageBytes: 50, maxSendMessageBytes: 1000, waitForReady: false))
+        #expect(own.waitForReady == false && own.maxSendMessageBytes == 100 && own.maxReceiveMessageBytes == 50)
+        #expect(throws: ConfigurationError.self) { try MethodPolicy(maxResponseMessageBytes: -1).validate() }
     }
 
     @Test("invalid configs fail naming the field and value", arguments: invalid)

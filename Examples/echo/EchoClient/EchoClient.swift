@@ -36,6 +36,30 @@ struct EchoClientCommand: AsyncParsableCommand {
     @Option(help: "The server's port.")
     var port = 50051
 
+    @Option(
+        help: ArgumentHelp(
+            "A gRPC target instead of --host/--port: dns:///host:port, ipv4:a:p,b:p, ipv6:[a]:p,[b]:p, unix:/path, unix-abstract:name.",
+            valueName: "target"))
+    var target: String?
+
+    enum Balancing: String, ExpressibleByArgument, CaseIterable {
+        case pick_first, round_robin, least_request
+    }
+
+    @Option(help: "How --target's endpoints share the calls (default: the --config file's loadBalancingConfig, else pick_first).")
+    var lb: Balancing?
+
+    @Option(
+        name: .customLong("eject-after"),
+        help: "Eject an endpoint for a while after N failures in a row (outlier detection; needs --target).")
+    var ejectAfter: Int?
+
+    @Option(name: .customLong("ejection-ms"), help: "The first ejection's length in milliseconds (default 30000; needs --eject-after).")
+    var ejectionMs: Int?
+
+    @Option(name: .customLong("concurrency"), help: "Callers making --count calls together (default 1).")
+    var concurrency = 1
+
     @Option(help: "get (unary), expand (server streaming), collect (client streaming), update (bidi).")
     var mode: Mode = .get
 
@@ -76,6 +100,11 @@ struct EchoClientCommand: AsyncParsableCommand {
         name: .customLong("keepalive-timeout-ms"),
         help: "Close a connection when nothing answers its keepalive PING within this many milliseconds (default 20000; needs --keepalive-ms).")
     var keepaliveTimeoutMs: Int?
+
+    @Flag(
+        name: .customLong("wait-for-ready"),
+        help: "Calls wait (up to their deadline) for the connection to be ready instead of failing at once while it is in TRANSIENT_FAILURE.")
+    var waitForReady = false
 
     @Flag(help: "Also log the breakers' and the connection's state changes (breakers through swift-log, to standard error).")
     var verbose = false
@@ -124,6 +153,14 @@ struct EchoClientCommand: AsyncParsableCommand {
             guard keepaliveTimeoutMs > 0 else { throw ValidationError("--keepalive-timeout-ms must be > 0, got \(keepaliveTimeoutMs)") }
         }
         if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together") }
+        if target == nil, lb != nil || ejectAfter != nil { throw ValidationError("--lb and --eject-after need --target") }
+        if let ejectAfter, ejectAfter <= 0 { throw ValidationError("--eject-after must be > 0, got \(ejectAfter)") }
+        if let ejectionMs, ejectionMs <= 0 { throw ValidationError("--ejection-ms must be > 0, got \(ejectionMs)") }
+        if ejectionMs != nil, ejectAfter == nil { throw ValidationError("--ejection-ms needs --eject-after") }
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be >= 1, got \(concurrency)") }
+        if let target {
+            do { _ = try ClientTarget(target) } catch { throw ValidationError(error.message) }
+        }
         if fallback != nil, config == nil {
             throw ValidationError("--fallback needs --config: without a circuit breaker nothing is ever rejected")
         }
@@ -136,8 +173,35 @@ struct EchoClientCommand: AsyncParsableCommand {
             configuration = configuration.keepalive(
                 time: .milliseconds(keepaliveMs), timeout: .milliseconds(keepaliveTimeoutMs ?? 20_000))
         }
-        let transport = HTTP2ClientTransport(host: host, port: port, configuration: configuration)
+        let transport: HTTP2ClientTransport
         let started = ContinuousClock.now
+        var endpointPrinting: Task<Void, Never>?
+        if let target {
+            var balancing = LoadBalancingConfig.pickFirst
+            // The --config file's loadBalancingConfig, unless --lb says otherwise.
+            if let config, let json = FileManager.default.contents(atPath: config),
+                let parsed = try? ServiceConfig(json: json).loadBalancing
+            {
+                balancing = parsed
+            }
+            switch lb {
+            case .pick_first?: balancing.policy = .pickFirst
+            case .round_robin?: balancing.policy = .roundRobin
+            case .least_request?: balancing.policy = .leastRequest()
+            case nil: break
+            }
+            if let ejectAfter {
+                balancing.outlierDetection = OutlierDetectionPolicy(
+                    interval: .seconds(1), baseEjectionTime: .milliseconds(ejectionMs ?? 30_000), maxEjectionPercent: 50,
+                    consecutiveFailures: ejectAfter)
+            }
+            transport = try HTTP2ClientTransport(target: target, loadBalancing: balancing, configuration: configuration)
+            say("target \(target): \(balancing.policy)" + (balancing.outlierDetection.map { " with ejection after \($0.consecutiveFailures ?? 0) failures in a row" } ?? ""))
+            // Every endpoint's events as they happen: added, connectivity, ejected, returned.
+            endpointPrinting = Self.printEndpointEvents(of: transport, since: started)
+        } else {
+            transport = HTTP2ClientTransport(host: host, port: port, configuration: configuration)
+        }
         // With --verbose: the connection's states as they change (a dead connection found: READY -> IDLE).
         let connectivity = verbose ? Self.printConnectivity(of: transport, since: started) : nil
         let compact = count > 1
@@ -187,9 +251,47 @@ struct EchoClientCommand: AsyncParsableCommand {
         let echo = Echo_EchoClient(wrapping: client)
         var options = CallOptions()
         if let timeoutMs { options.timeout = .milliseconds(timeoutMs) }
+        if waitForReady { options.waitForReady = true }
 
         var tally = Tally()
-        for index in 1...count {
+        if concurrency > 1 {
+            // Several callers; one line per call still, in the order they end.
+            let shared = SharedTally()
+            let (mode, text, count, intervalMs, options) = (self.mode, self.text, self.count, self.intervalMs, options)
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<concurrency {
+                    group.addTask {
+                        while true {
+                            let index = shared.state.withLock { s -> Int in
+                                defer { s.next += 1 }
+                                return s.next
+                            }
+                            guard index <= count else { return }
+                            let callStarted = ContinuousClock.now
+                            let line: String
+                            do {
+                                _ = try await Self.call(echo, mode: mode, text: text, options: options, verbose: false)
+                                shared.state.withLock { $0.tally.succeeded += 1 }
+                                line = "OK (\(Self.format(ContinuousClock.now - callStarted)))"
+                            } catch let error as RPCError {
+                                shared.state.withLock {
+                                    $0.tally.failed += 1
+                                    if error.isCircuitBreakerRejection { $0.tally.rejected += 1 }
+                                }
+                                line = "\(error.code.name): \(error.message)"
+                            } catch {
+                                shared.state.withLock { $0.tally.failed += 1 }
+                                line = "\(error)"
+                            }
+                            say("\(Self.stamp(since: started)) call \(index)/\(count) \(line)")
+                            if intervalMs > 0 { try? await Task.sleep(for: .milliseconds(intervalMs)) }
+                        }
+                    }
+                }
+            }
+            tally = shared.state.withLock { $0.tally }
+        }
+        for index in 1...count where concurrency == 1 {
             if index > 1, intervalMs > 0 { try? await Task.sleep(for: .milliseconds(intervalMs)) }
             let callStarted = ContinuousClock.now
             let sentBefore = sent.count
@@ -229,10 +331,14 @@ struct EchoClientCommand: AsyncParsableCommand {
                 say("status: \(line)")
             }
         }
+        if compact, target != nil {
+            for snapshot in await transport.endpointSnapshots() { say("endpoint \(snapshot)") }
+        }
         await client.close()
         await printer.flush()
         printing?.cancel()
         await connectivity?.value  // ends with SHUTDOWN, printed
+        await endpointPrinting?.value  // ends when the transport closed
 
         if compact {
             var summary = "\(count) calls: \(tally.succeeded) OK, \(tally.failed) failed"
@@ -249,6 +355,13 @@ struct EchoClientCommand: AsyncParsableCommand {
 
     /// Makes one call; returns the texts received. With `verbose`, prints each message sent and received.
     private func call(_ echo: Echo_EchoClient, options: CallOptions, verbose: Bool) async throws -> [String] {
+        try await Self.call(echo, mode: mode, text: text, options: options, verbose: verbose)
+    }
+
+    /// Makes one `mode` call with `text`; returns the texts received.
+    private static func call(
+        _ echo: Echo_EchoClient, mode: Mode, text: String, options: CallOptions, verbose: Bool
+    ) async throws -> [String] {
         let words = text.split(separator: " ").map(String.init)
         var received: [String] = []
         func got(_ response: Echo_EchoResponse) {
@@ -313,6 +426,14 @@ struct EchoClientCommand: AsyncParsableCommand {
         }
     }
 
+    /// Prints each endpoint event of `transport` until it closes.
+    static func printEndpointEvents(of transport: HTTP2ClientTransport, since start: ContinuousClock.Instant) -> Task<Void, Never> {
+        let events = transport.endpointEvents()
+        return Task {
+            for await event in events { say("\(stamp(since: start)) endpoint \(event)") }
+        }
+    }
+
     static func stamp(since start: ContinuousClock.Instant) -> String {
         let (seconds, attos) = (ContinuousClock.now - start).components
         return String(format: "[%7.3f s]", Double(seconds) + Double(attos) / 1e18)
@@ -334,6 +455,11 @@ private final class AttemptCounter: ClientInterceptor {
         attempts.withLock { $0 += 1 }
         return try await next(request, context)
     }
+}
+
+/// The next call's number and the counts, shared by concurrent callers.
+private final class SharedTally: Sendable {
+    let state = Mutex((next: 1, tally: Tally()))
 }
 
 /// Counts of the calls' outcomes.

@@ -22,6 +22,12 @@ struct EchoServerCommand: AsyncParsableCommand {
     @Option(help: "The port to listen on; 0 picks a free one.")
     var port = 50051
 
+    @Option(
+        help: ArgumentHelp(
+            "Listen on this Unix domain socket path instead of TCP (unix-abstract:NAME for Linux's abstract namespace).",
+            valueName: "path"))
+    var unix: String?
+
     @Option(name: .customLong("fail-first"), help: "End the first N calls of each method with UNAVAILABLE.")
     var failFirst = 0
 
@@ -110,9 +116,16 @@ struct EchoServerCommand: AsyncParsableCommand {
             if let handshakeTimeoutMs { tls.handshakeTimeout = .milliseconds(handshakeTimeoutMs) }
             transportConfiguration.tls = tls
         }
+        let transport: HTTP2ServerTransport
+        if let unix {
+            let abstract = unix.hasPrefix("unix-abstract:")
+            let path = abstract ? String(unix.dropFirst("unix-abstract:".count)) : unix
+            transport = HTTP2ServerTransport(unixPath: path, abstract: abstract, configuration: transportConfiguration)
+        } else {
+            transport = HTTP2ServerTransport(host: host, port: port, configuration: transportConfiguration)
+        }
         let server = GRPCServer(
-            transport: HTTP2ServerTransport(host: host, port: port, configuration: transportConfiguration),
-            services: [provider, health, reflection],
+            transport: transport, services: [provider, health, reflection],
             interceptors: printSpans ? [ServerTracingInterceptor(tracer: PrintingTracer())] : [])
         let boundPort: Int
         do {
@@ -128,7 +141,8 @@ struct EchoServerCommand: AsyncParsableCommand {
         if delayMs > 0 { mode.append("delay \(delayMs) ms") }
         if hang { mode.append("hang") }
         let security = tlsCert == nil ? "" : (tlsClientCA == nil ? " over TLS" : " over mutual TLS")
-        say("echo-server listening on \(host):\(boundPort)\(security)" + (mode.isEmpty ? "" : " (faults: \(mode.joined(separator: ", ")))"))
+        let address = unix.map { $0.hasPrefix("unix-abstract:") ? $0 : "unix:\($0)" } ?? "\(host):\(boundPort)"
+        say("echo-server listening on \(address)\(security)" + (mode.isEmpty ? "" : " (faults: \(mode.joined(separator: ", ")))"))
 
         let support = HTTP2Protections.librarySupport
         if !support.streamResetRateLimit || !support.maxContinuations {

@@ -6,25 +6,43 @@ public struct CallOptions: Sendable, Hashable {
     public var deadline: ContinuousClock.Instant?
     /// The largest response message accepted, in bytes. `nil`: the client's default (4 MiB).
     public var maxReceiveMessageBytes: Int?
+    /// The largest request message sent, in bytes (before compression); a larger one fails the call
+    /// with RESOURCE_EXHAUSTED before it is sent. `nil`: the client's default (no limit).
+    public var maxSendMessageBytes: Int?
     /// The compression applied to request messages. `nil`: the client's default (identity).
     public var compression: CompressionAlgorithm?
     /// Whether a call made inside a server handler takes over the handler's deadline. `nil`: the
     /// client's default (``DeadlinePropagation/inherit``).
     public var deadlinePropagation: DeadlinePropagation?
+    /// Whether the call waits for the transport to be ready instead of failing at once while its
+    /// connection is in TRANSIENT_FAILURE (gRPC's wait-for-ready). A waiting call still ends by its
+    /// deadline or cancellation. `nil`: the client's default (`false`, fail fast).
+    public var waitForReady: Bool?
+    /// Whether the call is a probe of a target that failed lately (a circuit breaker's half-open probe
+    /// sets it): the transport sends it only over a connection that has just shown it is alive (a PING
+    /// answered, or a connection that is new), and a transport waiting out a reconnect backoff connects
+    /// at once for it. `nil`: `false`.
+    public var isProbe: Bool?
 
     /// Creates options; each `nil` falls back to the client's default.
     public init(
         timeout: Duration? = nil,
         deadline: ContinuousClock.Instant? = nil,
         maxReceiveMessageBytes: Int? = nil,
+        maxSendMessageBytes: Int? = nil,
         compression: CompressionAlgorithm? = nil,
-        deadlinePropagation: DeadlinePropagation? = nil
+        deadlinePropagation: DeadlinePropagation? = nil,
+        waitForReady: Bool? = nil,
+        isProbe: Bool? = nil
     ) {
         self.timeout = timeout
         self.deadline = deadline
         self.maxReceiveMessageBytes = maxReceiveMessageBytes
+        self.maxSendMessageBytes = maxSendMessageBytes
         self.compression = compression
         self.deadlinePropagation = deadlinePropagation
+        self.waitForReady = waitForReady
+        self.isProbe = isProbe
     }
 
     /// Default options: no deadline, default limits, no compression.

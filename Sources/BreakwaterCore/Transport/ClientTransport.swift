@@ -11,19 +11,29 @@ public struct ClientRequestHead: Sendable {
     public var compression: CompressionAlgorithm
     /// The largest inbound message accepted; a larger one ends the stream with RESOURCE_EXHAUSTED.
     public var maxReceiveMessageBytes: Int
+    /// Wait for a ready connection while the transport is in TRANSIENT_FAILURE, instead of failing at
+    /// once (``CallOptions/waitForReady``); the deadline still applies.
+    public var waitForReady: Bool
+    /// The stream probes a target that failed lately (``CallOptions/isProbe``): send it only over a
+    /// connection that has just shown it is alive, and connect at once rather than wait out a backoff.
+    public var isProbe: Bool
 
     public init(
         method: MethodDescriptor,
         metadata: Metadata = [:],
         deadline: ContinuousClock.Instant? = nil,
         compression: CompressionAlgorithm = .identity,
-        maxReceiveMessageBytes: Int = 4 * 1024 * 1024
+        maxReceiveMessageBytes: Int = 4 * 1024 * 1024,
+        waitForReady: Bool = false,
+        isProbe: Bool = false
     ) {
         self.method = method
         self.metadata = metadata
         self.deadline = deadline
         self.compression = compression
         self.maxReceiveMessageBytes = maxReceiveMessageBytes
+        self.waitForReady = waitForReady
+        self.isProbe = isProbe
     }
 }
 

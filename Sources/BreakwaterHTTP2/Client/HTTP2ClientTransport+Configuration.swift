@@ -85,8 +85,20 @@ extension HTTP2ClientTransport {
         /// cancelled and nothing at all was read from its connection since the call started, the
         /// connection may be silently dead (a "zombie"), so it is sent a PING; when nothing arrives within
         /// this bound, it is closed (its calls fail with UNAVAILABLE) and the next call connects anew.
-        /// `nil` sends no such PING.
+        /// `nil` sends no such PING. A connection whose server answered such a PING and has sent nothing
+        /// since is not PINGed again for 5 minutes (gRPC servers' minimum PING interval).
+        ///
+        /// The same bound serves two neighbours of that rule: a call that is a probe
+        /// (``BreakwaterCore/CallOptions/isProbe``) goes out on a ready connection only after that
+        /// connection answered a PING within it; and a connection attempt that heard nothing at all from
+        /// the server by the time every call waiting for it ended is abandoned, so that the next call
+        /// starts a fresh attempt instead of waiting on one that may be dead.
         public var silentConnectionPingTimeout: Duration?
+        /// How long a connection may go without calls before it is closed (GOAWAY) and the transport goes
+        /// back to IDLE; the next call connects anew. Checked once per period, so an unused connection
+        /// closes between one and two periods after its last call. `nil`: never. Default 30 minutes, as in
+        /// gRPC.
+        public var idleTimeout: Duration?
         /// Where connection life is logged, with the target (and peer) on every line: connectivity
         /// changes (CONNECTING, READY and TRANSIENT_FAILURE at info with the error, IDLE and SHUTDOWN at
         /// debug), GOAWAY received and connections closed (with the reason) at debug. By default
@@ -112,7 +124,8 @@ extension HTTP2ClientTransport {
             protections: HTTP2Protections = HTTP2Protections(),
             tls: TLSClientConfiguration? = nil,
             keepalive: Keepalive? = nil,
-            silentConnectionPingTimeout: Duration? = .seconds(1)
+            silentConnectionPingTimeout: Duration? = .seconds(1),
+            idleTimeout: Duration? = .seconds(30 * 60)
         ) {
             self.connectTimeout = connectTimeout
             self.backoff = backoff
@@ -128,6 +141,7 @@ extension HTTP2ClientTransport {
             self.tls = tls
             self.keepalive = keepalive
             self.silentConnectionPingTimeout = silentConnectionPingTimeout
+            self.idleTimeout = idleTimeout
         }
 
         /// This configuration with keepalive PINGs (gRFC A8): a PING after `time` without reading

@@ -74,11 +74,17 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     /// Creates and starts a loop on a new thread. When the process is out of descriptors or threads the
     /// loop does not start, and says why in `startFailure`.
-    public init(name: String = "bw-loop") {
+    public convenience init(name: String = "bw-loop") {
+        self.init(name: name, makePoller: { name throws(PollerError) in try EpollPoller(name: name) })
+    }
+
+    /// A loop whose poller comes from `makePoller`: tests make it fail as a process out of descriptors
+    /// would, without lowering the descriptor limit of the whole test process under its other tests.
+    init(name: String, makePoller: (String) throws(PollerError) -> EpollPoller) {
         self.name = name
         readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
         do {
-            poller = try EpollPoller(name: name)
+            poller = try makePoller(name)
             setupFailure = nil
         } catch {
             poller = nil

@@ -16,6 +16,12 @@ public final class EventLoopGroup: Sendable {
         self.init(numberOfLoops: numberOfLoops, namePrefix: namePrefix, isShared: false)
     }
 
+    /// A group of the given loops (tests: loops that failed to start).
+    init(loops: [EventLoop]) {
+        self.loops = loops
+        isShared = false
+    }
+
     private init(numberOfLoops: Int, namePrefix: String, isShared: Bool) {
         let n = max(1, numberOfLoops)
         loops = (0..<n).map { EventLoop(name: "\(namePrefix)-\($0)") }

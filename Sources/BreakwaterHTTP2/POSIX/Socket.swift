@@ -17,6 +17,7 @@ enum Socket {
         case ECONNRESET: return "connection reset by peer"
         case EADDRNOTAVAIL: return "address not available"
         case EACCES: return "permission denied"
+        case ENOENT: return "no such file or directory"
         default: return String(cString: strerror(err))
         }
     }
@@ -28,11 +29,11 @@ enum Socket {
         case failed(Int32)  // errno
     }
 
-    /// Creates a non-blocking TCP socket and starts connecting it.
+    /// Creates a non-blocking stream socket (TCP, or Unix domain) and starts connecting it.
     static func startConnect(to address: SocketAddress) -> ConnectResult {
         let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return .failed(errno) }
-        setNoDelay(fd)
+        if address.family != AF_UNIX { setNoDelay(fd) }
         let rc = address.withSockAddr { connect(fd, $0, $1) }
         if rc == 0 { return .connected(fd) }
         let err = errno
@@ -54,8 +55,11 @@ enum Socket {
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    /// Creates a listening socket bound to `address` with SO_REUSEADDR; returns the fd or an error.
+    /// Creates a listening socket bound to `address` with SO_REUSEADDR; returns the fd or an error. For a
+    /// Unix domain socket path, a socket file left there by an earlier server is removed first (anything
+    /// else at the path is left alone, and the bind fails).
     static func listen(on address: SocketAddress, backlog: Int32 = 1024) -> Result<Int32, RPCError> {
+        if let (path, abstract) = address.unixPath, !abstract { removeStaleSocketFile(path) }
         let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else {
             return .failure(RPCError(code: .unavailable, message: "cannot create socket: \(describe(errno)): \(address)"))
@@ -76,6 +80,13 @@ enum Socket {
             return .failure(RPCError(code: .unavailable, message: "cannot listen: \(describe(err)): \(address)"))
         }
         return .success(fd)
+    }
+
+    /// Removes the file at `path` when it is a socket (a server's leftover); nothing else is touched.
+    static func removeStaleSocketFile(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFSOCK else { return }
+        unlink(path)
     }
 
     /// The local address of a socket.

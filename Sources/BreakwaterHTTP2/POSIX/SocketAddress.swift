@@ -3,7 +3,7 @@ import BreakwaterCore
 import Glibc
 #endif
 
-/// An IPv4 or IPv6 socket address.
+/// An IPv4, IPv6 or Unix domain socket address (a path, or a name in Linux's abstract namespace).
 struct SocketAddress: Sendable, CustomStringConvertible {
     var storage: sockaddr_storage
     var length: socklen_t
@@ -42,6 +42,27 @@ struct SocketAddress: Sendable, CustomStringConvertible {
         }
     }
 
+    /// A Unix domain socket address: a filesystem path, or (`abstract`) a name in Linux's abstract
+    /// namespace (no file; a leading NUL byte on the wire). Nil when it does not fit `sun_path`.
+    init?(unixPath path: String, abstract: Bool = false) {
+        var sun = sockaddr_un()
+        sun.sun_family = sa_family_t(AF_UNIX)
+        let bytes = (abstract ? [0] : []) + Array(path.utf8)
+        let capacity = MemoryLayout.size(ofValue: sun.sun_path)
+        // A path needs its terminating NUL; an abstract name is exactly its bytes.
+        guard !path.isEmpty, bytes.count + (abstract ? 0 : 1) <= capacity else { return nil }
+        withUnsafeMutableBytes(of: &sun.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+        }
+        var storage = sockaddr_storage()
+        withUnsafeBytes(of: &sun) { src in
+            withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: src) }
+        }
+        self.storage = storage
+        let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \.sun_path) ?? 2
+        self.length = socklen_t(abstract ? pathOffset + bytes.count : MemoryLayout<sockaddr_un>.size)
+    }
+
     /// Wraps an address filled in by the kernel (getaddrinfo, accept, getsockname).
     init(storage: sockaddr_storage, length: socklen_t) {
         self.storage = storage
@@ -63,7 +84,26 @@ struct SocketAddress: Sendable, CustomStringConvertible {
         return host
     }
 
+    /// The path of a Unix domain socket address (without the abstract namespace's leading NUL), and
+    /// whether it is abstract; nil for IP addresses and for an unnamed (client) Unix socket.
+    var unixPath: (path: String, abstract: Bool)? {
+        guard family == AF_UNIX else { return nil }
+        var s = storage
+        let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \.sun_path) ?? 2
+        let count = Int(length) - pathOffset
+        guard count > 0 else { return nil }
+        return withUnsafeBytes(of: &s) { raw in
+            let bytes = raw[pathOffset..<min(pathOffset + count, raw.count)]
+            if bytes.first == 0 {
+                return (String(decoding: bytes.dropFirst(), as: UTF8.self), true)
+            }
+            return (String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self), false)
+        }
+    }
+
+    /// 0 for a Unix domain socket address.
     var port: Int {
+        guard family != AF_UNIX else { return 0 }
         var s = storage
         return withUnsafeBytes(of: &s) { raw -> Int in
             if family == AF_INET {
@@ -74,8 +114,9 @@ struct SocketAddress: Sendable, CustomStringConvertible {
         }
     }
 
-    /// The numeric host: `127.0.0.1` or `::1`.
+    /// The numeric host: `127.0.0.1` or `::1`; a Unix domain socket's path.
     var host: String {
+        if family == AF_UNIX { return unixPath?.path ?? "" }
         var s = storage
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         let ok = withUnsafeBytes(of: &s) { raw -> Bool in
@@ -91,14 +132,19 @@ struct SocketAddress: Sendable, CustomStringConvertible {
         return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// `127.0.0.1:50051` or `[::1]:50051`.
+    /// `127.0.0.1:50051`, `[::1]:50051`, `unix:/run/echo.sock` or `unix-abstract:echo`.
     var description: String {
-        family == AF_INET6 ? "[\(host)]:\(port)" : "\(host):\(port)"
+        if family == AF_UNIX {
+            guard let (path, abstract) = unixPath else { return "unix:" }
+            return (abstract ? "unix-abstract:" : "unix:") + path
+        }
+        return family == AF_INET6 ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
-    /// The gRPC peer form: `ipv4:127.0.0.1:50051` or `ipv6:[::1]:50051`.
+    /// The gRPC peer form: `ipv4:127.0.0.1:50051`, `ipv6:[::1]:50051`, `unix:/run/echo.sock`.
     var peerDescription: String {
-        (family == AF_INET6 ? "ipv6:" : "ipv4:") + description
+        if family == AF_UNIX { return description }
+        return (family == AF_INET6 ? "ipv6:" : "ipv4:") + description
     }
 
     /// Runs `body` with a `sockaddr` pointer to this address.

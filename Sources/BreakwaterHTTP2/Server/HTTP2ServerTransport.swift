@@ -9,16 +9,23 @@ import Glibc
 /// A gRPC server transport over HTTP/2: plaintext h2c with prior knowledge, or TLS with ALPN `h2` when
 /// `configuration.tls` is set.
 ///
-/// Listens on one address, accepts on one event loop and spreads connections over the group's loops.
+/// Listens on one address (TCP, or a Unix domain socket with ``init(unixPath:abstract:configuration:group:)``),
+/// accepts on one event loop and spreads connections over the group's loops.
 /// Each request is validated (`GRPCHeaders.parseRequest`): a wrong method or content-type gets a plain
 /// HTTP response (405, 415), other header problems a trailers-only gRPC status; valid requests become
 /// `ServerTransportStream`s whose `preferredExecutor` is the loop that owns them. The transport enforces
 /// `grpc-timeout`, the receive limit and HTTP/2 flow control.
 public final class HTTP2ServerTransport: ServerTransport {
-    /// The host to listen on (an IPv4 or IPv6 address, or a name).
+    /// The host to listen on (an IPv4 or IPv6 address, or a name); a Unix domain socket's path or name.
     public let host: String
-    /// The port asked for; 0 lets the system choose (see the value returned by `start`).
+    /// The port asked for; 0 lets the system choose (see the value returned by `start`). 0 for a Unix
+    /// domain socket.
     public let port: Int
+    /// Whether the transport listens on a Unix domain socket (`host` is then its path, or its name in
+    /// the abstract namespace when ``isAbstractUnixSocket``).
+    public let isUnixSocket: Bool
+    /// Whether the Unix domain socket's name is in Linux's abstract namespace (no file).
+    public let isAbstractUnixSocket: Bool
     /// The configuration given at creation.
     public let configuration: Configuration
     private let group: EventLoopGroup
@@ -37,9 +44,28 @@ public final class HTTP2ServerTransport: ServerTransport {
         self.init(host: host, port: port, configuration: configuration, group: group, forcingProtectionFallbacks: false)
     }
 
-    init(host: String, port: Int, configuration: Configuration, group: EventLoopGroup, forcingProtectionFallbacks: Bool) {
+    /// Creates a server transport on a Unix domain socket: a filesystem path (a socket file an earlier
+    /// server left there is replaced, and the file is removed when the listener closes), or with
+    /// `abstract` a name in Linux's abstract namespace. Clients reach it as `unix:<path>` or
+    /// `unix-abstract:<name>`. `start` returns 0.
+    public convenience init(
+        unixPath: String, abstract: Bool = false, configuration: Configuration = .init(), group: EventLoopGroup = .shared
+    ) {
+        self.init(
+            host: unixPath, port: 0, unix: abstract ? .abstract : .path, configuration: configuration, group: group,
+            forcingProtectionFallbacks: false)
+    }
+
+    enum UnixKind { case path, abstract }
+
+    init(
+        host: String, port: Int, unix: UnixKind? = nil, configuration: Configuration, group: EventLoopGroup,
+        forcingProtectionFallbacks: Bool
+    ) {
         self.host = host
         self.port = port
+        self.isUnixSocket = unix != nil
+        self.isAbstractUnixSocket = unix == .abstract
         self.configuration = configuration
         self.group = group
         self.forcingProtectionFallbacks = forcingProtectionFallbacks
@@ -73,14 +99,21 @@ public final class HTTP2ServerTransport: ServerTransport {
             }
         }
         let address: SocketAddress
-        switch await SocketAddress.resolve(host: host, port: port) {
-        case .success(let addresses):
-            guard let first = addresses.first else {
-                throw RPCError(code: .unavailable, message: "cannot resolve \(host):\(port)")
+        if isUnixSocket {
+            guard let unix = SocketAddress(unixPath: host, abstract: isAbstractUnixSocket) else {
+                throw RPCError(code: .invalidArgument, message: "not a usable Unix domain socket path: \(host)")
             }
-            address = first
-        case .failure(let error):
-            throw error
+            address = unix
+        } else {
+            switch await SocketAddress.resolve(host: host, port: port) {
+            case .success(let addresses):
+            guard let first = addresses.first else {
+                    throw RPCError(code: .unavailable, message: "cannot resolve \(host):\(port)")
+                }
+                address = first
+            case .failure(let error):
+                throw error
+            }
         }
         let fd: Int32
         switch Socket.listen(on: address) {
@@ -92,7 +125,8 @@ public final class HTTP2ServerTransport: ServerTransport {
             configuration: configuration, tls: tlsContext, forcingProtectionFallbacks: forcingProtectionFallbacks,
             acceptStream: acceptStream)
         let loop = group.next()
-        let listener = Listener(fd: fd, loop: loop, group: group, context: context)
+        let ownedPath = isUnixSocket && !isAbstractUnixSocket ? host : nil
+        let listener = Listener(fd: fd, loop: loop, group: group, context: context, socketFile: ownedPath)
         state.withLock { s in
             s.listener = listener
             s.context = context
@@ -102,6 +136,7 @@ public final class HTTP2ServerTransport: ServerTransport {
         }
         guard registered else {
             Glibc.close(fd)
+            if let ownedPath { Socket.removeStaleSocketFile(ownedPath) }
             throw RPCError(code: .unavailable, message: "cannot watch listening socket: \(address)")
         }
         return boundPort

@@ -199,6 +199,20 @@ public final class CircuitBreaker: Sendable {
         if let transition { announce(transition) }
     }
 
+    /// The breaker's clock now, for an outcome recorded later as of this instant.
+    var now: BreakerInstant { timeline.now() }
+
+    /// Records `outcome` as of `instant` (not now): a stream judged by when the server answered, whose
+    /// end comes much later. The slow-call rule measures from admission to `instant`.
+    func record(_ outcome: CallOutcome, for permit: Permit, at instant: BreakerInstant) {
+        let transition = state.withLock { state -> CircuitBreakerTransition? in
+            guard let transition = state.machine.record(outcome, for: permit.inner, at: instant) else { return nil }
+            publishLocked(transition, &state)
+            return transition
+        }
+        if let transition { announce(transition) }
+    }
+
     /// Records a call that ended with `code`, classified by the policy's classifier.
     public func record(_ code: Status.Code, for permit: Permit) {
         record(policy.classifier.classify(code), for: permit)

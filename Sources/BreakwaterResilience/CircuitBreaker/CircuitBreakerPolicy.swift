@@ -1,3 +1,5 @@
+import BreakwaterCore
+
 /// When a circuit breaker trips, how long it stays open, and how it probes.
 ///
 /// Trip rules (CLOSED to OPEN), any of which may trip the breaker:

@@ -1,3 +1,5 @@
+import BreakwaterCore
+
 /// The circuit breaker's rules as a plain value type: no locks, no clock, no I/O.
 ///
 /// Callers pass the current time on every call (any monotonic `InstantProtocol` whose duration is

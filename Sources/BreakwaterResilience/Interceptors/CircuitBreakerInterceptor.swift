@@ -120,12 +120,33 @@ public struct CircuitBreakerInterceptor: ClientInterceptor {
         let expiredAtStart = context.deadline.map { $0 <= .now } ?? false
         let response: ClientResponse
         do {
-            response = try await next(request, context)
+            if permit.isProbe {
+                // The probe's verdict reopens or closes the breaker for every caller: the transport
+                // sends it only over a connection that shows it is alive, and connects for it at once.
+                var probing = context
+                probing.options.isProbe = true
+                response = try await next(request, probing)
+            } else {
+                response = try await next(request, context)
+            }
         } catch {
             breaker.record(outcome(of: error, breaker: breaker, expiredAtStart: expiredAtStart), for: permit)
             throw error
         }
         var observed = response
+        if context.kind == .serverStreaming || context.kind == .bidirectionalStreaming {
+            // A response stream is judged by how the server answered, not by how long the caller keeps
+            // it open (see `StreamOutcomeRecorder`). A probe's verdict is known now: record it, so that
+            // a long-lived probe stream does not hold the probe slot for its whole life.
+            let answeredAt = breaker.now
+            if permit.isProbe {
+                breaker.record(.success, for: permit, at: answeredAt)
+                return response
+            }
+            observed.body = response.body.notifying(
+                StreamOutcomeRecorder(breaker: breaker, permit: permit, answeredAt: answeredAt))
+            return observed
+        }
         if let compact = CompactOutcomeRecorder(breaker: breaker, permit: permit, expiredAtStart: expiredAtStart) {
             observed.body = response.body.notifying(compact)
         } else {
@@ -133,6 +154,33 @@ public struct CircuitBreakerInterceptor: ClientInterceptor {
                 OutcomeRecorder(breaker: breaker, permit: permit, expiredAtStart: expiredAtStart))
         }
         return observed
+    }
+
+    /// Records a response stream's outcome as of when the server answered (its headers): the slow-call
+    /// rule measures the time to that answer, and a stream that the caller's own deadline or cancel ends
+    /// after the answer is neutral (a Watch that runs until its deadline is healthy). A failure status
+    /// the server sends later (UNAVAILABLE, INTERNAL, ...) still counts as a failure.
+    private struct StreamOutcomeRecorder: ClientResponseObserver {
+        let breaker: CircuitBreaker
+        let permit: CircuitBreaker.Permit
+        let answeredAt: BreakerInstant
+
+        func responseEnded(_ end: ClientResponseEnd) {
+            let outcome: CallOutcome
+            switch end {
+            case .trailers:
+                outcome = .success
+            case .error(let error):
+                if let rpc = error as? RPCError, rpc.code == .deadlineExceeded || rpc.code == .cancelled {
+                    outcome = .neutral
+                } else {
+                    outcome = breaker.policy.classifier.classify(error)
+                }
+            case .abandoned:
+                outcome = .neutral
+            }
+            breaker.record(outcome, for: permit, at: answeredAt)
+        }
     }
 
     /// Records the attempt's final status in its breaker when the response body ends.

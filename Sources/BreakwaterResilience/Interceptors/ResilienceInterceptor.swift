@@ -31,7 +31,8 @@ public struct ResilienceInterceptor: ClientInterceptor {
     ) async throws -> ClientResponse {
         let stages = self.stages
         let plan = try stages.plan(for: context.descriptor)
-        let bounded = plan.timeout.map { TimeoutInterceptor.bound(context, by: $0) } ?? context
+        var bounded = plan.timeout.map { TimeoutInterceptor.bound(context, by: $0) } ?? context
+        if let callOptions = plan.callOptions { bounded.options = callOptions.applied(to: bounded.options) }
         guard let breaker = plan.breaker else {
             return try await stages.retry.attempts(request: request, context: bounded, policy: plan.retry, next: next)
         }
@@ -48,6 +49,8 @@ struct MethodPlan: Sendable {
     let timeout: Duration?
     let retry: RetryPolicy?
     let breaker: CircuitBreaker?
+    /// The policy when it changes call options (wait-for-ready, message limits); `nil` mostly.
+    let callOptions: MethodPolicy?
 }
 
 /// The three stages and the per-method plans resolved from them (under a `Mutex`). Breakers are never
@@ -67,9 +70,13 @@ private final class Stages: Sendable {
     /// The method's plan; an invalid policy fails the call (FAILED_PRECONDITION, naming the field).
     func plan(for method: MethodDescriptor) throws(RPCError) -> MethodPlan {
         if let plan = plans.withLock({ $0[method] }) { return plan }
+        let timeoutPolicy = timeout.policies.policy(for: method)
         let policy = MethodPolicy(
-            timeout: timeout.policies.policy(for: method)?.timeout,
-            retry: retry.policies.policy(for: method)?.retry
+            timeout: timeoutPolicy?.timeout,
+            retry: retry.policies.policy(for: method)?.retry,
+            waitForReady: timeoutPolicy?.waitForReady,
+            maxRequestMessageBytes: timeoutPolicy?.maxRequestMessageBytes,
+            maxResponseMessageBytes: timeoutPolicy?.maxResponseMessageBytes
         )
         let breaker: CircuitBreaker?
         do {
@@ -78,7 +85,8 @@ private final class Stages: Sendable {
         } catch {
             throw CircuitBreakerInterceptor.invalidPolicy(error, for: method)
         }
-        let plan = MethodPlan(timeout: policy.timeout, retry: policy.retry, breaker: breaker)
+        let plan = MethodPlan(
+            timeout: policy.timeout, retry: policy.retry, breaker: breaker, callOptions: policy.setsCallOptions ? policy : nil)
         plans.withLock { $0[method] = $0[method] ?? plan }
         return plan
     }

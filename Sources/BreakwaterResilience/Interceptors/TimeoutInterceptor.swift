@@ -1,6 +1,7 @@
 import BreakwaterCore
 
-/// A client interceptor that bounds a whole call, all attempts included, by its method's timeout.
+/// A client interceptor that bounds a whole call, all attempts included, by its method's timeout, and
+/// applies the method's call options (``MethodPolicy/waitForReady`` and the message limits).
 ///
 /// The effective deadline is `min(caller's deadline, now + policy timeout)`; it is set on the context
 /// passed to `next`, so every attempt inside it shares it and the transport enforces it: it sends the
@@ -30,10 +31,12 @@ public struct TimeoutInterceptor: ClientInterceptor {
         context: ClientContext,
         next: @concurrent @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
     ) async throws -> ClientResponse {
-        guard let timeout = policies.policy(for: context.descriptor)?.timeout else {
+        guard let policy = policies.policy(for: context.descriptor) else {
             return try await next(request, context)
         }
-        return try await next(request, Self.bound(context, by: timeout))
+        var bounded = policy.timeout.map { Self.bound(context, by: $0) } ?? context
+        if policy.setsCallOptions { bounded.options = policy.applied(to: bounded.options) }
+        return try await next(request, bounded)
     }
 
     /// `context` with its deadline moved to `now + timeout` when that is earlier.

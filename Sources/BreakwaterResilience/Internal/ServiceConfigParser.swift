@@ -20,12 +20,22 @@ enum ServiceConfigParser {
 
     // The fields of gRPC's service config (grpc/grpc doc/service_config.md and its proto) that
     // Breakwater reads, and those it knows but does not implement yet: they are reported, not ignored.
-    private static let rootFields: Set<String> = ["methodConfig", "retryThrottling"]
-    private static let rootUnsupported: Set<String> = ["loadBalancingConfig", "loadBalancingPolicy", "healthCheckConfig"]
-    private static let methodFields: Set<String> = ["name", "timeout", "retryPolicy", "circuitBreakerPolicy"]
-    private static let methodUnsupported: Set<String> = [
-        "waitForReady", "maxRequestMessageBytes", "maxResponseMessageBytes", "hedgingPolicy",
+    private static let rootFields: Set<String> = [
+        "methodConfig", "retryThrottling", "loadBalancingConfig", "loadBalancingPolicy", "healthCheckConfig",
     ]
+    private static let rootUnsupported: Set<String> = []
+    private static let healthCheckFields: Set<String> = ["serviceName"]
+    private static let outlierFields: Set<String> = [
+        "interval", "baseEjectionTime", "maxEjectionTime", "maxEjectionPercent", "consecutiveFailures",
+        "failurePercentageEjection", "childPolicy",
+    ]
+    private static let outlierUnsupported: Set<String> = ["successRateEjection"]
+    private static let failurePercentageFields: Set<String> = ["threshold", "enforcementPercentage", "minimumHosts", "requestVolume"]
+    private static let methodFields: Set<String> = [
+        "name", "timeout", "retryPolicy", "circuitBreakerPolicy", "waitForReady", "maxRequestMessageBytes",
+        "maxResponseMessageBytes",
+    ]
+    private static let methodUnsupported: Set<String> = ["hedgingPolicy"]
     private static let nameFields: Set<String> = ["service", "method"]
     private static let retryFields: Set<String> = [
         "maxAttempts", "initialBackoff", "maxBackoff", "backoffMultiplier", "retryableStatusCodes",
@@ -82,8 +92,126 @@ enum ServiceConfigParser {
             throttling = try retryThrottling(fields, "retryThrottling")
         }
         var config = ServiceConfig(policies: table, retryThrottling: throttling)
+        if let value = object["loadBalancingConfig"] {
+            config.loadBalancing = try loadBalancingList(value, "loadBalancingConfig", &report)
+        } else if let value = object["loadBalancingPolicy"] {
+            // The deprecated string form: "round_robin" (any case).
+            guard case .string(let name) = value else { throw error("loadBalancingPolicy", value, "is not a string") }
+            guard let policy = simplePolicy(name.lowercased(), [:]) else {
+                throw error("loadBalancingPolicy", value, "is not pick_first, round_robin or least_request")
+            }
+            config.loadBalancing = LoadBalancingConfig(policy: policy)
+        }
+        if let value = object["healthCheckConfig"] {
+            let fields = try self.object(value, "healthCheckConfig")
+            try checkFields(fields, "healthCheckConfig", known: healthCheckFields, kind: "healthCheckConfig", &report)
+            let name = try optionalString(fields, "serviceName", "healthCheckConfig")
+            if let name {
+                var balancing = config.loadBalancing ?? LoadBalancingConfig()
+                balancing.healthCheckServiceName = name
+                config.loadBalancing = balancing
+            }
+        }
         config.warnings = report.warnings
         return config
+    }
+
+    // MARK: Load balancing
+
+    /// gRPC's `loadBalancingConfig`: a list of one-key objects, the first policy known wins (unknown
+    /// names are skipped, as gRPC does); none known is an error.
+    private static func loadBalancingList(
+        _ value: JSONValue, _ path: String, _ report: inout Report
+    ) throws(ConfigurationError) -> LoadBalancingConfig {
+        guard case .array(let items) = value, !items.isEmpty else { throw error(path, value, "is not a non-empty array") }
+        for (i, item) in items.enumerated() {
+            let itemPath = "\(path)[\(i)]"
+            let entry = try object(item, itemPath)
+            guard entry.count == 1, let (name, body) = entry.first else {
+                throw error(itemPath, item, "is not an object with exactly one policy name")
+            }
+            let bodyPath = "\(itemPath).\(name)"
+            let fields = try object(body, bodyPath)
+            switch name {
+            case "outlier_detection", "outlier_detection_experimental":
+                return try outlierDetection(fields, bodyPath, &report)
+            case "pick_first":
+                try checkFields(fields, bodyPath, known: ["shuffleAddressList"], kind: "pick_first", &report)
+                if fields["shuffleAddressList"] == .bool(true) {
+                    try report.unused(error("\(bodyPath).shuffleAddressList", .bool(true), "is not implemented by Breakwater (false only)"))
+                }
+                return LoadBalancingConfig(policy: .pickFirst)
+            case "round_robin":
+                try checkFields(fields, bodyPath, known: [], kind: "round_robin", &report)
+                return LoadBalancingConfig(policy: .roundRobin)
+            case "least_request", "least_request_experimental":
+                try checkFields(fields, bodyPath, known: ["choiceCount"], kind: "least_request", &report)
+                let choices = try optionalInt(fields, "choiceCount", bodyPath) ?? 2
+                guard (2...10).contains(choices) else { throw error("\(bodyPath).choiceCount", fields["choiceCount"]!, "is not in 2...10") }
+                return LoadBalancingConfig(policy: .leastRequest(choiceCount: choices))
+            default:
+                continue
+            }
+        }
+        throw error(path, value, "names no policy Breakwater implements (pick_first, round_robin, least_request, outlier_detection)")
+    }
+
+    private static func positiveDuration(_ fields: Object, _ key: String, _ path: String) throws(ConfigurationError) -> Duration? {
+        guard let duration = try optionalDuration(fields, key, path) else { return nil }
+        guard duration > .zero else { throw error("\(path).\(key)", fields[key]!, "is not > 0") }
+        return duration
+    }
+
+    private static func percentage(_ fields: Object, _ key: String, _ path: String) throws(ConfigurationError) -> Int? {
+        guard let n = try optionalInt(fields, key, path) else { return nil }
+        guard (0...100).contains(n) else { throw error("\(path).\(key)", fields[key]!, "is not in 0...100") }
+        return n
+    }
+
+    private static func simplePolicy(_ name: String, _ fields: Object) -> LoadBalancingConfig.Policy? {
+        switch name {
+        case "pick_first": .pickFirst
+        case "round_robin": .roundRobin
+        case "least_request", "least_request_experimental": .leastRequest()
+        default: nil
+        }
+    }
+
+    /// gRFC A50's `outlier_detection` (with Breakwater's `consecutiveFailures`), around a `childPolicy`.
+    private static func outlierDetection(
+        _ fields: Object, _ path: String, _ report: inout Report
+    ) throws(ConfigurationError) -> LoadBalancingConfig {
+        try checkFields(fields, path, known: outlierFields, unsupported: outlierUnsupported, kind: "outlier_detection", &report)
+        var policy = OutlierDetectionPolicy()
+        if let interval = try positiveDuration(fields, "interval", path) { policy.interval = interval }
+        if let base = try positiveDuration(fields, "baseEjectionTime", path) { policy.baseEjectionTime = base }
+        if let longest = try positiveDuration(fields, "maxEjectionTime", path) { policy.maxEjectionTime = longest }
+        if let percent = try percentage(fields, "maxEjectionPercent", path) { policy.maxEjectionPercent = percent }
+        if let value = fields["consecutiveFailures"] {
+            // 0 or null turns the rule off.
+            let n = try optionalInt(fields, "consecutiveFailures", path) ?? 0
+            guard n >= 0 else { throw error("\(path).consecutiveFailures", value, "is not >= 0") }
+            policy.consecutiveFailures = n == 0 ? nil : n
+        }
+        if let value = fields["failurePercentageEjection"] {
+            let rulePath = "\(path).failurePercentageEjection"
+            let ruleFields = try object(value, rulePath)
+            try checkFields(ruleFields, rulePath, known: failurePercentageFields, kind: "failurePercentageEjection", &report)
+            var rule = OutlierDetectionPolicy.FailurePercentage()
+            if let n = try percentage(ruleFields, "threshold", rulePath) { rule.threshold = n }
+            if let n = try percentage(ruleFields, "enforcementPercentage", rulePath) { rule.enforcementPercentage = n }
+            for key in ["minimumHosts", "requestVolume"] {
+                guard let n = try optionalInt(ruleFields, key, rulePath) else { continue }
+                guard n >= 0 else { throw error("\(rulePath).\(key)", ruleFields[key]!, "is not >= 0") }
+                if key == "minimumHosts" { rule.minimumHosts = n } else { rule.requestVolume = n }
+            }
+            policy.failurePercentage = rule
+        }
+        var child = LoadBalancingConfig.Policy.pickFirst
+        if let value = fields["childPolicy"] {
+            child = try loadBalancingList(value, "\(path).childPolicy", &report).policy
+        }
+        return LoadBalancingConfig(policy: child, outlierDetection: policy)
     }
 
     // MARK: Names
@@ -124,6 +252,12 @@ enum ServiceConfigParser {
             guard timeout > .zero else { throw error("\(path).timeout", fields["timeout"]!, "is not > 0") }
             policy.timeout = timeout
         }
+        if let value = fields["waitForReady"], value != .null {
+            guard case .bool(let wait) = value else { throw error("\(path).waitForReady", value, "is not a boolean") }
+            policy.waitForReady = wait
+        }
+        policy.maxRequestMessageBytes = try optionalByteCount(fields, "maxRequestMessageBytes", path)
+        policy.maxResponseMessageBytes = try optionalByteCount(fields, "maxResponseMessageBytes", path)
         if let value = fields["retryPolicy"] {
             let retryPath = "\(path).retryPolicy"
             let retryFields = try object(value, retryPath)
@@ -268,6 +402,21 @@ enum ServiceConfigParser {
     private static func optionalInt(_ fields: Object, _ key: String, _ path: String) throws(ConfigurationError) -> Int? {
         guard let n = try optionalDouble(fields, key, path) else { return nil }
         guard n == n.rounded(), abs(n) < 1e15 else { throw error("\(path).\(key)", fields[key]!, "is not an integer") }
+        return Int(n)
+    }
+
+    /// A message limit (a `google.protobuf.UInt32Value`: a number, or its decimal text, in 0...2^32-1).
+    private static func optionalByteCount(_ fields: Object, _ key: String, _ path: String) throws(ConfigurationError) -> Int? {
+        guard let value = fields[key], value != .null else { return nil }
+        let n: Double
+        switch value {
+        case .number(let number): n = number
+        case .string(let text) where Double(text) != nil && text.allSatisfy(\.isNumber): n = Double(text) ?? -1
+        default: throw error("\(path).\(key)", value, "is not a byte count")
+        }
+        guard n == n.rounded(), n >= 0, n <= Double(UInt32.max) else {
+            throw error("\(path).\(key)", value, "is not an integer in 0...4294967295")
+        }
         return Int(n)
     }
 

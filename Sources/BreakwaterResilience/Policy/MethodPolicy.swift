@@ -1,3 +1,5 @@
+import BreakwaterCore
+
 /// The resilience policy of a method: its timeout, how it is retried, and its circuit breaker.
 public struct MethodPolicy: Sendable, Hashable {
     /// The longest a call may take, all attempts included; `nil`: only the caller's deadline.
@@ -6,12 +8,45 @@ public struct MethodPolicy: Sendable, Hashable {
     public var retry: RetryPolicy?
     /// The circuit breaker's policy; `nil`: no breaker.
     public var circuitBreaker: CircuitBreakerPolicy?
+    /// Whether calls wait for a ready connection rather than fail fast while it is in
+    /// TRANSIENT_FAILURE (``BreakwaterCore/CallOptions/waitForReady``); a call's own option wins. `nil`:
+    /// the call's.
+    public var waitForReady: Bool?
+    /// The largest request message, in bytes; the smaller of this and the call's own
+    /// ``BreakwaterCore/CallOptions/maxSendMessageBytes`` applies. `nil`: the call's.
+    public var maxRequestMessageBytes: Int?
+    /// The largest response message, in bytes; the smaller of this and the call's own
+    /// ``BreakwaterCore/CallOptions/maxReceiveMessageBytes`` applies. `nil`: the call's.
+    public var maxResponseMessageBytes: Int?
 
     /// Creates a policy.
-    public init(timeout: Duration? = nil, retry: RetryPolicy? = nil, circuitBreaker: CircuitBreakerPolicy? = nil) {
+    public init(
+        timeout: Duration? = nil, retry: RetryPolicy? = nil, circuitBreaker: CircuitBreakerPolicy? = nil,
+        waitForReady: Bool? = nil, maxRequestMessageBytes: Int? = nil, maxResponseMessageBytes: Int? = nil
+    ) {
         self.timeout = timeout
         self.retry = retry
         self.circuitBreaker = circuitBreaker
+        self.waitForReady = waitForReady
+        self.maxRequestMessageBytes = maxRequestMessageBytes
+        self.maxResponseMessageBytes = maxResponseMessageBytes
+    }
+
+    /// Whether the policy changes a call's options (wait-for-ready, message limits).
+    var setsCallOptions: Bool {
+        waitForReady != nil || maxRequestMessageBytes != nil || maxResponseMessageBytes != nil
+    }
+
+    /// `options` with the policy's wait-for-ready (unless the call set its own) and message limits (the
+    /// smaller of the two), as gRPC applies a service config's method fields.
+    func applied(to options: CallOptions) -> CallOptions {
+        var options = options
+        if options.waitForReady == nil { options.waitForReady = waitForReady }
+        if let limit = maxRequestMessageBytes { options.maxSendMessageBytes = min(options.maxSendMessageBytes ?? limit, limit) }
+        if let limit = maxResponseMessageBytes {
+            options.maxReceiveMessageBytes = min(options.maxReceiveMessageBytes ?? limit, limit)
+        }
+        return options
     }
 
     /// Checks the timeout and the retry and breaker policies; the error's path is the field's name
@@ -19,6 +54,12 @@ public struct MethodPolicy: Sendable, Hashable {
     public func validate() throws(ConfigurationError) {
         if let timeout, timeout <= .zero {
             throw ConfigurationError(path: "timeout", value: "\(timeout)", reason: "is not > 0")
+        }
+        if let limit = maxRequestMessageBytes, limit < 0 {
+            throw ConfigurationError(path: "maxRequestMessageBytes", value: "\(limit)", reason: "is not >= 0")
+        }
+        if let limit = maxResponseMessageBytes, limit < 0 {
+            throw ConfigurationError(path: "maxResponseMessageBytes", value: "\(limit)", reason: "is not >= 0")
         }
         if let retry {
             do { try retry.validate() } catch { throw error.prefixed("retry") }

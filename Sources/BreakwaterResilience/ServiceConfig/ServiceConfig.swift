@@ -1,13 +1,16 @@
+import BreakwaterCore
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
 
-/// The resilience part of a gRPC service config: per-method policies and retry throttling.
+/// The resilience part of a gRPC service config: per-method policies, retry throttling and load
+/// balancing.
 ///
-/// Read from the standard JSON (`methodConfig[]` with `name`, `timeout`, `retryPolicy`; top-level
-/// `retryThrottling`) plus one extension object per method config, `circuitBreakerPolicy`:
+/// Read from the standard JSON (`methodConfig[]` with `name`, `timeout`, `retryPolicy`, `waitForReady`,
+/// `maxRequestMessageBytes`, `maxResponseMessageBytes`; top-level `retryThrottling`) plus one extension
+/// object per method config, `circuitBreakerPolicy`:
 ///
 /// ```json
 /// {
@@ -31,11 +34,27 @@ import Foundation
 /// `jitter`, `halfOpenProbes`, `successThreshold`, `failureStatusCodes` and `neutralStatusCodes`
 /// (status names or numbers), and `scope` (`"METHOD"` or `"SERVICE"`). Unknown fields are errors.
 ///
+/// `loadBalancingConfig` (a list; the first policy Breakwater implements is used, unknown names are
+/// skipped as in gRPC) gives ``loadBalancing``, for `HTTP2ClientTransport(target:loadBalancing:)`:
+/// `{"pick_first": {}}`, `{"round_robin": {}}`, `{"least_request": {"choiceCount": 2}}` (also
+/// `least_request_experimental`), and gRFC A50's outlier detection around one of them:
+///
+/// ```json
+/// "loadBalancingConfig": [{"outlier_detection": {
+///     "interval": "10s", "baseEjectionTime": "30s", "maxEjectionTime": "300s", "maxEjectionPercent": 34,
+///     "consecutiveFailures": 5,
+///     "failurePercentageEjection": {"threshold": 85, "minimumHosts": 3, "requestVolume": 20},
+///     "childPolicy": [{"round_robin": {}}]}}]
+/// ```
+///
+/// (`outlier_detection_experimental` too; `consecutiveFailures` is Breakwater's, 0 turns it off;
+/// `successRateEjection` is not implemented.) The deprecated `loadBalancingPolicy: "round_robin"` is read
+/// when there is no `loadBalancingConfig`.
+///
 /// Every field of gRPC's service config is either used or reported. By default
 /// (``UnknownFields/reject``) a field Breakwater does not use is an error: a misspelt `"timout"`, or a
-/// gRPC field it does not implement yet (`waitForReady`, `maxRequestMessageBytes`,
-/// `maxResponseMessageBytes`, `hedgingPolicy`, `loadBalancingConfig`, `loadBalancingPolicy`,
-/// `healthCheckConfig`). ``UnknownFields/warn`` loads the rest and lists those fields in ``warnings``,
+/// gRPC field it does not implement yet (`hedgingPolicy`). ``UnknownFields/warn``
+/// loads the rest and lists those fields in ``warnings``,
 /// for a config shared with other gRPC clients.
 ///
 /// Loading either succeeds whole or throws a ``ConfigurationError`` naming the field path and value,
@@ -54,6 +73,8 @@ public struct ServiceConfig: Sendable, Hashable {
     public var policies: PolicyTable
     /// The target's retry throttling; `nil`: none.
     public var retryThrottling: RetryThrottlingPolicy?
+    /// The load balancing `loadBalancingConfig` asks for; `nil`: the config says nothing (pick_first).
+    public var loadBalancing: LoadBalancingConfig?
     /// The fields a ``UnknownFields/warn`` load left out, each with its path; empty otherwise.
     public var warnings: [ConfigurationError] = []
 
@@ -87,6 +108,9 @@ public struct ServiceConfig: Sendable, Hashable {
     /// its path (`policies["echo.Echo/Get"].retry.maxAttempts`, `retryThrottling.tokenRatio`).
     public func validate() throws(ConfigurationError) {
         try policies.validate()
+        if let reason = loadBalancing?.invalidReason {
+            throw ConfigurationError(path: "loadBalancing", value: "", reason: reason)
+        }
         if let retryThrottling {
             do { try retryThrottling.validate() } catch { throw error.prefixed("retryThrottling") }
         }

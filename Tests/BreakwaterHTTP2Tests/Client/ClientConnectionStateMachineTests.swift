@@ -31,6 +31,39 @@ import Testing
         #expect(r4 == .start(on: a))
     }
 
+    @Test func inTransientFailureAWaitForReadyStreamWaitsAndAProbeConnectsNow() {
+        var m = machine()
+        var random = SeededRandom(seed: 7)
+        _ = m.openStream()
+        let error = RPCError(code: .unavailable, message: "connection refused: 127.0.0.1:1")
+        _ = m.attemptFailed(1, error: error, now: t0, random: &random)
+        let ordinary = m.openStream()
+        #expect(ordinary == .fail(error.status))
+        let patient = m.openStream(waitForReady: true)
+        #expect(patient == .wait)
+        #expect(m.connectivity.state == .transientFailure, "waiting starts no attempt")
+        let probe = m.openStream(probe: true)
+        #expect(probe == .waitAndConnect(attempt: 2))
+        #expect(m.connectivity.state == .connecting)
+        let ended = m.backoffEnded()
+        #expect(ended == nil, "the backoff's end finds an attempt under way")
+    }
+
+    @Test func anAbandonedAttemptGoesBackToIdleWithoutABackoff() {
+        var m = machine()
+        _ = m.openStream()
+        let notCurrent = m.attemptAbandoned(2)
+        #expect(!notCurrent, "not the current attempt")
+        let abandoned = m.attemptAbandoned(1)
+        #expect(abandoned)
+        #expect(m.connectivity.state == .idle)
+        let next = m.openStream()
+        #expect(next == .waitAndConnect(attempt: 2))
+        // A late success of the abandoned attempt is ignored.
+        let late = m.attemptSucceeded(1, connection: a)
+        #expect(late == .none)
+    }
+
     @Test func aFailedAttemptFailsFastUntilItsBackoffHasPassed() {
         var m = machine()
         var random = SeededRandom(seed: 7)

@@ -122,11 +122,11 @@ enum TestCalls {
     static func call(
         _ client: some ClientTransport, _ name: String, _ requests: [[UInt8]],
         deadline: ContinuousClock.Instant? = nil, compression: CompressionAlgorithm = .identity,
-        metadata: Metadata = [:], maxReceive: Int = 4 * 1024 * 1024
+        metadata: Metadata = [:], maxReceive: Int = 4 * 1024 * 1024, waitForReady: Bool = false, isProbe: Bool = false
     ) async -> CallResult {
         let head = ClientRequestHead(
             method: method(name), metadata: metadata, deadline: deadline, compression: compression,
-            maxReceiveMessageBytes: maxReceive)
+            maxReceiveMessageBytes: maxReceive, waitForReady: waitForReady, isProbe: isProbe)
         let stream = await client.makeStream(head: head)
         for (i, request) in requests.enumerated() {
             do {

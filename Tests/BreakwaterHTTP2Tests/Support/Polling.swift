@@ -1,15 +1,7 @@
 import Synchronization
 @_spi(Locking) import BreakwaterCore
 
-/// Polls `condition` every 10 ms for up to 5 s; returns whether it held. For what a test cannot be told
-/// directly (a thread that ended, a descriptor that closed).
-func eventually(_ condition: () -> Bool) async -> Bool {
-    for _ in 0..<500 {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return condition()
-}
+@_exported import BreakwaterTestSupport  // `eventually`, for every file of the target
 
 /// A counter written by a sender task and watched by the test.
 final class Counter: Sendable {

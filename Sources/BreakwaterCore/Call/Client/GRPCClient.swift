@@ -40,8 +40,11 @@ public final class GRPCClient: Sendable {
             timeout: options.timeout ?? defaultOptions.timeout,
             deadline: options.deadline ?? defaultOptions.deadline,
             maxReceiveMessageBytes: options.maxReceiveMessageBytes ?? defaultOptions.maxReceiveMessageBytes,
+            maxSendMessageBytes: options.maxSendMessageBytes ?? defaultOptions.maxSendMessageBytes,
             compression: options.compression ?? defaultOptions.compression,
-            deadlinePropagation: options.deadlinePropagation ?? defaultOptions.deadlinePropagation
+            deadlinePropagation: options.deadlinePropagation ?? defaultOptions.deadlinePropagation,
+            waitForReady: options.waitForReady ?? defaultOptions.waitForReady,
+            isProbe: options.isProbe ?? defaultOptions.isProbe
         )
     }
 

@@ -22,6 +22,12 @@ extension HTTP2Session {
         keepaliveAct(keepalive.callEndedSilently(now: .now, reads: readCount, bound: bound))
     }
 
+    /// A probe waits on this connection for proof of life: PING the peer, which must answer within
+    /// `bound`. Loop thread.
+    func pingBeforeProbe(bound: Duration) {
+        keepaliveAct(keepalive.probeWaits(now: .now, reads: readCount, bound: bound))
+    }
+
     func keepaliveAct(_ action: KeepaliveMachine.Action) {
         switch action {
         case .none:

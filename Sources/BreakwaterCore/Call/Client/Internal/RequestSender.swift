@@ -6,8 +6,10 @@ final class RequestSender: Sendable {
     private let error: TSanMutex<(any Error)?> = TSanMutex(nil)
 
     /// Starts forwarding `messages` to `stream`, telling `observed`'s observers each message's size.
+    /// A message over `sendLimit` bytes fails the call with RESOURCE_EXHAUSTED, unsent.
     static func start(
-        messages: RequestMessages, stream: any ClientTransportStream, observed: CallObservation? = nil
+        messages: RequestMessages, stream: any ClientTransportStream, sendLimit: Int? = nil,
+        observed: CallObservation? = nil
     ) -> RequestSender {
         let sender = RequestSender()
         // The iterator is made here, not in the task, so attempts register with the replay buffer in
@@ -27,6 +29,11 @@ final class RequestSender: Sendable {
                 }
                 guard let message else {
                     stream.finishSending()
+                    return
+                }
+                if let sendLimit, message.count > sendLimit {
+                    sender.error.withLock { $0 = TransportCaller.overSendLimit(message.count, sendLimit) }
+                    stream.cancel()
                     return
                 }
                 observed?.report(.messageSent(bytes: message.count))

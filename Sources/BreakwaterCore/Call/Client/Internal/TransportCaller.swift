@@ -5,6 +5,11 @@ struct TransportCaller: Sendable {
 
     static let defaultMaxReceiveMessageBytes = 4 * 1024 * 1024
 
+    /// The error of a request message over ``CallOptions/maxSendMessageBytes`` (as grpc-java words it).
+    static func overSendLimit(_ size: Int, _ limit: Int) -> RPCError {
+        RPCError(code: .resourceExhausted, message: "Request message of \(size) bytes is larger than the limit of \(limit) bytes")
+    }
+
     func call(request: ClientRequest, context: ClientContext) async throws -> ClientResponse {
         if let deadline = context.deadline, deadline <= .now {
             throw RPCError(code: .deadlineExceeded, message: "The deadline passed before the call started")
@@ -12,12 +17,18 @@ struct TransportCaller: Sendable {
         if Task.isCancelled {
             throw RPCError(code: .cancelled, message: "The call was cancelled before it started")
         }
+        let sendLimit = context.options.maxSendMessageBytes
+        if let sendLimit, let message = request.messages.singleMessage, message.count > sendLimit {
+            throw Self.overSendLimit(message.count, sendLimit)
+        }
         let head = ClientRequestHead(
             method: context.descriptor,
             metadata: request.metadata,
             deadline: context.deadline,
             compression: context.options.compression ?? .identity,
-            maxReceiveMessageBytes: context.options.maxReceiveMessageBytes ?? Self.defaultMaxReceiveMessageBytes
+            maxReceiveMessageBytes: context.options.maxReceiveMessageBytes ?? Self.defaultMaxReceiveMessageBytes,
+            waitForReady: context.options.waitForReady ?? false,
+            isProbe: context.options.isProbe ?? false
         )
         // Observers (metrics, tracing) see the attempt and its message sizes; `nil` when there are none.
         let observed = CallObservation(context)
@@ -34,7 +45,8 @@ struct TransportCaller: Sendable {
                 // The stream already ended; its status comes through `next`.
             }
         } else {
-            sender = RequestSender.start(messages: request.messages, stream: stream, observed: observed)
+            sender = RequestSender.start(
+                messages: request.messages, stream: stream, sendLimit: sendLimit, observed: observed)
         }
 
         let first = await stream.next()

@@ -18,6 +18,12 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
     @exclusivity(unchecked) private(set) var streams: [Int32: ClientStream] = [:]
     @exclusivity(unchecked) private(set) var receivedSettings = false
     @exclusivity(unchecked) private(set) var goingAway = false
+    /// Probes waiting for this connection to show it is alive: anything read after their PING starts
+    /// them; a connection that dies or goes away first hands them back to the manager.
+    @exclusivity(unchecked) private var heldProbes: [ClientStream] = []
+    /// Streams started since the idle timer last looked, and the timer.
+    @exclusivity(unchecked) private var startedSinceIdleCheck = 0
+    @exclusivity(unchecked) private var idleTimer: UInt64?
 
     init(loop: EventLoop, fd: Int32, remoteAddress: SocketAddress, manager: ClientConnectionManager, authority: String) {
         self.manager = manager
@@ -71,10 +77,59 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
             return
         }
         stream.started(id: id, on: self)
+        startedSinceIdleCheck &+= 1
         // A Bool test per call when keepalive is off; the first stream after none wakes it when on.
         if session.keepaliveConfigured && streams.isEmpty { session.keepaliveStreamsBecameActive() }
         streams[id] = stream
         session.scheduleFlush()
+    }
+
+    /// Starts the probe `stream` once the connection shows it is alive: a PING goes out (unless one is
+    /// out already), anything read after it starts the probe, and nothing within `bound` closes the
+    /// connection, which hands the probe back to the manager for a new one. A probe is one call, but its
+    /// verdict reopens or closes a breaker for every caller: it must not be spent on a dead connection.
+    func startAfterProofOfLife(_ stream: ClientStream, bound: Duration) {
+        guard isUsable else {
+            manager.reopen(stream)
+            return
+        }
+        heldProbes.append(stream)
+        session.pingBeforeProbe(bound: max(bound, .milliseconds(10)))
+    }
+
+    /// A held probe ended (deadline, cancel) before the connection answered.
+    func forgetHeld(_ stream: ClientStream) {
+        if !heldProbes.isEmpty { heldProbes.removeAll { $0 === stream } }
+    }
+
+    /// Something was read after the probes' PING: the connection is alive, they start.
+    private func startHeldProbes() {
+        let probes = heldProbes
+        heldProbes.removeAll()
+        for probe in probes where !probe.isEnded { startStream(probe) }
+    }
+
+    /// The connection is going away or gone: held probes go back to the manager.
+    func rerouteHeld() {
+        let probes = heldProbes
+        heldProbes.removeAll()
+        for probe in probes { manager.reopen(probe) }
+    }
+
+    /// Watches for a connection without calls: each `period`, one that started none and has none open
+    /// is handed to the manager to close. A counter per call, no clock read.
+    private func armIdleTimer(_ period: Duration) {
+        // Strong: cancelled when the session closes (a weak capture would slow every retain).
+        idleTimer = loop.scheduleTimer(at: .now + period) { [self] in
+            idleTimer = nil
+            guard !session.isClosed, !goingAway else { return }
+            if streams.isEmpty && heldProbes.isEmpty && startedSinceIdleCheck == 0 {
+                manager.connectionIdle(self)
+            } else {
+                startedSinceIdleCheck = 0
+                armIdleTimer(period)
+            }
+        }
     }
 
     /// A call on this connection ended by its deadline or cancellation with nothing read from the
@@ -115,6 +170,7 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
     }
 
     func sessionReceivedFrame(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        if !heldProbes.isEmpty && receivedSettings { startHeldProbes() }
         switch frame.type {
         case UInt32(NGHTTP2_DATA.rawValue):
             if frame.endStream, let stream = streams[frame.streamID] {
@@ -123,6 +179,8 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
         case UInt32(NGHTTP2_SETTINGS.rawValue):
             if !frame.isAck && !receivedSettings {
                 receivedSettings = true
+                startedSinceIdleCheck = 0
+                if let idle = configuration.idleTimeout { armIdleTimer(max(idle, .milliseconds(10))) }
                 manager.connectionReady(self)
                 // After the waiting streams started: keepalive begins awake when there are any.
                 session.startKeepalive(manager.keepalive?.policy, hasStreams: !streams.isEmpty)
@@ -201,8 +259,11 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
         for stream in open.values {
             stream.lost(Status(code: .unavailable, message: "\(reason ?? "connection closed"): \(remoteAddress)"))
         }
+        if let idleTimer { loop.cancelTimer(idleTimer) }
+        idleTimer = nil
         configuration.logger.debug(
             "connection closed", metadata: ["peer": "\(remoteAddress)", "reason": "\(reason ?? "graceful")"])
         manager.connectionClosed(self, reason: reason)
+        rerouteHeld()
     }
 }

@@ -10,13 +10,16 @@ import Glibc
 /// again by itself), GOAWAY and graceful close. The decisions are `ClientConnectionStateMachine`'s; this
 /// class carries them out with sockets, timers and streams, and publishes the connectivity state. Streams
 /// wait here until a connection is ready.
-final class ClientConnectionManager: @unchecked Sendable {
+final class ClientConnectionManager: ClientStreamRouter, @unchecked Sendable {
     // Safety: the `let`s are immutable (`observed` is a lock); every `var` is touched only on `loop`'s
     // thread.
 
     let loop: EventLoop
     let host: String
     let port: Int
+    /// The one address to connect to, when it is known (an endpoint a resolver produced, a Unix domain
+    /// socket); nil: `host` is resolved on every attempt and its addresses are tried in order.
+    let address: SocketAddress?
     let configuration: HTTP2ClientTransport.Configuration
     let authority: String
     /// The TLS context when the transport is secure; a failure to build it fails every connection attempt.
@@ -53,11 +56,17 @@ final class ClientConnectionManager: @unchecked Sendable {
     /// The keepalive of new connections: the configuration's, with its time doubled each time a server
     /// said "too_many_pings" (gRFC A8).
     private(set) var keepalive: HTTP2ClientTransport.Configuration.Keepalive?
+    /// Told of every connectivity change, on the loop thread, before the subscribers (a load balancer).
+    var onStateChange: ((ConnectivityStateChange) -> Void)?
 
-    init(loop: EventLoop, host: String, port: Int, configuration: HTTP2ClientTransport.Configuration) {
+    init(
+        loop: EventLoop, host: String, port: Int, address: SocketAddress? = nil,
+        configuration: HTTP2ClientTransport.Configuration
+    ) {
         self.loop = loop
         self.host = host
         self.port = port
+        self.address = address ?? SocketAddress(numericHost: host, port: port)
         self.configuration = configuration
         if let authority = configuration.authority {
             self.authority = authority
@@ -68,12 +77,13 @@ final class ClientConnectionManager: @unchecked Sendable {
         }
         tlsContextResult = configuration.tls.map { TLSContext.client($0) }
         keepalive = configuration.keepalive
-        let target = SocketAddress(numericHost: host, port: port)?.description ?? "\(host):\(port)"
+        let target = self.address?.description ?? "\(host):\(port)"
         machine = ClientConnectionStateMachine(backoff: configuration.backoff, target: target)
     }
 
-    private var target: String {
-        if let numeric = SocketAddress(numericHost: host, port: port) { return numeric.description }
+    /// The address (or `host:port`) in messages.
+    var target: String {
+        if let address { return address.description }
         return "\(host):\(port)"
     }
 
@@ -81,27 +91,28 @@ final class ClientConnectionManager: @unchecked Sendable {
 
     /// A new stream: send it, queue it, or fail it fast.
     func open(_ stream: ClientStream) {
-        if !watchingLoopStop {
-            watchingLoopStop = true
-            // Strong: removed when the manager has closed (a weak capture would slow every retain of it).
-            loop.onStop(self) { [self] in close(nil) }
-        }
+        watchLoopStop()
         guard (0...65535).contains(port) else {
             stream.fail(Status(code: .invalidArgument, message: "port \(port) is outside 0...65535"), connectionNeverEstablished: true)
             return
         }
-        let action = machine.openStream()
+        let action = machine.openStream(waitForReady: stream.head.waitForReady, probe: stream.head.isProbe)
         publish()  // before connecting: a connect that fails at once publishes its own change
         switch action {
         case .start(let id):
             if let connection = connections[id] {
-                connection.startStream(stream)
+                if stream.head.isProbe, let bound = configuration.silentConnectionPingTimeout {
+                    connection.startAfterProofOfLife(stream, bound: bound)
+                } else {
+                    connection.startStream(stream)
+                }
             } else {
                 stream.fail(Status(code: .unavailable, message: "connection lost: \(target)"), neverReachedServer: true)
             }
         case .wait:
             waiting.append(stream)
         case .waitAndConnect(let attempt):
+            cancelBackoffTimer()  // a probe connects now, in the middle of a backoff
             waiting.append(stream)
             connect(attempt)
         case .fail(let status):
@@ -109,11 +120,63 @@ final class ClientConnectionManager: @unchecked Sendable {
         }
     }
 
-    /// A stream ended: forget it if it was still waiting for a connection.
-    func streamEnded(_ stream: ClientStream) {
-        if stream.streamID <= 0, !waiting.isEmpty {
+    /// Connects now when nothing is connected or connecting (a load balancer warming its subchannels).
+    func connectIfIdle() {
+        guard let attempt = machine.connectIfIdle() else { return }
+        watchLoopStop()
+        publish()
+        connect(attempt)
+    }
+
+    /// The state on the loop thread, with the connect error in TRANSIENT_FAILURE.
+    var loopConnectivity: (state: ConnectivityState, error: RPCError?) { machine.connectivity }
+
+    /// A stream ended: forget it if it was still waiting for a connection (or for a connection to prove
+    /// it is alive). When it was the last stream waiting for an attempt that has heard nothing from the
+    /// server, the attempt is abandoned.
+    func streamEnded(_ stream: ClientStream, status: Status) {
+        guard stream.streamID <= 0 else { return }
+        if !waiting.isEmpty {
+            let before = waiting.count
             waiting.removeAll { $0 === stream }
+            if waiting.isEmpty && waiting.count < before { abandonSilentAttempt() }
         }
+        if stream.head.isProbe {
+            for connection in connections.values { connection.forgetHeld(stream) }
+        }
+    }
+
+    /// Gives up the attempt under way when nothing at all came back from the server for it (the TCP
+    /// connect has not completed, or no byte arrived on the new connection) and no stream waits for it
+    /// any more. A silent attempt that outlived every caller is what a dead path looks like; keeping it
+    /// would make the next caller wait on it until the connect timeout, when a fresh attempt costs one
+    /// round trip. Off with `silentConnectionPingTimeout` (the same judgement of silence).
+    private func abandonSilentAttempt() {
+        guard configuration.silentConnectionPingTimeout != nil, let attempt = machine.currentAttempt else { return }
+        if let (pending, _) = pendingConnection, pending.session.readCount > 0 { return }
+        guard machine.attemptAbandoned(attempt) else { return }
+        cancelConnectTimer()
+        abandonConnectAttempt()
+        if let (pending, _) = pendingConnection {
+            pendingConnection = nil
+            pending.close(reason: "connection attempt abandoned: nothing heard from the server while calls waited")
+        }
+        publish()
+    }
+
+    /// A probe held on `connection` for its proof of life must go elsewhere: the connection died or is
+    /// going away before it answered. The probe never left the client; it is opened again (on a new
+    /// connection).
+    func reopen(_ stream: ClientStream) {
+        guard !stream.isEnded else { return }
+        open(stream)
+    }
+
+    private func watchLoopStop() {
+        guard !watchingLoopStop else { return }
+        watchingLoopStop = true
+        // Strong: removed when the manager has closed (a weak capture would slow every retain of it).
+        loop.onStop(self) { [self] in close(nil) }
     }
 
     // MARK: Connecting
@@ -128,8 +191,8 @@ final class ClientConnectionManager: @unchecked Sendable {
             attemptFailed(attempt, message: "\(error.message): \(target)")
             return
         }
-        if let numeric = SocketAddress(numericHost: host, port: port) {
-            tryAddresses([numeric], index: 0, attempt: attempt, lastError: nil)
+        if let address {
+            tryAddresses([address], index: 0, attempt: attempt, lastError: nil)
         } else {
             let host = self.host
             let port = self.port
@@ -223,10 +286,15 @@ final class ClientConnectionManager: @unchecked Sendable {
         }
         publish()
         armBackoffTimer()
+        // Streams that wait for ready stay for the attempt the backoff's end starts.
         let streams = waiting
         waiting.removeAll()
         for stream in streams {
-            stream.fail(status, connectionNeverEstablished: true)
+            if stream.head.waitForReady {
+                waiting.append(stream)
+            } else {
+                stream.fail(status, connectionNeverEstablished: true)
+            }
         }
     }
 
@@ -268,6 +336,7 @@ final class ClientConnectionManager: @unchecked Sendable {
         let change = ConnectivityStateChange(from: published, to: state, error: error)
         published = state
         ConnectivityLog.report(change, target: target, configuration: configuration)
+        onStateChange?(change)
         let finished = observed.lock.withLock { o -> [AsyncStream<ConnectivityStateChange>.Continuation] in
             o.state = state
             o.subscribers.yield(change)
@@ -299,6 +368,13 @@ final class ClientConnectionManager: @unchecked Sendable {
     func connectionGoingAway(_ connection: ClientConnection) {
         machine.connectionLost(ObjectIdentifier(connection))
         publish()
+        connection.rerouteHeld()
+    }
+
+    /// `connection` had no calls for `idleTimeout`: it closes gracefully and the next call connects anew.
+    func connectionIdle(_ connection: ClientConnection) {
+        connection.closeGracefully()
+        connectionGoingAway(connection)
     }
 
     func connectionClosed(_ connection: ClientConnection, reason: String?) {

@@ -70,8 +70,11 @@ struct ClientConnectionStateMachine: Sendable {
         self.target = target
     }
 
-    /// A stream wants to start.
-    mutating func openStream() -> OpenAction {
+    /// A stream wants to start. In TRANSIENT_FAILURE a stream fails fast with the last connect error,
+    /// unless it waits for ready (it waits for the attempt the backoff's end starts) or it is a probe (its
+    /// attempt starts now: whoever admitted the probe has spaced it already, as a breaker's open duration
+    /// does, and it should not wait out a backoff that may run much longer).
+    mutating func openStream(waitForReady: Bool = false, probe: Bool = false) -> OpenAction {
         switch state {
         case .shutdown:
             return .fail(Status(code: .unavailable, message: "transport closed: \(target)"))
@@ -82,8 +85,27 @@ struct ClientConnectionStateMachine: Sendable {
         case .idle:
             return .waitAndConnect(attempt: beginAttempt())
         case .transientFailure(_, let error):
+            if probe { return .waitAndConnect(attempt: beginAttempt()) }
+            if waitForReady { return .wait }
             return .fail(error.status)
         }
+    }
+
+    /// Attempt `attempt` is given up without having failed: every stream that waited for it has ended
+    /// (deadline or cancel) and nothing at all came back from the server. Back to IDLE, without a
+    /// backoff, so that the next stream starts a fresh attempt rather than join one that may be dead.
+    /// Returns whether the attempt was the current one.
+    mutating func attemptAbandoned(_ attempt: Int) -> Bool {
+        guard case .connecting(let current) = state, current == attempt else { return false }
+        state = .idle
+        return true
+    }
+
+    /// Asked to connect without a stream (a load balancer's subchannel): the number of the attempt to
+    /// start, or nil unless IDLE.
+    mutating func connectIfIdle() -> Int? {
+        guard case .idle = state else { return nil }
+        return beginAttempt()
     }
 
     private mutating func beginAttempt() -> Int {

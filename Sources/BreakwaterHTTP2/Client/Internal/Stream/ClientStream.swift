@@ -7,7 +7,7 @@ import CNghttp2
 /// The application side (`send`, `next`, `cancel`) meets the loop side through `shared`, a small
 /// locked mailbox: taking an event that is already there costs one lock, no thread hop.
 final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked Sendable {
-    // Safety: `shared` is protected by its Mutex; `head`, `loop`, `manager` are immutable; every other
+    // Safety: `shared` is protected by its Mutex; `head`, `loop`, `router` are immutable; every other
     // stored var is touched only on `loop`'s thread, and is `@exclusivity(unchecked)` for the reasons
     // given in `HTTP2Session`.
 
@@ -28,13 +28,14 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
         var budget: ConnectionReceiveBudget?
         var outbound = OutboundGate()
         var finishSendingRequested = false
-        /// The stream was not handed to the connection manager yet: the first command carries it there.
+        /// The stream was not handed to its router yet: the first command carries it there.
         var openPending = true
     }
 
     let head: ClientRequestHead
     let loop: EventLoop
-    let manager: ClientConnectionManager
+    /// Where the stream goes when it opens: one connection manager, or a load balancer that picks one.
+    let router: any ClientStreamRouter
     private let shared: TSanMutex<Shared>
 
     // Loop-confined.
@@ -56,13 +57,15 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
     /// The connection's read count when the stream started: equal at a deadline or cancel, the connection
     /// said nothing in all that time and may be dead.
     @exclusivity(unchecked) private var readsAtStart = 0
+    /// The load balancer's pick for this stream, if a balancer routed it (the balancer's bookkeeping).
+    @exclusivity(unchecked) var subchannel: Subchannel?
     var isEnded: Bool { machine.isEnded }
 
-    init(head: ClientRequestHead, loop: EventLoop, manager: ClientConnectionManager) {
+    init(head: ClientRequestHead, loop: EventLoop, router: any ClientStreamRouter, receiveBufferBytes: Int) {
         self.head = head
         self.loop = loop
-        self.manager = manager
-        shared = TSanMutex(Shared(inbox: Inbox(bufferLimit: manager.configuration.streamReceiveBufferBytes)))
+        self.router = router
+        shared = TSanMutex(Shared(inbox: Inbox(bufferLimit: receiveBufferBytes)))
         machine = GRPCClientStreamMachine(maxReceiveMessageBytes: head.maxReceiveMessageBytes)
     }
 
@@ -256,7 +259,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
     }
 
     /// Runs `work` on the loop (at once when called there), after handing the stream to the connection
-    /// manager when `open`: a unary call crosses to the loop once, with its open and its message together.
+    /// router when `open`: a unary call crosses to the loop once, with its open and its message together.
     private func runOnLoop(open: Bool, _ work: @escaping @Sendable () -> Void) {
         if loop.inEventLoop {
             if open { openOnLoop() }
@@ -273,8 +276,8 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
 
     // MARK: Loop side
 
-    /// The stream's first command reached the loop: arm the deadline, then hand the stream to the
-    /// connection manager (which starts it, queues it or fails it).
+    /// The stream's first command reached the loop: arm the deadline, then hand the stream to its router
+    /// (which starts it, queues it or fails it).
     private func openOnLoop() {
         if let deadline = head.deadline {
             if deadline <= .now {
@@ -286,7 +289,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
                 endByCaller(Status(code: .deadlineExceeded, message: "deadline exceeded"), neverReachedServer: !requestSent)
             }
         }
-        manager.open(self)
+        router.open(self)
     }
 
     /// Delivers machine outputs to the application and carries out an end (reset, cleanup).
@@ -294,8 +297,10 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
         guard !outputs.isEmpty else { return }
         var reset: UInt32?
         var sendError: RPCError?
+        var endStatus: Status?
         for case .end(let end, let resetCode) in outputs {
             reset = resetCode
+            endStatus = end.status
             sendError =
                 end.status.code == .ok
                 ? RPCError(code: .failedPrecondition, message: "the call has already ended")
@@ -333,7 +338,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
         if unaccepted > 0 { budget?.release(held: unaccepted, queued: unaccepted) }
         if let (waiter, next) = resume { waiter.resume(returning: next) }
         countPartialMessage()
-        guard let sendError else { return }
+        guard let sendError, let endStatus else { return }
         connection?.session.stopWaitingForBudget(streamID)
         writer?.resume(throwing: sendError)
         if let deadlineTimer {
@@ -347,7 +352,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
             // The response is complete while the request is still open: stop the request.
             connection?.session.resetStream(streamID, code: StatusMapping.HTTP2ErrorCode.noError.rawValue)
         }
-        manager.streamEnded(self)
+        router.streamEnded(self, status: endStatus)
     }
 
     /// Ends the stream by its deadline or its caller's cancel (resetting it when it started). When its

@@ -16,6 +16,8 @@ final class Listener: EventLoopFDHandler, @unchecked Sendable {
     let loop: EventLoop
     let group: EventLoopGroup
     let context: ServerTransportContext
+    /// The Unix domain socket file this listener created, removed when it closes.
+    let socketFile: String?
     private var closed = false
     private var paused = false
     private var pause = Listener.firstPause
@@ -23,7 +25,8 @@ final class Listener: EventLoopFDHandler, @unchecked Sendable {
     static let firstPause: Duration = .milliseconds(50)
     static let longestPause: Duration = .seconds(1)
 
-    init(fd: Int32, loop: EventLoop, group: EventLoopGroup, context: ServerTransportContext) {
+    init(fd: Int32, loop: EventLoop, group: EventLoopGroup, context: ServerTransportContext, socketFile: String? = nil) {
+        self.socketFile = socketFile
         self.fd = fd
         self.loop = loop
         self.group = group
@@ -95,5 +98,6 @@ final class Listener: EventLoopFDHandler, @unchecked Sendable {
         closed = true
         loop.unregister(fd: fd)
         Glibc.close(fd)
+        if let socketFile { Socket.removeStaleSocketFile(socketFile) }
     }
 }

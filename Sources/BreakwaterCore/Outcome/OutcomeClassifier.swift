@@ -1,5 +1,3 @@
-import BreakwaterCore
-
 /// Classifies gRPC statuses and thrown errors into ``CallOutcome``s.
 ///
 /// The defaults: the server-side and transport failures count as

@@ -1,4 +1,5 @@
-/// How one call counts for a circuit breaker.
+/// How one call counts for whatever judges the remote: a circuit breaker, or the ejection of one endpoint
+/// of several.
 public enum CallOutcome: Sendable, Hashable, CustomStringConvertible {
     /// The remote answered: the call counts as a success (this includes request-shaped errors
     /// such as `NOT_FOUND`, which prove the server is up).
