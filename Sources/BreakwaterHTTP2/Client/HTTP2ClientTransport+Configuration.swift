@@ -89,7 +89,7 @@ extension HTTP2ClientTransport {
         /// since is not PINGed again for 5 minutes (gRPC servers' minimum PING interval).
         ///
         /// The same bound serves two neighbours of that rule: a call that is a probe
-        /// (``BreakwaterCore/CallOptions/isProbe``) goes out on a ready connection only after that
+        /// (`CallOptions.isProbe`) goes out on a ready connection only after that
         /// connection answered a PING within it; and a connection attempt that heard nothing at all from
         /// the server by the time every call waiting for it ended is abandoned, so that the next call
         /// starts a fresh attempt instead of waiting on one that may be dead.
