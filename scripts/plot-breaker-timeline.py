@@ -102,12 +102,12 @@ def main():
     rejected = sum(1 for c in calls if c[3] == "rejected")
     axes.set_title(f"Circuit breaker at work: {len(calls)} calls, {ok} OK, {rejected} rejected without being sent")
     axes.grid(True, which="major", axis="y", alpha=0.3)
-    outcome_legend = axes.legend(loc="upper right", fontsize=8, title="call", title_fontsize=8)
-    axes.add_artist(outcome_legend)
-    axes.legend(
-        handles=[Patch(color=STATE_COLOURS.get(s, "#eeeeee"), label=s) for s in seen_states],
-        loc="upper center", fontsize=8, title="breaker state", title_fontsize=8, ncol=len(seen_states))
-    figure.tight_layout()
+    # Below the plot, so that no legend hides a call.
+    calls_handles, _ = axes.get_legend_handles_labels()
+    states = [Patch(color=STATE_COLOURS.get(s, "#eeeeee"), label=f"breaker {s}") for s in seen_states]
+    handles = calls_handles + states
+    figure.legend(handles=handles, loc="lower center", fontsize=8, ncol=min(len(handles), 4), frameon=False)
+    figure.tight_layout(rect=(0, 0.12, 1, 1))
     figure.savefig(sys.argv[2])
     print(f"plot-breaker-timeline: wrote {sys.argv[2]} ({len(calls)} calls, {len(transitions)} breaker transitions)")
 
