@@ -1,6 +1,7 @@
 import ArgumentParser
 import BreakwaterCore
 import BreakwaterHTTP2
+import BreakwaterObservability
 import BreakwaterResilience
 import EchoService
 import Foundation
@@ -113,6 +114,9 @@ struct EchoClientCommand: AsyncParsableCommand {
     @Flag(help: "Also log the breakers' and the connection's state changes (breakers through swift-log, to standard error).")
     var verbose = false
 
+    @Flag(name: .customLong("print-spans"), help: "Trace every call and print its span on standard error (the trace context goes to the server).")
+    var printSpans = false
+
     @Flag(help: "Connect over TLS, verifying the server (the system trust store unless --ca).")
     var tls = false
 
@@ -214,6 +218,9 @@ struct EchoClientCommand: AsyncParsableCommand {
         // Innermost: counts the attempts that went to the network (a breaker rejection never gets here).
         let sent = AttemptCounter()
 
+        // With --print-spans: outermost, so that one span covers each call and its retries.
+        let tracing: [ConditionalInterceptor<any ClientInterceptor>] =
+            printSpans ? [.apply(ClientTracingInterceptor(tracer: PrintingTracer()), to: .all)] : []
         let client: GRPCClient
         var resilience: ResilienceConfiguration?
         var printing: Task<Void, Never>?
@@ -244,9 +251,10 @@ struct EchoClientCommand: AsyncParsableCommand {
             let events = registry.events(bufferingNewest: 4096)
             printing = Task { await printer.run(events) }
             resilience = loaded
-            client = GRPCClient(transport: transport, resilience: loaded, interceptors: [.apply(sent, to: .all)])
+            client = GRPCClient(
+                transport: transport, interceptors: tracing + loaded.interceptors + [.apply(sent, to: .all)])
         } else {
-            client = GRPCClient(transport: transport, interceptors: [.apply(sent, to: .all)])
+            client = GRPCClient(transport: transport, interceptors: tracing + [.apply(sent, to: .all)])
         }
         let echo = Echo_EchoClient(wrapping: client)
         var options = CallOptions()

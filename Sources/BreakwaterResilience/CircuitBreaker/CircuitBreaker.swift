@@ -16,13 +16,13 @@ import Synchronization
 /// ```
 ///
 /// or, as an interceptor does, in two steps: ``acquire()`` before the call and
-/// ``record(_:for:)`` after it. The rules are those of ``CircuitBreakerStateMachine``; this class
+/// `record(_:for:)` after it. The rules are those of ``CircuitBreakerStateMachine``; this class
 /// adds a lock, a clock, events, logs and metrics.
 ///
 /// The hot path (CLOSED, success) reads one atomic to admit the call and takes one short lock to
 /// record it, allocating nothing.
 public final class CircuitBreaker: Sendable {
-    /// The right to make one call; hand it back to ``CircuitBreaker/record(_:for:)``.
+    /// The right to make one call; hand it back to `record(_:for:)`.
     public struct Permit: Sendable, Hashable {
         let inner: CircuitBreakerStateMachine<BreakerInstant>.Permit
 
@@ -141,7 +141,7 @@ public final class CircuitBreaker: Sendable {
 
     /// Asks to make a call. No I/O happens when the call is rejected.
     ///
-    /// - Returns: A permit to pass to ``record(_:for:)`` when the call ends.
+    /// - Returns: A permit to pass to `record(_:for:)` when the call ends.
     /// - Throws: ``CircuitBreakerRejection`` when the breaker is open, forced open, or half-open with
     ///   every probe slot taken.
     public func acquire() throws(CircuitBreakerRejection) -> Permit {
@@ -226,8 +226,9 @@ public final class CircuitBreaker: Sendable {
     /// Runs `operation` if the breaker admits it, and records its outcome.
     ///
     /// - Parameters:
+    ///   - isolation: The actor `operation` and `fallback` run on; the caller's, by default.
     ///   - classify: Classifies errors `operation` throws; by default the policy's classifier
-    ///     (``RPCError`` by code, `CancellationError` neutral, anything else a failure).
+    ///     (`RPCError` by code, `CancellationError` neutral, anything else a failure).
     ///   - fallback: Produces the result when the breaker rejects the call; without it, the
     ///     ``CircuitBreakerRejection`` is thrown.
     ///   - operation: The protected call. Returning counts as a success.

@@ -10,7 +10,7 @@ import BreakwaterCore
 ///   ``CircuitBreakerRejection`` naming the breaker and the time until it probes); `next` is not called,
 ///   so no network I/O happens. With a ``fallback``, its response is returned instead.
 /// - Admitted: `next` runs and the outcome is recorded: an error `next` throws is classified by the
-///   policy's ``OutcomeClassifier``; for a response, its body is wrapped so that the final status
+///   policy's `OutcomeClassifier`; for a response, its body is wrapped so that the final status
 ///   (the OK trailers, or the `RPCError` the body throws) is recorded when the body ends. A body that is
 ///   dropped before its status is known counts as neutral, as does `DEADLINE_EXCEEDED` when the
 ///   attempt's deadline had already passed before it started.
@@ -110,11 +110,13 @@ public struct CircuitBreakerInterceptor: ClientInterceptor {
         do {
             permit = try breaker.acquire()
         } catch {
+            context.report(.rejected(by: "circuit-breaker", reason: error.message))
             if let fallback, let response = try await fallback(error, context) {
                 return response
             }
             throw breaker.rejectionError(error)
         }
+        context.report(.admitted(by: "circuit-breaker", detail: permit.isProbe ? "\(breaker.key): probe" : "\(breaker.key)"))
         let expiredAtStart = context.deadline.map { $0 <= .now } ?? false
         let response: ClientResponse
         do {

@@ -472,6 +472,7 @@ final class LoadBalancer: ClientStreamRouter, @unchecked Sendable {
     }
 
     private func emit(_ event: EndpointEvent) {
+        EndpointEventLog.report(event, target: "\(target)", configuration: subchannelConfiguration)
         observed.lock.withLock { $0.events.yield(event) }
     }
 
