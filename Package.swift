@@ -17,6 +17,8 @@ let package = Package(
         .library(name: "BreakwaterHTTP2", targets: ["BreakwaterHTTP2"]),
         .library(name: "BreakwaterResilience", targets: ["BreakwaterResilience"]),
         .library(name: "BreakwaterProtobuf", targets: ["BreakwaterProtobuf"]),
+        // Per-call metrics (swift-metrics) and tracing (swift-distributed-tracing) interceptors.
+        .library(name: "BreakwaterObservability", targets: ["BreakwaterObservability"]),
         // gRPC's health service (grpc.health.v1): server implementation and client helper.
         .library(name: "BreakwaterHealth", targets: ["BreakwaterHealth"]),
         // gRPC's server reflection service (grpc.reflection.v1 and v1alpha).
@@ -37,6 +39,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // `swift package generate-documentation`; a plugin only, linked into no product.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // System libraries, found through pkg-config.
@@ -87,6 +92,7 @@ let package = Package(
                 "COpenSSL",
                 "CBreakwaterPOSIX",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),
@@ -97,6 +103,18 @@ let package = Package(
                 "BreakwaterCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: callPath
+        ),
+        // Per-call metrics and tracing interceptors, client and server. On Core alone (and swift-metrics,
+        // swift-distributed-tracing), so the RPC model links neither; a sibling of BreakwaterResilience.
+        .target(
+            name: "BreakwaterObservability",
+            dependencies: [
+                "BreakwaterCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: callPath
         ),
@@ -117,6 +135,8 @@ let package = Package(
                 "BreakwaterCore",
                 "BreakwaterProtobuf",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                // PrintingTracer, for the examples' --print-spans.
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             path: "Examples/echo/EchoService",
             swiftSettings: strict
@@ -125,6 +145,7 @@ let package = Package(
             name: "EchoServer",
             dependencies: [
                 "EchoService",
+                "BreakwaterObservability",
                 "BreakwaterCore",
                 "BreakwaterHTTP2",
                 "BreakwaterHealth",
@@ -138,6 +159,7 @@ let package = Package(
             name: "EchoClient",
             dependencies: [
                 "EchoService",
+                "BreakwaterObservability",
                 "BreakwaterCore",
                 "BreakwaterHTTP2",
                 "BreakwaterResilience",
@@ -240,7 +262,7 @@ let package = Package(
         // Test helpers shared by several test targets (clocks, seeded randomness, time-limit scaling, child processes).
         .target(
             name: "BreakwaterTestSupport",
-            dependencies: ["BreakwaterCore"],  // for TSanMutex
+            dependencies: ["BreakwaterCore", .product(name: "Logging", package: "swift-log")],  // TSanMutex; CapturedLog
             path: "Tests/BreakwaterTestSupport",
             swiftSettings: strict
         ),
@@ -256,17 +278,41 @@ let package = Package(
         ),
         .testTarget(
             name: "BreakwaterHTTP2Tests",
-            dependencies: ["BreakwaterCore", "BreakwaterWire", "BreakwaterHTTP2", "BreakwaterTestSupport", "CNghttp2"],
+            dependencies: [
+                "BreakwaterCore", "BreakwaterWire", "BreakwaterHTTP2", "BreakwaterTestSupport", "CNghttp2",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "BreakwaterResilienceTests",
-            dependencies: ["BreakwaterCore", "BreakwaterResilience", "BreakwaterTestSupport", "EchoService"],
+            dependencies: [
+                "BreakwaterCore", "BreakwaterResilience", "BreakwaterTestSupport", "EchoService",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "BreakwaterObservabilityTests",
+            dependencies: [
+                "BreakwaterCore", "BreakwaterObservability", "BreakwaterResilience", "BreakwaterHTTP2",
+                "BreakwaterTestSupport", "EchoService",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "EchoTests",
-            dependencies: ["BreakwaterCore", "BreakwaterHTTP2", "BreakwaterProtobuf", "EchoService", "BreakwaterResilience", "BreakwaterTestSupport", "BreakwaterInterop", "BreakwaterHealth", "BreakwaterReflection"],
+            dependencies: [
+                "BreakwaterCore", "BreakwaterHTTP2", "BreakwaterProtobuf", "EchoService", "BreakwaterResilience",
+                "BreakwaterTestSupport", "BreakwaterInterop", "BreakwaterHealth", "BreakwaterReflection",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: strict
         ),
         // Golden files and a compile check for the generator; Fixtures holds protos, descriptor sets and

@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "breakwater-load", targets: ["BreakwaterLoad"]),
         .executable(name: "breakwater-memory", targets: ["BreakwaterMemory"]),
+        .executable(name: "breakwater-observability", targets: ["BreakwaterObservabilityCost"]),
     ],
     dependencies: [
         .package(name: "Breakwater", path: ".."),
@@ -14,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -49,6 +51,16 @@ let package = Package(
                 .product(name: "BreakwaterCore", package: "Breakwater"),
                 .product(name: "BreakwaterHTTP2", package: "Breakwater"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // What metrics and tracing add per call, on and off.
+        .executableTarget(
+            name: "BreakwaterObservabilityCost",
+            dependencies: [
+                .product(name: "EchoService", package: "Breakwater"),
+                .product(name: "BreakwaterCore", package: "Breakwater"),
+                .product(name: "BreakwaterObservability", package: "Breakwater"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // Microbenchmarks (ordo-one/benchmark): swift package --package-path Benchmarks benchmark

@@ -1,7 +1,8 @@
 import BreakwaterCore
 import Foundation
 
-/// A client-side interop test case of gRPC's doc/interop-test-descriptions.md, run against a
+/// A client-side interop test case of gRPC's interop test descriptions
+/// (<https://github.com/grpc/grpc/blob/master/doc/interop-test-descriptions.md>), run against a
 /// `grpc.testing.TestService` server.
 ///
 /// Where the description asks the client to assert a message's compressed flag, the case checks the

@@ -1,7 +1,7 @@
 import BreakwaterCore
 import Foundation
 
-/// `grpc.testing.TestService` as gRPC's interop test descriptions (doc/interop-test-descriptions.md)
+/// `grpc.testing.TestService` as gRPC's interop test descriptions (<https://github.com/grpc/grpc/blob/master/doc/interop-test-descriptions.md>)
 /// specify the server: payloads of the requested sizes, the requested status, metadata echoed under
 /// `x-grpc-test-echo-initial` (headers) and `x-grpc-test-echo-trailing-bin` (trailers).
 ///

@@ -193,7 +193,8 @@ struct ServiceConfigTests {
          "retryThrottling.ratio: 1 is not a retryThrottling field"),
         (breaker(#""slidingWindow": {"type": "COUNT", "size": 3, "kind": "x"}, "failureRateThreshold": 0.5"#),
          #"methodConfig[0].circuitBreakerPolicy.slidingWindow.kind: "x" is not a slidingWindow field"#),
-        (#"{"healthCheckConfig": {"serviceName": ""}}"#, "healthCheckConfig: {\"serviceName\": \"\"} is a gRPC service-config field"),
+        (#"{"healthCheckConfig": {"serviceName": 1}}"#, "healthCheckConfig.serviceName: 1 is not a string"),
+        (#"{"healthCheckConfig": {"service": "a"}}"#, #"healthCheckConfig.service: "a" is not a healthCheckConfig field"#),
         (#"{"methodConfigs": []}"#, "methodConfigs: [] is not a service config field"),
         (#"{"": []}"#, #"(root)[""]: [] is not a service config field"#),
         (#"{"methodConfig": [{"name": [{}], "": 1}]}"#, #"methodConfig[0][""]: 1 is not a method config field"#),
@@ -228,6 +229,14 @@ struct ServiceConfigTests {
 
     static func breaker(_ fields: String) -> String {
         #"{"methodConfig": [{"name": [{"service": "a.B"}], "timeout": "1s", "circuitBreakerPolicy": {"# + fields + "}}]}"
+    }
+
+    @Test func healthCheckConfigTurnsOnHealthChecking() throws {
+        let config = try ServiceConfig(json: #"{"loadBalancingConfig": [{"round_robin": {}}], "healthCheckConfig": {"serviceName": "echo.Echo"}}"#)
+        #expect(config.loadBalancing?.policy == .roundRobin)
+        #expect(config.loadBalancing?.healthCheckServiceName == "echo.Echo")
+        let alone = try ServiceConfig(json: #"{"healthCheckConfig": {"serviceName": ""}}"#)
+        #expect(alone.loadBalancing?.healthCheckServiceName == "")
     }
 
     @Test func waitForReadyAndMessageLimitsAreRead() throws {

@@ -110,7 +110,7 @@ struct EchoServiceTests {
             let error = await #expect(throws: RPCError.self) {
                 _ = try await client.get(request("x"), options: CallOptions(timeout: .milliseconds(100)))
             }
-            #expect(error?.code == .deadlineExceeded)
+            #expect(error?.code == .deadlineExceeded, "\(String(describing: error))")
             #expect(ContinuousClock.now - start < .seconds(5))
             await provider.waitForCancellations(atLeast: 1)
             #expect(provider.cancellationCount == 1)

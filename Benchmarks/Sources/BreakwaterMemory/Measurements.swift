@@ -119,6 +119,64 @@ enum Measurements {
         await warmTransport.close()
     }
 
+    // MARK: (d) many endpoints behind one target
+
+    /// Memory per idle subchannel of a round_robin target of `endpoints` endpoints (127.0.0.1 ... .N,
+    /// all one server in another process listening on 0.0.0.0), and sequential calls per second on it
+    /// against a target of three: the pick is O(1) when the two rates are close.
+    static func subchannels(_ endpoints: Int, calls: Int, targetKiB: Double, into report: inout Report) async throws {
+        precondition((3...250).contains(endpoints), "--endpoints must be in 3...250")
+        let server = try ServerProcess(anyAddress: true)
+        defer { server.stop() }
+        func target(_ count: Int) -> String {
+            "ipv4:" + (1...count).map { "127.0.0.\($0):\(server.port)" }.joined(separator: ",")
+        }
+        func ready(_ transport: HTTP2ClientTransport, _ count: Int) async -> Bool {
+            for _ in 0..<2000 {
+                let snapshots = await transport.endpointSnapshots()
+                if snapshots.count == count && snapshots.allSatisfy({ $0.connectivity == .ready }) { return true }
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+            return false
+        }
+        func rate(_ echo: Echo_EchoClient) async -> Double {
+            let start = ContinuousClock.now
+            for _ in 0..<calls { _ = try? await echo.get(.with { $0.text = benchWord }) }
+            let seconds = Double(start.duration(to: .now).components.attoseconds) / 1e18 + Double(start.duration(to: .now).components.seconds)
+            return Double(calls) / seconds
+        }
+        // Warm up the loops, code paths and allocator on the three-endpoint target, which stays.
+        let small = try HTTP2ClientTransport(target: target(3), loadBalancing: .roundRobin)
+        let smallEcho = Echo_EchoClient(wrapping: GRPCClient(transport: small))
+        for _ in 0..<1000 { _ = try? await smallEcho.get(.with { $0.text = benchWord }) }
+        let smallReady = await ready(small, 3)
+        try await Task.sleep(for: .milliseconds(100))
+        let before = MemorySample.now()
+
+        let large = try HTTP2ClientTransport(target: target(endpoints), loadBalancing: .roundRobin)
+        let largeEcho = Echo_EchoClient(wrapping: GRPCClient(transport: large))
+        _ = try? await largeEcho.get(.with { $0.text = benchWord })
+        let largeReady = await ready(large, endpoints)
+        try await Task.sleep(for: .milliseconds(200))
+        let after = MemorySample.now()
+
+        let smallRate = await rate(smallEcho)
+        let largeRate = await rate(largeEcho)
+        let rssPer = Double(after.rssKiB - before.rssKiB) / Double(endpoints)
+        let heapPer = Double(after.heapBytes - before.heapBytes) / 1024 / Double(endpoints)
+        report.add("subchannels.endpoints", endpoints)
+        report.add("subchannels.all_ready", smallReady && largeReady)
+        report.add("subchannels.rss_kib_per_subchannel", rssPer)
+        report.add("subchannels.heap_kib_per_subchannel", heapPer)
+        report.add("subchannels.target_kib_per_subchannel", targetKiB, decimals: 0)
+        report.add("subchannels.calls_per_second_3_endpoints", smallRate, decimals: 0)
+        report.add("subchannels.calls_per_second_\(endpoints)_endpoints", largeRate, decimals: 0)
+        report.add("subchannels.rate_ratio", largeRate / smallRate, decimals: 2)
+        report.add("subchannels.within_target", smallReady && largeReady && rssPer <= targetKiB && largeRate / smallRate >= 0.8)
+        await large.close()
+        await small.close()
+    }
+
     // MARK: (b) a server holding idle connections with open streams
 
     /// The server process's memory while this process holds `connections` connections to it, each with

@@ -14,7 +14,7 @@ struct MemoryCommand: AsyncParsableCommand {
             in this process over loopback HTTP/2. Build: swift build -c release --package-path Benchmarks \
             --product breakwater-memory
             """,
-        subcommands: [All.self, IdleClient.self, ServerStreams.self, FlatRSS.self, Serve.self],
+        subcommands: [All.self, IdleClient.self, ServerStreams.self, FlatRSS.self, Subchannels.self, Serve.self],
         defaultSubcommand: All.self
     )
 }
@@ -111,6 +111,19 @@ extension MemoryCommand {
         static let configuration = CommandConfiguration(
             abstract: "Serve echo.Echo on 127.0.0.1 (a free port), print PORT n (used by the measurements).",
             shouldDisplay: false)
-        func run() async throws { try await ServerProcess.serve() }
+        @Option(help: "The address to listen on.") var host = "127.0.0.1"
+        func run() async throws { try await ServerProcess.serve(host: host) }
+    }
+
+    struct Subchannels: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "(d) A round_robin target of many endpoints: memory per idle subchannel (target <= 64 KiB), and calls per second against a 3-endpoint target (a pick that stays O(1) keeps the ratio near 1).")
+        @Option(help: "Endpoints of the target (127.0.0.1 ... 127.0.0.N).") var endpoints = 100
+        @Option(help: "Sequential calls timed on each target.") var calls = 20_000
+        func run() async throws {
+            try await measure {
+                try await Measurements.subchannels(endpoints, calls: calls, targetKiB: 64, into: &$0)
+            }
+        }
     }
 }

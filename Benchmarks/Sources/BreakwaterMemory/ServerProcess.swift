@@ -13,8 +13,9 @@ final class ServerProcess {
     let pid: pid_t
     let port: Int
 
-    /// Starts `/proc/self/exe serve` and reads the port from its first line (`PORT n`).
-    init() throws {
+    /// Starts `/proc/self/exe serve` and reads the port from its first line (`PORT n`). With
+    /// `anyAddress`, it listens on 0.0.0.0: every 127.0.0.x reaches it, one endpoint per address.
+    init(anyAddress: Bool = false) throws {
         let exe = try Self.ownExecutable()
         var pipeFDs: [Int32] = [0, 0]
         guard pipe(&pipeFDs) == 0 else { throw Failure("pipe: errno \(errno)") }
@@ -24,7 +25,8 @@ final class ServerProcess {
         posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
         posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
         posix_spawn_file_actions_addclose(&actions, pipeFDs[1])
-        let arguments: [UnsafeMutablePointer<CChar>?] = [strdup(exe), strdup("serve")]
+        let arguments: [UnsafeMutablePointer<CChar>?] =
+            [strdup(exe), strdup("serve")] + (anyAddress ? [strdup("--host"), strdup("0.0.0.0")] : [])
         defer { arguments.forEach { free($0) } }
         var argv = arguments + [nil]
         var environment: [UnsafeMutablePointer<CChar>?] = [nil]
@@ -76,11 +78,11 @@ final class ServerProcess {
 
     /// The child's side: serves `echo.Echo` over HTTP/2 on 127.0.0.1 (a free port), announces the port,
     /// and runs until SIGTERM or until its parent is gone.
-    static func serve() async throws -> Never {
+    static func serve(host: String = "127.0.0.1") async throws -> Never {
         ProcessStats.raiseOpenFileLimit(to: 1 << 20)
         let parent = getppid()
         let server = GRPCServer(
-            transport: HTTP2ServerTransport(host: "127.0.0.1", port: 0), services: [EchoProvider()])
+            transport: HTTP2ServerTransport(host: host, port: 0), services: [EchoProvider()])
         let port = try await server.start()
         let line = Array("PORT \(port)\n".utf8)
         _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }

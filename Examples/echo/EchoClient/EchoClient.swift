@@ -1,6 +1,7 @@
 import ArgumentParser
 import BreakwaterCore
 import BreakwaterHTTP2
+import BreakwaterObservability
 import BreakwaterResilience
 import EchoService
 import Foundation
@@ -47,6 +48,11 @@ struct EchoClientCommand: AsyncParsableCommand {
 
     @Option(help: "How --target's endpoints share the calls (default: the --config file's loadBalancingConfig, else pick_first).")
     var lb: Balancing?
+
+    @Option(
+        name: .customLong("health-check"),
+        help: ArgumentHelp("With --target: each endpoint takes calls only while its grpc.health.v1 says SERVING for this service ('' for the whole server); not with pick_first.", valueName: "service"))
+    var healthCheck: String?
 
     @Option(
         name: .customLong("eject-after"),
@@ -108,6 +114,9 @@ struct EchoClientCommand: AsyncParsableCommand {
     @Flag(help: "Also log the breakers' and the connection's state changes (breakers through swift-log, to standard error).")
     var verbose = false
 
+    @Flag(name: .customLong("print-spans"), help: "Trace every call and print its span on standard error (the trace context goes to the server).")
+    var printSpans = false
+
     @Flag(help: "Connect over TLS, verifying the server (the system trust store unless --ca).")
     var tls = false
 
@@ -149,7 +158,9 @@ struct EchoClientCommand: AsyncParsableCommand {
             guard keepaliveTimeoutMs > 0 else { throw ValidationError("--keepalive-timeout-ms must be > 0, got \(keepaliveTimeoutMs)") }
         }
         if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together") }
-        if target == nil, lb != nil || ejectAfter != nil { throw ValidationError("--lb and --eject-after need --target") }
+        if target == nil, lb != nil || ejectAfter != nil || healthCheck != nil {
+            throw ValidationError("--lb, --eject-after and --health-check need --target")
+        }
         if let ejectAfter, ejectAfter <= 0 { throw ValidationError("--eject-after must be > 0, got \(ejectAfter)") }
         if let ejectionMs, ejectionMs <= 0 { throw ValidationError("--ejection-ms must be > 0, got \(ejectionMs)") }
         if ejectionMs != nil, ejectAfter == nil { throw ValidationError("--ejection-ms needs --eject-after") }
@@ -186,6 +197,7 @@ struct EchoClientCommand: AsyncParsableCommand {
             case .least_request?: balancing.policy = .leastRequest()
             case nil: break
             }
+            if let healthCheck { balancing.healthCheckServiceName = healthCheck }
             if let ejectAfter {
                 balancing.outlierDetection = OutlierDetectionPolicy(
                     interval: .seconds(1), baseEjectionTime: .milliseconds(ejectionMs ?? 30_000), maxEjectionPercent: 50,
@@ -206,6 +218,9 @@ struct EchoClientCommand: AsyncParsableCommand {
         // Innermost: counts the attempts that went to the network (a breaker rejection never gets here).
         let sent = AttemptCounter()
 
+        // With --print-spans: outermost, so that one span covers each call and its retries.
+        let tracing: [ConditionalInterceptor<any ClientInterceptor>] =
+            printSpans ? [.apply(ClientTracingInterceptor(tracer: PrintingTracer()), to: .all)] : []
         let client: GRPCClient
         var resilience: ResilienceConfiguration?
         var printing: Task<Void, Never>?
@@ -236,9 +251,10 @@ struct EchoClientCommand: AsyncParsableCommand {
             let events = registry.events(bufferingNewest: 4096)
             printing = Task { await printer.run(events) }
             resilience = loaded
-            client = GRPCClient(transport: transport, resilience: loaded, interceptors: [.apply(sent, to: .all)])
+            client = GRPCClient(
+                transport: transport, interceptors: tracing + loaded.interceptors + [.apply(sent, to: .all)])
         } else {
-            client = GRPCClient(transport: transport, interceptors: [.apply(sent, to: .all)])
+            client = GRPCClient(transport: transport, interceptors: tracing + [.apply(sent, to: .all)])
         }
         let echo = Echo_EchoClient(wrapping: client)
         var options = CallOptions()

@@ -2,6 +2,7 @@ import ArgumentParser
 import BreakwaterCore
 import BreakwaterHTTP2
 import BreakwaterHealth
+import BreakwaterObservability
 import BreakwaterReflection
 import EchoService
 import Foundation
@@ -38,6 +39,9 @@ struct EchoServerCommand: AsyncParsableCommand {
 
     @Flag(help: "Never answer (calls end only by their deadline or cancellation).")
     var hang = false
+
+    @Flag(name: .customLong("print-spans"), help: "Trace every call and print its span on standard error (W3C trace context from the client).")
+    var printSpans = false
 
     @Flag(name: .customLong("announce-port"), help: "Print `PORT <n>` alone on the first line (for scripts).")
     var announcePort = false
@@ -120,7 +124,9 @@ struct EchoServerCommand: AsyncParsableCommand {
         } else {
             transport = HTTP2ServerTransport(host: host, port: port, configuration: transportConfiguration)
         }
-        let server = GRPCServer(transport: transport, services: [provider, health, reflection])
+        let server = GRPCServer(
+            transport: transport, services: [provider, health, reflection],
+            interceptors: printSpans ? [ServerTracingInterceptor(tracer: PrintingTracer())] : [])
         let boundPort: Int
         do {
             boundPort = try await server.start()

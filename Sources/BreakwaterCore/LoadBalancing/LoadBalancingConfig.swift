@@ -27,11 +27,19 @@ public struct LoadBalancingConfig: Sendable, Hashable {
     public var policy: Policy
     /// Per-endpoint ejection; `nil` ejects nothing.
     public var outlierDetection: OutlierDetectionPolicy?
+    /// Client-side health checking (gRFC A17, a service config's `healthCheckConfig.serviceName`): each
+    /// endpoint's connection watches `grpc.health.v1.Health/Watch` for this service (`""`: the whole
+    /// server), and an endpoint takes calls only while it answers SERVING; a server without the health
+    /// service (UNIMPLEMENTED) counts as healthy. `nil`: off. As in gRPC, pick_first does not check.
+    public var healthCheckServiceName: String?
 
     /// Creates a configuration.
-    public init(policy: Policy = .pickFirst, outlierDetection: OutlierDetectionPolicy? = nil) {
+    public init(
+        policy: Policy = .pickFirst, outlierDetection: OutlierDetectionPolicy? = nil, healthCheckServiceName: String? = nil
+    ) {
         self.policy = policy
         self.outlierDetection = outlierDetection
+        self.healthCheckServiceName = healthCheckServiceName
     }
 
     /// pick_first, no ejection.

@@ -44,7 +44,7 @@ public struct OutcomeClassifier: Sendable, Hashable {
 
     /// Classifies a thrown error.
     ///
-    /// An ``RPCError`` is classified by its code; a `CancellationError` is neutral (the caller gave
+    /// An `RPCError` is classified by its code; a `CancellationError` is neutral (the caller gave
     /// up); any other error is a failure, as a transport error would be.
     public func classify(_ error: any Error) -> CallOutcome {
         switch error {

@@ -1,6 +1,7 @@
 /// The outcome of an RPC: a gRPC status code and an optional human-readable message.
 ///
-/// See `doc/statuscodes.md` in grpc/grpc for the meaning of each code.
+/// See gRPC's status codes (<https://github.com/grpc/grpc/blob/master/doc/statuscodes.md>) for the
+/// meaning of each code.
 public struct Status: Sendable, Hashable, CustomStringConvertible {
     /// A gRPC status code.
     public enum Code: Int, Sendable, Hashable, CaseIterable, CustomStringConvertible {

@@ -1,3 +1,6 @@
+import CoreMetrics
+import Logging
+
 extension HTTP2ClientTransport {
     /// How an `HTTP2ClientTransport` connects and what it allows.
     public struct Configuration: Sendable {
@@ -82,10 +85,11 @@ extension HTTP2ClientTransport {
         /// cancelled and nothing at all was read from its connection since the call started, the
         /// connection may be silently dead (a "zombie"), so it is sent a PING; when nothing arrives within
         /// this bound, it is closed (its calls fail with UNAVAILABLE) and the next call connects anew.
-        /// `nil` sends no such PING.
+        /// `nil` sends no such PING. A connection whose server answered such a PING and has sent nothing
+        /// since is not PINGed again for 5 minutes (gRPC servers' minimum PING interval).
         ///
         /// The same bound serves two neighbours of that rule: a call that is a probe
-        /// (``BreakwaterCore/CallOptions/isProbe``) goes out on a ready connection only after that
+        /// (`CallOptions.isProbe`) goes out on a ready connection only after that
         /// connection answered a PING within it; and a connection attempt that heard nothing at all from
         /// the server by the time every call waiting for it ended is abandoned, so that the next call
         /// starts a fresh attempt instead of waiting on one that may be dead.
@@ -95,6 +99,15 @@ extension HTTP2ClientTransport {
         /// closes between one and two periods after its last call. `nil`: never. Default 30 minutes, as in
         /// gRPC.
         public var idleTimeout: Duration?
+        /// Where connection life is logged, with the target (and peer) on every line: connectivity
+        /// changes (CONNECTING, READY and TRANSIENT_FAILURE at info with the error, IDLE and SHUTDOWN at
+        /// debug), GOAWAY received and connections closed (with the reason) at debug. By default
+        /// nothing is logged.
+        public var logger: Logger = TransportLogger.silent
+        /// Where connectivity is counted (`breakwater.client.connectivity.transitions`, a counter by
+        /// `target`, `from` and `to`; `breakwater.client.connections.ready`, a meter of READY connections
+        /// by `target`); `nil`, the default: nowhere.
+        public var metricsFactory: (any MetricsFactory)?
 
         /// Creates a configuration.
         public init(

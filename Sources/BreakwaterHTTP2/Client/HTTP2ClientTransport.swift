@@ -6,7 +6,7 @@ import BreakwaterCore
 /// is then verified by default).
 ///
 /// With a target, each endpoint gets its own connection (a subchannel, with the connection life below)
-/// and each call goes to the one the ``LoadBalancingConfig`` picks among those ready and not ejected; see
+/// and each call goes to the one the `LoadBalancingConfig` picks among those ready and not ejected; see
 /// <doc:SeveralBackends>.
 ///
 /// One connection, opened lazily on the first stream, multiplexes every stream up to the server's
@@ -134,7 +134,7 @@ public final class HTTP2ClientTransport: ClientTransport {
             return [
                 EndpointSnapshot(
                     endpoint: Endpoint(host: host, port: port), connectivity: manager.connectivityState, ejectedUntil: nil,
-                    recentEjections: 0, outstandingCalls: 0, totalCalls: 0, recentFailureRate: nil)
+                    recentEjections: 0, outstandingCalls: 0, totalCalls: 0, recentFailureRate: nil, serving: nil)
             ]
         case .balanced(let balancer):
             return await withCheckedContinuation { continuation in

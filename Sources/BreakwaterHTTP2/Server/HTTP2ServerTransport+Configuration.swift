@@ -1,3 +1,6 @@
+import CoreMetrics
+import Logging
+
 extension HTTP2ServerTransport {
     /// Limits and windows of an `HTTP2ServerTransport`.
     ///
@@ -88,6 +91,22 @@ extension HTTP2ServerTransport {
         public var keepalive: Keepalive?
         /// Which client PINGs are tolerated.
         public var pingPolicy: PingPolicy
+        /// Where connection life is logged, with the peer on every line: a connection opened and
+        /// closed (with the reason) at debug, GOAWAY sent and received at debug, a connection refused
+        /// at info. By default nothing is logged. Not part of the configuration's equality.
+        public var logger: Logger {
+            get { uncomparedLogger.value }
+            set { uncomparedLogger.value = newValue }
+        }
+        private var uncomparedLogger = Uncompared(value: TransportLogger.silent)
+        /// Where connection counts go (`breakwater.server.connections`, a meter of open connections;
+        /// `breakwater.server.connections.accepted` and `breakwater.server.connections.refused`, counters,
+        /// the latter by `reason`); `nil`, the default: none. Not part of the configuration's equality.
+        public var metricsFactory: (any MetricsFactory)? {
+            get { uncomparedMetrics.value }
+            set { uncomparedMetrics.value = newValue }
+        }
+        private var uncomparedMetrics = Uncompared<(any MetricsFactory)?>(value: nil)
 
         /// Creates a configuration.
         public init(

@@ -16,13 +16,13 @@ import Synchronization
 /// ```
 ///
 /// or, as an interceptor does, in two steps: ``acquire()`` before the call and
-/// ``record(_:for:)`` after it. The rules are those of ``CircuitBreakerStateMachine``; this class
+/// `record(_:for:)` after it. The rules are those of ``CircuitBreakerStateMachine``; this class
 /// adds a lock, a clock, events, logs and metrics.
 ///
 /// The hot path (CLOSED, success) reads one atomic to admit the call and takes one short lock to
 /// record it, allocating nothing.
 public final class CircuitBreaker: Sendable {
-    /// The right to make one call; hand it back to ``CircuitBreaker/record(_:for:)``.
+    /// The right to make one call; hand it back to `record(_:for:)`.
     public struct Permit: Sendable, Hashable {
         let inner: CircuitBreakerStateMachine<BreakerInstant>.Permit
 
@@ -141,7 +141,7 @@ public final class CircuitBreaker: Sendable {
 
     /// Asks to make a call. No I/O happens when the call is rejected.
     ///
-    /// - Returns: A permit to pass to ``record(_:for:)`` when the call ends.
+    /// - Returns: A permit to pass to `record(_:for:)` when the call ends.
     /// - Throws: ``CircuitBreakerRejection`` when the breaker is open, forced open, or half-open with
     ///   every probe slot taken.
     public func acquire() throws(CircuitBreakerRejection) -> Permit {
@@ -199,6 +199,20 @@ public final class CircuitBreaker: Sendable {
         if let transition { announce(transition) }
     }
 
+    /// The breaker's clock now, for an outcome recorded later as of this instant.
+    var now: BreakerInstant { timeline.now() }
+
+    /// Records `outcome` as of `instant` (not now): a stream judged by when the server answered, whose
+    /// end comes much later. The slow-call rule measures from admission to `instant`.
+    func record(_ outcome: CallOutcome, for permit: Permit, at instant: BreakerInstant) {
+        let transition = state.withLock { state -> CircuitBreakerTransition? in
+            guard let transition = state.machine.record(outcome, for: permit.inner, at: instant) else { return nil }
+            publishLocked(transition, &state)
+            return transition
+        }
+        if let transition { announce(transition) }
+    }
+
     /// Records a call that ended with `code`, classified by the policy's classifier.
     public func record(_ code: Status.Code, for permit: Permit) {
         record(policy.classifier.classify(code), for: permit)
@@ -212,8 +226,9 @@ public final class CircuitBreaker: Sendable {
     /// Runs `operation` if the breaker admits it, and records its outcome.
     ///
     /// - Parameters:
+    ///   - isolation: The actor `operation` and `fallback` run on; the caller's, by default.
     ///   - classify: Classifies errors `operation` throws; by default the policy's classifier
-    ///     (``RPCError`` by code, `CancellationError` neutral, anything else a failure).
+    ///     (`RPCError` by code, `CancellationError` neutral, anything else a failure).
     ///   - fallback: Produces the result when the breaker rejects the call; without it, the
     ///     ``CircuitBreakerRejection`` is thrown.
     ///   - operation: The protected call. Returning counts as a success.

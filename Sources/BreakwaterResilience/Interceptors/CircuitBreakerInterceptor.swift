@@ -10,7 +10,7 @@ import BreakwaterCore
 ///   ``CircuitBreakerRejection`` naming the breaker and the time until it probes); `next` is not called,
 ///   so no network I/O happens. With a ``fallback``, its response is returned instead.
 /// - Admitted: `next` runs and the outcome is recorded: an error `next` throws is classified by the
-///   policy's ``OutcomeClassifier``; for a response, its body is wrapped so that the final status
+///   policy's `OutcomeClassifier`; for a response, its body is wrapped so that the final status
 ///   (the OK trailers, or the `RPCError` the body throws) is recorded when the body ends. A body that is
 ///   dropped before its status is known counts as neutral, as does `DEADLINE_EXCEEDED` when the
 ///   attempt's deadline had already passed before it started.
@@ -110,11 +110,13 @@ public struct CircuitBreakerInterceptor: ClientInterceptor {
         do {
             permit = try breaker.acquire()
         } catch {
+            context.report(.rejected(by: "circuit-breaker", reason: error.message))
             if let fallback, let response = try await fallback(error, context) {
                 return response
             }
             throw breaker.rejectionError(error)
         }
+        context.report(.admitted(by: "circuit-breaker", detail: permit.isProbe ? "\(breaker.key): probe" : "\(breaker.key)"))
         let expiredAtStart = context.deadline.map { $0 <= .now } ?? false
         let response: ClientResponse
         do {
@@ -132,6 +134,19 @@ public struct CircuitBreakerInterceptor: ClientInterceptor {
             throw error
         }
         var observed = response
+        if context.kind == .serverStreaming || context.kind == .bidirectionalStreaming {
+            // A response stream is judged by how the server answered, not by how long the caller keeps
+            // it open (see `StreamOutcomeRecorder`). A probe's verdict is known now: record it, so that
+            // a long-lived probe stream does not hold the probe slot for its whole life.
+            let answeredAt = breaker.now
+            if permit.isProbe {
+                breaker.record(.success, for: permit, at: answeredAt)
+                return response
+            }
+            observed.body = response.body.notifying(
+                StreamOutcomeRecorder(breaker: breaker, permit: permit, answeredAt: answeredAt))
+            return observed
+        }
         if let compact = CompactOutcomeRecorder(breaker: breaker, permit: permit, expiredAtStart: expiredAtStart) {
             observed.body = response.body.notifying(compact)
         } else {
@@ -139,6 +154,33 @@ public struct CircuitBreakerInterceptor: ClientInterceptor {
                 OutcomeRecorder(breaker: breaker, permit: permit, expiredAtStart: expiredAtStart))
         }
         return observed
+    }
+
+    /// Records a response stream's outcome as of when the server answered (its headers): the slow-call
+    /// rule measures the time to that answer, and a stream that the caller's own deadline or cancel ends
+    /// after the answer is neutral (a Watch that runs until its deadline is healthy). A failure status
+    /// the server sends later (UNAVAILABLE, INTERNAL, ...) still counts as a failure.
+    private struct StreamOutcomeRecorder: ClientResponseObserver {
+        let breaker: CircuitBreaker
+        let permit: CircuitBreaker.Permit
+        let answeredAt: BreakerInstant
+
+        func responseEnded(_ end: ClientResponseEnd) {
+            let outcome: CallOutcome
+            switch end {
+            case .trailers:
+                outcome = .success
+            case .error(let error):
+                if let rpc = error as? RPCError, rpc.code == .deadlineExceeded || rpc.code == .cancelled {
+                    outcome = .neutral
+                } else {
+                    outcome = breaker.policy.classifier.classify(error)
+                }
+            case .abandoned:
+                outcome = .neutral
+            }
+            breaker.record(outcome, for: permit, at: answeredAt)
+        }
     }
 
     /// Records the attempt's final status in its breaker when the response body ends.

@@ -26,6 +26,10 @@ import Logging
 /// transport says so) is retried once, transparently: at once, without counting against `maxAttempts`.
 /// A connect failure is not: one attempt of the policy is then exactly one network attempt and one
 /// breaker sample.
+///
+/// Every retry, transparent or not, is a debug line on ``logger`` (with the method, attempt, reason,
+/// status and backoff), a `ClientRetry` on ``events`` and a `ClientCallEvent.retry` for the
+/// call's observers (the metrics and tracing interceptors of BreakwaterObservability count them).
 public struct RetryInterceptor: ClientInterceptor {
     /// The metadata key that tells the server how many attempts came before this one.
     public static let previousAttemptsKey = "grpc-previous-rpc-attempts"
@@ -36,8 +40,10 @@ public struct RetryInterceptor: ClientInterceptor {
     public let throttle: RetryThrottle?
     private let clock: InterceptorClock
     private let random: @Sendable () -> Double
-    /// Each retry, transparent or not, is a debug line with its method, attempt and reason.
-    private static let logger = Logger(label: "breakwater.retry")
+    /// Where each retry, transparent or not, is a debug line with its method, attempt and reason.
+    public let logger: Logger
+    /// Where each retry is published; `nil`: nowhere.
+    public let events: RetryEvents?
 
     /// Creates an interceptor.
     /// - Parameters:
@@ -45,16 +51,22 @@ public struct RetryInterceptor: ClientInterceptor {
     ///   - throttle: The target's throttle; share one instance among all clients of a target.
     ///   - clock: The clock backoffs sleep on and elapsed time is read from; a manual clock in tests.
     ///   - random: Numbers in [0, 1] for the backoff's full jitter.
+    ///   - logger: Where each retry is a debug line (label `breakwater.retry` by default).
+    ///   - events: Where each retry is published; `nil`: nowhere.
     public init(
         policies: PolicyTable,
         throttle: RetryThrottle? = nil,
         clock: some Clock<Duration> = ContinuousClock(),
-        random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) },
+        logger: Logger = Logger(label: "breakwater.retry"),
+        events: RetryEvents? = nil
     ) {
         self.policies = policies
         self.throttle = throttle
         self.clock = InterceptorClock(clock)
         self.random = random
+        self.logger = logger
+        self.events = events
     }
 
     /// Creates an interceptor that retries every method it applies to with `policy`.
@@ -62,11 +74,13 @@ public struct RetryInterceptor: ClientInterceptor {
         policy: RetryPolicy,
         throttle: RetryThrottle? = nil,
         clock: some Clock<Duration> = ContinuousClock(),
-        random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) },
+        logger: Logger = Logger(label: "breakwater.retry"),
+        events: RetryEvents? = nil
     ) {
         self.init(
             policies: PolicyTable(defaultPolicy: MethodPolicy(retry: policy)),
-            throttle: throttle, clock: clock, random: random
+            throttle: throttle, clock: clock, random: random, logger: logger, events: events
         )
     }
 
@@ -89,6 +103,8 @@ public struct RetryInterceptor: ClientInterceptor {
     ) async throws -> ClientResponse {
         var state = policy.map { RetryState(policy: $0) }
         var transparentRetryUsed = false
+        // Attempts started, transparent ones included (the policy's count leaves those out).
+        var attemptNumber = 1
         // The call's time, for the deadline checks, read from the first failure on (a call that succeeds
         // at once never needs it): the real time then, plus what the injected clock says has elapsed since.
         var timeOrigin: (real: ContinuousClock.Instant, clock: Duration)?
@@ -126,9 +142,12 @@ public struct RetryInterceptor: ClientInterceptor {
                 remaining.map({ $0 > .zero }) ?? true
             {
                 transparentRetryUsed = true
-                Self.logger.debug(
-                    "retrying transparently: the stream never reached the server",
-                    metadata: ["method": "\(context.descriptor)", "status": "\(rpc.code)"])
+                announce(
+                    ClientRetry(
+                        method: context.descriptor, attempt: attemptNumber + 1,
+                        reason: .transparent(rpc.code), backoff: .zero),
+                    context: context, message: "retrying transparently: the stream never reached the server")
+                attemptNumber += 1
                 continue
             }
             guard var current = state, let policy else { throw error }
@@ -145,12 +164,13 @@ public struct RetryInterceptor: ClientInterceptor {
             state = current
             switch decision {
             case .retry(let delay):
-                Self.logger.debug(
-                    "retrying",
-                    metadata: [
-                        "method": "\(context.descriptor)", "attempt": "\(current.attemptsStarted + 1)",
-                        "status": "\(rpc.code)", "backoff": "\(delay)",
-                    ])
+                let pushedBack = if case .retryAfter? = pushback { true } else { false }
+                announce(
+                    ClientRetry(
+                        method: context.descriptor, attempt: attemptNumber + 1,
+                        reason: pushedBack ? .pushback(rpc.code) : .status(rpc.code), backoff: delay),
+                    context: context, message: "retrying")
+                attemptNumber += 1
                 if delay > .zero {
                     do {
                         try await clock.sleep(for: delay)
@@ -175,6 +195,18 @@ public struct RetryInterceptor: ClientInterceptor {
                 throw rpc
             }
         }
+    }
+
+    /// Logs, publishes and reports one retry.
+    private func announce(_ retry: ClientRetry, context: ClientContext, message: Logger.Message) {
+        logger.debug(
+            message,
+            metadata: [
+                "method": "\(retry.method)", "attempt": "\(retry.attempt)", "reason": "\(retry.reason.name)",
+                "status": "\(retry.reason.code.map { "\($0)" } ?? "")", "backoff": "\(retry.backoff)",
+            ])
+        events?.publish(retry)
+        context.report(.retry(retry))
     }
 
     /// The response of the attempt that got response headers: the call is committed. With a throttle,

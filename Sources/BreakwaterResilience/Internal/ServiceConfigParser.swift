@@ -20,8 +20,11 @@ enum ServiceConfigParser {
 
     // The fields of gRPC's service config (grpc/grpc doc/service_config.md and its proto) that
     // Breakwater reads, and those it knows but does not implement yet: they are reported, not ignored.
-    private static let rootFields: Set<String> = ["methodConfig", "retryThrottling", "loadBalancingConfig", "loadBalancingPolicy"]
-    private static let rootUnsupported: Set<String> = ["healthCheckConfig"]
+    private static let rootFields: Set<String> = [
+        "methodConfig", "retryThrottling", "loadBalancingConfig", "loadBalancingPolicy", "healthCheckConfig",
+    ]
+    private static let rootUnsupported: Set<String> = []
+    private static let healthCheckFields: Set<String> = ["serviceName"]
     private static let outlierFields: Set<String> = [
         "interval", "baseEjectionTime", "maxEjectionTime", "maxEjectionPercent", "consecutiveFailures",
         "failurePercentageEjection", "childPolicy",
@@ -98,6 +101,16 @@ enum ServiceConfigParser {
                 throw error("loadBalancingPolicy", value, "is not pick_first, round_robin or least_request")
             }
             config.loadBalancing = LoadBalancingConfig(policy: policy)
+        }
+        if let value = object["healthCheckConfig"] {
+            let fields = try self.object(value, "healthCheckConfig")
+            try checkFields(fields, "healthCheckConfig", known: healthCheckFields, kind: "healthCheckConfig", &report)
+            let name = try optionalString(fields, "serviceName", "healthCheckConfig")
+            if let name {
+                var balancing = config.loadBalancing ?? LoadBalancingConfig()
+                balancing.healthCheckServiceName = name
+                config.loadBalancing = balancing
+            }
         }
         config.warnings = report.warnings
         return config

@@ -11,14 +11,14 @@ public struct MethodPolicy: Sendable, Hashable {
     /// The circuit breaker's policy; `nil`: no breaker.
     public var circuitBreaker: CircuitBreakerPolicy?
     /// Whether calls wait for a ready connection rather than fail fast while it is in
-    /// TRANSIENT_FAILURE (``BreakwaterCore/CallOptions/waitForReady``); a call's own option wins. `nil`:
+    /// TRANSIENT_FAILURE (`CallOptions.waitForReady`); a call's own option wins. `nil`:
     /// the call's.
     public var waitForReady: Bool?
     /// The largest request message, in bytes; the smaller of this and the call's own
-    /// ``BreakwaterCore/CallOptions/maxSendMessageBytes`` applies. `nil`: the call's.
+    /// `CallOptions.maxSendMessageBytes` applies. `nil`: the call's.
     public var maxRequestMessageBytes: Int?
     /// The largest response message, in bytes; the smaller of this and the call's own
-    /// ``BreakwaterCore/CallOptions/maxReceiveMessageBytes`` applies. `nil`: the call's.
+    /// `CallOptions.maxReceiveMessageBytes` applies. `nil`: the call's.
     public var maxResponseMessageBytes: Int?
 
     /// Creates a policy.

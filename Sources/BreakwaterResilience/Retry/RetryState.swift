@@ -72,8 +72,8 @@ public struct RetryState: Sendable, Hashable {
     }
 
     /// Decides as ``decide(after:pushback:committed:circuitBreakerRejection:throttleAllowsRetry:remaining:random:)``
-    /// for an attempt that threw `error`: a breaker rejection (bare or inside an ``RPCError``) is
-    /// never retried, an ``RPCError`` is judged by its code, and any other error is not retried.
+    /// for an attempt that threw `error`: a breaker rejection (bare or inside an `RPCError`) is
+    /// never retried, an `RPCError` is judged by its code, and any other error is not retried.
     public mutating func decide(
         after error: any Error,
         pushback: RetryPushback? = nil,

@@ -54,7 +54,7 @@ import Foundation
 ///
 /// Every field of gRPC's service config is either used or reported. By default
 /// (``UnknownFields/reject``) a field Breakwater does not use is an error: a misspelt `"timout"`, or a
-/// gRPC field it does not implement yet (`healthCheckConfig`). ``UnknownFields/warn``
+/// gRPC field it does not implement yet (outlier detection's `successRateEjection`). ``UnknownFields/warn``
 /// loads the rest and lists those fields in ``warnings``,
 /// for a config shared with other gRPC clients.
 ///

@@ -32,6 +32,11 @@ public struct ResilienceConfiguration: Sendable {
     public let retryThrottle: RetryThrottle?
     /// Answers calls a breaker rejects; `nil`: they fail with the rejection.
     public let fallback: CircuitBreakerInterceptor.Fallback?
+    /// Every retry of the chain, transparent or not (method, attempt, reason, backoff); shared by copies.
+    public let retryEvents = RetryEvents()
+    /// Where the chain logs each retry at debug level, with its method, attempt, reason and backoff.
+    /// Set it before taking ``interceptors``.
+    public var retryLogger = Logger(label: "breakwater.retry")
     private let clock: any Clock<Duration>
     private let random: @Sendable () -> Double
 
@@ -87,6 +92,11 @@ public struct ResilienceConfiguration: Sendable {
 
     /// Reads a configuration from service-config JSON (see ``ServiceConfig``).
     /// - Parameters:
+    ///   - json: The service config, UTF-8 JSON.
+    ///   - target: The target, part of every breaker's key.
+    ///   - clock: The monotonic clock of the breakers (when this creates the registry) and of backoffs.
+    ///   - registry: The breakers; by default a new registry on `clock`. Pass one to share breakers.
+    ///   - fallback: Answers calls a breaker rejects; return `nil` to fail with the rejection.
     ///   - unknownFields: Whether fields Breakwater does not use are errors (the default) or are left
     ///     out with a warning each, logged on `logger`.
     ///   - logger: Where a lenient load logs the fields it left out.
@@ -154,7 +164,9 @@ public struct ResilienceConfiguration: Sendable {
 
     /// The retry interceptor of the chain, with the target's throttle.
     public var retryInterceptor: RetryInterceptor {
-        RetryInterceptor(policies: policies, throttle: retryThrottle, clock: clock, random: random)
+        RetryInterceptor(
+            policies: policies, throttle: retryThrottle, clock: clock, random: random, logger: retryLogger,
+            events: retryEvents)
     }
 
     /// The hedging interceptor of the chain, with the target's throttle (shared with retries).

@@ -2,7 +2,7 @@ import BreakwaterCore
 /// An HTTP/2 header field as the transport sends or receives it: lower-case name, value.
 public typealias HeaderField = (name: String, value: String)
 
-/// Building and reading the HTTP/2 header blocks of gRPC (grpc/grpc `doc/PROTOCOL-HTTP2.md`).
+/// Building and reading the HTTP/2 header blocks of gRPC (<https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md>).
 /// Pure functions: the transport moves the fields, this decides what they are and mean.
 public enum GRPCHeaders {
     /// Header names that carry protocol state and never appear as custom metadata.

@@ -1,6 +1,6 @@
 import BreakwaterCore
-/// Status synthesis when a peer does not send `grpc-status`, per grpc/grpc
-/// `doc/http-grpc-status-mapping.md`, and the mapping of RST_STREAM codes to statuses.
+/// Status synthesis when a peer does not send `grpc-status`, per gRPC's
+/// <https://github.com/grpc/grpc/blob/master/doc/http-grpc-status-mapping.md>, and the mapping of RST_STREAM codes to statuses.
 public enum StatusMapping {
     /// The gRPC status for a response with a non-200 HTTP status and no `grpc-status`.
     public static func status(forHTTPStatus httpStatus: Int) -> Status {

@@ -117,6 +117,22 @@ import Testing
         #expect(k.pingAcknowledged(now: ms(510), reads: 1) == .arm(at: ms(1510)))
     }
 
+    @Test func aPeerThatAnsweredAndStayedSilentIsNotPingedAgainForFiveMinutes() {
+        var m = KeepaliveMachine(policy: nil)
+        #expect(m.callEndedSilently(now: t0, reads: 4, bound: .seconds(1)) == .ping(deadline: ms(1000)))
+        _ = m.pingAcknowledged(now: ms(10), reads: 5)
+        // A server holding its calls: the next silent calls send no PING (gRPC would count strikes)...
+        #expect(m.callEndedSilently(now: ms(2000), reads: 5, bound: .seconds(1)) == .none)
+        #expect(m.callEndedSilently(now: ms(299_000), reads: 5, bound: .seconds(1)) == .none)
+        // ... until five minutes after the answer,
+        #expect(m.callEndedSilently(now: ms(300_010), reads: 5, bound: .seconds(1)) == .ping(deadline: ms(301_010)))
+        // or as soon as the peer sent anything since (a server resets its strikes when it sends).
+        var busy = KeepaliveMachine(policy: nil)
+        _ = busy.callEndedSilently(now: t0, reads: 4, bound: .seconds(1))
+        _ = busy.pingAcknowledged(now: ms(10), reads: 5)
+        #expect(busy.callEndedSilently(now: ms(2000), reads: 9, bound: .seconds(1)) == .ping(deadline: ms(3000)))
+    }
+
     @Test func aProbesPingWithoutAnswerClosesNamingTheProbe() {
         var m = KeepaliveMachine(policy: nil)
         #expect(m.probeWaits(now: t0, reads: 2, bound: .milliseconds(300)) == .ping(deadline: ms(300)))

@@ -56,18 +56,87 @@ struct CircuitBreakerInterceptorTests {
                 slowCallDurationThreshold: .seconds(1), slowCallRateThreshold: 0.5)
             try await withEcho(interceptors: breakerChain(policy, registry: registry)) { h in
                 for _ in 0..<2 {
-                    let stream = try await h.echo.expand(echoRequest("a b"))
-                    // The breaker admitted the call before this; its body ends after the clock moved.
-                    if slow { clock.advance(by: .milliseconds(1_500)) }
-                    var words: [String] = []
-                    for try await response in stream { words.append(response.text) }
-                    #expect(words == ["a", "b"])
+                    // Client streaming: admitted before the requests are written; the clock moves while
+                    // they are, so the response comes after it moved.
+                    let joined = try await h.echo.collect { writer in
+                        if slow { clock.advance(by: .milliseconds(1_500)) }
+                        try await writer.write(echoRequest("a"))
+                    }
+                    #expect(joined.text == "a")
                 }
                 let breaker = try #require(
-                    registry.existingBreaker(for: BreakerKey(target: "echo", service: "echo.Echo", method: "Expand")))
+                    registry.existingBreaker(for: BreakerKey(target: "echo", service: "echo.Echo", method: "Collect")))
                 #expect(breaker.currentState == (slow ? .open : .closed))
                 #expect(breaker.snapshot().totals.successes == 2)
             }
+        }
+    }
+
+    @Test("a response stream is slow only if its answer is: a long stream that answered at once is not")
+    func responseStreamsAreTimedToTheirAnswer() async throws {
+        let clock = ManualClock()
+        let registry = CircuitBreakerRegistry(clock: clock)
+        let policy = CircuitBreakerPolicy(
+            consecutiveFailures: nil, slidingWindow: .count(10), minimumCalls: 2,
+            slowCallDurationThreshold: .seconds(1), slowCallRateThreshold: 0.5)
+        try await withEcho(interceptors: breakerChain(policy, registry: registry)) { h in
+            for _ in 0..<2 {
+                let stream = try await h.echo.expand(echoRequest("a b"))
+                // The server answered; the caller then keeps the stream for a long time.
+                clock.advance(by: .seconds(30))
+                var words: [String] = []
+                for try await response in stream { words.append(response.text) }
+                #expect(words == ["a", "b"])
+            }
+            let breaker = try #require(
+                registry.existingBreaker(for: BreakerKey(target: "echo", service: "echo.Echo", method: "Expand")))
+            #expect(breaker.currentState == .closed)
+            #expect(breaker.snapshot().totals.successes == 2)
+            #expect(breaker.snapshot().windowSlowCalls == 0)
+        }
+    }
+
+    @Test("a watch that answered and then ran into its caller's deadline is neutral")
+    func aWatchEndedByItsDeadlineIsNeutral() async throws {
+        let registry = CircuitBreakerRegistry(clock: ManualClock())
+        try await withEcho(
+            services: [FlakyService()], interceptors: breakerChain(CircuitBreakerPolicy(consecutiveFailures: 1), registry: registry)
+        ) { h in
+            let response = try await h.grpc.serverStreaming(
+                request: [], method: FlakyService.watch, serializer: BytesCoder(), deserializer: BytesCoder(),
+                options: CallOptions(timeout: .milliseconds(200)))
+            let result = await response.collected()
+            #expect(result.elements.count == 1)
+            #expect(result.error?.code == .deadlineExceeded)
+            let breaker = try #require(registry.existingBreaker(for: BreakerKey(target: "echo", service: "test.Flaky", method: "Watch")))
+            #expect(breaker.currentState == .closed)
+            #expect(breaker.snapshot().totals.neutral == 1)
+            #expect(breaker.snapshot().totals.failures == 0)
+        }
+    }
+
+    @Test("a streaming probe's verdict is its answer: the breaker closes while the probe stream is still open")
+    func aStreamingProbeFreesItsSlotAtItsAnswer() async throws {
+        let clock = ManualClock()
+        let registry = CircuitBreakerRegistry(clock: clock)
+        let policy = CircuitBreakerPolicy(consecutiveFailures: 1, openDuration: .seconds(10), jitter: 0, successThreshold: 1)
+        try await withEcho(
+            services: [FlakyService()], interceptors: breakerChain(policy, registry: registry)
+        ) { h in
+            let key = BreakerKey(target: "echo", service: "test.Flaky", method: "Watch")
+            let breaker = try registry.breaker(for: key, policy: policy)
+            // Trip it with one failure, then let the open duration pass.
+            let permit = try breaker.acquire()
+            breaker.record(.failure, for: permit)
+            #expect(breaker.currentState == .open)
+            clock.advance(by: .seconds(10))
+            let probe = try await h.grpc.serverStreaming(
+                request: [], method: FlakyService.watch, serializer: BytesCoder(), deserializer: BytesCoder())
+            var iterator = probe.makeAsyncIterator()
+            #expect(try await iterator.next() == Array("snapshot".utf8))
+            #expect(breaker.currentState == .closed, "closed by the probe's answer, its stream still open")
+            // Other calls are admitted meanwhile.
+            #expect(throws: Never.self) { _ = try breaker.acquire() }
         }
     }
 

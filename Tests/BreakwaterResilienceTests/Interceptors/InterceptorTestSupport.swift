@@ -38,6 +38,8 @@ struct BytesCoder: MessageSerializer, MessageDeserializer {
 final class FlakyService: RegistrableService {
     static let get = MethodDescriptor(service: "test.Flaky", method: "Get")
     static let stream = MethodDescriptor(service: "test.Flaky", method: "Stream")
+    /// A healthy watch: one message at once, then nothing until the caller goes.
+    static let watch = MethodDescriptor(service: "test.Flaky", method: "Watch")
 
     private struct State {
         var script: [String?]
@@ -73,6 +75,11 @@ final class FlakyService: RegistrableService {
             self.state.withLock { $0.streamCalls += 1 }
             try await writer.write(Array("first".utf8))
             throw RPCError(code: .unavailable, message: "failed after headers")
+        }
+        router.registerServerStreaming(Self.watch, deserializer: BytesCoder(), serializer: BytesCoder()) {
+            _, writer, _ in
+            try await writer.write(Array("snapshot".utf8))
+            try await Task.sleep(for: .seconds(3600))
         }
     }
 }

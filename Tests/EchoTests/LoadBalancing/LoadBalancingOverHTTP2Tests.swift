@@ -4,6 +4,7 @@ import BreakwaterResilience
 import BreakwaterTestSupport
 import EchoService
 import Foundation
+import MetricsTestKit
 import Synchronization
 import Testing
 
@@ -112,8 +113,14 @@ struct LoadBalancingOverHTTP2Tests {
         let servers = try await Self.startReplicas([EchoProvider(), failing, EchoProvider()])
         let detection = OutlierDetectionPolicy(
             interval: .seconds(10), baseEjectionTime: .milliseconds(600), maxEjectionPercent: 34, consecutiveFailures: 5)
+        let log = CapturedLog()
+        let metrics = TestMetrics()
+        var configuration = HTTP2ClientTransport.Configuration()
+        configuration.logger = log.logger()
+        configuration.metricsFactory = metrics
         let transport = try HTTP2ClientTransport(
-            target: Self.target(servers), loadBalancing: LoadBalancingConfig(policy: .roundRobin, outlierDetection: detection))
+            target: Self.target(servers), loadBalancing: LoadBalancingConfig(policy: .roundRobin, outlierDetection: detection),
+            configuration: configuration)
         let events = transport.endpointEvents()
         let grpc = GRPCClient(transport: transport)
         let echo = Echo_EchoClient(wrapping: grpc)
@@ -145,6 +152,14 @@ struct LoadBalancingOverHTTP2Tests {
         }
         let second = "127.0.0.2:\(servers[1].port)"
         #expect(kinds == ["ejected \(second)", "returned \(second)"])
+        // Logged and counted.
+        let lines = log.recorded.filter { $0.message == "endpoint ejected" || $0.message == "endpoint returned" }
+        #expect(lines.map(\.message) == ["endpoint ejected", "endpoint returned"])
+        #expect(lines.first?.metadata["endpoint"] == second)
+        #expect(lines.first?.metadata["reason"]?.contains("5") == true, "\(lines)")
+        let dimensions = [("target", Self.target(servers)), ("endpoint", second)]
+        #expect(try metrics.expectCounter("breakwater.client.endpoint.ejections", dimensions).totalValue == 1)
+        #expect(try metrics.expectCounter("breakwater.client.endpoint.returns", dimensions).totalValue == 1)
         for server in servers { await server.stop() }
     }
 

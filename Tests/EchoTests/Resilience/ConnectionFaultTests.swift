@@ -173,6 +173,35 @@ import Testing
         await guarded.stop()
     }
 
+    @Test func againstGrpcioAZombieIsDetectedAndTheFirstCallAfterRecoverySucceeds() async throws {
+        let peer = try await PythonPeer.Server()
+        let proxy = try FaultProxy(upstreamPort: peer.port)
+        let transport = HTTP2ClientTransport(host: "127.0.0.1", port: proxy.port)
+        let grpc = GRPCClient(transport: transport)
+        let echo = Echo_EchoClient(wrapping: grpc)
+        func get() async -> Status.Code {
+            do {
+                _ = try await echo.get(.with { $0.text = "x" }, options: CallOptions(timeout: .milliseconds(500)))
+                return .ok
+            } catch let error as RPCError {
+                return error.code
+            } catch {
+                return .unknown
+            }
+        }
+        #expect(await get() == .ok)
+        proxy.drop()
+        #expect(await get() == .deadlineExceeded)
+        // grpcio's server answers nothing through the drop: the PING goes unanswered, the connection goes.
+        #expect(await eventually { proxy.frames(type: 6, .toServer) >= 1 && transport.connectivityState != .ready })
+        proxy.heal()
+        #expect(await get() == .ok)
+        #expect(proxy.acceptedConnections >= 2)
+        await grpc.close()
+        proxy.stop()
+        await peer.stop()
+    }
+
     @Test func aResetFailsOnlyTheCallsInFlightAndTheNextCallConnectsAnew() async throws {
         let setup = try await Setup.start()
         #expect(await setup.get() == .ok)

@@ -9,6 +9,9 @@ public struct ClientContext: Sendable {
     public var deadline: ContinuousClock.Instant?
     /// The call's options, already merged with the client's defaults.
     public var options: CallOptions
+    /// Who learns what happens inside the call (attempts, message sizes, retries, rejections); empty by
+    /// default, when nothing is reported. Interceptors append observers; see ``ClientCallObserver``.
+    public var callObservers: [any ClientCallObserver] = []
 
     /// Creates a context.
     public init(
@@ -21,5 +24,14 @@ public struct ClientContext: Sendable {
         self.kind = kind
         self.deadline = deadline
         self.options = options
+    }
+
+    /// Tells every observer in ``callObservers`` about `event`. Build a costly event only when
+    /// `callObservers` is not empty.
+    @inlinable
+    public func report(_ event: @autoclosure () -> ClientCallEvent) {
+        guard !callObservers.isEmpty else { return }
+        let event = event()
+        for observer in callObservers { observer.observe(event, context: self) }
     }
 }

@@ -1,3 +1,5 @@
+import Logging
+
 /// A gRPC server: routes each stream its transport accepts to the registered handler, through the
 /// server interceptors, in one task per call.
 public final class GRPCServer: Sendable {
@@ -16,6 +18,9 @@ public final class GRPCServer: Sendable {
     let transport: any ServerTransport
     let router: RPCRouter
     let interceptors: [any ServerInterceptor]
+    /// Where calls the server ends itself are logged at debug (an unknown method, a handler's
+    /// unexpected error), with the service, method and peer.
+    public let logger: Logger
     private let tracker = HandlerTaskTracker()
     private let state = TSanMutex(State())
 
@@ -24,22 +29,31 @@ public final class GRPCServer: Sendable {
     ///   - transport: the transport that accepts streams.
     ///   - services: the services; a method registered by two services goes to the later one.
     ///   - interceptors: server interceptors, outermost first, applied to every call.
+    ///   - logger: where calls the server ends itself are logged; by default nowhere.
     public convenience init(
         transport: any ServerTransport,
         services: [any RegistrableService],
-        interceptors: [any ServerInterceptor] = []
+        interceptors: [any ServerInterceptor] = [],
+        logger: Logger = GRPCServer.silentLogger
     ) {
         var router = RPCRouter()
         for service in services { service.registerMethods(with: &router) }
-        self.init(transport: transport, router: router, interceptors: interceptors)
+        self.init(transport: transport, router: router, interceptors: interceptors, logger: logger)
     }
 
     /// Creates a server with a ready router.
-    public init(transport: any ServerTransport, router: RPCRouter, interceptors: [any ServerInterceptor] = []) {
+    public init(
+        transport: any ServerTransport, router: RPCRouter, interceptors: [any ServerInterceptor] = [],
+        logger: Logger = GRPCServer.silentLogger
+    ) {
         self.transport = transport
         self.router = router
         self.interceptors = interceptors
+        self.logger = logger
     }
+
+    /// A logger that drops everything, the default.
+    public static let silentLogger = Logger(label: "breakwater.server", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// The number of handlers running now.
     public var activeCalls: Int { tracker.running }
@@ -56,9 +70,10 @@ public final class GRPCServer: Sendable {
         let router = self.router
         let interceptors = self.interceptors
         let tracker = self.tracker
+        let logger = self.logger
         do {
             let port = try await transport.start { stream in
-                Self.accept(stream, router: router, interceptors: interceptors, tracker: tracker)
+                Self.accept(stream, router: router, interceptors: interceptors, tracker: tracker, logger: logger)
             }
             state.withLock { $0.phase = .running(port: port) }
             return port
@@ -104,16 +119,20 @@ public final class GRPCServer: Sendable {
         _ stream: any ServerTransportStream,
         router: RPCRouter,
         interceptors: [any ServerInterceptor],
-        tracker: HandlerTaskTracker
+        tracker: HandlerTaskTracker,
+        logger: Logger
     ) {
         let path = stream.head.path
         guard let route = router.route(forPath: path) else {
+            logger.debug(
+                "call rejected: method not implemented",
+                metadata: ["path": "\(PeerText.excerpt(path))", "peer": "\(stream.head.peer)"])
             stream.finish(status: Status(code: .unimplemented, message: "method \(PeerText.excerpt(path)) not implemented"), trailers: [:])
             return
         }
         tracker.enter()
         let task = Task(executorPreference: stream.preferredExecutor) {
-            await ServerCallRunner.run(stream: stream, route: route, interceptors: interceptors)
+            await ServerCallRunner.run(stream: stream, route: route, interceptors: interceptors, logger: logger)
             tracker.leave()
         }
         stream.onCancel { task.cancel() }

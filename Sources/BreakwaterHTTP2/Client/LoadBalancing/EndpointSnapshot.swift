@@ -17,11 +17,15 @@ public struct EndpointSnapshot: Sendable, CustomStringConvertible {
     /// The share of its calls that failed in the current and the previous outlier-detection interval; nil
     /// without calls or without outlier detection.
     public var recentFailureRate: Double?
+    /// What its health checks say: true while SERVING (or the server has no health service), false
+    /// otherwise; nil when health is not checked.
+    public var serving: Bool?
 
     /// `127.0.0.2:50051 READY, 3 in flight, failure rate 0.0` (and `ejected for 12.5 s`).
     public var description: String {
         var text = "\(endpoint) \(connectivity), \(totalCalls) calls, \(outstandingCalls) in flight"
         if let recentFailureRate { text += ", failure rate \(Double(Int(recentFailureRate * 1000)) / 1000)" }
+        if let serving { text += serving ? ", serving" : ", NOT SERVING" }
         if let ejectedUntil {
             let left = ContinuousClock.now.duration(to: ejectedUntil)
             text += ", ejected for \(left > .zero ? left : .zero)"
@@ -45,6 +49,8 @@ public struct EndpointEvent: Sendable, CustomStringConvertible {
         case ejected(until: ContinuousClock.Instant, reason: String)
         /// Its ejection ended: it takes calls again.
         case returned
+        /// Its health check answered: it takes calls while `serving`, none otherwise.
+        case health(serving: Bool)
     }
 
     /// The endpoint.
@@ -61,6 +67,7 @@ public struct EndpointEvent: Sendable, CustomStringConvertible {
         case .ejected(let until, let reason):
             "\(endpoint) ejected for \(ContinuousClock.now.duration(to: until).roundedToMilliseconds): \(reason)"
         case .returned: "\(endpoint) returned"
+        case .health(let serving): "\(endpoint) health: \(serving ? "SERVING" : "NOT_SERVING")"
         }
     }
 }

@@ -23,7 +23,7 @@ public struct NameResolution: Sendable {
 
 /// Where a client's endpoints come from: an asynchronous sequence of endpoint lists, each replacing the
 /// one before. Plug in a service registry by conforming to it and passing it as
-/// ``ClientTarget/resolver(_:authority:)``.
+/// ``ClientTarget/resolver(_:authority:description:)``.
 ///
 /// The transport iterates ``resolutions()`` once, from a task of its own, until the transport closes
 /// (then the task is cancelled). Endpoints that appear in a new list get a connection; endpoints that

@@ -56,6 +56,13 @@ struct KeepaliveMachine: Sendable {
 
     let policy: Policy?
     private(set) var state: State = .dormant
+    /// The last answer to one of our PINGs: when, and the session's read count then. A peer that
+    /// answered and has sent nothing since is not PINGed again for a silent call within
+    /// `quietPeerPingSpacing`: gRPC servers count a PING that comes sooner than 5 minutes after the last
+    /// one, with nothing sent in between, as a strike, and close the connection ("too_many_pings") after
+    /// two, which would end every call on it, healthy quiet streams included.
+    private(set) var lastAnswer: (at: Instant, reads: Int)?
+    static let quietPeerPingSpacing: Duration = .seconds(300)
 
     init(policy: Policy?) {
         self.policy = policy
@@ -94,6 +101,7 @@ struct KeepaliveMachine: Sendable {
             if now < deadline { return .arm(at: deadline) }
             if reads > readsAtPing {
                 // Something arrived, the acknowledgement is behind it: alive.
+                lastAnswer = (now, reads)
                 return quiet(since: lastRead ?? now, now: now, reads: reads, hasStreams: hasStreams)
             }
             state = .closed
@@ -112,6 +120,7 @@ struct KeepaliveMachine: Sendable {
     /// The acknowledgement of our PING arrived.
     mutating func pingAcknowledged(now: Instant, reads: Int) -> Action {
         guard case .pinged = state else { return .none }
+        lastAnswer = (now, reads)
         guard let policy else {
             state = .dormant
             return .none
@@ -144,7 +153,12 @@ struct KeepaliveMachine: Sendable {
     /// connection since it started: the peer may be gone without a word. PING it, with `bound` for the
     /// answer; a PING already out keeps going (with the shorter deadline of the two).
     mutating func callEndedSilently(now: Instant, reads: Int, bound: Duration) -> Action {
-        ping(now: now, reads: reads, bound: bound, cause: .silentCall(bound: bound))
+        if let lastAnswer, reads == lastAnswer.reads, now < lastAnswer.at + Self.quietPeerPingSpacing {
+            // Answered lately, and silent since: a server that holds its calls, not a dead path (a PING
+            // now would count against us).
+            return .none
+        }
+        return ping(now: now, reads: reads, bound: bound, cause: .silentCall(bound: bound))
     }
 
     /// A probe is to go out on this connection once it shows it is alive: PING it, with `bound` for the

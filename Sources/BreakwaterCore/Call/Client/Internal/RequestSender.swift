@@ -5,9 +5,12 @@ final class RequestSender: Sendable {
     private let task: TSanMutex<Task<Void, Never>?> = TSanMutex(nil)
     private let error: TSanMutex<(any Error)?> = TSanMutex(nil)
 
-    /// Starts forwarding `messages` to `stream`.
+    /// Starts forwarding `messages` to `stream`, telling `observed`'s observers each message's size.
     /// A message over `sendLimit` bytes fails the call with RESOURCE_EXHAUSTED, unsent.
-    static func start(messages: RequestMessages, stream: any ClientTransportStream, sendLimit: Int? = nil) -> RequestSender {
+    static func start(
+        messages: RequestMessages, stream: any ClientTransportStream, sendLimit: Int? = nil,
+        observed: CallObservation? = nil
+    ) -> RequestSender {
         let sender = RequestSender()
         // The iterator is made here, not in the task, so attempts register with the replay buffer in
         // the order they started.
@@ -33,6 +36,7 @@ final class RequestSender: Sendable {
                     stream.cancel()
                     return
                 }
+                observed?.report(.messageSent(bytes: message.count))
                 do {
                     try await stream.send(message, endStream: false)
                 } catch {

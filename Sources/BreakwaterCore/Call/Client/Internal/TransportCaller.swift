@@ -30,18 +30,23 @@ struct TransportCaller: Sendable {
             waitForReady: context.options.waitForReady ?? false,
             isProbe: context.options.isProbe ?? false
         )
+        // Observers (metrics, tracing) see the attempt and its message sizes; `nil` when there are none.
+        let observed = CallObservation(context)
+        observed?.report(.attemptStarted)
         let stream = await transport.makeStream(head: head)
 
         let sender: RequestSender?
         if let message = request.messages.singleMessage {
             sender = nil
+            observed?.report(.messageSent(bytes: message.count))
             do {
                 try await stream.send(message, endStream: true)
             } catch {
                 // The stream already ended; its status comes through `next`.
             }
         } else {
-            sender = RequestSender.start(messages: request.messages, stream: stream, sendLimit: sendLimit)
+            sender = RequestSender.start(
+                messages: request.messages, stream: stream, sendLimit: sendLimit, observed: observed)
         }
 
         let first = await stream.next()
@@ -49,13 +54,13 @@ struct TransportCaller: Sendable {
         case .headers(let metadata)?:
             return ClientResponse(
                 metadata: metadata,
-                body: .init(transport: TransportResponseStream(stream: stream, sender: sender, pending: nil))
+                body: .init(transport: TransportResponseStream(stream: stream, sender: sender, pending: nil, observed: observed))
             )
         case .message?:
             // Messages before headers: tolerate it, the headers were empty.
             return ClientResponse(
                 metadata: [:],
-                body: .init(transport: TransportResponseStream(stream: stream, sender: sender, pending: first))
+                body: .init(transport: TransportResponseStream(stream: stream, sender: sender, pending: first, observed: observed))
             )
         case .end(let end)?:
             sender?.cancel()

@@ -41,10 +41,13 @@ final class TransportResponseStream: Sendable {
     let stream: any ClientTransportStream
     private let sender: RequestSender?
     private let state: TSanMutex<State>
+    /// The attempt's observers, told each message's size; `nil` when it has none.
+    private let observed: CallObservation?
 
-    init(stream: any ClientTransportStream, sender: RequestSender?, pending: ClientStreamEvent?) {
+    init(stream: any ClientTransportStream, sender: RequestSender?, pending: ClientStreamEvent?, observed: CallObservation? = nil) {
         self.stream = stream
         self.sender = sender
+        self.observed = observed
         self.state = TSanMutex(State(pending: pending))
     }
 
@@ -84,6 +87,7 @@ final class TransportResponseStream: Sendable {
             if let pending { event = pending } else { event = await stream.next() }
             switch event {
             case .message(let bytes)?:
+                observed?.report(.messageReceived(bytes: bytes.count))
                 return .message(bytes)
             case .headers?:
                 continue  // a second headers block is a transport bug; ignore it

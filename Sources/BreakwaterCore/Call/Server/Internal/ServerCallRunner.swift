@@ -3,12 +3,11 @@ import Logging
 /// Runs one accepted server call: interceptors, then the handler, then the stream's end with the
 /// status the handler's outcome maps to.
 enum ServerCallRunner {
-    static let logger = Logger(label: "breakwater.server")
-
     static func run(
         stream: any ServerTransportStream,
         route: RPCRoute,
-        interceptors: [any ServerInterceptor]
+        interceptors: [any ServerInterceptor],
+        logger: Logger
     ) async {
         let context = ServerContext(descriptor: route.descriptor, kind: route.kind, stream: stream)
         let request = ServerRequest(
@@ -27,7 +26,12 @@ enum ServerCallRunner {
             context.finish(status: Status(code: .cancelled, message: "The call was cancelled"))
         } catch {
             // Never leak an unexpected error's details to the client.
-            logger.debug("Handler failed", metadata: ["method": "\(route.descriptor)", "error": "\(error)"])
+            logger.debug(
+                "handler failed",
+                metadata: [
+                    "service": "\(route.descriptor.service)", "method": "\(route.descriptor.method)",
+                    "peer": "\(context.peer)", "error": "\(error)",
+                ])
             context.finish(status: Status(code: .unknown, message: "The service failed to handle the call"))
         }
     }

@@ -96,7 +96,7 @@ final class InProcessStreamCore: Sendable {
         guard let handlers else { return false }
         for handler in handlers { handler() }
         let wakeups = state.withLock { s -> Wakeups in
-            // A `serverFinish` in between wins; handlers registered in between run now.
+            // Handlers registered in between run now (a `serverFinish` in between was ignored).
             guard s.end == nil else { return Wakeups() }
             return Self.end(&s, ClientStreamEnd(status: status, neverReachedServer: neverReachedServer), aborted: true)
         }
@@ -270,7 +270,9 @@ final class InProcessStreamCore: Sendable {
 
     func serverFinish(status: Status, trailers: Metadata) {
         let wakeups = state.withLock { s -> Wakeups in
-            guard s.end == nil else { return Wakeups() }
+            // An abort under way wins: its first step cancels the handler, whose CANCELLED end would
+            // otherwise replace the abort's status (a deadline's DEADLINE_EXCEEDED, say).
+            guard s.end == nil, !s.aborting else { return Wakeups() }
             return Self.end(&s, ClientStreamEnd(status: status, trailers: trailers), aborted: false)
         }
         perform(wakeups)

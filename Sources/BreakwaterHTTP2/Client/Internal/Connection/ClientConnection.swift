@@ -186,6 +186,12 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
                 session.startKeepalive(manager.keepalive?.policy, hasStreams: !streams.isEmpty)
             }
         case UInt32(NGHTTP2_GOAWAY.rawValue):
+            configuration.logger.debug(
+                "GOAWAY received",
+                metadata: [
+                    "peer": "\(remoteAddress)", "error_code": "\(frame.pointee.goaway.error_code)",
+                    "last_stream_id": "\(frame.pointee.goaway.last_stream_id)",
+                ])
             if Self.isTooManyPings(frame.pointee.goaway) { manager.serverSaidTooManyPings() }
             if !goingAway {
                 goingAway = true
@@ -255,6 +261,8 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
         }
         if let idleTimer { loop.cancelTimer(idleTimer) }
         idleTimer = nil
+        configuration.logger.debug(
+            "connection closed", metadata: ["peer": "\(remoteAddress)", "reason": "\(reason ?? "graceful")"])
         manager.connectionClosed(self, reason: reason)
         rerouteHeld()
     }

@@ -335,6 +335,7 @@ final class ClientConnectionManager: ClientStreamRouter, @unchecked Sendable {
         guard state != published else { return }
         let change = ConnectivityStateChange(from: published, to: state, error: error)
         published = state
+        ConnectivityLog.report(change, target: target, configuration: configuration)
         onStateChange?(change)
         let finished = observed.lock.withLock { o -> [AsyncStream<ConnectivityStateChange>.Continuation] in
             o.state = state

@@ -159,6 +159,7 @@ final class LoadBalancer: ClientStreamRouter, @unchecked Sendable {
         draining.removeAll { $0.outstanding == 0 }
         for subchannel in subchannels where existing[subchannel.endpoint] === subchannel {
             subchannel.removed = true
+            stopHealthWatch(subchannel)  // its stream would keep the draining connection open
             subchannel.manager.onStateChange = nil
             detector?.remove(subchannel.id)
             subchannel.manager.close(nil)
@@ -186,9 +187,97 @@ final class LoadBalancer: ClientStreamRouter, @unchecked Sendable {
         subchannel.state = change.to
         subchannel.lastError = change.error
         emit(EndpointEvent(endpoint: subchannel.endpoint, kind: .connectivity(change)))
+        if change.to == .ready {
+            startHealthWatch(subchannel)
+        } else {
+            stopHealthWatch(subchannel)
+        }
         guard !subchannel.removed, !closed else { return }
         if change.to == .transientFailure || (change.from == .ready && change.to == .idle) {
             target.resolver.requestResolution()
+        }
+        refresh()
+    }
+
+    // MARK: Health checks
+
+    /// Whether health checks decide which endpoints take calls: a `healthCheckServiceName`, and a policy
+    /// other than pick_first (which, as in gRPC, does not check).
+    private var checksHealth: Bool {
+        config.healthCheckServiceName != nil && config.policy != .pickFirst
+    }
+
+    private func isHealthy(_ subchannel: Subchannel) -> Bool {
+        guard checksHealth else { return true }
+        return subchannel.health == .serving || subchannel.health == .unchecked
+    }
+
+    /// A READY subchannel watches `grpc.health.v1.Health/Watch` on its connection (gRFC A17): it takes
+    /// calls only while the answer is SERVING.
+    private func startHealthWatch(_ subchannel: Subchannel) {
+        guard checksHealth, let service = config.healthCheckServiceName, !subchannel.removed, !closed,
+            subchannel.healthWatch == nil
+        else { return }
+        if subchannel.health == .unchecked { return }
+        subchannel.health = .unknown
+        let stream = ClientStream(
+            head: ClientRequestHead(method: HealthWire.watch, maxReceiveMessageBytes: 64 * 1024), loop: loop,
+            router: subchannel.manager, receiveBufferBytes: 64 * 1024)
+        subchannel.healthWatch = stream
+        let request = HealthWire.request(service: service)
+        let loop = self.loop
+        // Strong: the watch ends (cancelled) when the subchannel leaves READY or the balancer closes.
+        Task { [self, subchannel] in
+            try? await stream.send(request, endStream: true)
+            while let event = await stream.next() {
+                switch event {
+                case .headers:
+                    continue
+                case .message(let bytes):
+                    let health: Subchannel.Health = HealthWire.status(bytes) == HealthWire.serving ? .serving : .notServing
+                    loop.execute { self.healthAnswered(subchannel, stream, health) }
+                case .end(let end):
+                    loop.execute { self.healthWatchEnded(subchannel, stream, end.status) }
+                }
+            }
+        }
+    }
+
+    private func stopHealthWatch(_ subchannel: Subchannel) {
+        if let timer = subchannel.healthRetryTimer { loop.cancelTimer(timer) }
+        subchannel.healthRetryTimer = nil
+        subchannel.healthWatch?.cancel()
+        subchannel.healthWatch = nil
+        if subchannel.health != .unchecked { subchannel.health = .unknown }
+    }
+
+    private func healthAnswered(_ subchannel: Subchannel, _ stream: ClientStream, _ health: Subchannel.Health) {
+        guard subchannel.healthWatch === stream, subchannel.health != health else { return }
+        subchannel.health = health
+        emit(EndpointEvent(endpoint: subchannel.endpoint, kind: .health(serving: health == .serving)))
+        refresh()
+    }
+
+    /// The watch ended: a server without the health service is healthy (and not asked again on this
+    /// connection); any other end makes the endpoint unhealthy until a new watch, a second later, says
+    /// otherwise.
+    private func healthWatchEnded(_ subchannel: Subchannel, _ stream: ClientStream, _ status: Status) {
+        guard subchannel.healthWatch === stream else { return }
+        subchannel.healthWatch = nil
+        if status.code == .unimplemented {
+            subchannel.health = .unchecked
+        } else {
+            if subchannel.health != .notServing {
+                subchannel.health = .notServing
+                emit(EndpointEvent(endpoint: subchannel.endpoint, kind: .health(serving: false)))
+            }
+            if subchannel.state == .ready, !subchannel.removed, !closed {
+                // Strong: cancelled when the subchannel leaves READY or the balancer closes.
+                subchannel.healthRetryTimer = loop.scheduleTimer(at: .now + .seconds(1)) { [self, subchannel] in
+                    subchannel.healthRetryTimer = nil
+                    if subchannel.state == .ready { startHealthWatch(subchannel) }
+                }
+            }
         }
         refresh()
     }
@@ -208,7 +297,7 @@ final class LoadBalancer: ClientStreamRouter, @unchecked Sendable {
             refreshAgain = false
             var usable: [Int] = []
             for (index, subchannel) in subchannels.enumerated()
-            where subchannel.state == .ready && !(detector?.isEjected(subchannel.id) ?? false) {
+            where subchannel.state == .ready && isHealthy(subchannel) && !(detector?.isEjected(subchannel.id) ?? false) {
                 usable.append(index)
             }
             picker.update(usable: usable)
@@ -256,6 +345,8 @@ final class LoadBalancer: ClientStreamRouter, @unchecked Sendable {
             return (resolutionError ?? RPCError(code: .unavailable, message: "no endpoints for \(target)")).status
         }
         if subchannels.contains(where: { $0.state == .connecting || $0.state == .idle }) { return nil }
+        // Ready, its first health answer not in yet: wait for it.
+        if checksHealth, subchannels.contains(where: { $0.state == .ready && $0.health == .unknown }) { return nil }
         let failing = subchannels.filter { $0.state == .transientFailure }
         if failing.count == subchannels.count, let first = failing.first {
             let reason = first.lastError?.message ?? "connection failed"
@@ -338,7 +429,8 @@ final class LoadBalancer: ClientStreamRouter, @unchecked Sendable {
             return EndpointSnapshot(
                 endpoint: subchannel.endpoint, connectivity: subchannel.state, ejectedUntil: stats?.ejectedUntil,
                 recentEjections: stats?.ejections ?? 0, outstandingCalls: subchannel.outstanding,
-                totalCalls: subchannel.total, recentFailureRate: stats?.recentFailureRate)
+                totalCalls: subchannel.total, recentFailureRate: stats?.recentFailureRate,
+                serving: checksHealth ? (subchannel.health == .serving || subchannel.health == .unchecked) : nil)
         }
     }
 
@@ -380,6 +472,7 @@ final class LoadBalancer: ClientStreamRouter, @unchecked Sendable {
     }
 
     private func emit(_ event: EndpointEvent) {
+        EndpointEventLog.report(event, target: "\(target)", configuration: subchannelConfiguration)
         observed.lock.withLock { $0.events.yield(event) }
     }
 
@@ -405,6 +498,7 @@ final class LoadBalancer: ClientStreamRouter, @unchecked Sendable {
             stream.fail(Status(code: .unavailable, message: "transport closed: \(target)"), neverReachedServer: true)
         }
         for subchannel in all {
+            stopHealthWatch(subchannel)
             subchannel.manager.onStateChange = nil
             subchannel.manager.close(nil)
         }

@@ -21,6 +21,22 @@ final class Subchannel: @unchecked Sendable {
     /// Left the resolution: it drains (open calls finish) and takes no new ones.
     var removed = false
 
+    /// What its health checks say (when the balancer checks health).
+    enum Health: Sendable, Equatable {
+        /// Ready, the first answer not in yet: calls wait for it.
+        case unknown
+        case serving
+        /// NOT_SERVING, SERVICE_UNKNOWN, or the watch failed: it takes no calls.
+        case notServing
+        /// The server has no health service (UNIMPLEMENTED): healthy, not checked again on this connection.
+        case unchecked
+    }
+    var health: Health = .unknown
+    /// The `Health/Watch` stream on its connection, while it is READY.
+    var healthWatch: ClientStream?
+    /// The timer that starts the watch again after it failed.
+    var healthRetryTimer: UInt64?
+
     init(id: Int, endpoint: Endpoint, manager: ClientConnectionManager) {
         self.id = id
         self.endpoint = endpoint

@@ -61,6 +61,9 @@ final class Listener: EventLoopFDHandler, @unchecked Sendable {
         case .shuttingDown:
             Glibc.close(client)
         case .overLimit:
+            context.configuration.logger.info(
+                "connection refused: too many connections",
+                metadata: ["peer": "\(address.peerDescription)", "max_connections": "\(context.configuration.maxConnections)"])
             // A plaintext client is told why before the close; a TLS one cannot be without a handshake.
             if context.tls == nil {
                 _ = Self.tooManyConnections.withUnsafeBytes { raw in

@@ -1,4 +1,5 @@
 import BreakwaterCore
+import Logging
 import BreakwaterWire
 import CNghttp2
 
@@ -40,6 +41,8 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
     /// The client's address in gRPC's peer form, made once for all the connection's requests.
     private lazy var peerDescription = remoteAddress.peerDescription
     private static let shutdownPing: [UInt8] = Array("bwdrain!".utf8)
+    /// The transport's logger with this connection's peer on every line.
+    private let logger: Logger
 
     init(loop: EventLoop, fd: Int32, remoteAddress: SocketAddress, context: ServerTransportContext) {
         self.context = context
@@ -48,6 +51,9 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         pingStrikes = PingStrikes(
             minimumInterval: policy.minimumInterval, permitWithoutCalls: policy.permitWithoutCalls, maxStrikes: policy.maxStrikes)
         session = HTTP2Session(loop: loop, fd: fd, remoteAddress: remoteAddress, limits: context.configuration.sessionLimits)
+        var logger = context.configuration.logger
+        logger[metadataKey: "peer"] = "\(remoteAddress.peerDescription)"
+        self.logger = logger
     }
 
     /// Closes the connection now; `reason` nil for a graceful end.
@@ -60,6 +66,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         // Here, not in init: the session keeps its delegate alive until it closes, and a connection the
         // listener refuses (over the limit, shutting down) is never started, so never closed.
         session.setDelegate(self)
+        logger.debug("connection opened")
         let configuration = context.configuration
         if let tlsContext = context.tls {
             guard let tls = TLSSession(context: tlsContext, host: nil) else {
@@ -148,6 +155,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
         shuttingDown = true
         cancelTimer(&idleTimer)
         _ = nghttp2_submit_shutdown_notice(nghttp2)
+        logger.debug("GOAWAY sent", metadata: ["reason": "shutting down", "last_stream_id": "2147483647"])
         _ = Self.shutdownPing.withUnsafeBufferPointer { nghttp2_submit_ping(nghttp2, UInt8(NGHTTP2_FLAG_NONE.rawValue), $0.baseAddress) }
         if let graceDeadline {
             graceTimer = loop.scheduleTimer(at: graceDeadline) { [self] in
@@ -163,6 +171,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
     private func refusePings() {
         guard !refusingPings, let nghttp2 = session.nghttp2 else { return }
         refusingPings = true
+        logger.debug("GOAWAY sent", metadata: ["reason": "too_many_pings", "error": "ENHANCE_YOUR_CALM"])
         _ = Self.tooManyPings.withUnsafeBufferPointer { debug in
             nghttp2_submit_goaway(
                 nghttp2, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(nghttp2),
@@ -174,6 +183,7 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
     private func sendFinalGoAway() {
         guard !finalGoAwaySent else { return }
         finalGoAwaySent = true
+        logger.debug("GOAWAY sent", metadata: ["reason": "shutting down", "last_stream_id": "\(session.nghttp2.map { nghttp2_session_get_last_proc_stream_id($0) } ?? 0)"])
         session.submitGoAway()
     }
 
@@ -207,6 +217,10 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
             }
         case UInt32(NGHTTP2_SETTINGS.rawValue):
             if !frame.isAck { cancelTimer(&prefaceTimer) }
+        case UInt32(NGHTTP2_GOAWAY.rawValue):
+            logger.debug(
+                "GOAWAY received",
+                metadata: ["error_code": "\(frame.pointee.goaway.error_code)", "last_stream_id": "\(frame.pointee.goaway.last_stream_id)"])
         case UInt32(NGHTTP2_PING.rawValue):
             if frame.isAck {
                 if shuttingDown {
@@ -365,5 +379,6 @@ final class ServerConnection: HTTP2SessionDelegate, @unchecked Sendable {
             stream.streamClosed(errorCode: StatusMapping.HTTP2ErrorCode.cancel.rawValue)
         }
         context.connectionClosed(self)
+        logger.debug("connection closed", metadata: ["reason": "\(reason ?? "graceful")"])
     }
 }

@@ -16,6 +16,8 @@ final class ServerTransportContext: Sendable {
     let tls: TLSContext?
     /// Tests only: enforce every flood protection in the transport, as with a libnghttp2 that has none.
     let forcingProtectionFallbacks: Bool
+    /// Connection counts, when the configuration has a metrics factory.
+    private let metrics: ServerConnectionMetrics?
     private let state = TSanMutex(State())
 
     init(
@@ -26,6 +28,7 @@ final class ServerTransportContext: Sendable {
         self.tls = tls
         self.forcingProtectionFallbacks = forcingProtectionFallbacks
         self.acceptStream = acceptStream
+        self.metrics = ServerConnectionMetrics(factory: configuration.metricsFactory)
     }
 
     /// What becomes of an accepted connection.
@@ -42,12 +45,22 @@ final class ServerTransportContext: Sendable {
 
     /// Registers an accepted connection, unless the server is shutting down or full.
     func add(_ connection: ServerConnection) -> Admission {
-        state.withLock { s in
+        let admission = state.withLock { s -> Admission in
             if s.shuttingDown { return .shuttingDown }
             if s.connections.count >= configuration.maxConnections { return .overLimit }
             s.connections[ObjectIdentifier(connection)] = connection
             return .admitted
         }
+        if let metrics {
+            switch admission {
+            case .admitted:
+                metrics.accepted.increment()
+                metrics.open.increment()
+            case .overLimit: metrics.refusedOverLimit.increment()
+            case .shuttingDown: metrics.refusedShuttingDown.increment()
+            }
+        }
+        return admission
     }
 
     /// The number of open connections.
@@ -60,7 +73,7 @@ final class ServerTransportContext: Sendable {
 
     func connectionClosed(_ connection: ServerConnection) {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.connections[ObjectIdentifier(connection)] = nil
+            if s.connections.removeValue(forKey: ObjectIdentifier(connection)) != nil { metrics?.open.decrement() }
             guard s.shuttingDown, s.connections.isEmpty else { return [] }
             let w = s.drainWaiters
             s.drainWaiters.removeAll()

@@ -1,0 +1,54 @@
+import BreakwaterCore
+import Synchronization
+
+/// One client call's measurements: started when made, ended once (from `next`'s error or from the
+/// response body's end). Attempts count with an `Atomic`, since the attempts and the response body
+/// may report from different tasks.
+final class ClientCallRecorder: ClientCallObserver, ClientResponseObserver {
+    private let metrics: MethodMetrics
+    private let start = ContinuousClock.now
+    private let attempts = Atomic<Int>(0)
+    private let done = Atomic<Bool>(false)
+
+    init(metrics: MethodMetrics) {
+        self.metrics = metrics
+        metrics.started.increment()
+        metrics.active.increment()
+    }
+
+    func observe(_ event: ClientCallEvent, context: ClientContext) {
+        switch event {
+        case .attemptStarted:
+            attempts.wrappingAdd(1, ordering: .relaxed)
+        case .messageSent(let bytes):
+            metrics.requestSize.record(bytes)
+        case .messageReceived(let bytes):
+            metrics.responseSize?.record(bytes)
+        case .retry(let retry):
+            metrics.retried(reason: retry.reason.name)
+        case .rejected(let by, _):
+            metrics.rejected(by: by)
+        case .admitted:
+            break
+        }
+    }
+
+    func responseEnded(_ end: ClientResponseEnd) {
+        switch end {
+        case .trailers: ended(code: .ok)
+        case .error(let error): ended(code: ClientMetricsInterceptor.code(of: error))
+        case .abandoned: ended(code: .cancelled)
+        }
+    }
+
+    /// Records the call's end; only the first report counts.
+    func ended(code: Status.Code) {
+        guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let elapsed = start.duration(to: .now)
+        let (seconds, attoseconds) = elapsed.components
+        metrics.active.decrement()
+        metrics.ended(
+            code: code, nanoseconds: seconds * 1_000_000_000 + attoseconds / 1_000_000_000,
+            attempts: attempts.load(ordering: .relaxed))
+    }
+}
