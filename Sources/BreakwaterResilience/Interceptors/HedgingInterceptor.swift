@@ -19,6 +19,8 @@ import Logging
 ///   that delay from now; a negative or unparseable value stops further hedges.
 /// - A circuit breaker's rejection of a hedge stops further hedges; the attempts in flight still race.
 /// - No hedge is sent once the call's deadline has passed.
+/// - Each hedge is a debug line, a `ClientRetry` with reason `hedge` on ``events`` and a
+///   `ClientCallEvent.retry` for the call's observers (metrics, tracing).
 ///
 /// A request whose messages come from a producer (client and bidirectional streaming) can be read by
 /// one attempt at a time, so such a call is sent once, without hedges.
@@ -31,6 +33,8 @@ public struct HedgingInterceptor: ClientInterceptor {
     public let policies: PolicyTable
     /// The target's retry throttle, shared by all its calls and by retries; `nil`: no throttling.
     public let throttle: RetryThrottle?
+    /// Where each hedge is published; `nil`: nowhere.
+    public let events: RetryEvents?
     private let clock: InterceptorClock
     /// Each hedge is a debug line with its method, attempt and reason.
     private static let logger = Logger(label: "breakwater.hedging")
@@ -40,15 +44,25 @@ public struct HedgingInterceptor: ClientInterceptor {
     ///   - policies: The method policies; only their ``MethodPolicy/hedging`` is used.
     ///   - throttle: The target's throttle; share the retry interceptor's instance.
     ///   - clock: The clock hedging delays are slept on; a manual clock in tests.
-    public init(policies: PolicyTable, throttle: RetryThrottle? = nil, clock: some Clock<Duration> = ContinuousClock()) {
+    ///   - events: Where each hedge is published; share the retry interceptor's.
+    public init(
+        policies: PolicyTable, throttle: RetryThrottle? = nil, clock: some Clock<Duration> = ContinuousClock(),
+        events: RetryEvents? = nil
+    ) {
         self.policies = policies
         self.throttle = throttle
         self.clock = InterceptorClock(clock)
+        self.events = events
     }
 
     /// Creates an interceptor that hedges every method it applies to with `policy`.
-    public init(policy: HedgingPolicy, throttle: RetryThrottle? = nil, clock: some Clock<Duration> = ContinuousClock()) {
-        self.init(policies: PolicyTable(defaultPolicy: MethodPolicy(hedging: policy)), throttle: throttle, clock: clock)
+    public init(
+        policy: HedgingPolicy, throttle: RetryThrottle? = nil, clock: some Clock<Duration> = ContinuousClock(),
+        events: RetryEvents? = nil
+    ) {
+        self.init(
+            policies: PolicyTable(defaultPolicy: MethodPolicy(hedging: policy)), throttle: throttle, clock: clock,
+            events: events)
     }
 
     /// Runs the attempts of one call.
@@ -93,6 +107,7 @@ public struct HedgingInterceptor: ClientInterceptor {
     ) async -> Result<ClientResponse, any Error> {
         let clock = self.clock
         let throttle = self.throttle
+        let events = self.events
         return await withTaskGroup(of: Event.self) { group -> Result<ClientResponse, any Error> in
             var state = HedgingState(policy: policy)
             func send(previousAttempts: Int, reason: String) {
@@ -103,6 +118,10 @@ public struct HedgingInterceptor: ClientInterceptor {
                     Self.logger.debug(
                         "hedging",
                         metadata: ["method": "\(context.descriptor)", "attempt": "\(previousAttempts + 1)", "reason": "\(reason)"])
+                    let hedge = ClientRetry(
+                        method: context.descriptor, attempt: previousAttempts + 1, reason: .hedge, backoff: .zero)
+                    events?.publish(hedge)
+                    context.report(.retry(hedge))
                 }
                 group.addTask {
                     do {

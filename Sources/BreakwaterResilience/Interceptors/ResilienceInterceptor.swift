@@ -23,7 +23,7 @@ public struct ResilienceInterceptor: ClientInterceptor {
     public var hedging: HedgingInterceptor { stages.hedging }
 
     /// Creates the chain from its stages; their policy tables may differ.
-    /// - Parameter hedging: The hedging stage; by default one on `retry`'s policies and throttle, whose
+    /// - Parameter hedging: The hedging stage; by default one on `retry`'s policies, throttle and events, whose
     ///   delays are slept on `ContinuousClock`.
     public init(
         timeout: TimeoutInterceptor, retry: RetryInterceptor, circuitBreaker: CircuitBreakerInterceptor,
@@ -31,7 +31,7 @@ public struct ResilienceInterceptor: ClientInterceptor {
     ) {
         stages = Stages(
             timeout: timeout, retry: retry, circuitBreaker: circuitBreaker,
-            hedging: hedging ?? HedgingInterceptor(policies: retry.policies, throttle: retry.throttle))
+            hedging: hedging ?? HedgingInterceptor(policies: retry.policies, throttle: retry.throttle, events: retry.events))
     }
 
     /// Bounds the call by its timeout, then runs its attempts, each through its breaker.

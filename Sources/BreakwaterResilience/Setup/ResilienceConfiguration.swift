@@ -169,9 +169,10 @@ public struct ResilienceConfiguration: Sendable {
             events: retryEvents)
     }
 
-    /// The hedging interceptor of the chain, with the target's throttle (shared with retries).
+    /// The hedging interceptor of the chain, with the target's throttle and ``retryEvents`` (shared with
+    /// retries).
     public var hedgingInterceptor: HedgingInterceptor {
-        HedgingInterceptor(policies: policies, throttle: retryThrottle, clock: clock)
+        HedgingInterceptor(policies: policies, throttle: retryThrottle, clock: clock, events: retryEvents)
     }
 
     /// The circuit breaker interceptor of the chain, with ``registry``.

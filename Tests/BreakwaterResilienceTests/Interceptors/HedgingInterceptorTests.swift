@@ -316,7 +316,7 @@ struct HedgingInterceptorTests {
         }
     }
 
-    @Test("in the standard chain, a hedge beats a slow attempt; the loser is a neutral breaker sample")
+    @Test("in the standard chain, a hedge beats a slow attempt; the loser is a neutral breaker sample; the hedge is a retry event")
     func chainHedgeBeatsSlowAttempt() async throws {
         let clock = SteppingClock()
         let policy = MethodPolicy(
@@ -324,6 +324,7 @@ struct HedgingInterceptorTests {
             hedging: HedgingPolicy(maxAttempts: 2, hedgingDelay: .milliseconds(50)))
         let resilience = try ResilienceConfiguration(
             policies: PolicyTable(defaultPolicy: policy), target: "hedge", clock: clock)
+        let retries = resilience.retryEvents.stream()
         let service = HedgeService([.hang, .answer("fast")])
         try await withEcho(services: [service], interceptors: resilience.interceptors) { h in
             async let answer = hedgeGet(h.grpc)
@@ -336,6 +337,9 @@ struct HedgingInterceptorTests {
             let snapshot = try #require(resilience.breakerSnapshots().first)
             #expect(snapshot.totals.successes == 1)
             #expect(snapshot.totals.failures == 0)
+            var iterator = retries.makeAsyncIterator()
+            let hedge = await iterator.next()
+            #expect(hedge == ClientRetry(method: HedgeService.get, attempt: 2, reason: .hedge, backoff: .zero))
         }
     }
 }
