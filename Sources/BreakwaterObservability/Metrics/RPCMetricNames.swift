@@ -32,6 +32,8 @@ public enum RPCMetricNames {
     public static let serverCallsActive = "rpc.server.calls.active"
     /// Server: size of each serialized request message received, in bytes (a recorder).
     public static let serverRequestSize = "rpc.server.request.size"
+    /// Server: size of each serialized response message sent, in bytes (a recorder).
+    public static let serverResponseSize = "rpc.server.response.size"
 
     /// The dimensions (OpenTelemetry attributes) of the per-call metrics.
     public enum Dimension {

@@ -3,7 +3,7 @@ import CoreMetrics
 
 /// A server interceptor that reports every call to swift-metrics, named after OpenTelemetry's RPC
 /// conventions (see ``RPCMetricNames``): calls started and active, each call's duration by status code,
-/// and the size of each request message.
+/// and the size of each request and response message.
 ///
 /// ```swift
 /// let server = GRPCServer(transport: transport, services: [echo], interceptors: [ServerMetricsInterceptor()])
@@ -35,6 +35,9 @@ public struct ServerMetricsInterceptor: ServerInterceptor {
         measured.messages = request.messages.map { message in
             requestSize.record(message.count)
             return message
+        }
+        if let responseSize = metrics.responseSize {
+            context.observeResponseMessages { responseSize.record($0) }
         }
         let code: Status.Code
         do {

@@ -49,6 +49,8 @@ struct ClientAndServerMetricsTests {
         #expect(try metrics.expectTimer("rpc.server.duration", Self.with(.ok)).values.count == 1)
         #expect(try metrics.expectMeter("rpc.server.calls.active", Self.getDimensions).values.last == 0)
         #expect(try metrics.expectRecorder("rpc.server.request.size", Self.getDimensions).values == [7, 7, 7])
+        // Two attempts failed without a response; the third sent one.
+        #expect(try metrics.expectRecorder("rpc.server.response.size", Self.getDimensions).values == [7])
     }
 
     @Test("a failed call is measured under its status code; a breaker's rejection is counted as one")

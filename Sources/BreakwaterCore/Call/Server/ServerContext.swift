@@ -23,6 +23,7 @@ public final class ServerContext: Sendable {
         var headers: Metadata = [:]
         var trailers: Metadata = [:]
         var headersSent = false
+        var responseMessageObserver: (@Sendable (Int) -> Void)?
     }
 
     let stream: any ServerTransportStream
@@ -86,9 +87,34 @@ public final class ServerContext: Sendable {
         }
     }
 
-    /// Sends one serialized response message, after the headers.
+    /// Calls `observer` with the size in bytes of each response message the handler sends (serialized,
+    /// before compression), on the sending task, before it is sent; for interceptors that measure (a
+    /// metrics interceptor). A later call adds its observer after the earlier ones.
+    public func observeResponseMessages(_ observer: @escaping @Sendable (_ bytes: Int) -> Void) {
+        state.withLock { s in
+            if let earlier = s.responseMessageObserver {
+                s.responseMessageObserver = { bytes in
+                    earlier(bytes)
+                    observer(bytes)
+                }
+            } else {
+                s.responseMessageObserver = observer
+            }
+        }
+    }
+
+    /// Sends one serialized response message, after the headers. The one lock taken here also reads the
+    /// response observer, so observing costs no lock of its own.
     func send(_ message: [UInt8]) async throws {
-        try await ensureHeadersSent(explicitly: false)
+        let (headers, observer) = state.withLock { s -> (Metadata?, (@Sendable (Int) -> Void)?) in
+            if s.headersSent { return (nil, s.responseMessageObserver) }
+            s.headersSent = true
+            return (s.headers, s.responseMessageObserver)
+        }
+        if let headers, !headers.isEmpty {
+            try await stream.sendHeaders(headers)
+        }
+        observer?(message.count)
         try await stream.send(message)
     }
 

@@ -44,7 +44,7 @@ final class MethodMetrics: Sendable {
             started = Counter(label: RPCMetricNames.serverCallsStarted, dimensions: dimensions, factory: factory)
             active = Meter(label: RPCMetricNames.serverCallsActive, dimensions: dimensions, factory: factory)
             requestSize = Recorder(label: RPCMetricNames.serverRequestSize, dimensions: dimensions, factory: factory)
-            responseSize = nil
+            responseSize = Recorder(label: RPCMetricNames.serverResponseSize, dimensions: dimensions, factory: factory)
             durationLabel = RPCMetricNames.serverDuration
             attemptsLabel = nil
         }
