@@ -1,4 +1,4 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 import BreakwaterHTTP2
 import BreakwaterResilience
 import BreakwaterTestSupport
@@ -28,7 +28,7 @@ struct ReplicaFailureTests {
     /// Callers that call `Get` in a loop and keep the time and result of every call.
     final class Load: Sendable {
         struct Result { var at: ContinuousClock.Instant; var ok: Bool; var rejected: Bool }
-        let results = Mutex<[Result]>([])
+        let results = TSanMutex<[Result]>([])  // ThreadSanitizer sees its locking, not Mutex's futex
         let running = Atomic(true)
 
         func failures(since: ContinuousClock.Instant) -> [Result] {

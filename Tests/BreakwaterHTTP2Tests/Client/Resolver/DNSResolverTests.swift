@@ -1,4 +1,4 @@
-import BreakwaterCore
+@_spi(Locking) import BreakwaterCore
 import BreakwaterTestSupport
 import Synchronization
 import Testing
@@ -33,8 +33,8 @@ import Testing
     }
 
     final class Answers: Sendable {
-        let lists = Mutex<[[Endpoint]]>([])
-        let lookups = Mutex(0)
+        let lists = TSanMutex<[[Endpoint]]>([])
+        let lookups = TSanMutex(0)
         func next() -> [Endpoint] {
             lookups.withLock { $0 += 1 }
             return lists.withLock { $0.count > 1 ? $0.removeFirst() : $0.first ?? [] }
@@ -67,11 +67,11 @@ import Testing
         let clock = SteppingClock()
         let a = Endpoint(host: "127.0.0.1", port: 1)
         let b = Endpoint(host: "127.0.0.2", port: 1)
-        let answers = Mutex<[Result<[Endpoint], RPCError>]>([
+        let answers = TSanMutex<[Result<[Endpoint], RPCError>]>([
             .success([a]), .failure(RPCError(code: .unavailable, message: "no such host")), .success([a]), .success([a]),
             .success([a, b]),
         ])
-        let lookups = Mutex(0)
+        let lookups = TSanMutex(0)
         let resolver = DNSResolver(
             host: "echo.internal", port: 1, minimumResolutionInterval: .seconds(1), clock: clock,
             lookup: { _, _ in
