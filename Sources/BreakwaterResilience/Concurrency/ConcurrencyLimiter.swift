@@ -49,6 +49,7 @@ public final class ConcurrencyLimiter: Sendable {
 
     /// Gives a slot back.
     /// - Parameters:
+    ///   - permit: The permit ``tryAcquire()`` gave for the call.
     ///   - rtt: The call's latency, a sample for an adaptive limit; `nil`: no sample (a call the caller
     ///     cancelled says nothing about the backend).
     ///   - dropped: Whether the call ended as a sign of overload.

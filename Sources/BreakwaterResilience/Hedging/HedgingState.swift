@@ -59,6 +59,9 @@ public struct HedgingState: Sendable, Hashable {
     /// pushback says otherwise: ``RetryPushback/doNotRetry`` stops further hedges, a delay moves the next
     /// hedge to `now + delay` (and it is dropped when that is at or past the deadline).
     /// - Parameters:
+    ///   - code: The status code the attempt failed with.
+    ///   - pushback: The server's `grpc-retry-pushback-ms`, if it sent one.
+    ///   - now: The time of the failure, on the call's timeline.
     ///   - mayHedge: The throttle allows a hedge (``RetryThrottle/recordFailure()``'s answer) and the
     ///     deadline has not passed.
     ///   - remaining: Time left before the call's deadline; `nil` without one.

@@ -23,8 +23,12 @@ public struct ResilienceInterceptor: ClientInterceptor {
     public var hedging: HedgingInterceptor { stages.hedging }
 
     /// Creates the chain from its stages; their policy tables may differ.
-    /// - Parameter hedging: The hedging stage; by default one on `retry`'s policies, throttle and events, whose
-    ///   delays are slept on `ContinuousClock`.
+    /// - Parameters:
+    ///   - timeout: The timeout stage, outermost.
+    ///   - retry: The retry stage.
+    ///   - circuitBreaker: The breaker stage, applied to every attempt.
+    ///   - hedging: The hedging stage; by default one on `retry`'s policies, throttle and events, whose
+    ///     delays are slept on `ContinuousClock`.
     public init(
         timeout: TimeoutInterceptor, retry: RetryInterceptor, circuitBreaker: CircuitBreakerInterceptor,
         hedging: HedgingInterceptor? = nil
