@@ -26,13 +26,19 @@ import Testing
         #expect(await changes.next() == nil, "the stream ends with SHUTDOWN")
     }
 
-    @Test func inTransientFailureCallsFailAtOnceWithTheConnectError() async throws {
+    /// A server that accepts and resets every connection (an attempt that fails before the server's
+    /// SETTINGS), counting them.
+    static func resettingServer() throws -> (RawServer, Counter) {
         let accepted = Counter()
-        // Accepts and resets every connection: an attempt that fails before the server's SETTINGS.
         let server = try RawServer { connection in
             accepted.increment()
             connection.abort()
         }
+        return (server, accepted)
+    }
+
+    @Test func inTransientFailureCallsFailAtOnceWithTheConnectError() async throws {
+        let (server, accepted) = try Self.resettingServer()
         // A backoff far longer than the test, so that every call below falls inside it however loaded
         // the machine is (the reconnect at its end is the next test's).
         let configuration = HTTP2ClientTransport.Configuration(
@@ -62,11 +68,7 @@ import Testing
     }
 
     @Test func theTransportReconnectsByItselfWhenTheBackoffEnds() async throws {
-        let accepted = Counter()
-        let server = try RawServer { connection in
-            accepted.increment()
-            connection.abort()
-        }
+        let (server, accepted) = try Self.resettingServer()
         let configuration = HTTP2ClientTransport.Configuration(
             backoff: .init(initial: .milliseconds(200), multiplier: 1, maximum: .milliseconds(200), jitter: 0))
         let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port, configuration: configuration)

@@ -20,18 +20,21 @@ import Testing
 
     /// An echo server behind a fault proxy, and a client of the proxy.
     struct Setup {
-        let live: LiveEchoServer
+        /// Our echo server, unless the proxy fronts another upstream.
+        let live: LiveEchoServer?
         let proxy: FaultProxy
         let transport: HTTP2ClientTransport
         let grpc: GRPCClient
         let echo: Echo_EchoClient
         let resilience: ResilienceConfiguration?
 
+        /// Starts our echo server behind the proxy, or puts the proxy in front of `upstream`.
         static func start(
-            configuration: HTTP2ClientTransport.Configuration = .init(), serviceConfig: String? = nil
+            configuration: HTTP2ClientTransport.Configuration = .init(), serviceConfig: String? = nil,
+            upstream: Int? = nil
         ) async throws -> Setup {
-            let live = try await LiveEchoServer.start()
-            let proxy = try FaultProxy(upstreamPort: live.port)
+            let live = upstream == nil ? try await LiveEchoServer.start() : nil
+            let proxy = try FaultProxy(upstreamPort: upstream ?? live?.port ?? 0)
             let transport = HTTP2ClientTransport(host: "127.0.0.1", port: proxy.port, configuration: configuration)
             let resilience = try serviceConfig.map { try ResilienceConfiguration(serviceConfig: ServiceConfig(json: $0), target: "echo") }
             let grpc = resilience.map { GRPCClient(transport: transport, resilience: $0) } ?? GRPCClient(transport: transport)
@@ -71,7 +74,7 @@ import Testing
         func stop() async {
             await grpc.close()
             proxy.stop()
-            await live.stop()
+            await live?.stop()
         }
     }
 
@@ -175,30 +178,16 @@ import Testing
 
     @Test func againstGrpcioAZombieIsDetectedAndTheFirstCallAfterRecoverySucceeds() async throws {
         let peer = try await PythonPeer.Server()
-        let proxy = try FaultProxy(upstreamPort: peer.port)
-        let transport = HTTP2ClientTransport(host: "127.0.0.1", port: proxy.port)
-        let grpc = GRPCClient(transport: transport)
-        let echo = Echo_EchoClient(wrapping: grpc)
-        func get() async -> Status.Code {
-            do {
-                _ = try await echo.get(.with { $0.text = "x" }, options: CallOptions(timeout: .milliseconds(500)))
-                return .ok
-            } catch let error as RPCError {
-                return error.code
-            } catch {
-                return .unknown
-            }
-        }
-        #expect(await get() == .ok)
-        proxy.drop()
-        #expect(await get() == .deadlineExceeded)
+        let setup = try await Setup.start(upstream: peer.port)
+        #expect(await setup.get() == .ok)
+        setup.proxy.drop()
+        #expect(await setup.get() == .deadlineExceeded)
         // grpcio's server answers nothing through the drop: the PING goes unanswered, the connection goes.
-        #expect(await eventually { proxy.frames(type: 6, .toServer) >= 1 && transport.connectivityState != .ready })
-        proxy.heal()
-        #expect(await get() == .ok)
-        #expect(proxy.acceptedConnections >= 2)
-        await grpc.close()
-        proxy.stop()
+        #expect(await eventually { setup.proxy.frames(type: 6, .toServer) >= 1 && setup.transport.connectivityState != .ready })
+        setup.proxy.heal()
+        #expect(await setup.get() == .ok)
+        #expect(setup.proxy.acceptedConnections >= 2)
+        await setup.stop()
         await peer.stop()
     }
 
