@@ -12,6 +12,8 @@
 #   SERVER_SHAPES="1x1 4x16"   CLIENT_CONCURRENCY="1 64"   STREAM_CONCURRENCY="1 8"
 #   OUT=Benchmarks/.out     logs, raw outputs and results.tsv
 #   GRPCSWIFT=0             leave grpc-swift 2 out (its first release build takes about 25 minutes)
+#   GRPCSWIFT_BIN=DIR       use the prebuilt gs-echo-server and gs-echo-load in DIR instead of building
+#                           Peers/grpc-swift (build them once, then copy them out of Peers/grpc-swift/.build/release)
 #
 # What it does:
 #   1. builds what is missing or stale: apt packages (libgrpc++-dev protobuf-compiler-grpc nghttp2-client),
@@ -50,7 +52,7 @@ SERVER_SHAPES="${SERVER_SHAPES:-1x1 4x16}"
 CLIENT_CONCURRENCY="${CLIENT_CONCURRENCY:-1 64}"
 STREAM_CONCURRENCY="${STREAM_CONCURRENCY:-1 8}"
 OUT="${OUT:-$BENCH_DIR/.out}"
-KNOBS="ROUNDS=$ROUNDS${GRPCSWIFT:+ GRPCSWIFT=$GRPCSWIFT} SERVER_SECONDS=$SERVER_SECONDS WARMUP_SECONDS=$WARMUP_SECONDS CLIENT_SECONDS=$CLIENT_SECONDS"
+KNOBS="ROUNDS=$ROUNDS${GRPCSWIFT:+ GRPCSWIFT=$GRPCSWIFT}${GRPCSWIFT_BIN:+ GRPCSWIFT_BIN=$GRPCSWIFT_BIN} SERVER_SECONDS=$SERVER_SECONDS WARMUP_SECONDS=$WARMUP_SECONDS CLIENT_SECONDS=$CLIENT_SECONDS"
 KNOBS+=" CLIENT_WARMUP=$CLIENT_WARMUP STREAM_SECONDS=$STREAM_SECONDS STREAM_MESSAGES=$STREAM_MESSAGES"
 KNOBS+=" SERVER_SHAPES='$SERVER_SHAPES' CLIENT_CONCURRENCY='$CLIENT_CONCURRENCY' STREAM_CONCURRENCY='$STREAM_CONCURRENCY'"
 COMMAND="$KNOBS Benchmarks/compare.sh${*:+ $*}"
@@ -130,7 +132,17 @@ CLIENT_CMD[cpp]="$BENCH_DIR/Peers/cpp/build/echo_load"
 GS_DIR="$BENCH_DIR/Peers/grpc-swift"
 GS_SERVER="$GS_DIR/.build/release/gs-echo-server"
 GS_LOAD="$GS_DIR/.build/release/gs-echo-load"
-if [[ "${GRPCSWIFT:-1}" == 0 ]]; then
+if [[ -n "${GRPCSWIFT_BIN:-}" && "${GRPCSWIFT:-1}" != 0 ]]; then
+    # Prebuilt binaries: nothing to build; the report names where they came from.
+    GS_SERVER="$GRPCSWIFT_BIN/gs-echo-server"
+    GS_LOAD="$GRPCSWIFT_BIN/gs-echo-load"
+    note grpcswift_bin "$GRPCSWIFT_BIN"
+    log "grpc-swift 2: prebuilt binaries from $GRPCSWIFT_BIN"
+    if [[ -x "$GS_SERVER" ]]; then SERVER_CMD[grpcswift]="$GS_SERVER --port 0"
+    else not_measured grpcswift server "no executable gs-echo-server in GRPCSWIFT_BIN=$GRPCSWIFT_BIN"; fi
+    if [[ -x "$GS_LOAD" ]]; then CLIENT_CMD[grpcswift]="$GS_LOAD"
+    else not_measured grpcswift client "no executable gs-echo-load in GRPCSWIFT_BIN=$GRPCSWIFT_BIN"; fi
+elif [[ "${GRPCSWIFT:-1}" == 0 ]]; then
     for role in server client; do
         not_measured grpcswift "$role" "left out of this run (GRPCSWIFT=0)"
     done

@@ -216,7 +216,7 @@ def report(results_path, notes_path, command, rounds):
     o.append(f"- **gRPC C++:** {sh('pkg-config --modversion grpc++')} (Debian libgrpc++-dev), callback API, "
              f"{sh('g++ --version | head -1')} -O2 (`Benchmarks/Peers/cpp`: `echo_server`, `echo_load`)")
     o.append(f"- **grpc-swift 2:** {gs_versions}, release build (`Benchmarks/Peers/grpc-swift`: `gs-echo-server`, "
-             "`gs-echo-load`), the NIO HTTP/2 transport with its defaults: that includes flush coalescing (up to "
+             "`gs-echo-load`" + (f"; prebuilt binaries from `{notes['grpcswift_bin']}` (GRPCSWIFT_BIN)" if 'grpcswift_bin' in notes else "") + "), the NIO HTTP/2 transport with its defaults: that includes flush coalescing (up to "
              "100 µs), which both programs can turn off with `--no-flush-coalescing`; compare.sh measures what a user gets")
     o.append(f"- **Load:** {sh('h2load --version 2>&1 | head -1')} for the server cases; unary `/echo.Echo/Get` "
              f"with the 16-byte text `breakwater-bench`; server streaming `/echo.Echo/Expand` with {stream_messages} "
