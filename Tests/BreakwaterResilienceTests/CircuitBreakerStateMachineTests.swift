@@ -204,6 +204,38 @@ struct CircuitBreakerStateMachineTests {
         #expect(totals.ignored == 1)
     }
 
+    @Test("rejection(at:) gives what acquire would reject with, and never admits nor moves the breaker")
+    func rejectionLooksWithoutAdmitting() {
+        var d = Driver(CircuitBreakerPolicy(consecutiveFailures: 1))
+        #expect(d.machine.rejection(at: d.now) == nil)  // CLOSED
+        d.call(.failure)
+        d.advance(.seconds(20))
+        guard case .rejected(let state, let retryAfter)? = d.machine.rejection(at: d.now) else {
+            Issue.record("expected a rejection while OPEN")
+            return
+        }
+        #expect(state == .open)
+        #expect(retryAfter == .seconds(40))
+        #expect(d.machine.snapshot(key: BreakerKey(name: "t"), at: d.now).totals.rejected == 1)
+        // The open duration is over: acquire would move to HALF_OPEN; rejection(at:) leaves that to it.
+        d.advance(.seconds(40))
+        #expect(d.machine.rejection(at: d.now) == nil)
+        #expect(d.machine.state == .open)
+        _ = d.admit()
+        // HALF_OPEN with its one probe slot taken rejects; a free slot does not.
+        guard case .rejected(.halfOpen, nil)? = d.machine.rejection(at: d.now) else {
+            Issue.record("expected a half-open rejection")
+            return
+        }
+        d.machine.forceOpen()
+        guard case .rejected(.forcedOpen, nil)? = d.machine.rejection(at: d.now) else {
+            Issue.record("expected a forced-open rejection")
+            return
+        }
+        d.machine.disable()
+        #expect(d.machine.rejection(at: d.now) == nil)
+    }
+
     @Test("halfOpenProbes bounds concurrent probes")
     func probeBound() {
         var d = Driver(CircuitBreakerPolicy(consecutiveFailures: 1, halfOpenProbes: 3, successThreshold: 5))

@@ -325,6 +325,30 @@ struct CircuitBreakerRegistryTests {
         #expect(snapshots[0].timeUntilProbe == .seconds(60))
     }
 
+    @Test("the registry knows whether any breaker may reject: OPEN, HALF_OPEN and FORCED_OPEN may, CLOSED and DISABLED not")
+    func activityFollowsEveryBreaker() throws {
+        let clock = ManualClock()
+        let registry = CircuitBreakerRegistry(clock: clock)
+        let policy = CircuitBreakerPolicy(consecutiveFailures: 1, openDuration: .seconds(10), jitter: 0, successThreshold: 1)
+        let a = try registry.breaker(target: "t", method: MethodDescriptor(service: "s", method: "A"), policy: policy)
+        let b = try registry.breaker(target: "t", method: MethodDescriptor(service: "s", method: "B"), policy: policy)
+        #expect(!registry.activity.anyMayReject)
+        a.record(.failure, for: try a.acquire())
+        b.forceOpen()
+        #expect(registry.activity.anyMayReject)
+        #expect(a.rejectionIfRejecting()?.state == .open)
+        #expect(a.snapshot().totals.rejected == 1)
+        b.disable()
+        #expect(registry.activity.anyMayReject)  // a is still OPEN
+        clock.advance(by: .seconds(10))
+        #expect(a.rejectionIfRejecting() == nil)  // its probe is due: acquire decides
+        a.record(.success, for: try a.acquire())  // HALF_OPEN, then CLOSED
+        #expect(a.currentState == .closed)
+        #expect(!registry.activity.anyMayReject)
+        b.reset()
+        #expect(!registry.activity.anyMayReject)
+    }
+
     @Test("registry events carry every breaker's transitions")
     func registryEvents() async throws {
         let registry = CircuitBreakerRegistry(clock: ManualClock())

@@ -56,6 +56,9 @@ public final class CircuitBreaker: Sendable {
     /// `CircuitState.rawValue | generation << 3`, stored under `state`'s lock after every change and
     /// read without it by `acquire`, so that CLOSED admits without locking.
     private let published: Atomic<UInt64>
+    /// The registry's count of breakers that may reject, kept by every change of `published`; `nil` for a
+    /// breaker made outside a registry.
+    private let activity: BreakerActivity?
     private let timeline: BreakerTimeline
     private let logger: Logger
     private let observer: (@Sendable (CircuitBreakerEvent) -> Void)?
@@ -104,7 +107,8 @@ public final class CircuitBreaker: Sendable {
         timeline: BreakerTimeline,
         random: @escaping @Sendable () -> Double,
         logger: Logger,
-        observer: (@Sendable (CircuitBreakerEvent) -> Void)?
+        observer: (@Sendable (CircuitBreakerEvent) -> Void)?,
+        activity: BreakerActivity? = nil
     ) throws(ConfigurationError) {
         // Checked here, where the policy is put to use: an invalid one is an error, never a trap later.
         try policy.validate()
@@ -113,6 +117,7 @@ public final class CircuitBreaker: Sendable {
         let machine = CircuitBreakerStateMachine<BreakerInstant>(policy: policy, random: random)
         self.state = TSanMutex(State(machine: machine))
         self.published = Atomic(Self.word(machine.state, machine.generation))
+        self.activity = activity
         self.timeline = timeline
         var logger = logger
         logger[metadataKey: "circuit-breaker"] = "\(key)"
@@ -277,7 +282,7 @@ public final class CircuitBreaker: Sendable {
         let transition = state.withLock { state -> CircuitBreakerTransition? in
             let transition = body(&state.machine)
             // `reset` clears even without a transition; the generation may have moved.
-            published.store(Self.word(state.machine.state, state.machine.generation), ordering: .releasing)
+            publish(state.machine.state, state.machine.generation)
             if let transition { state.subscribers.yield(.transition(key: key, transition)) }
             return transition
         }
@@ -302,8 +307,44 @@ public final class CircuitBreaker: Sendable {
     }
 
     private func publishLocked(_ transition: CircuitBreakerTransition, _ state: inout State) {
-        published.store(Self.word(transition.to, transition.generation), ordering: .releasing)
+        publish(transition.to, transition.generation)
         state.subscribers.yield(.transition(key: key, transition))
+    }
+
+    /// Stores the state word (under `state`'s lock, so changes are ordered) and keeps the registry's count
+    /// of breakers that may reject.
+    private func publish(_ new: CircuitState, _ generation: UInt64) {
+        let old = published.exchange(Self.word(new, generation), ordering: .acquiringAndReleasing)
+        guard let activity else { return }
+        let wasAdmitting = Self.admitsAll(old & 7)
+        let admits = Self.admitsAll(UInt64(new.rawValue))
+        if wasAdmitting != admits { activity.change(by: admits ? -1 : 1) }
+    }
+
+    /// Whether a state word's state admits every call without a look at the lock (CLOSED, DISABLED).
+    private static func admitsAll(_ state: UInt64) -> Bool {
+        state == UInt64(CircuitState.closed.rawValue) || state == UInt64(CircuitState.disabled.rawValue)
+    }
+
+    /// The rejection `acquire()` would give now, recorded as that one would be (counted, logged, an event);
+    /// `nil` when `acquire()` would admit the call or move the breaker (an OPEN breaker whose open duration
+    /// is over): nothing changes then. A chain asks this before it builds a call, so that a rejected call
+    /// costs no serialization and no asynchronous level; the call it lets through still asks `acquire()`.
+    public func rejectionIfRejecting() -> CircuitBreakerRejection? {
+        let word = published.load(ordering: .acquiring)
+        if Self.admitsAll(word & 7) { return nil }
+        let now = timeline.now()
+        let rejection = state.withLock { state -> CircuitBreakerRejection? in
+            guard case .rejected(let s, let retryAfter)? = state.machine.rejection(at: now) else { return nil }
+            let rejection = CircuitBreakerRejection(key: key, state: s, retryAfter: retryAfter)
+            state.subscribers.yield(.rejection(rejection))
+            return rejection
+        }
+        guard let rejection else { return nil }
+        rejectionCounter.increment()
+        logger.debug("call rejected", metadata: ["reason": "\(rejection.message)"])
+        observer?(.rejection(rejection))
+        return rejection
     }
 
     /// Logs, counts and reports a transition, outside the lock.

@@ -17,6 +17,8 @@ public final class CircuitBreakerRegistry: Sendable {
     private let random: @Sendable () -> Double
     private let logger: Logger
     private let observer: (@Sendable (CircuitBreakerEvent) -> Void)?
+    /// How many of the registry's breakers may reject now.
+    let activity = BreakerActivity()
 
     /// Creates an empty registry.
     ///
@@ -55,7 +57,8 @@ public final class CircuitBreakerRegistry: Sendable {
         if let breaker = state.withLock({ $0.breakers[key] }) { return breaker }
         let created = try CircuitBreaker(
             key: key, policy: policy, timeline: timeline, random: random, logger: logger,
-            observer: { [weak self] event in self?.forward(event) }
+            observer: { [weak self] event in self?.forward(event) },
+            activity: activity
         )
         // Another caller may have created it meanwhile: the first one stored wins.
         return state.withLock { state in

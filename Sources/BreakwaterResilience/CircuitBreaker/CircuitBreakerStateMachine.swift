@@ -103,6 +103,30 @@ public struct CircuitBreakerStateMachine<Instant: InstantProtocol>: Sendable whe
         }
     }
 
+    /// The rejection ``acquire(at:)`` would give at `now`, counted as that one is; `nil` when it would admit
+    /// a call or make a transition, and then nothing changes (except that expired probe leases are
+    /// reclaimed, as `acquire` would).
+    public mutating func rejection(at now: Instant) -> Decision? {
+        switch state {
+        case .closed, .disabled:
+            return nil
+        case .forcedOpen:
+            totals.rejected += 1
+            return .rejected(state: .forcedOpen, retryAfter: nil)
+        case .open:
+            guard let until = openUntil, now < until else { return nil }
+            totals.rejected += 1
+            return .rejected(state: .open, retryAfter: now.duration(to: until))
+        case .halfOpen:
+            let before = probes.count
+            probes.removeAll { $0.leaseExpiry <= now }
+            totals.reclaimedProbes += before - probes.count
+            guard probes.count >= policy.halfOpenProbes else { return nil }
+            totals.rejected += 1
+            return .rejected(state: .halfOpen, retryAfter: nil)
+        }
+    }
+
     private mutating func admitProbe(at now: Instant) -> Decision {
         let before = probes.count
         probes.removeAll { $0.leaseExpiry <= now }

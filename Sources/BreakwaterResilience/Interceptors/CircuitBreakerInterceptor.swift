@@ -17,7 +17,7 @@ import BreakwaterCore
 ///
 /// Place it inside the retry interceptor, so that each attempt is one breaker sample and a rejection
 /// is never retried (``ResilienceConfiguration`` does).
-public struct CircuitBreakerInterceptor: ClientInterceptor {
+public struct CircuitBreakerInterceptor: ClientCallAdmission {
     /// Produces a response for a call the breaker rejected; return `nil` to fail the call with the
     /// rejection.
     public typealias Fallback = @Sendable (CircuitBreakerRejection, ClientContext) async throws -> ClientResponse?
@@ -77,6 +77,21 @@ public struct CircuitBreakerInterceptor: ClientInterceptor {
     /// without ``ResilienceConfiguration``, which checks every policy when it is created).
     static func invalidPolicy(_ error: ConfigurationError, for method: MethodDescriptor) -> RPCError {
         RPCError(code: .failedPrecondition, message: "invalid resilience policy for \(method.path): \(error)")
+    }
+
+    /// Rejects the call at once when its method's breaker would reject it and there is no fallback: the
+    /// rejection the attempt would get, before the request is serialized.
+    public func admit(_ context: ClientContext) throws(RPCError) {
+        guard registry.activity.anyMayReject, fallback == nil else { return }
+        try Self.admit(context, breaker: try? breaker(for: context.descriptor))
+    }
+
+    /// Throws `breaker`'s rejection when it would reject the call now (see
+    /// ``CircuitBreaker/rejectionIfRejecting()``). A breaker rejection is never retried, hedged or
+    /// answered by anything but a fallback, so failing the call here is what the chain would do.
+    static func admit(_ context: ClientContext, breaker: CircuitBreaker?) throws(RPCError) {
+        guard let breaker, let rejection = breaker.rejectionIfRejecting() else { return }
+        throw breaker.rejectionError(rejection)
     }
 
     /// Admits the attempt through the method's breaker and records its outcome.

@@ -8,7 +8,7 @@
 /// resolves a method's policies and breaker once: the first call of a method looks them up in the
 /// ``PolicyTable`` and the ``CircuitBreakerRegistry``; later calls find them in a per-method cache.
 /// ``ResilienceConfiguration/interceptors`` uses it.
-public struct ResilienceInterceptor: ClientInterceptor {
+public struct ResilienceInterceptor: ClientCallAdmission {
     /// The stages behind one reference, so that passing the interceptor around costs one retain.
     private let stages: Stages
 
@@ -36,6 +36,15 @@ public struct ResilienceInterceptor: ClientInterceptor {
         stages = Stages(
             timeout: timeout, retry: retry, circuitBreaker: circuitBreaker,
             hedging: hedging ?? HedgingInterceptor(policies: retry.policies, throttle: retry.throttle, events: retry.events))
+    }
+
+    /// Rejects the call at once when its method's breaker would reject its first attempt and no fallback
+    /// could answer: the same rejection (counted, logged, an event) the chain would give, before the
+    /// request is serialized. While no breaker of the registry may reject, this is one atomic load.
+    public func admit(_ context: ClientContext) throws(RPCError) {
+        let stages = self.stages
+        guard stages.circuitBreaker.registry.activity.anyMayReject, stages.circuitBreaker.fallback == nil else { return }
+        try CircuitBreakerInterceptor.admit(context, breaker: (try? stages.plan(for: context.descriptor))?.breaker)
     }
 
     /// Bounds the call by its timeout, then runs its attempts, each through its breaker.

@@ -58,8 +58,15 @@ public final class GRPCClient: Sendable {
         kind: CallKind,
         options: CallOptions = .defaults
     ) async throws -> ClientResponse {
+        let context = makeContext(method: method, kind: kind, options: options)
+        try pipeline.admit(context)
+        return try await pipeline.run(request: request, context: context)
+    }
+
+    /// The context of a call about to start: options merged with the defaults, and its deadline.
+    private func makeContext(method: MethodDescriptor, kind: CallKind, options: CallOptions) -> ClientContext {
         let options = resolvedOptions(options)
-        let context = ClientContext(
+        return ClientContext(
             descriptor: method,
             kind: kind,
             // Inside a server handler, the served call's deadline applies too (task-local, so a call made
@@ -68,7 +75,6 @@ public final class GRPCClient: Sendable {
                 own: options.effectiveDeadline(now: .now), serving: ServingCall.deadline),
             options: options
         )
-        return try await pipeline.run(request: request, context: context)
     }
 
     // MARK: Unary
@@ -97,11 +103,11 @@ public final class GRPCClient: Sendable {
         options: CallOptions = .defaults,
         metadata: Metadata = [:]
     ) async throws -> UnaryResponse<Response> {
+        // Asked before the request is serialized, so that a call an open breaker rejects costs no encoding.
+        let context = makeContext(method: method, kind: .unary, options: options)
+        try pipeline.admit(context)
         let bytes = try Self.serialize(request, serializer)
-        let response = try await execute(
-            request: ClientRequest(metadata: metadata, message: bytes),
-            method: method, kind: .unary, options: options
-        )
+        let response = try await pipeline.run(request: ClientRequest(metadata: metadata, message: bytes), context: context)
         return try await Self.singleResponse(response, deserializer)
     }
 

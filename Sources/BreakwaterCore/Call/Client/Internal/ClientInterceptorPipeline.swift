@@ -4,6 +4,8 @@ final class ClientInterceptorPipeline: Sendable {
     private let interceptors: [ConditionalInterceptor<any ClientInterceptor>]
     /// The chain when every interceptor applies to every method: no lookup needed.
     private let unscoped: [any ClientInterceptor]?
+    /// The outermost interceptor of `unscoped`, when it can reject a call before it is built.
+    private let unscopedAdmission: (any ClientCallAdmission)?
     private let byMethod: TSanMutex<[MethodDescriptor: [any ClientInterceptor]]> = TSanMutex([:])
     let transport: TransportCaller
 
@@ -12,9 +14,19 @@ final class ClientInterceptorPipeline: Sendable {
         self.transport = TransportCaller(transport: transport)
         if interceptors.allSatisfy({ $0.scope == .all }) {
             unscoped = interceptors.map(\.interceptor)
+            unscopedAdmission = interceptors.first?.interceptor as? any ClientCallAdmission
         } else {
             unscoped = nil
+            unscopedAdmission = nil
         }
+    }
+
+    /// Asks the outermost interceptor of the method's chain whether it rejects the call at once (see
+    /// ``ClientCallAdmission``). Scoped chains are not asked: their chain is found by a look-up that the
+    /// call would then repeat.
+    @inline(__always)
+    func admit(_ context: ClientContext) throws(RPCError) {
+        try unscopedAdmission?.admit(context)
     }
 
     /// The interceptors that apply to `method`, outermost first.
