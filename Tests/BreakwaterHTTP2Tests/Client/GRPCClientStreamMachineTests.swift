@@ -6,11 +6,11 @@ import Testing
 @Suite struct GRPCClientStreamMachineTests {
     static let okHeaders: [HeaderField] = [(":status", "200"), ("content-type", "application/grpc")]
 
-    static func feed(_ machine: inout GRPCClientStreamMachine, _ bytes: [UInt8]) -> [GRPCClientStreamMachine.Output] {
+    static func feed(_ machine: inout GRPCClientStreamMachine, _ bytes: [UInt8]) -> GRPCClientStreamMachine.Outputs {
         bytes.withUnsafeBytes { machine.receiveData($0) }
     }
 
-    static func endStatus(_ outputs: [GRPCClientStreamMachine.Output]) -> Status? {
+    static func endStatus(_ outputs: GRPCClientStreamMachine.Outputs) -> Status? {
         for case .end(let end, _) in outputs { return end.status }
         return nil
     }

@@ -293,7 +293,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
     }
 
     /// Delivers machine outputs to the application and carries out an end (reset, cleanup).
-    func deliver(_ outputs: [GRPCClientStreamMachine.Output]) {
+    func deliver(_ outputs: GRPCClientStreamMachine.Outputs) {
         guard !outputs.isEmpty else { return }
         var reset: UInt32?
         var sendError: RPCError?
@@ -375,7 +375,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
         else {
             return
         }
-        deliver([output])
+        deliver(GRPCClientStreamMachine.Outputs(output))
     }
 
     /// Returns held-back received bytes to flow control.

@@ -22,6 +22,36 @@ struct GRPCClientStreamMachine: Sendable {
         case end(ClientStreamEnd, reset: UInt32?)
     }
 
+    /// The outputs of one event, in order: none or one almost always (a header block, one message per DATA
+    /// frame, the end), so the first is stored inline and an event costs no array. Several messages in one
+    /// DATA frame, or a message and the end, go on to an array.
+    struct Outputs: RandomAccessCollection, Sendable {
+        private var head: Output?
+        private var rest: [Output] = []
+
+        /// No output.
+        init() {}
+
+        /// One output.
+        init(_ output: Output) { head = output }
+
+        var startIndex: Int { 0 }
+        var endIndex: Int { head == nil ? 0 : 1 + rest.count }
+
+        subscript(position: Int) -> Output {
+            if position == 0, let head { return head }
+            return rest[position - 1]
+        }
+
+        mutating func append(_ output: Output) {
+            if head == nil { head = output } else { rest.append(output) }
+        }
+
+        static func += (outputs: inout Outputs, more: Outputs) {
+            for output in more { outputs.append(output) }
+        }
+    }
+
     private(set) var phase: Phase = .awaitingHeaders
     private var deframer: InboundDeframer
     /// The response's `grpc-encoding`, once its headers arrived.
@@ -42,10 +72,10 @@ struct GRPCClientStreamMachine: Sendable {
     private static let protocolErrorCode = StatusMapping.HTTP2ErrorCode.protocolError.rawValue
 
     /// A complete header block (response headers, trailers-only or trailers).
-    mutating func receiveHeaderBlock(_ fields: [HeaderField], endStream: Bool) -> [Output] {
+    mutating func receiveHeaderBlock(_ fields: [HeaderField], endStream: Bool) -> Outputs {
         switch phase {
         case .ended:
-            return []
+            return Outputs()
         case .awaitingHeaders:
             switch GRPCHeaders.parseResponseHeaders(fields) {
             case .end(let status, let trailers):
@@ -57,7 +87,7 @@ struct GRPCClientStreamMachine: Sendable {
                 }
                 deframer.encoding = encoding
                 phase = .receivingMessages
-                return [.headers(metadata)]
+                return Outputs(.headers(metadata))
             }
         case .receivingMessages:
             var (status, trailers) = GRPCHeaders.parseTrailers(fields)
@@ -71,17 +101,17 @@ struct GRPCClientStreamMachine: Sendable {
     }
 
     /// DATA bytes.
-    mutating func receiveData(_ bytes: UnsafeRawBufferPointer) -> [Output] {
+    mutating func receiveData(_ bytes: UnsafeRawBufferPointer) -> Outputs {
         switch phase {
         case .ended:
-            return []
+            return Outputs()
         case .awaitingHeaders:
             return end(
                 ClientStreamEnd(status: Status(code: .internalError, message: "DATA before response headers")),
                 reset: Self.protocolErrorCode)
         case .receivingMessages:
             deframer.append(bytes)
-            var outputs: [Output] = []
+            var outputs = Outputs()
             var wireBytes = 0
             while true {
                 do {
@@ -96,8 +126,8 @@ struct GRPCClientStreamMachine: Sendable {
     }
 
     /// END_STREAM on a DATA frame: the server ended without trailers.
-    mutating func receiveEndOfStream() -> [Output] {
-        guard phase != .ended else { return [] }
+    mutating func receiveEndOfStream() -> Outputs {
+        guard phase != .ended else { return Outputs() }
         return end(
             ClientStreamEnd(
                 status: Status(code: .internalError, message: "server closed the stream without sending trailers")),
@@ -105,8 +135,8 @@ struct GRPCClientStreamMachine: Sendable {
     }
 
     /// The HTTP/2 stream closed (RST_STREAM or a normal close) before the machine ended.
-    mutating func streamClosed(errorCode: UInt32, requestSent: Bool) -> [Output] {
-        guard phase != .ended else { return [] }
+    mutating func streamClosed(errorCode: UInt32, requestSent: Bool) -> Outputs {
+        guard phase != .ended else { return Outputs() }
         if errorCode == StatusMapping.HTTP2ErrorCode.refusedStream.rawValue {
             return end(
                 ClientStreamEnd(status: StatusMapping.status(forRSTStreamCode: errorCode), neverReachedServer: true),
@@ -134,10 +164,10 @@ struct GRPCClientStreamMachine: Sendable {
         ).first
     }
 
-    private mutating func end(_ streamEnd: ClientStreamEnd, reset: UInt32?) -> [Output] {
-        guard phase != .ended else { return [] }
+    private mutating func end(_ streamEnd: ClientStreamEnd, reset: UInt32?) -> Outputs {
+        guard phase != .ended else { return Outputs() }
         phase = .ended
         _ = deframer.dropPartialMessage()
-        return [.end(streamEnd, reset: reset)]
+        return Outputs(.end(streamEnd, reset: reset))
     }
 }
