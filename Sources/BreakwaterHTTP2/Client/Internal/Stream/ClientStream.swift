@@ -293,30 +293,28 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
     }
 
     /// Delivers machine outputs to the application and carries out an end (reset, cleanup).
-    func deliver(_ outputs: GRPCClientStreamMachine.Outputs) {
+    func deliver(_ outputs: consuming GRPCClientStreamMachine.Outputs) {
         guard !outputs.isEmpty else { return }
-        var reset: UInt32?
-        var sendError: RPCError?
-        var endStatus: Status?
-        for case .end(let end, let resetCode) in outputs {
-            reset = resetCode
-            endStatus = end.status
-            sendError =
-                end.status.code == .ok
+        // The summaries the outputs keep spare a pass over them here.
+        let reset = outputs.end?.reset
+        let endStatus = outputs.end?.end.status
+        let sendError = endStatus.map { status in
+            status.code == .ok
                 ? RPCError(code: .failedPrecondition, message: "the call has already ended")
-                : RPCError(status: end.status)
+                : RPCError(status: status)
+        }
+        let wireBytes = outputs.messageWireBytes
+        if wireBytes > 0 {
+            budget?.received(wireBytes)
+            budget?.queuedMessage(wireBytes)
         }
         let encoding = machine.encoding
-        for case .message(let message) in outputs {
-            budget?.received(message.wireBytes)
-            budget?.queuedMessage(message.wireBytes)
-        }
         var unaccepted = 0
         let (resume, writer) = shared.withLock {
             s -> ((Inbox.Waiter, Inbox.Next)?, UnsafeContinuation<Void, any Error>?) in
             // At most one caller waits: the first output that wakes it is the one it gets.
             var reader: (Inbox.Waiter, Inbox.Next)?
-            for output in outputs {
+            while let output = outputs.popFirst() {
                 switch output {
                 case .headers(let metadata):
                     let pushed = s.inbox.push(.headers(metadata), wireBytes: 0)

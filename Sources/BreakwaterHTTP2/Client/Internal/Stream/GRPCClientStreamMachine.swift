@@ -28,27 +28,62 @@ struct GRPCClientStreamMachine: Sendable {
     struct Outputs: RandomAccessCollection, Sendable {
         private var head: Output?
         private var rest: [Output] = []
+        private var restIndex = 0
+        /// The wire bytes of the messages among them, summed as they are added.
+        private(set) var messageWireBytes = 0
+        /// The end among them, if any, and its reset code.
+        private(set) var end: (end: ClientStreamEnd, reset: UInt32?)?
 
         /// No output.
         init() {}
 
         /// One output.
-        init(_ output: Output) { head = output }
+        init(_ output: Output) { append(output) }
 
         var startIndex: Int { 0 }
-        var endIndex: Int { head == nil ? 0 : 1 + rest.count }
+        var endIndex: Int { head == nil ? 0 : 1 + rest.count - restIndex }
 
         subscript(position: Int) -> Output {
             if position == 0, let head { return head }
-            return rest[position - 1]
+            return rest[restIndex + position - 1]
         }
 
         mutating func append(_ output: Output) {
+            switch output {
+            case .message(let message): messageWireBytes += message.wireBytes
+            case .end(let streamEnd, let reset): end = (streamEnd, reset)
+            case .headers: break
+            }
             if head == nil { head = output } else { rest.append(output) }
+        }
+
+        /// Takes the first output out (moved, not copied); the summaries stay as they were.
+        mutating func popFirst() -> Output? {
+            guard let first = head.take() else { return nil }
+            if restIndex < rest.count {
+                head = rest[restIndex]
+                restIndex += 1
+            }
+            return first
         }
 
         static func += (outputs: inout Outputs, more: Outputs) {
             for output in more { outputs.append(output) }
+        }
+
+        /// Moves each output out in turn: an indexed iteration would copy (and retain) every element twice.
+        func makeIterator() -> Iterator {
+            Iterator(head: head, rest: rest.makeIterator())
+        }
+
+        struct Iterator: IteratorProtocol {
+            var head: Output?
+            var rest: IndexingIterator<[Output]>
+
+            mutating func next() -> Output? {
+                if let first = head.take() { return first }
+                return rest.next()
+            }
         }
     }
 
