@@ -82,7 +82,9 @@ struct CircuitBreakerInterceptorTests {
         try await withEcho(interceptors: breakerChain(policy, registry: registry)) { h in
             for _ in 0..<2 {
                 let stream = try await h.echo.expand(echoRequest("a b"))
-                // The server answered; the caller then keeps the stream for a long time.
+                // The server answered (the call returns before it does: wait for its headers); the caller
+                // then keeps the stream for a long time.
+                _ = try await stream.metadata
                 clock.advance(by: .seconds(30))
                 var words: [String] = []
                 for try await response in stream { words.append(response.text) }
@@ -188,7 +190,8 @@ struct CircuitBreakerInterceptorTests {
             #expect(rejected?.isCircuitBreakerRejection == true)
 
             // Expand has its own breaker: its calls reach the server.
-            let expandError = await rpcError { _ = try await h.echo.expand(echoRequest("x y")) }
+            // A stream's failure comes from its iteration (the call itself returns at once).
+            let expandError = await rpcError { for try await _ in try await h.echo.expand(echoRequest("x y")) {} }
             #expect(expandError?.code == .unavailable)
             #expect(expandError?.isCircuitBreakerRejection == false)
             #expect(h.provider.callCount(.expand) == 1)
@@ -245,7 +248,7 @@ struct CircuitBreakerInterceptorTests {
         try await withEcho(interceptors: breakerChain(CircuitBreakerPolicy(consecutiveFailures: 1), registry: registry)) { h in
             do {
                 let stream = try await h.echo.update { writer in try await writer.write(echoRequest("a")) }
-                _ = stream  // dropped unread
+                _ = try await stream.metadata  // the headers arrived; the body is dropped unread
             }
             let breaker = try #require(registry.existingBreaker(for: BreakerKey(target: "echo", service: "echo.Echo", method: "Update")))
             #expect(breaker.snapshot().totals.neutral == 1)
@@ -279,7 +282,7 @@ struct CircuitBreakerInterceptorTests {
             try registry.breaker(target: "echo", method: Self.expand, policy: CircuitBreakerPolicy()).forceOpen()
             let answer = try await h.echo.get(echoRequest("x"))
             #expect(answer.text == "cached")
-            let error = await rpcError { _ = try await h.echo.expand(echoRequest("x")) }
+            let error = await rpcError { for try await _ in try await h.echo.expand(echoRequest("x")) {} }
             #expect(error?.isCircuitBreakerRejection == true)
             #expect(h.provider.totalCallCount == 0)
         }
