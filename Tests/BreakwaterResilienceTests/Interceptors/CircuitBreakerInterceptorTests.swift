@@ -256,6 +256,23 @@ struct CircuitBreakerInterceptorTests {
         }
     }
 
+    @Test("a stream cancelled before its headers counts as neutral")
+    func streamCancelledBeforeItsHeadersIsNeutral() async throws {
+        let registry = CircuitBreakerRegistry(clock: ManualClock())
+        try await withEcho(
+            provider: EchoProvider(faults: .init(hang: true)),
+            interceptors: breakerChain(CircuitBreakerPolicy(consecutiveFailures: 1), registry: registry)
+        ) { h in
+            let stream = try await h.echo.expand(echoRequest("a"))
+            await h.provider.waitForCalls(atLeast: 1)
+            stream.cancel()
+            #expect(await rpcError { for try await _ in stream {} }?.code == .cancelled)
+            let breaker = try #require(registry.existingBreaker(for: BreakerKey(target: "echo", service: "echo.Echo", method: "Expand")))
+            #expect(breaker.snapshot().totals.neutral == 1)
+            #expect(breaker.currentState == .closed)
+        }
+    }
+
     @Test("DEADLINE_EXCEEDED for a deadline spent before the attempt started is neutral")
     func spentDeadlineIsNeutral() async throws {
         let registry = CircuitBreakerRegistry(clock: ManualClock())
@@ -284,6 +301,24 @@ struct CircuitBreakerInterceptorTests {
             #expect(answer.text == "cached")
             let error = await rpcError { for try await _ in try await h.echo.expand(echoRequest("x")) {} }
             #expect(error?.isCircuitBreakerRejection == true)
+            #expect(h.provider.totalCallCount == 0)
+        }
+    }
+}
+
+extension CircuitBreakerInterceptorTests {
+    @Test("a fallback answers a streaming call: its stream yields the fallback's messages")
+    func fallbackAnswersAStream() async throws {
+        let registry = CircuitBreakerRegistry(clock: ManualClock())
+        let fallback: CircuitBreakerInterceptor.Fallback = { _, _ in
+            ClientResponse(metadata: ["x-fallback": "yes"], messages: [encodedEchoResponse("cached"), encodedEchoResponse("too")])
+        }
+        try await withEcho(interceptors: breakerChain(CircuitBreakerPolicy(), registry: registry, fallback: fallback)) { h in
+            try registry.breaker(target: "echo", method: Self.expand, policy: CircuitBreakerPolicy()).forceOpen()
+            let stream = try await h.echo.expand(echoRequest("x"))
+            #expect(try await stream.metadata.firstString(forKey: "x-fallback") == "yes")
+            #expect(try await stream.collected().get().map(\.text) == ["cached", "too"])
+            #expect(stream.trailers == [:])
             #expect(h.provider.totalCallCount == 0)
         }
     }
