@@ -217,12 +217,12 @@ public final class GRPCClient: Sendable {
     /// Calls a bidirectional-streaming method and returns its response stream at once, without waiting
     /// for the server.
     ///
-    /// `requests` writes the request messages: it runs once, in its own task, as soon as the call sends,
-    /// and concurrently with reading the responses, so a server that answers only after a request gets
-    /// it, whether `requests` writes it at once or later (for example from an `AsyncStream` the caller
-    /// feeds after this function returned). The stream's first `next()` (or its `metadata`) waits for
-    /// the response headers and throws the call's `RPCError` when it failed before them. See
-    /// ``ResponseStream``.
+    /// `requests` writes the request messages: it runs once, in its own task, from when the call starts
+    /// sending, while the call waits for the response headers and while the responses are read. A server
+    /// that answers only after a request gets it, whether `requests` writes it at once or later (for
+    /// example from an `AsyncStream` the caller feeds after this function returned). The stream's first
+    /// `next()` (or its `metadata`) waits for the response headers and throws the call's `RPCError` when
+    /// it failed before them. See ``ResponseStream``.
     /// - Parameters:
     ///   - method: The method called.
     ///   - serializer: Serializes each request message.
