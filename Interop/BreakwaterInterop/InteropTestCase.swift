@@ -199,7 +199,7 @@ package enum InteropTestCase: String, CaseIterable, Sendable {
             var sizes: [Int] = []
             for try await response in stream { sizes.append(response.payload.body.count) }
             try Self.expect(sizes == [314_159], "response sizes \(sizes), expected [314159]")
-            try Self.expectEchoed(headers: stream.metadata, trailers: stream.trailers ?? [:])
+            try Self.expectEchoed(headers: try await stream.metadata, trailers: stream.trailers ?? [:])
         case .unimplementedMethod:
             try await Self.expectStatus(.unimplemented) { _ = try await test.unimplementedCall(Grpc_Testing_Empty()) }
         case .unimplementedService:

@@ -11,7 +11,7 @@ extension FileGenerator {
         w.block("extension \(ns) {") { w in
             w.doc(
                 "A typed client for `\(service.protoName)`: one function per RPC, calling through a `GRPCClient` (its transport, interceptors and default options).",
-                "Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; streaming responses come as a `ResponseStream`, which carries the headers and, once iterated, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK."
+                "Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; server- and bidirectional-streaming calls return a `ResponseStream` at once, without waiting for the server; it gives the headers (`try await stream.metadata`), the messages as it is iterated and, after the end, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK (a streaming call from its iteration)."
             )
             w.block("\(access)struct \(n.client): Sendable {") { w in
                 w.doc("The client the calls run through.")
@@ -69,12 +69,13 @@ extension FileGenerator {
                 m, functionName: m.withMetadataName, returns: "BreakwaterCore.UnaryResponse<\(m.output)>",
                 clientCall: "unaryWithMetadata", desc: desc, coders: coders, into: &w)
         case (false, true):
-            w.doc(m.comments, call + " Returns once the response headers arrived.", """
+            w.doc(m.comments, call + " Returns the response stream at once, without waiting for the server.", """
                 - Parameters:
                   - request: The request message.
                   \(optionsDoc)
-                - Returns: The response messages, with the headers; iterate it once (dropping it cancels \
-                the call). Iteration throws `RPCError` when the call ends with a status other than OK.
+                - Returns: The response messages and headers; iterate it once (dropping it cancels the \
+                call). Iteration throws `RPCError` when the call ends with a status other than OK, also \
+                when it failed before any response.
                 """)
             emitUnaryLike(
                 m, functionName: m.functionName, returns: "BreakwaterCore.ResponseStream<\(m.output)>",
@@ -116,27 +117,27 @@ extension FileGenerator {
                 clientCall: "clientStreamingWithMetadata", desc: desc, coders: coders, into: &w)
         case (true, true):
             let returns = "BreakwaterCore.ResponseStream<\(m.output)>"
-            w.doc(m.comments, call + " Returns once the response headers arrived.", """
-                `requests` runs concurrently with reading the responses. A server that answers only after a \
-                request must get that request from `requests`: do not hold requests back until this \
-                function returned.
+            w.doc(m.comments, call + " Returns the response stream at once, without waiting for the server.", """
+                `requests` runs concurrently with reading the responses, and while the call waits for the \
+                response headers: it may write a request the server waits for after this function returned.
                 """, """
                 - Parameters:
                   \(optionsDoc)
                   - requests: Writes the request messages; it runs once, in its own task, and returning \
                 ends the request stream.
-                - Returns: The response messages, with the headers; iterate it once (dropping it cancels \
-                the call). Iteration throws `RPCError` when the call ends with a status other than OK.
+                - Returns: The response messages and headers; iterate it once (dropping it cancels the \
+                call). Iteration throws `RPCError` when the call ends with a status other than OK, also \
+                when it failed before any response.
                 """)
             emitProducerCall(
                 m, functionName: m.functionName, returns: returns, clientCall: "bidirectionalStreaming",
                 desc: desc, coders: coders, into: &w)
             w.line()
-            w.doc(call + " Sends the elements of `requests`; returns once the response headers arrived.", """
+            w.doc(call + " Sends the elements of `requests`; returns the response stream at once.", """
                 - Parameters:
                   - requests: The request messages.
                   \(optionsDoc)
-                - Returns: The response messages, with the headers; iterate it once.
+                - Returns: The response messages and headers; iterate it once.
                 """)
             emitSequenceCall(
                 m, n: n, functionName: m.functionName, returns: returns, clientCall: "bidirectionalStreaming",

@@ -24,8 +24,13 @@ public struct HealthClient: Sendable {
         return HealthStatus(response.status)
     }
 
-    /// Follows the status of `service`: the current one first, then each change. Iteration ends when the
-    /// server ends the call (it then throws unless the status was OK); dropping the sequence cancels it.
+    /// Follows the status of `service`: the current one first, then each change. Returns at once, without
+    /// waiting for the server; a call that fails before any answer (UNIMPLEMENTED from a server without a
+    /// health service, UNAVAILABLE) throws from the first `next()`. Iteration ends when the server ends
+    /// the call (it then throws unless the status was OK); dropping the sequence cancels it.
+    /// - Parameters:
+    ///   - service: The service whose status to follow; the empty name is the whole server.
+    ///   - options: Options for the call (a deadline ends the watch with DEADLINE_EXCEEDED).
     public func watch(service: String = "", options: CallOptions = .defaults) async throws -> Statuses {
         Statuses(responses: try await client.watch(.with { $0.service = service }, options: options))
     }

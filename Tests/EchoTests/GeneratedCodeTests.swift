@@ -80,7 +80,7 @@ struct GeneratedCodeTests {
         #expect(unary.trailers.firstString(forKey: "x-done") == "get")
 
         let stream = try await echo.expand(request("a b"), metadata: ["x-in": "two"])
-        #expect(stream.metadata.firstString(forKey: "x-seen") == "two")
+        #expect(try await stream.metadata.firstString(forKey: "x-seen") == "two")
         var words: [String] = []
         for try await response in stream { words.append(response.text) }
         #expect(words == ["a", "b"])
@@ -96,7 +96,7 @@ struct GeneratedCodeTests {
         let updates = try await echo.update { writer in
             try await writer.write(request("up"))
         }
-        #expect(updates.metadata.firstString(forKey: "x-mode") == "update")
+        #expect(try await updates.metadata.firstString(forKey: "x-mode") == "update")
         var echoed: [String] = []
         for try await response in updates { echoed.append(response.text) }
         #expect(echoed == ["UP"])

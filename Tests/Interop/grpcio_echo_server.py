@@ -35,9 +35,13 @@ TRAILER_PREFIX = "x-trailer-"
 
 
 def echo_metadata(context):
-    """Sends the x-echo-* request metadata back as initial metadata, and sets the matching trailers."""
+    """Sends the x-echo-* request metadata back as initial metadata, and sets the matching trailers.
+
+    With nothing to echo it sends no initial metadata itself, so grpcio sends the headers with the first
+    response, as servers commonly do: a client must not wait for headers before it writes (Update)."""
     echoed = [(k, v) for k, v in context.invocation_metadata() if k.startswith(ECHO_PREFIX)]
-    context.send_initial_metadata(tuple(echoed))
+    if echoed:
+        context.send_initial_metadata(tuple(echoed))
     context.set_trailing_metadata(tuple((TRAILER_PREFIX + k[len(ECHO_PREFIX):], v) for k, v in echoed))
 
 

@@ -202,6 +202,9 @@ enum Measurements {
             for _ in 0..<streamsPerConnection {
                 do {
                     let responses = try await echo.update { _ in await gate.wait() }
+                    // The call returns before the server answered: the stream is open once its headers
+                    // (which Update sends at once) arrived.
+                    _ = try await responses.metadata
                     held.withLock { $0.append(responses) }
                 } catch {
                     failures.wrappingAdd(1, ordering: .relaxed)

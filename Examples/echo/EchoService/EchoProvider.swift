@@ -129,8 +129,8 @@ public final class EchoProvider: Echo_Echo.SimpleServiceProtocol {
         context: ServerContext
     ) async throws {
         try await handle(.update, context) {
-            // Headers now, not with the first echo: a client that writes only after the call returned
-            // (the call returns once headers arrived) would otherwise wait forever.
+            // Headers now, not with the first echo: a client can await them (`try await stream.metadata`)
+            // to know its call is served before it writes (breakwater-memory holds streams open so).
             try await context.sendHeaders()
             for try await request in requests {
                 try await response.write(Echo_EchoResponse.with { $0.text = request.text })

@@ -305,7 +305,7 @@ package enum Grpc_Testing_TestService: Sendable {
 extension Grpc_Testing_TestService {
     /// A typed client for `grpc.testing.TestService`: one function per RPC, calling through a `GRPCClient` (its transport, interceptors and default options).
     ///
-    /// Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; streaming responses come as a `ResponseStream`, which carries the headers and, once iterated, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK.
+    /// Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; server- and bidirectional-streaming calls return a `ResponseStream` at once, without waiting for the server; it gives the headers (`try await stream.metadata`), the messages as it is iterated and, after the end, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK (a streaming call from its iteration).
     package struct Client: Sendable {
         /// The client the calls run through.
         package let client: BreakwaterCore.GRPCClient
@@ -467,13 +467,13 @@ extension Grpc_Testing_TestService.Client {
     /// One request followed by a sequence of responses (streamed download).
     /// The server returns the payload with client desired type and sizes.
     ///
-    /// Calls `grpc.testing.TestService/StreamingOutputCall`. Returns once the response headers arrived.
+    /// Calls `grpc.testing.TestService/StreamingOutputCall`. Returns the response stream at once, without waiting for the server.
     ///
     /// - Parameters:
     ///   - request: The request message.
     ///   - options: Options for this call (deadline, compression, message limit); unset ones come from the client's defaults.
     ///   - metadata: Custom request metadata.
-    /// - Returns: The response messages, with the headers; iterate it once (dropping it cancels the call). Iteration throws `RPCError` when the call ends with a status other than OK.
+    /// - Returns: The response messages and headers; iterate it once (dropping it cancels the call). Iteration throws `RPCError` when the call ends with a status other than OK, also when it failed before any response.
     package func streamingOutputCall(
         _ request: Grpc_Testing_StreamingOutputCallRequest,
         options: BreakwaterCore.CallOptions = .defaults,
@@ -565,15 +565,15 @@ extension Grpc_Testing_TestService.Client {
     /// As one request could lead to multiple responses, this interface
     /// demonstrates the idea of full duplexing.
     ///
-    /// Calls `grpc.testing.TestService/FullDuplexCall`. Returns once the response headers arrived.
+    /// Calls `grpc.testing.TestService/FullDuplexCall`. Returns the response stream at once, without waiting for the server.
     ///
-    /// `requests` runs concurrently with reading the responses. A server that answers only after a request must get that request from `requests`: do not hold requests back until this function returned.
+    /// `requests` runs concurrently with reading the responses, and while the call waits for the response headers: it may write a request the server waits for after this function returned.
     ///
     /// - Parameters:
     ///   - options: Options for this call (deadline, compression, message limit); unset ones come from the client's defaults.
     ///   - metadata: Custom request metadata.
     ///   - requests: Writes the request messages; it runs once, in its own task, and returning ends the request stream.
-    /// - Returns: The response messages, with the headers; iterate it once (dropping it cancels the call). Iteration throws `RPCError` when the call ends with a status other than OK.
+    /// - Returns: The response messages and headers; iterate it once (dropping it cancels the call). Iteration throws `RPCError` when the call ends with a status other than OK, also when it failed before any response.
     package func fullDuplexCall(
         options: BreakwaterCore.CallOptions = .defaults,
         metadata: BreakwaterCore.Metadata = [:],
@@ -589,13 +589,13 @@ extension Grpc_Testing_TestService.Client {
         )
     }
 
-    /// Calls `grpc.testing.TestService/FullDuplexCall`. Sends the elements of `requests`; returns once the response headers arrived.
+    /// Calls `grpc.testing.TestService/FullDuplexCall`. Sends the elements of `requests`; returns the response stream at once.
     ///
     /// - Parameters:
     ///   - requests: The request messages.
     ///   - options: Options for this call (deadline, compression, message limit); unset ones come from the client's defaults.
     ///   - metadata: Custom request metadata.
-    /// - Returns: The response messages, with the headers; iterate it once.
+    /// - Returns: The response messages and headers; iterate it once.
     package func fullDuplexCall<Requests: AsyncSequence & Sendable>(
         _ requests: Requests,
         options: BreakwaterCore.CallOptions = .defaults,
@@ -616,15 +616,15 @@ extension Grpc_Testing_TestService.Client {
     /// stream of responses are returned to the client when the server starts with
     /// first request.
     ///
-    /// Calls `grpc.testing.TestService/HalfDuplexCall`. Returns once the response headers arrived.
+    /// Calls `grpc.testing.TestService/HalfDuplexCall`. Returns the response stream at once, without waiting for the server.
     ///
-    /// `requests` runs concurrently with reading the responses. A server that answers only after a request must get that request from `requests`: do not hold requests back until this function returned.
+    /// `requests` runs concurrently with reading the responses, and while the call waits for the response headers: it may write a request the server waits for after this function returned.
     ///
     /// - Parameters:
     ///   - options: Options for this call (deadline, compression, message limit); unset ones come from the client's defaults.
     ///   - metadata: Custom request metadata.
     ///   - requests: Writes the request messages; it runs once, in its own task, and returning ends the request stream.
-    /// - Returns: The response messages, with the headers; iterate it once (dropping it cancels the call). Iteration throws `RPCError` when the call ends with a status other than OK.
+    /// - Returns: The response messages and headers; iterate it once (dropping it cancels the call). Iteration throws `RPCError` when the call ends with a status other than OK, also when it failed before any response.
     package func halfDuplexCall(
         options: BreakwaterCore.CallOptions = .defaults,
         metadata: BreakwaterCore.Metadata = [:],
@@ -640,13 +640,13 @@ extension Grpc_Testing_TestService.Client {
         )
     }
 
-    /// Calls `grpc.testing.TestService/HalfDuplexCall`. Sends the elements of `requests`; returns once the response headers arrived.
+    /// Calls `grpc.testing.TestService/HalfDuplexCall`. Sends the elements of `requests`; returns the response stream at once.
     ///
     /// - Parameters:
     ///   - requests: The request messages.
     ///   - options: Options for this call (deadline, compression, message limit); unset ones come from the client's defaults.
     ///   - metadata: Custom request metadata.
-    /// - Returns: The response messages, with the headers; iterate it once.
+    /// - Returns: The response messages and headers; iterate it once.
     package func halfDuplexCall<Requests: AsyncSequence & Sendable>(
         _ requests: Requests,
         options: BreakwaterCore.CallOptions = .defaults,
@@ -1217,7 +1217,7 @@ package enum Grpc_Testing_UnimplementedService: Sendable {
 extension Grpc_Testing_UnimplementedService {
     /// A typed client for `grpc.testing.UnimplementedService`: one function per RPC, calling through a `GRPCClient` (its transport, interceptors and default options).
     ///
-    /// Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; streaming responses come as a `ResponseStream`, which carries the headers and, once iterated, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK.
+    /// Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; server- and bidirectional-streaming calls return a `ResponseStream` at once, without waiting for the server; it gives the headers (`try await stream.metadata`), the messages as it is iterated and, after the end, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK (a streaming call from its iteration).
     package struct Client: Sendable {
         /// The client the calls run through.
         package let client: BreakwaterCore.GRPCClient
@@ -1409,7 +1409,7 @@ package enum Grpc_Testing_ReconnectService: Sendable {
 extension Grpc_Testing_ReconnectService {
     /// A typed client for `grpc.testing.ReconnectService`: one function per RPC, calling through a `GRPCClient` (its transport, interceptors and default options).
     ///
-    /// Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; streaming responses come as a `ResponseStream`, which carries the headers and, once iterated, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK.
+    /// Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; server- and bidirectional-streaming calls return a `ResponseStream` at once, without waiting for the server; it gives the headers (`try await stream.metadata`), the messages as it is iterated and, after the end, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK (a streaming call from its iteration).
     package struct Client: Sendable {
         /// The client the calls run through.
         package let client: BreakwaterCore.GRPCClient
@@ -1692,7 +1692,7 @@ package enum Grpc_Testing_LoadBalancerStatsService: Sendable {
 extension Grpc_Testing_LoadBalancerStatsService {
     /// A typed client for `grpc.testing.LoadBalancerStatsService`: one function per RPC, calling through a `GRPCClient` (its transport, interceptors and default options).
     ///
-    /// Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; streaming responses come as a `ResponseStream`, which carries the headers and, once iterated, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK.
+    /// Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; server- and bidirectional-streaming calls return a `ResponseStream` at once, without waiting for the server; it gives the headers (`try await stream.metadata`), the messages as it is iterated and, after the end, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK (a streaming call from its iteration).
     package struct Client: Sendable {
         /// The client the calls run through.
         package let client: BreakwaterCore.GRPCClient
@@ -1983,7 +1983,7 @@ package enum Grpc_Testing_XdsUpdateHealthService: Sendable {
 extension Grpc_Testing_XdsUpdateHealthService {
     /// A typed client for `grpc.testing.XdsUpdateHealthService`: one function per RPC, calling through a `GRPCClient` (its transport, interceptors and default options).
     ///
-    /// Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; streaming responses come as a `ResponseStream`, which carries the headers and, once iterated, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK.
+    /// Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; server- and bidirectional-streaming calls return a `ResponseStream` at once, without waiting for the server; it gives the headers (`try await stream.metadata`), the messages as it is iterated and, after the end, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK (a streaming call from its iteration).
     package struct Client: Sendable {
         /// The client the calls run through.
         package let client: BreakwaterCore.GRPCClient
@@ -2247,7 +2247,7 @@ package enum Grpc_Testing_XdsUpdateClientConfigureService: Sendable {
 extension Grpc_Testing_XdsUpdateClientConfigureService {
     /// A typed client for `grpc.testing.XdsUpdateClientConfigureService`: one function per RPC, calling through a `GRPCClient` (its transport, interceptors and default options).
     ///
-    /// Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; streaming responses come as a `ResponseStream`, which carries the headers and, once iterated, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK.
+    /// Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; server- and bidirectional-streaming calls return a `ResponseStream` at once, without waiting for the server; it gives the headers (`try await stream.metadata`), the messages as it is iterated and, after the end, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK (a streaming call from its iteration).
     package struct Client: Sendable {
         /// The client the calls run through.
         package let client: BreakwaterCore.GRPCClient

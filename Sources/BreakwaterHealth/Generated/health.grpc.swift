@@ -100,7 +100,7 @@ public enum Grpc_Health_V1_Health: Sendable {
 extension Grpc_Health_V1_Health {
     /// A typed client for `grpc.health.v1.Health`: one function per RPC, calling through a `GRPCClient` (its transport, interceptors and default options).
     ///
-    /// Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; streaming responses come as a `ResponseStream`, which carries the headers and, once iterated, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK.
+    /// Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; server- and bidirectional-streaming calls return a `ResponseStream` at once, without waiting for the server; it gives the headers (`try await stream.metadata`), the messages as it is iterated and, after the end, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK (a streaming call from its iteration).
     public struct Client: Sendable {
         /// The client the calls run through.
         public let client: BreakwaterCore.GRPCClient
@@ -178,13 +178,13 @@ extension Grpc_Health_V1_Health.Client {
     /// call.  If the call terminates with any other status (including OK),
     /// clients should retry the call with appropriate exponential backoff.
     ///
-    /// Calls `grpc.health.v1.Health/Watch`. Returns once the response headers arrived.
+    /// Calls `grpc.health.v1.Health/Watch`. Returns the response stream at once, without waiting for the server.
     ///
     /// - Parameters:
     ///   - request: The request message.
     ///   - options: Options for this call (deadline, compression, message limit); unset ones come from the client's defaults.
     ///   - metadata: Custom request metadata.
-    /// - Returns: The response messages, with the headers; iterate it once (dropping it cancels the call). Iteration throws `RPCError` when the call ends with a status other than OK.
+    /// - Returns: The response messages and headers; iterate it once (dropping it cancels the call). Iteration throws `RPCError` when the call ends with a status other than OK, also when it failed before any response.
     public func watch(
         _ request: Grpc_Health_V1_HealthCheckRequest,
         options: BreakwaterCore.CallOptions = .defaults,

@@ -84,7 +84,7 @@ package enum Grpc_Reflection_V1_ServerReflection: Sendable {
 extension Grpc_Reflection_V1_ServerReflection {
     /// A typed client for `grpc.reflection.v1.ServerReflection`: one function per RPC, calling through a `GRPCClient` (its transport, interceptors and default options).
     ///
-    /// Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; streaming responses come as a `ResponseStream`, which carries the headers and, once iterated, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK.
+    /// Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; server- and bidirectional-streaming calls return a `ResponseStream` at once, without waiting for the server; it gives the headers (`try await stream.metadata`), the messages as it is iterated and, after the end, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK (a streaming call from its iteration).
     package struct Client: Sendable {
         /// The client the calls run through.
         package let client: BreakwaterCore.GRPCClient
@@ -100,15 +100,15 @@ extension Grpc_Reflection_V1_ServerReflection.Client {
     /// The reflection service is structured as a bidirectional stream, ensuring
     /// all related requests go to a single server.
     ///
-    /// Calls `grpc.reflection.v1.ServerReflection/ServerReflectionInfo`. Returns once the response headers arrived.
+    /// Calls `grpc.reflection.v1.ServerReflection/ServerReflectionInfo`. Returns the response stream at once, without waiting for the server.
     ///
-    /// `requests` runs concurrently with reading the responses. A server that answers only after a request must get that request from `requests`: do not hold requests back until this function returned.
+    /// `requests` runs concurrently with reading the responses, and while the call waits for the response headers: it may write a request the server waits for after this function returned.
     ///
     /// - Parameters:
     ///   - options: Options for this call (deadline, compression, message limit); unset ones come from the client's defaults.
     ///   - metadata: Custom request metadata.
     ///   - requests: Writes the request messages; it runs once, in its own task, and returning ends the request stream.
-    /// - Returns: The response messages, with the headers; iterate it once (dropping it cancels the call). Iteration throws `RPCError` when the call ends with a status other than OK.
+    /// - Returns: The response messages and headers; iterate it once (dropping it cancels the call). Iteration throws `RPCError` when the call ends with a status other than OK, also when it failed before any response.
     package func serverReflectionInfo(
         options: BreakwaterCore.CallOptions = .defaults,
         metadata: BreakwaterCore.Metadata = [:],
@@ -124,13 +124,13 @@ extension Grpc_Reflection_V1_ServerReflection.Client {
         )
     }
 
-    /// Calls `grpc.reflection.v1.ServerReflection/ServerReflectionInfo`. Sends the elements of `requests`; returns once the response headers arrived.
+    /// Calls `grpc.reflection.v1.ServerReflection/ServerReflectionInfo`. Sends the elements of `requests`; returns the response stream at once.
     ///
     /// - Parameters:
     ///   - requests: The request messages.
     ///   - options: Options for this call (deadline, compression, message limit); unset ones come from the client's defaults.
     ///   - metadata: Custom request metadata.
-    /// - Returns: The response messages, with the headers; iterate it once.
+    /// - Returns: The response messages and headers; iterate it once.
     package func serverReflectionInfo<Requests: AsyncSequence & Sendable>(
         _ requests: Requests,
         options: BreakwaterCore.CallOptions = .defaults,

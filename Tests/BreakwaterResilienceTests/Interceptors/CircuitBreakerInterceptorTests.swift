@@ -82,7 +82,9 @@ struct CircuitBreakerInterceptorTests {
         try await withEcho(interceptors: breakerChain(policy, registry: registry)) { h in
             for _ in 0..<2 {
                 let stream = try await h.echo.expand(echoRequest("a b"))
-                // The server answered; the caller then keeps the stream for a long time.
+                // The server answered (the call returns before it does: wait for its headers); the caller
+                // then keeps the stream for a long time.
+                _ = try await stream.metadata
                 clock.advance(by: .seconds(30))
                 var words: [String] = []
                 for try await response in stream { words.append(response.text) }
@@ -188,7 +190,8 @@ struct CircuitBreakerInterceptorTests {
             #expect(rejected?.isCircuitBreakerRejection == true)
 
             // Expand has its own breaker: its calls reach the server.
-            let expandError = await rpcError { _ = try await h.echo.expand(echoRequest("x y")) }
+            // A stream's failure comes from its iteration (the call itself returns at once).
+            let expandError = await rpcError { for try await _ in try await h.echo.expand(echoRequest("x y")) {} }
             #expect(expandError?.code == .unavailable)
             #expect(expandError?.isCircuitBreakerRejection == false)
             #expect(h.provider.callCount(.expand) == 1)
@@ -245,9 +248,26 @@ struct CircuitBreakerInterceptorTests {
         try await withEcho(interceptors: breakerChain(CircuitBreakerPolicy(consecutiveFailures: 1), registry: registry)) { h in
             do {
                 let stream = try await h.echo.update { writer in try await writer.write(echoRequest("a")) }
-                _ = stream  // dropped unread
+                _ = try await stream.metadata  // the headers arrived; the body is dropped unread
             }
             let breaker = try #require(registry.existingBreaker(for: BreakerKey(target: "echo", service: "echo.Echo", method: "Update")))
+            #expect(breaker.snapshot().totals.neutral == 1)
+            #expect(breaker.currentState == .closed)
+        }
+    }
+
+    @Test("a stream cancelled before its headers counts as neutral")
+    func streamCancelledBeforeItsHeadersIsNeutral() async throws {
+        let registry = CircuitBreakerRegistry(clock: ManualClock())
+        try await withEcho(
+            provider: EchoProvider(faults: .init(hang: true)),
+            interceptors: breakerChain(CircuitBreakerPolicy(consecutiveFailures: 1), registry: registry)
+        ) { h in
+            let stream = try await h.echo.expand(echoRequest("a"))
+            await h.provider.waitForCalls(atLeast: 1)
+            stream.cancel()
+            #expect(await rpcError { for try await _ in stream {} }?.code == .cancelled)
+            let breaker = try #require(registry.existingBreaker(for: BreakerKey(target: "echo", service: "echo.Echo", method: "Expand")))
             #expect(breaker.snapshot().totals.neutral == 1)
             #expect(breaker.currentState == .closed)
         }
@@ -279,8 +299,26 @@ struct CircuitBreakerInterceptorTests {
             try registry.breaker(target: "echo", method: Self.expand, policy: CircuitBreakerPolicy()).forceOpen()
             let answer = try await h.echo.get(echoRequest("x"))
             #expect(answer.text == "cached")
-            let error = await rpcError { _ = try await h.echo.expand(echoRequest("x")) }
+            let error = await rpcError { for try await _ in try await h.echo.expand(echoRequest("x")) {} }
             #expect(error?.isCircuitBreakerRejection == true)
+            #expect(h.provider.totalCallCount == 0)
+        }
+    }
+}
+
+extension CircuitBreakerInterceptorTests {
+    @Test("a fallback answers a streaming call: its stream yields the fallback's messages")
+    func fallbackAnswersAStream() async throws {
+        let registry = CircuitBreakerRegistry(clock: ManualClock())
+        let fallback: CircuitBreakerInterceptor.Fallback = { _, _ in
+            ClientResponse(metadata: ["x-fallback": "yes"], messages: [encodedEchoResponse("cached"), encodedEchoResponse("too")])
+        }
+        try await withEcho(interceptors: breakerChain(CircuitBreakerPolicy(), registry: registry, fallback: fallback)) { h in
+            try registry.breaker(target: "echo", method: Self.expand, policy: CircuitBreakerPolicy()).forceOpen()
+            let stream = try await h.echo.expand(echoRequest("x"))
+            #expect(try await stream.metadata.firstString(forKey: "x-fallback") == "yes")
+            #expect(try await stream.collected().get().map(\.text) == ["cached", "too"])
+            #expect(stream.trailers == [:])
             #expect(h.provider.totalCallCount == 0)
         }
     }

@@ -91,9 +91,9 @@ struct TimeoutAndSetupTests {
         #expect(try await echo.get(echoRequest("hi")).text == "hi")
         #expect(provider.callCount(.get) == 3)
         // Update is not retried, and its breaker opens after one failure.
-        let error = await rpcError { _ = try await echo.update(requests: writing(["a"])) }
+        let error = await rpcError { for try await _ in try await echo.update(requests: writing(["a"])) {} }
         #expect(error?.code == .unavailable)
-        let rejected = await rpcError { _ = try await echo.update(requests: writing(["a"])) }
+        let rejected = await rpcError { for try await _ in try await echo.update(requests: writing(["a"])) {} }
         #expect(rejected?.isCircuitBreakerRejection == true)
         #expect(provider.callCount(.update) == 1)
 

@@ -41,6 +41,8 @@ public final class KeyValueStore: Kv_KeyValue.SimpleServiceProtocol {
         continuation.onTermination = { [weak self] _ in
             self?.state.withLock { _ = $0.watchers.removeValue(forKey: id) }
         }
+        // Headers now, not with the first change: they tell a client awaiting `metadata` that its watch is
+        // registered, so a put it makes next is seen.
         try await context.sendHeaders()
         for await change in changes { try await response.write(change) }
     }

@@ -11,7 +11,10 @@ let kv = Kv_KeyValue.Client(wrapping: grpc)
 _ = try await kv.put(.with { $0.key = "greeting"; $0.value = "hello" })
 print("get greeting:", try await kv.get(.with { $0.key = "greeting" }).value)
 
+// The watch returns at once; its headers say the store registered it (it sends them then), so the puts
+// below are all seen.
 let changes = try await kv.watch(.with { $0.key = "counter" })
+_ = try await changes.metadata
 let stored = try await kv.putMany { writer in
     for n in 1...3 { try await writer.write(.with { $0.key = "counter"; $0.value = String(n) }) }
 }

@@ -52,6 +52,12 @@ public final class GRPCClient: Sendable {
     ///
     /// Returns once the response headers arrived; throws an `RPCError` for a response without headers
     /// and a non-OK status. The caller owns the response body; dropping it cancels the call.
+    /// (The typed streaming calls run this in a task of their own and return at once.)
+    /// - Parameters:
+    ///   - request: The request metadata and messages.
+    ///   - method: The method called; it selects the interceptors whose scope matches.
+    ///   - kind: The method's kind.
+    ///   - options: Options for this call; unset ones come from `defaultOptions`.
     public func execute(
         request: ClientRequest,
         method: MethodDescriptor,
@@ -63,7 +69,8 @@ public final class GRPCClient: Sendable {
         return try await pipeline.run(request: request, context: context)
     }
 
-    /// The context of a call about to start: options merged with the defaults, and its deadline.
+    /// The context of a call starting now, in the calling task: options merged with the defaults, and its
+    /// deadline.
     private func makeContext(method: MethodDescriptor, kind: CallKind, options: CallOptions) -> ClientContext {
         let options = resolvedOptions(options)
         return ClientContext(
@@ -75,6 +82,21 @@ public final class GRPCClient: Sendable {
                 own: options.effectiveDeadline(now: .now), serving: ServingCall.deadline),
             options: options
         )
+    }
+
+    /// Starts a streaming call's chain in a task of its own (see `StreamingCall`). The context is made
+    /// here, in the caller's task: its deadline counts from the call, and a served call's deadline is
+    /// read from the caller's task-locals.
+    private func startStreaming(
+        request: ClientRequest, method: MethodDescriptor, kind: CallKind, options: CallOptions,
+        onFailure: @escaping @Sendable () -> Void = {}
+    ) -> StreamingCall {
+        let context = makeContext(method: method, kind: kind, options: options)
+        return StreamingCall(run: { [pipeline] in
+            // An open breaker's rejection, too, comes from the stream's first `next()`.
+            try pipeline.admit(context)
+            return try await pipeline.run(request: request, context: context)
+        }, onFailure: onFailure)
     }
 
     // MARK: Unary
@@ -164,7 +186,21 @@ public final class GRPCClient: Sendable {
 
     // MARK: Server streaming
 
-    /// Calls a server-streaming method; returns once the response headers arrived.
+    /// Calls a server-streaming method and returns its response stream at once, without waiting for the
+    /// server.
+    ///
+    /// The call goes on in a task of its own: the stream's first `next()` (or its `metadata`) waits for
+    /// the response headers, which many servers send only with their first message, and throws the
+    /// call's `RPCError` when it failed before them. See ``ResponseStream``.
+    /// - Parameters:
+    ///   - request: The request message.
+    ///   - method: The method called.
+    ///   - serializer: Serializes the request message.
+    ///   - deserializer: Deserializes each response message.
+    ///   - options: Options for this call; unset ones come from `defaultOptions`.
+    ///   - metadata: Custom request metadata.
+    /// - Throws: `RPCError` INTERNAL when the request cannot be serialized; every other failure comes
+    ///   from the stream.
     public func serverStreaming<Request: Sendable, Response: Sendable>(
         request: Request,
         method: MethodDescriptor,
@@ -174,21 +210,31 @@ public final class GRPCClient: Sendable {
         metadata: Metadata = [:]
     ) async throws -> ResponseStream<Response> {
         let bytes = try Self.serialize(request, serializer)
-        let response = try await execute(
+        let call = startStreaming(
             request: ClientRequest(metadata: metadata, message: bytes),
             method: method, kind: .serverStreaming, options: options
         )
-        return ResponseStream(response: response, requests: nil) { try deserializer.deserialize($0) }
+        return ResponseStream(call: call, requests: nil) { try deserializer.deserialize($0) }
     }
 
     // MARK: Bidirectional streaming
 
-    /// Calls a bidirectional-streaming method: `requests` writes the request messages (it runs once, in
-    /// its own task, concurrently with reading the responses); returns once the response headers arrived.
+    /// Calls a bidirectional-streaming method and returns its response stream at once, without waiting
+    /// for the server.
     ///
-    /// Because the call returns only after the response headers, a server that sends its headers with its
-    /// first response (the default) and answers only after a request must get that request from
-    /// `requests` itself: do not hold back requests until this function returned.
+    /// `requests` writes the request messages: it runs once, in its own task, from when the call starts
+    /// sending, while the call waits for the response headers and while the responses are read. A server
+    /// that answers only after a request gets it, whether `requests` writes it at once or later (for
+    /// example from an `AsyncStream` the caller feeds after this function returned). The stream's first
+    /// `next()` (or its `metadata`) waits for the response headers and throws the call's `RPCError` when
+    /// it failed before them. See ``ResponseStream``.
+    /// - Parameters:
+    ///   - method: The method called.
+    ///   - serializer: Serializes each request message.
+    ///   - deserializer: Deserializes each response message.
+    ///   - options: Options for this call; unset ones come from `defaultOptions`.
+    ///   - metadata: Custom request metadata.
+    ///   - requests: Writes the request messages; returning ends the request side.
     public func bidirectionalStreaming<Request: Sendable, Response: Sendable>(
         method: MethodDescriptor,
         serializer: some MessageSerializer<Request>,
@@ -198,20 +244,24 @@ public final class GRPCClient: Sendable {
         requests: @escaping @Sendable (RPCWriter<Request>) async throws -> Void
     ) async throws -> ResponseStream<Response> {
         let messages = makeMessages(serializer: serializer, requests: requests)
-        let response: ClientResponse
-        do {
-            response = try await execute(
-                request: ClientRequest(metadata: metadata, messages: messages),
-                method: method, kind: .bidirectionalStreaming, options: options
-            )
-        } catch {
-            messages.close()
-            throw error
-        }
-        return ResponseStream(response: response, requests: messages) { try deserializer.deserialize($0) }
+        let call = startStreaming(
+            request: ClientRequest(metadata: metadata, messages: messages),
+            method: method, kind: .bidirectionalStreaming, options: options,
+            // A call that failed before its headers stops its producer at once, stream read or not.
+            onFailure: { messages.close() }
+        )
+        return ResponseStream(call: call, requests: messages) { try deserializer.deserialize($0) }
     }
 
-    /// Calls a bidirectional-streaming method, sending the elements of `requests`.
+    /// Calls a bidirectional-streaming method, sending the elements of `requests`, and returns its
+    /// response stream at once (see the overload with a writer closure).
+    /// - Parameters:
+    ///   - method: The method called.
+    ///   - serializer: Serializes each request message.
+    ///   - deserializer: Deserializes each response message.
+    ///   - options: Options for this call; unset ones come from `defaultOptions`.
+    ///   - metadata: Custom request metadata.
+    ///   - requests: The request messages; the request side ends with the sequence.
     public func bidirectionalStreaming<Request: Sendable, Response: Sendable, Requests: AsyncSequence & Sendable>(
         method: MethodDescriptor,
         serializer: some MessageSerializer<Request>,

@@ -1,54 +1,97 @@
 /// The typed response messages of a server- or bidirectional-streaming call.
 ///
-/// Iterate it once. Iteration ends normally when the call ends with status OK, and throws an `RPCError`
-/// otherwise. The response headers are available at once (`metadata`), the trailers after the end
-/// (`trailers`). Dropping the stream before its end cancels the call.
+/// A streaming call returns its stream at once, without waiting for the server: the call goes on in a
+/// task of its own until the response headers arrive (as grpc-go's `NewStream` and grpc-java's
+/// `ClientCall.start` do). Servers commonly send their headers only with their first response message,
+/// so a stream with nothing to say yet (a watch on a quiet key) never blocks its caller.
+///
+/// Iterate it once. The first `next()` waits for the headers and the first message. Iteration ends
+/// normally when the call ends with status OK, and throws an `RPCError` otherwise, including for a call
+/// that failed before any headers (a circuit breaker's rejection, UNAVAILABLE, UNIMPLEMENTED, a
+/// trailers-only response, a passed deadline): that error comes from the first `next()` and from
+/// ``metadata``. The trailers are available after the end (``trailers``).
+///
+/// Cancelling the task that iterates (or that waits for ``metadata``) cancels the call, as do
+/// ``cancel()`` and dropping the stream before its end.
 public struct ResponseStream<Response: Sendable>: AsyncSequence, Sendable {
     /// A response message.
     public typealias Element = Response
     /// An `RPCError`.
     public typealias Failure = any Error
 
-    /// The response headers' custom metadata.
-    public let metadata: Metadata
     let storage: Storage
 
     init(
-        response: ClientResponse,
+        call: StreamingCall,
         requests: RequestMessages?,
         deserialize: @escaping @Sendable ([UInt8]) throws -> Response
     ) {
-        metadata = response.metadata
-        storage = Storage(body: response.body, requests: requests, deserialize: deserialize)
+        storage = Storage(call: call, requests: requests, deserialize: deserialize)
     }
 
     /// Creates a stream over a response from an interceptor chain, turning each message into a `Response`
     /// with `deserializer`.
+    /// - Parameters:
+    ///   - response: The response, its headers already arrived.
+    ///   - deserializer: Turns each response message into a `Response`.
     public init(response: ClientResponse, deserializer: some MessageDeserializer<Response>) {
-        self.init(response: response, requests: nil) { try deserializer.deserialize($0) }
+        self.init(call: StreamingCall(response: response), requests: nil) { try deserializer.deserialize($0) }
+    }
+
+    /// The response headers' custom metadata (empty for a trailers-only response), once they arrived.
+    ///
+    /// Waits for the headers, which a server may send only with its first response message. Throws the
+    /// call's `RPCError` when it failed before its headers (the same error the first `next()` throws).
+    /// Cancelling the waiting task cancels the call.
+    public var metadata: Metadata {
+        get async throws {
+            do {
+                return try await storage.call.response().metadata
+            } catch {
+                throw Storage.failure(error)
+            }
+        }
     }
 
     /// The trailing metadata, once the stream has ended (also after it ended with an error); `nil` before.
     public var trailers: Metadata? { storage.trailers.withLock { $0 } }
 
-    /// Cancels the call. Iteration then throws CANCELLED unless the call had already ended.
+    /// Cancels the call, also before its headers arrived. Iteration then throws CANCELLED unless the call
+    /// had already ended.
     public func cancel() {
-        storage.body.cancel()
+        storage.call.cancel()
         storage.requests?.close()
     }
 
     /// Starts iterating.
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: storage.body.makeAsyncIterator(), storage: storage)
+        AsyncIterator(storage: storage)
     }
 
     /// Iterates the response messages.
     public struct AsyncIterator: AsyncIteratorProtocol {
-        var base: ClientResponse.Body.AsyncIterator
+        /// The body's iterator once the headers arrived; an empty one before, and after a failed start.
+        var base = ClientResponse.Body.AsyncIterator(.done)
+        var started = false
         let storage: Storage
 
-        /// The next message; `nil` after the call ended with OK. Throws an `RPCError` otherwise.
+        init(storage: Storage) {
+            self.storage = storage
+        }
+
+        /// The next message; `nil` after the call ended with OK. Throws an `RPCError` otherwise. The first
+        /// call waits for the response headers.
         public mutating func next() async throws -> Response? {
+            if !started {
+                started = true
+                do {
+                    base = try await storage.call.response().body.makeAsyncIterator()
+                } catch {
+                    let rpc = Storage.failure(error)
+                    storage.finish(trailers: rpc.metadata)
+                    throw rpc
+                }
+            }
             while true {
                 let part: ClientResponsePart?
                 do {
@@ -63,7 +106,7 @@ public struct ResponseStream<Response: Sendable>: AsyncSequence, Sendable {
                     do {
                         return try storage.deserialize(bytes)
                     } catch {
-                        storage.body.cancel()
+                        storage.call.cancel()
                         storage.finish(trailers: [:])
                         throw RPCError(
                             code: .internalError, message: "Failed to deserialize a response message", cause: error)
@@ -78,26 +121,33 @@ public struct ResponseStream<Response: Sendable>: AsyncSequence, Sendable {
         }
     }
 
-    /// Shared by the stream and its iterator; closes the request side when the last one goes.
+    /// Shared by the stream and its iterator; when the last one goes, cancels a call still waiting for its
+    /// headers and closes the request side.
     final class Storage: Sendable {
-        let body: ClientResponse.Body
+        let call: StreamingCall
         let requests: RequestMessages?
         let deserialize: @Sendable ([UInt8]) throws -> Response
         let trailers: TSanMutex<Metadata?> = TSanMutex(nil)
 
-        init(body: ClientResponse.Body, requests: RequestMessages?, deserialize: @escaping @Sendable ([UInt8]) throws -> Response) {
-            self.body = body
+        init(call: StreamingCall, requests: RequestMessages?, deserialize: @escaping @Sendable ([UInt8]) throws -> Response) {
+            self.call = call
             self.requests = requests
             self.deserialize = deserialize
         }
 
         deinit {
+            call.abandon()
             requests?.close()
         }
 
         func finish(trailers: Metadata) {
             self.trailers.withLock { if $0 == nil { $0 = trailers } }
             requests?.close()
+        }
+
+        /// The error of a call that failed before its headers, as an `RPCError`.
+        static func failure(_ error: any Error) -> RPCError {
+            RPCError.wrapping(error, code: .unknown, message: "The call failed")
         }
     }
 }

@@ -157,7 +157,7 @@ package enum Protocol_: Sendable {
 extension Protocol_ {
     /// A typed client for `Protocol`: one function per RPC, calling through a `GRPCClient` (its transport, interceptors and default options).
     ///
-    /// Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; streaming responses come as a `ResponseStream`, which carries the headers and, once iterated, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK.
+    /// Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; server- and bidirectional-streaming calls return a `ResponseStream` at once, without waiting for the server; it gives the headers (`try await stream.metadata`), the messages as it is iterated and, after the end, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK (a streaming call from its iteration).
     package struct Client_: Sendable {
         /// The client the calls run through.
         package let client: BreakwaterCore.GRPCClient
@@ -310,13 +310,13 @@ extension Protocol_.Client_ {
         )
     }
 
-    /// Calls `Protocol/Self`. Returns once the response headers arrived.
+    /// Calls `Protocol/Self`. Returns the response stream at once, without waiting for the server.
     ///
     /// - Parameters:
     ///   - request: The request message.
     ///   - options: Options for this call (deadline, compression, message limit); unset ones come from the client's defaults.
     ///   - metadata: Custom request metadata.
-    /// - Returns: The response messages, with the headers; iterate it once (dropping it cancels the call). Iteration throws `RPCError` when the call ends with a status other than OK.
+    /// - Returns: The response messages and headers; iterate it once (dropping it cancels the call). Iteration throws `RPCError` when the call ends with a status other than OK, also when it failed before any response.
     package func self_(
         _ request: Client,
         options: BreakwaterCore.CallOptions = .defaults,
@@ -497,15 +497,15 @@ extension Protocol_.Client_ {
         )
     }
 
-    /// Calls `Protocol/Stream`. Returns once the response headers arrived.
+    /// Calls `Protocol/Stream`. Returns the response stream at once, without waiting for the server.
     ///
-    /// `requests` runs concurrently with reading the responses. A server that answers only after a request must get that request from `requests`: do not hold requests back until this function returned.
+    /// `requests` runs concurrently with reading the responses, and while the call waits for the response headers: it may write a request the server waits for after this function returned.
     ///
     /// - Parameters:
     ///   - options: Options for this call (deadline, compression, message limit); unset ones come from the client's defaults.
     ///   - metadata: Custom request metadata.
     ///   - requests: Writes the request messages; it runs once, in its own task, and returning ends the request stream.
-    /// - Returns: The response messages, with the headers; iterate it once (dropping it cancels the call). Iteration throws `RPCError` when the call ends with a status other than OK.
+    /// - Returns: The response messages and headers; iterate it once (dropping it cancels the call). Iteration throws `RPCError` when the call ends with a status other than OK, also when it failed before any response.
     package func stream(
         options: BreakwaterCore.CallOptions = .defaults,
         metadata: BreakwaterCore.Metadata = [:],
@@ -521,13 +521,13 @@ extension Protocol_.Client_ {
         )
     }
 
-    /// Calls `Protocol/Stream`. Sends the elements of `requests`; returns once the response headers arrived.
+    /// Calls `Protocol/Stream`. Sends the elements of `requests`; returns the response stream at once.
     ///
     /// - Parameters:
     ///   - requests: The request messages.
     ///   - options: Options for this call (deadline, compression, message limit); unset ones come from the client's defaults.
     ///   - metadata: Custom request metadata.
-    /// - Returns: The response messages, with the headers; iterate it once.
+    /// - Returns: The response messages and headers; iterate it once.
     package func stream<Requests_: AsyncSequence & Sendable>(
         _ requests: Requests_,
         options: BreakwaterCore.CallOptions = .defaults,

@@ -108,7 +108,7 @@ enum Wkt_V1_Clock: Sendable {
 extension Wkt_V1_Clock {
     /// A typed client for `wkt.v1.Clock`: one function per RPC, calling through a `GRPCClient` (its transport, interceptors and default options).
     ///
-    /// Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; streaming responses come as a `ResponseStream`, which carries the headers and, once iterated, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK.
+    /// Unary and client-streaming calls return the response message, or with `…WithMetadata` the response with its headers and trailers; server- and bidirectional-streaming calls return a `ResponseStream` at once, without waiting for the server; it gives the headers (`try await stream.metadata`), the messages as it is iterated and, after the end, the trailers. Every call takes `CallOptions` (deadline, compression, message limit) and custom request metadata, and throws an `RPCError` when the call ends with a status other than OK (a streaming call from its iteration).
     struct Client: Sendable {
         /// The client the calls run through.
         let client: BreakwaterCore.GRPCClient
@@ -171,13 +171,13 @@ extension Wkt_V1_Clock.Client {
 
     /// Ticks until cancelled.
     ///
-    /// Calls `wkt.v1.Clock/Ticks`. Returns once the response headers arrived.
+    /// Calls `wkt.v1.Clock/Ticks`. Returns the response stream at once, without waiting for the server.
     ///
     /// - Parameters:
     ///   - request: The request message.
     ///   - options: Options for this call (deadline, compression, message limit); unset ones come from the client's defaults.
     ///   - metadata: Custom request metadata.
-    /// - Returns: The response messages, with the headers; iterate it once (dropping it cancels the call). Iteration throws `RPCError` when the call ends with a status other than OK.
+    /// - Returns: The response messages and headers; iterate it once (dropping it cancels the call). Iteration throws `RPCError` when the call ends with a status other than OK, also when it failed before any response.
     func ticks(
         _ request: SwiftProtobuf.Google_Protobuf_Int32Value,
         options: BreakwaterCore.CallOptions = .defaults,
