@@ -64,6 +64,12 @@ struct ResolverUpdateTests {
         writer.yield(request("here"))
         writer.finish()
         #expect(try await inFlight.value.text == "still here", "the call in flight finishes, wherever it was")
+        // Round robin picks among READY endpoints only: let the added one finish connecting, or the first
+        // calls all go to the one already there.
+        for _ in 0..<500 {
+            if await transport.endpointSnapshots().allSatisfy({ $0.connectivity == .ready }) { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
         let before = servers.map(\.provider.totalCallCount)
         for _ in 0..<20 { _ = try await echo.get(request("y")) }
         let after = zip(servers, before).map { $0.provider.totalCallCount - $1 }
