@@ -12,6 +12,9 @@ public struct ClientContext: Sendable {
     /// Who learns what happens inside the call (attempts, message sizes, retries, rejections); empty by
     /// default, when nothing is reported. Interceptors append observers; see ``ClientCallObserver``.
     public var callObservers: [any ClientCallObserver] = []
+    /// Which attempt of the call this context is for; the first unless a retry or hedging interceptor
+    /// made this attempt (it sets the number and the reason). Observers read it; see ``ClientAttempt``.
+    public var attempt = ClientAttempt(number: 1, reason: nil)
 
     /// Creates a context.
     public init(
