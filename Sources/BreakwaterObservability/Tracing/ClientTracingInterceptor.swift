@@ -28,16 +28,23 @@ import Tracing
 /// )
 /// ```
 ///
-/// A span that does not record (sampled out, or the default no-op tracer) still sends its context to
-/// the server, but no attempt spans, attributes or events are made for it.
+/// With swift-distributed-tracing's `NoOpTracer` (the tracer when none was bootstrapped) the interceptor
+/// only calls `next`. A span that does not record (sampled out) still sends its context to the server,
+/// but no attempt spans, attributes or events are made for it.
 public struct ClientTracingInterceptor: ClientInterceptor {
     private let tracer: any Tracer
+    /// Whether the tracer is the no-op one: then nothing is traced or propagated, and nothing is done.
+    private let isNoOp: Bool
+    /// Each method's span name, `service/method`, made once.
+    private let names = MethodTable { method in "\(method.service)/\(method.method)" }
 
     /// Creates an interceptor.
     /// - Parameter tracer: The tracer; by default the one `InstrumentationSystem.bootstrap` installed
     ///   (so bootstrap before making the interceptor).
     public init(tracer: (any Tracer)? = nil) {
-        self.tracer = tracer ?? InstrumentationSystem.tracer
+        let tracer = tracer ?? InstrumentationSystem.tracer
+        self.tracer = tracer
+        isNoOp = tracer is NoOpTracer
     }
 
     /// Traces one call.
@@ -46,10 +53,12 @@ public struct ClientTracingInterceptor: ClientInterceptor {
         context: ClientContext,
         next: @concurrent @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
     ) async throws -> ClientResponse {
+        // The no-op tracer's span would only carry the current context on, and inject nothing.
+        if isNoOp { return try await next(request, context) }
         let tracer = self.tracer
         let parent = ServiceContext.current ?? .topLevel
         let method = context.descriptor
-        let name = "\(method.service)/\(method.method)"
+        let name = names.value(for: method)
         let span = tracer.startAnySpan(name, context: parent, ofKind: .client)
         guard span.isRecording else {
             // Sampled out: the context still goes to the server and to the calls made inside, but

@@ -12,8 +12,7 @@ final class ClientCallRecorder: ClientCallObserver, ClientResponseObserver {
 
     init(metrics: MethodMetrics) {
         self.metrics = metrics
-        metrics.started.increment()
-        metrics.active.increment()
+        metrics.callStarted()
     }
 
     func observe(_ event: ClientCallEvent, context: ClientContext) {
@@ -21,9 +20,9 @@ final class ClientCallRecorder: ClientCallObserver, ClientResponseObserver {
         case .attemptStarted:
             attempts.wrappingAdd(1, ordering: .relaxed)
         case .messageSent(let bytes):
-            metrics.requestSize.record(bytes)
+            metrics.requestMessage(bytes: bytes)
         case .messageReceived(let bytes):
-            metrics.responseSize?.record(bytes)
+            metrics.responseMessage(bytes: bytes)
         case .retry(let retry):
             metrics.retried(reason: retry.reason.name)
         case .rejected(let by, _):
@@ -46,8 +45,7 @@ final class ClientCallRecorder: ClientCallObserver, ClientResponseObserver {
         guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let elapsed = start.duration(to: .now)
         let (seconds, attoseconds) = elapsed.components
-        metrics.active.decrement()
-        metrics.ended(
+        metrics.callEnded(
             code: code, nanoseconds: seconds * 1_000_000_000 + attoseconds / 1_000_000_000,
             attempts: attempts.load(ordering: .relaxed))
     }
