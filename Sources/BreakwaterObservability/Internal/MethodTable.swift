@@ -32,8 +32,12 @@ final class MethodTable<Value: Sendable>: Sendable {
 
     func value(for method: MethodDescriptor) -> Value {
         if let pointer = UnsafeRawPointer(bitPattern: last.load(ordering: .acquiring)) {
-            let entry = Unmanaged<Entry>.fromOpaque(pointer).takeUnretainedValue()
-            if entry.method == method { return entry.value }
+            // Used without taking a reference: the entry lives as long as the table, and retaining it
+            // on every call made its count a cache line the caller threads fought over.
+            let found = Unmanaged<Entry>.fromOpaque(pointer)._withUnsafeGuaranteedRef { entry in
+                entry.method == method ? entry.value : nil
+            }
+            if let found { return found }
         }
         let entry: Entry
         if let found = all.withLock({ $0[method] }) {

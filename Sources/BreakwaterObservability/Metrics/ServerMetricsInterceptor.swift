@@ -29,7 +29,7 @@ public struct ServerMetricsInterceptor: ServerInterceptor {
         next: @concurrent @Sendable (ServerRequest, ServerContext) async throws -> Void
     ) async throws {
         let metrics = table.value(for: context.descriptor)
-        let start = ContinuousClock.now
+        let start = MonotonicNanoseconds.now()
         metrics.callStarted()
         var measured = request
         measured.messages = request.messages.map { message in
@@ -49,8 +49,7 @@ public struct ServerMetricsInterceptor: ServerInterceptor {
         Self.ended(metrics, code: code, since: start)
     }
 
-    private static func ended(_ metrics: MethodMetrics, code: Status.Code, since start: ContinuousClock.Instant) {
-        let (seconds, attoseconds) = start.duration(to: .now).components
-        metrics.callEnded(code: code, nanoseconds: seconds * 1_000_000_000 + attoseconds / 1_000_000_000, attempts: 0)
+    private static func ended(_ metrics: MethodMetrics, code: Status.Code, since start: Int64) {
+        metrics.callEnded(code: code, nanoseconds: MonotonicNanoseconds.now() &- start, attempts: 0)
     }
 }

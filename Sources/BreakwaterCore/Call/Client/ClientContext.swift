@@ -35,6 +35,8 @@ public struct ClientContext: Sendable {
     public func report(_ event: @autoclosure () -> ClientCallEvent) {
         guard !callObservers.isEmpty else { return }
         let event = event()
-        for observer in callObservers { observer.observe(event, context: self) }
+        // By index: each observer is used in place, not copied out (a retain and a release) as a
+        // `for ... in` over the array does.
+        for index in callObservers.indices { callObservers[index].observe(event, context: self) }
     }
 }

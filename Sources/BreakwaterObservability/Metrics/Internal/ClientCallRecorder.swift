@@ -6,7 +6,7 @@ import Synchronization
 /// may report from different tasks.
 final class ClientCallRecorder: ClientCallObserver, ClientResponseObserver {
     private let metrics: MethodMetrics
-    private let start = ContinuousClock.now
+    private let start = MonotonicNanoseconds.now()
     private let attempts = Atomic<Int>(0)
     private let done = Atomic<Bool>(false)
 
@@ -43,10 +43,7 @@ final class ClientCallRecorder: ClientCallObserver, ClientResponseObserver {
     /// Records the call's end; only the first report counts.
     func ended(code: Status.Code) {
         guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let elapsed = start.duration(to: .now)
-        let (seconds, attoseconds) = elapsed.components
         metrics.callEnded(
-            code: code, nanoseconds: seconds * 1_000_000_000 + attoseconds / 1_000_000_000,
-            attempts: attempts.load(ordering: .relaxed))
+            code: code, nanoseconds: MonotonicNanoseconds.now() &- start, attempts: attempts.load(ordering: .relaxed))
     }
 }
