@@ -1,5 +1,6 @@
 import BreakwaterCore
 import BreakwaterObservability
+import BreakwaterResilience
 import CoreMetrics
 import EchoService
 
@@ -17,7 +18,9 @@ import Darwin
 /// - `direct.*`: a client interceptor's own work per call, its `intercept` called in a loop with a `next`
 ///   that answers at once (no transport, no task hop): `passthrough` (an interceptor that only calls
 ///   `next`), `metrics` (atomic backend), `metrics_noop` (swift-metrics' no-op backend), `tracing`
-///   (swift-distributed-tracing's no-op tracer, the default), `both`. Each as wall time (`ns`) and as the
+///   (swift-distributed-tracing's no-op tracer, the default), `both`; and `chain`, the standard
+///   resilience chain (timeout, retry, a CLOSED breaker) without observability, to show that what the
+///   observers need costs it nothing when none is installed. Each as wall time (`ns`) and as the
 ///   process's CPU time (`cpu_ns`), which other processes on a loaded machine inflate much less; over
 ///   `passthrough`, and `both` also over `passthrough2` (two pass-through interceptors, as `both` is two
 ///   interceptors). A fourth argument keeps only the configurations it names (and the pass-through
@@ -77,6 +80,15 @@ struct ObservabilityCost {
 
     /// The client interceptors' own work: `intercept` in a loop, `next` answering at once.
     static func direct(calls: Int, rounds: Int, atomic: AtomicMetricsFactory, only: Set<String>?) async throws {
+        let resilience = try ResilienceConfiguration(
+            policies: PolicyTable(
+                defaultPolicy: MethodPolicy(
+                    timeout: .seconds(30),
+                    retry: RetryPolicy(
+                        maxAttempts: 3, initialBackoff: .milliseconds(10), maxBackoff: .seconds(1),
+                        backoffMultiplier: 2, retryableStatusCodes: [.unavailable]),
+                    circuitBreaker: CircuitBreakerPolicy())),
+            target: "bench")
         let chains: [(String, [any ClientInterceptor])] = [
             ("passthrough", [PassThrough()]),
             ("passthrough2", [PassThrough(), PassThrough()]),
@@ -84,6 +96,7 @@ struct ObservabilityCost {
             ("metrics_noop", [ClientMetricsInterceptor(factory: NOOPMetricsHandler.instance)]),
             ("tracing", [ClientTracingInterceptor()]),
             ("both", [ClientMetricsInterceptor(factory: atomic), ClientTracingInterceptor()]),
+            ("chain", resilience.interceptors.map(\.interceptor)),
         ].filter { name, _ in name.hasPrefix("passthrough") || only.map { $0.contains(name) } ?? true }
         let method = MethodDescriptor(service: "echo.Echo", method: "Get")
         let request = ClientRequest(message: Array("breakwater-bench".utf8))
