@@ -290,6 +290,7 @@ let package = Package(
             dependencies: [
                 "BreakwaterCore", "BreakwaterResilience", "BreakwaterTestSupport", "EchoService",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),

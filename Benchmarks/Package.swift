@@ -57,6 +57,7 @@ let package = Package(
         .executableTarget(
             name: "BreakwaterObservabilityCost",
             dependencies: [
+                .product(name: "BreakwaterResilience", package: "Breakwater"),
                 .product(name: "EchoService", package: "Breakwater"),
                 .product(name: "BreakwaterCore", package: "Breakwater"),
                 .product(name: "BreakwaterObservability", package: "Breakwater"),

@@ -1,17 +1,30 @@
 import BreakwaterCore
 import BreakwaterObservability
+import BreakwaterResilience
 import CoreMetrics
 import EchoService
 
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
 /// What metrics and tracing add to a call, `key=value` lines, medians over rounds.
 ///
-///     breakwater-observability [calls-per-batch] [rounds]
+///     breakwater-observability [calls-per-batch] [rounds] [direct|inproc] [config,config,...]
 ///
 /// Two measurements:
 /// - `direct.*`: a client interceptor's own work per call, its `intercept` called in a loop with a `next`
 ///   that answers at once (no transport, no task hop): `passthrough` (an interceptor that only calls
 ///   `next`), `metrics` (atomic backend), `metrics_noop` (swift-metrics' no-op backend), `tracing`
-///   (swift-distributed-tracing's no-op tracer, the default), `both`.
+///   (swift-distributed-tracing's no-op tracer, the default), `both`; and `chain`, the standard
+///   resilience chain (timeout, retry, a CLOSED breaker) without observability, to show that what the
+///   observers need costs it nothing when none is installed. Each as wall time (`ns`) and as the
+///   process's CPU time (`cpu_ns`), which other processes on a loaded machine inflate much less; over
+///   `passthrough`, and `both` also over `passthrough2` (two pass-through interceptors, as `both` is two
+///   interceptors). A fourth argument keeps only the configurations it names (and the pass-through
+///   ones), e.g. for a profile.
 /// - `inproc.*`: unary `Get` calls over the in-process transport, client and server interceptors, in
 ///   batches whose order rotates each round: `off` (no interceptor), `passthrough` (a pass-through
 ///   interceptor on each side: what any interceptor costs, mostly the hop of its `@concurrent` next),
@@ -58,15 +71,33 @@ struct ObservabilityCost {
 
     static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
+    /// The CPU time the process has used, all its threads.
+    static func processCPUNanoseconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) * 1e9 + Double(time.tv_nsec)
+    }
+
     /// The client interceptors' own work: `intercept` in a loop, `next` answering at once.
-    static func direct(calls: Int, rounds: Int, atomic: AtomicMetricsFactory) async throws {
+    static func direct(calls: Int, rounds: Int, atomic: AtomicMetricsFactory, only: Set<String>?) async throws {
+        let resilience = try ResilienceConfiguration(
+            policies: PolicyTable(
+                defaultPolicy: MethodPolicy(
+                    timeout: .seconds(30),
+                    retry: RetryPolicy(
+                        maxAttempts: 3, initialBackoff: .milliseconds(10), maxBackoff: .seconds(1),
+                        backoffMultiplier: 2, retryableStatusCodes: [.unavailable]),
+                    circuitBreaker: CircuitBreakerPolicy())),
+            target: "bench")
         let chains: [(String, [any ClientInterceptor])] = [
             ("passthrough", [PassThrough()]),
+            ("passthrough2", [PassThrough(), PassThrough()]),
             ("metrics", [ClientMetricsInterceptor(factory: atomic)]),
             ("metrics_noop", [ClientMetricsInterceptor(factory: NOOPMetricsHandler.instance)]),
             ("tracing", [ClientTracingInterceptor()]),
             ("both", [ClientMetricsInterceptor(factory: atomic), ClientTracingInterceptor()]),
-        ]
+            ("chain", resilience.interceptors.map(\.interceptor)),
+        ].filter { name, _ in name.hasPrefix("passthrough") || only.map { $0.contains(name) } ?? true }
         let method = MethodDescriptor(service: "echo.Echo", method: "Get")
         let request = ClientRequest(message: Array("breakwater-bench".utf8))
         let answer: @concurrent @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse = { _, context in
@@ -77,9 +108,11 @@ struct ObservabilityCost {
             return ClientResponse(messages: [Array("breakwater-bench".utf8)])
         }
         var perCall: [String: [Double]] = [:]
+        var cpuPerCall: [String: [Double]] = [:]
         for round in 0..<(rounds + 1) {
             for (name, chain) in chains {
                 let start = ContinuousClock.now
+                let cpuStart = processCPUNanoseconds()
                 for _ in 0..<calls {
                     var next = answer
                     for interceptor in chain.reversed() {
@@ -91,15 +124,27 @@ struct ObservabilityCost {
                     let response = try await next(request, ClientContext(descriptor: method, kind: .unary))
                     for try await _ in response.body {}
                 }
-                if round > 0 { perCall[name, default: []].append(nanoseconds(.now - start, per: calls)) }  // round 0 warms up
+                if round > 0 {  // round 0 warms up
+                    perCall[name, default: []].append(nanoseconds(.now - start, per: calls))
+                    cpuPerCall[name, default: []].append((processCPUNanoseconds() - cpuStart) / Double(calls))
+                }
             }
         }
         for (name, _) in chains {
             print("direct.\(name).ns=\(Int(median(perCall[name]!).rounded()))")
+            print("direct.\(name).cpu_ns=\(Int(median(cpuPerCall[name]!).rounded()))")
         }
         let passthrough = median(perCall["passthrough"]!)
-        for (name, _) in chains where name != "passthrough" {
+        let cpuPassthrough = median(cpuPerCall["passthrough"]!)
+        for (name, _) in chains where !name.hasPrefix("passthrough") {
             print("direct.\(name).over_passthrough_ns=\(Int((median(perCall[name]!) - passthrough).rounded()))")
+            print("direct.\(name).cpu_over_passthrough_ns=\(Int((median(cpuPerCall[name]!) - cpuPassthrough).rounded()))")
+        }
+        // `both` is two interceptors: over two pass-through ones, what the two add themselves.
+        if perCall["both"] != nil {
+            let cpuPassthrough2 = median(cpuPerCall["passthrough2"]!)
+            print("direct.both.over_passthrough2_ns=\(Int((median(perCall["both"]!) - median(perCall["passthrough2"]!)).rounded()))")
+            print("direct.both.cpu_over_passthrough2_ns=\(Int((median(cpuPerCall["both"]!) - cpuPassthrough2).rounded()))")
         }
     }
 
@@ -153,7 +198,8 @@ struct ObservabilityCost {
         print("observability.calls_per_batch=\(calls)")
         print("observability.rounds=\(rounds)")
         let only = CommandLine.arguments.dropFirst(3).first  // "direct" or "inproc": one of the two
-        if only != "inproc" { try await direct(calls: calls * 5, rounds: rounds, atomic: atomic) }
+        let configs = CommandLine.arguments.dropFirst(4).first.map { Set($0.split(separator: ",").map(String.init)) }
+        if only != "inproc" { try await direct(calls: calls * 5, rounds: rounds, atomic: atomic, only: configs) }
         if only != "direct" { try await inProcess(calls: calls, rounds: rounds, atomic: atomic) }
     }
 }

@@ -18,12 +18,14 @@ import CoreMetrics
 /// interceptor no event is built. Metric handles are made once per method (and status code), so a call
 /// costs a few atomic updates and no factory look-up.
 public struct ClientMetricsInterceptor: ClientInterceptor {
-    private let table: MethodMetricsTable
+    /// Each method's metric handles, made on its first call.
+    private let table: MethodTable<MethodMetrics>
 
     /// Creates an interceptor.
     /// - Parameter factory: Where metrics go; by default the factory `MetricsSystem.bootstrap` installed.
     public init(factory: (any MetricsFactory)? = nil) {
-        table = MethodMetricsTable(client: true, factory: factory ?? MetricsSystem.factory)
+        let factory = factory ?? MetricsSystem.factory
+        table = MethodTable { method in MethodMetrics(method: method, client: true, factory: factory) }
     }
 
     /// Measures one call.
@@ -32,7 +34,7 @@ public struct ClientMetricsInterceptor: ClientInterceptor {
         context: ClientContext,
         next: @concurrent @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
     ) async throws -> ClientResponse {
-        let metrics = table.metrics(for: context.descriptor)
+        let metrics = table.value(for: context.descriptor)
         let call = ClientCallRecorder(metrics: metrics)
         var observed = context
         observed.callObservers.append(call)

@@ -12,12 +12,14 @@ import CoreMetrics
 /// A call's status is OK when the handler returns, the code of the `RPCError` it throws, CANCELLED for a
 /// cancellation, and UNKNOWN for any other error.
 public struct ServerMetricsInterceptor: ServerInterceptor {
-    private let table: MethodMetricsTable
+    /// Each method's metric handles, made on its first call.
+    private let table: MethodTable<MethodMetrics>
 
     /// Creates an interceptor.
     /// - Parameter factory: Where metrics go; by default the factory `MetricsSystem.bootstrap` installed.
     public init(factory: (any MetricsFactory)? = nil) {
-        table = MethodMetricsTable(client: false, factory: factory ?? MetricsSystem.factory)
+        let factory = factory ?? MetricsSystem.factory
+        table = MethodTable { method in MethodMetrics(method: method, client: false, factory: factory) }
     }
 
     /// Measures one call.
@@ -26,19 +28,15 @@ public struct ServerMetricsInterceptor: ServerInterceptor {
         context: ServerContext,
         next: @concurrent @Sendable (ServerRequest, ServerContext) async throws -> Void
     ) async throws {
-        let metrics = table.metrics(for: context.descriptor)
-        let start = ContinuousClock.now
-        metrics.started.increment()
-        metrics.active.increment()
+        let metrics = table.value(for: context.descriptor)
+        let start = MonotonicNanoseconds.now()
+        metrics.callStarted()
         var measured = request
-        let requestSize = metrics.requestSize
         measured.messages = request.messages.map { message in
-            requestSize.record(message.count)
+            metrics.requestMessage(bytes: message.count)
             return message
         }
-        if let responseSize = metrics.responseSize {
-            context.observeResponseMessages { responseSize.record($0) }
-        }
+        context.observeResponseMessages { metrics.responseMessage(bytes: $0) }
         let code: Status.Code
         do {
             try await next(measured, context)
@@ -51,9 +49,7 @@ public struct ServerMetricsInterceptor: ServerInterceptor {
         Self.ended(metrics, code: code, since: start)
     }
 
-    private static func ended(_ metrics: MethodMetrics, code: Status.Code, since start: ContinuousClock.Instant) {
-        let (seconds, attoseconds) = start.duration(to: .now).components
-        metrics.active.decrement()
-        metrics.ended(code: code, nanoseconds: seconds * 1_000_000_000 + attoseconds / 1_000_000_000, attempts: 0)
+    private static func ended(_ metrics: MethodMetrics, code: Status.Code, since start: Int64) {
+        metrics.callEnded(code: code, nanoseconds: MonotonicNanoseconds.now() &- start, attempts: 0)
     }
 }

@@ -14,14 +14,23 @@ import Tracing
 /// ```swift
 /// let server = GRPCServer(transport: transport, services: [echo], interceptors: [ServerTracingInterceptor()])
 /// ```
+///
+/// With swift-distributed-tracing's `NoOpTracer` (the tracer when none was bootstrapped) the interceptor
+/// only calls `next`.
 public struct ServerTracingInterceptor: ServerInterceptor {
     private let tracer: any Tracer
+    /// Whether the tracer is the no-op one: then nothing is extracted or traced.
+    private let isNoOp: Bool
+    /// Each method's span name, `service/method`, made once.
+    private let names = MethodTable { method in "\(method.service)/\(method.method)" }
 
     /// Creates an interceptor.
     /// - Parameter tracer: The tracer; by default the one `InstrumentationSystem.bootstrap` installed
     ///   (so bootstrap before making the interceptor).
     public init(tracer: (any Tracer)? = nil) {
-        self.tracer = tracer ?? InstrumentationSystem.tracer
+        let tracer = tracer ?? InstrumentationSystem.tracer
+        self.tracer = tracer
+        isNoOp = tracer is NoOpTracer
     }
 
     /// Traces one call.
@@ -30,11 +39,12 @@ public struct ServerTracingInterceptor: ServerInterceptor {
         context: ServerContext,
         next: @concurrent @Sendable (ServerRequest, ServerContext) async throws -> Void
     ) async throws {
+        if isNoOp { return try await next(request, context) }
         let tracer = self.tracer
         var parent = ServiceContext.current ?? .topLevel
         tracer.extract(request.metadata, into: &parent, using: MetadataExtractor())
         let method = context.descriptor
-        let span = tracer.startAnySpan("\(method.service)/\(method.method)", context: parent, ofKind: .server)
+        let span = tracer.startAnySpan(names.value(for: method), context: parent, ofKind: .server)
         if span.isRecording {
             CallSpanStatus.describe(span, method)
             span.attributes["network.peer.address"] = context.peer

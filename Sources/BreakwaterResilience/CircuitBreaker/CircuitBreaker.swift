@@ -64,6 +64,9 @@ public final class CircuitBreaker: Sendable {
     private let observer: (@Sendable (CircuitBreakerEvent) -> Void)?
     private let rejectionCounter: Counter
     private let stateGauge: Gauge
+    /// The factory current when the breaker was made (bootstrapped, or bound with `withMetricsFactory`):
+    /// transitions are counted there too, whatever task makes them.
+    private let metricsFactory: any MetricsFactory
 
     /// Creates a CLOSED breaker.
     ///
@@ -123,9 +126,11 @@ public final class CircuitBreaker: Sendable {
         logger[metadataKey: "circuit-breaker"] = "\(key)"
         self.logger = logger
         self.observer = observer
-        let dimensions = [("breaker", key.description)]
-        self.rejectionCounter = Counter(label: "breakwater_circuit_breaker_rejections_total", dimensions: dimensions)
-        self.stateGauge = Gauge(label: "breakwater_circuit_breaker_state", dimensions: dimensions)
+        let dimensions = [(CircuitBreakerMetricNames.Dimension.breaker, key.description)]
+        let factory = MetricsSystem.factory
+        self.metricsFactory = factory
+        self.rejectionCounter = Counter(label: CircuitBreakerMetricNames.rejections, dimensions: dimensions, factory: factory)
+        self.stateGauge = Gauge(label: CircuitBreakerMetricNames.state, dimensions: dimensions, factory: factory)
         stateGauge.record(machine.state.rawValue)
     }
 
@@ -351,8 +356,12 @@ public final class CircuitBreaker: Sendable {
     private func announce(_ transition: CircuitBreakerTransition) {
         stateGauge.record(transition.to.rawValue)
         Counter(
-            label: "breakwater_circuit_breaker_transitions_total",
-            dimensions: [("breaker", key.description), ("to", transition.to.name)]
+            label: CircuitBreakerMetricNames.transitions,
+            dimensions: [
+                (CircuitBreakerMetricNames.Dimension.breaker, key.description),
+                (CircuitBreakerMetricNames.Dimension.to, transition.to.name),
+            ],
+            factory: metricsFactory
         ).increment()
         logger.info(
             "circuit breaker state changed",

@@ -20,7 +20,8 @@ import Logging
 /// - A circuit breaker's rejection of a hedge stops further hedges; the attempts in flight still race.
 /// - No hedge is sent once the call's deadline has passed.
 /// - Each hedge is a debug line, a `ClientRetry` with reason `hedge` on ``events`` and a
-///   `ClientCallEvent.retry` for the call's observers (metrics, tracing).
+///   `ClientCallEvent.retry` for the call's observers (metrics, tracing); its context's
+///   `ClientContext.attempt` has its number and the reason `hedge`.
 ///
 /// A request whose messages come from a producer (client and bidirectional streaming) can be read by
 /// one attempt at a time, so such a call is sent once, without hedges.
@@ -112,7 +113,9 @@ public struct HedgingInterceptor: ClientInterceptor {
             var state = HedgingState(policy: policy)
             func send(previousAttempts: Int, reason: String) {
                 var attemptRequest = request
+                var attemptContext = context
                 if previousAttempts > 0 {
+                    attemptContext.attempt = ClientAttempt(number: previousAttempts + 1, reason: .hedge)
                     attemptRequest.metadata.replaceOrAddString(
                         String(previousAttempts), forKey: RetryInterceptor.previousAttemptsKey)
                     Self.logger.debug(
@@ -125,7 +128,7 @@ public struct HedgingInterceptor: ClientInterceptor {
                 }
                 group.addTask {
                     do {
-                        return .answered(try await attempt(attemptRequest, context, previousAttempts > 0))
+                        return .answered(try await attempt(attemptRequest, attemptContext, previousAttempts > 0))
                     } catch {
                         return .failed(error)
                     }

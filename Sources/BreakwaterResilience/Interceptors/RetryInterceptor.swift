@@ -29,7 +29,9 @@ import Logging
 ///
 /// Every retry, transparent or not, is a debug line on ``logger`` (with the method, attempt, reason,
 /// status and backoff), a `ClientRetry` on ``events`` and a `ClientCallEvent.retry` for the
-/// call's observers (the metrics and tracing interceptors of BreakwaterObservability count them).
+/// call's observers (the metrics and tracing interceptors of BreakwaterObservability count them), and
+/// the attempt it makes has its number and reason in its context's `ClientContext.attempt` (the
+/// tracing interceptor's attempt spans carry them).
 public struct RetryInterceptor: ClientInterceptor {
     /// The metadata key that tells the server how many attempts came before this one.
     public static let previousAttemptsKey = "grpc-previous-rpc-attempts"
@@ -105,6 +107,8 @@ public struct RetryInterceptor: ClientInterceptor {
         var transparentRetryUsed = false
         // Attempts started, transparent ones included (the policy's count leaves those out).
         var attemptNumber = 1
+        // Why the next attempt is made, for its context (observers read it); `nil` for the first.
+        var attemptReason: ClientRetry.Reason?
         // The call's time, for the deadline checks, read from the first failure on (a call that succeeds
         // at once never needs it): the real time then, plus what the injected clock says has elapsed since.
         var timeOrigin: (real: ContinuousClock.Instant, clock: Duration)?
@@ -112,6 +116,7 @@ public struct RetryInterceptor: ClientInterceptor {
         while true {
             var attemptRequest = request
             var attemptContext = context
+            if let attemptReason { attemptContext.attempt = ClientAttempt(number: attemptNumber, reason: attemptReason) }
             if let previous = state?.previousAttempts, previous > 0 {
                 attemptRequest.metadata.replaceOrAddString(String(previous), forKey: Self.previousAttemptsKey)
             }
@@ -142,6 +147,7 @@ public struct RetryInterceptor: ClientInterceptor {
                 remaining.map({ $0 > .zero }) ?? true
             {
                 transparentRetryUsed = true
+                attemptReason = .transparent(rpc.code)
                 announce(
                     ClientRetry(
                         method: context.descriptor, attempt: attemptNumber + 1,
@@ -165,6 +171,7 @@ public struct RetryInterceptor: ClientInterceptor {
             switch decision {
             case .retry(let delay):
                 let pushedBack = if case .retryAfter? = pushback { true } else { false }
+                attemptReason = pushedBack ? .pushback(rpc.code) : .status(rpc.code)
                 announce(
                     ClientRetry(
                         method: context.descriptor, attempt: attemptNumber + 1,

@@ -22,6 +22,35 @@ final class ServerMetadataRecorder: ServerInterceptor {
     }
 }
 
+/// A finished trace's spans, sorted out: the client's call spans (no client parent), their attempt
+/// spans (a client parent) in attempt order, and the server spans.
+struct ClientTrace {
+    let calls: [FinishedInMemorySpan]
+    let attempts: [FinishedInMemorySpan]
+    let servers: [FinishedInMemorySpan]
+
+    init(_ spans: [FinishedInMemorySpan]) {
+        let clients = spans.filter { $0.kind == .client }
+        let clientIDs = Set(clients.map(\.spanID))
+        calls = clients.filter { span in span.parentSpanID.map { !clientIDs.contains($0) } ?? true }
+        attempts = clients.filter { span in span.parentSpanID.map { clientIDs.contains($0) } ?? false }
+            .sorted { ($0.attempt ?? 0) < ($1.attempt ?? 0) }
+        servers = spans.filter { $0.kind == .server }
+    }
+}
+
+extension FinishedInMemorySpan {
+    var attempt: Int? {
+        if case .int64(let number)? = attributes["rpc.attempt"]?.toSpanAttribute() { Int(number) } else { nil }
+    }
+    var statusCode: Int? {
+        if case .int64(let code)? = attributes["rpc.grpc.status_code"]?.toSpanAttribute() { Int(code) } else { nil }
+    }
+    var retryReason: String? {
+        if case .string(let reason)? = attributes["rpc.retry.reason"]?.toSpanAttribute() { reason } else { nil }
+    }
+}
+
 @Suite("Tracing across our client and our server over loopback HTTP/2", .timeLimit(.minutes(TestTime.minutes(1))))
 struct TracingOverLoopbackTests {
     static let retry = RetryInterceptor(
@@ -30,7 +59,7 @@ struct TracingOverLoopbackTests {
             retryableStatusCodes: [.unavailable]),
         random: { 0 })
 
-    @Test("one trace id from the client's span to the server's: traceparent and tracestate cross the wire, the server span is the client span's child")
+    @Test("one trace id from the client's call span through its attempt span to the server's: traceparent and tracestate cross the wire")
     func oneTrace() async throws {
         let tracer = W3CTestTracer()
         let metadata = ServerMetadataRecorder()
@@ -45,51 +74,111 @@ struct TracingOverLoopbackTests {
             }
         }
         let spans = tracer.spans.finishedSpans
-        let client = try #require(spans.first { $0.kind == .client })
-        let server = try #require(spans.first { $0.kind == .server })
-        #expect(spans.count == 2)
-        #expect(client.operationName == "echo.Echo/Get")
-        #expect(server.operationName == "echo.Echo/Get")
-        #expect(server.traceID == client.traceID)
-        #expect(server.parentSpanID == client.spanID)
-        #expect(client.traceID.count == 32)
-
-        let sent = try #require(metadata.recorded.first)
-        #expect(sent.firstString(forKey: "traceparent") == "00-\(client.traceID)-\(client.spanID)-01")
-        #expect(sent.firstString(forKey: "tracestate") == "vendor=value")
-        #expect(server.context.traceState == "vendor=value")
-
-        for span in [client, server] {
+        let trace = ClientTrace(spans)
+        #expect(spans.count == 3)
+        let call = try #require(trace.calls.first)
+        let attempt = try #require(trace.attempts.first)
+        let server = try #require(trace.servers.first)
+        #expect(trace.calls.count == 1 && trace.attempts.count == 1 && trace.servers.count == 1)
+        for span in [call, attempt, server] {
+            #expect(span.operationName == "echo.Echo/Get")
+            #expect(span.traceID == call.traceID)
             #expect(span.attributes["rpc.system"]?.toSpanAttribute() == "grpc")
             #expect(span.attributes["rpc.service"]?.toSpanAttribute() == "echo.Echo")
             #expect(span.attributes["rpc.method"]?.toSpanAttribute() == "Get")
-            #expect(span.attributes["rpc.grpc.status_code"]?.toSpanAttribute() == 0)
+            #expect(span.statusCode == 0)
             #expect(span.status == nil)
         }
-        #expect(client.events.map(\.name) == ["attempt"])
+        #expect(call.traceID.count == 32)
+        #expect(attempt.parentSpanID == call.spanID)
+        #expect(server.parentSpanID == attempt.spanID)
+        #expect(attempt.attempt == 1)
+        #expect(attempt.retryReason == nil)
+        #expect(call.attempt == nil)
+
+        let sent = try #require(metadata.recorded.first)
+        #expect(sent.firstString(forKey: "traceparent") == "00-\(attempt.traceID)-\(attempt.spanID)-01")
+        #expect(sent.firstString(forKey: "tracestate") == "vendor=value")
+        #expect(server.context.traceState == "vendor=value")
+        #expect(call.events.isEmpty)
+        #expect(attempt.events.isEmpty)
     }
 
-    @Test("a retried call: one client span with an event per attempt and per retry; three server spans in its trace, two with an error status")
+    @Test("a call retried twice: one call span with the two retries, three attempt spans under it with their number, reason, breaker decision and status, each server span under its attempt")
     func retriedCall() async throws {
         let tracer = W3CTestTracer()
+        let metadata = ServerMetadataRecorder()
+        let resilience = try ResilienceConfiguration(
+            policies: PolicyTable(
+                defaultPolicy: MethodPolicy(
+                    retry: RetryPolicy(
+                        maxAttempts: 3, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(1),
+                        backoffMultiplier: 1, retryableStatusCodes: [.unavailable]),
+                    circuitBreaker: CircuitBreakerPolicy())),
+            target: "loopback")
         try await withLoopbackEcho(
             provider: EchoProvider(faults: .init(failFirst: 2)),
-            serverInterceptors: [ServerTracingInterceptor(tracer: tracer)],
-            interceptors: [.apply(ClientTracingInterceptor(tracer: tracer), to: .all), .apply(Self.retry, to: .all)]
+            serverInterceptors: [metadata, ServerTracingInterceptor(tracer: tracer)],
+            interceptors: [.apply(ClientTracingInterceptor(tracer: tracer), to: .all)] + resilience.interceptors
         ) { echo, _ in
             _ = try await echo.get(echoRequest("x"))
         }
-        let spans = tracer.spans.finishedSpans
-        let client = try #require(spans.first { $0.kind == .client })
-        let servers = spans.filter { $0.kind == .server }
-        #expect(servers.count == 3)
-        #expect(servers.allSatisfy { $0.traceID == client.traceID && $0.parentSpanID == client.spanID })
-        #expect(servers.filter { $0.status?.code == .error }.count == 2)
-        #expect(client.events.map(\.name) == ["attempt", "retry", "attempt", "retry", "attempt"])
-        let retry = try #require(client.events.first { $0.name == "retry" })
-        #expect(retry.attributes["rpc.retry.reason"]?.toSpanAttribute() == "status")
-        #expect(retry.attributes["rpc.attempt"]?.toSpanAttribute() == 2)
-        #expect(client.status == nil)
+        let trace = ClientTrace(tracer.spans.finishedSpans)
+        #expect(trace.calls.count == 1)
+        let call = try #require(trace.calls.first)
+        #expect(call.statusCode == 0)
+        #expect(call.status == nil)
+        #expect(call.events.map(\.name) == ["retry", "retry"])
+        #expect(call.events.map { $0.attributes["rpc.attempt"]?.toSpanAttribute() } == [2, 3])
+        #expect(call.events.allSatisfy { $0.attributes["rpc.retry.reason"]?.toSpanAttribute() == "status" })
+
+        #expect(trace.attempts.count == 3)
+        #expect(trace.attempts.map(\.attempt) == [1, 2, 3])
+        #expect(trace.attempts.map(\.retryReason) == [nil, "status", "status"])
+        #expect(trace.attempts.map(\.statusCode) == [14, 14, 0])
+        #expect(trace.attempts.map { $0.status?.code } == [.error, .error, nil])
+        for attempt in trace.attempts {
+            #expect(attempt.operationName == "echo.Echo/Get")
+            #expect(attempt.parentSpanID == call.spanID)
+            #expect(attempt.traceID == call.traceID)
+            #expect(attempt.events.map(\.name) == ["circuit-breaker admitted"])
+            #expect(attempt.events.first?.attributes["detail"]?.toSpanAttribute() == "loopback/echo.Echo/Get")
+        }
+
+        // Each server span is the child of the attempt that reached it, in one trace.
+        #expect(trace.servers.count == 3)
+        #expect(Set(trace.servers.compactMap(\.parentSpanID)) == Set(trace.attempts.map(\.spanID)))
+        #expect(trace.servers.allSatisfy { $0.traceID == call.traceID })
+        #expect(trace.servers.filter { $0.status?.code == .error }.count == 2)
+        let sent = metadata.recorded.compactMap { $0.firstString(forKey: "traceparent") }
+        #expect(sent == trace.attempts.map { "00-\($0.traceID)-\($0.spanID)-01" })
+    }
+
+    @Test("a hedged call: the hedge is an attempt span with the reason hedge, under the call span")
+    func hedgedCall() async throws {
+        let tracer = W3CTestTracer()
+        // The first attempt fails with a non-fatal status, which sends the hedge at once (the delay
+        // never passes).
+        let hedging = HedgingInterceptor(
+            policy: HedgingPolicy(maxAttempts: 2, hedgingDelay: .seconds(3600), nonFatalStatusCodes: [.unavailable]))
+        try await withLoopbackEcho(
+            provider: EchoProvider(faults: .init(failFirst: 1)),
+            serverInterceptors: [ServerTracingInterceptor(tracer: tracer)],
+            interceptors: [.apply(ClientTracingInterceptor(tracer: tracer), to: .all), .apply(hedging, to: .all)]
+        ) { echo, _ in
+            _ = try await echo.get(echoRequest("h"))
+        }
+        let trace = ClientTrace(tracer.spans.finishedSpans)
+        let call = try #require(trace.calls.first)
+        #expect(trace.calls.count == 1)
+        #expect(call.statusCode == 0)
+        #expect(call.events.map(\.name) == ["retry"])
+        #expect(call.events.first?.attributes["rpc.retry.reason"]?.toSpanAttribute() == "hedge")
+        #expect(trace.attempts.map(\.attempt) == [1, 2])
+        #expect(trace.attempts.map(\.retryReason) == [nil, "hedge"])
+        #expect(trace.attempts.map(\.statusCode) == [14, 0])
+        #expect(trace.attempts.allSatisfy { $0.parentSpanID == call.spanID })
+        #expect(Set(trace.servers.compactMap(\.parentSpanID)) == Set(trace.attempts.map(\.spanID)))
     }
 
     @Test("a tracer whose spans do not record (the default no-op tracer): calls and their retries run as without tracing")
@@ -109,7 +198,7 @@ struct TracingOverLoopbackTests {
         #expect(metadata.recorded.allSatisfy { $0.firstString(forKey: "traceparent") == nil })
     }
 
-    @Test("a failed call: the client span's status is an error with the gRPC code; a breaker's rejection is an event")
+    @Test("a failed call: the call and attempt spans' status is an error with the gRPC code; a breaker's rejection is an event on the call span, with no attempt span")
     func failedCall() async throws {
         let tracer = W3CTestTracer()
         let resilience = try ResilienceConfiguration(
@@ -126,12 +215,20 @@ struct TracingOverLoopbackTests {
             await #expect(throws: RPCError.self) { _ = try await echo.get(echoRequest("b")) }
         }
         let spans = tracer.spans.finishedSpans
-        #expect(spans.count == 2)
+        let trace = ClientTrace(spans)
+        #expect(spans.count == 3)
         for span in spans {
             #expect(span.status?.code == .error)
-            #expect(span.attributes["rpc.grpc.status_code"]?.toSpanAttribute() == 14)
+            #expect(span.statusCode == 14)
         }
-        #expect(spans[0].events.map(\.name) == ["circuit-breaker admitted", "attempt"])
-        #expect(spans[1].events.map(\.name) == ["circuit-breaker rejected"])
+        #expect(trace.calls.count == 2)
+        #expect(trace.attempts.count == 1)
+        let attempt = try #require(trace.attempts.first)
+        let failed = try #require(trace.calls.first { $0.spanID == attempt.parentSpanID })
+        let rejected = try #require(trace.calls.first { $0.spanID != attempt.parentSpanID })
+        #expect(failed.events.isEmpty)
+        #expect(attempt.events.map(\.name) == ["circuit-breaker admitted"])
+        #expect(rejected.events.map(\.name) == ["circuit-breaker rejected"])
+        #expect(rejected.events.first?.attributes["rpc.attempt"]?.toSpanAttribute() == 1)
     }
 }

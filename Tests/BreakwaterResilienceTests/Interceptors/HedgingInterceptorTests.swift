@@ -148,15 +148,20 @@ struct HedgingInterceptorTests {
         }
     }
 
-    @Test("a non-fatal failure sends the next hedge at once, without waiting for the delay")
+    @Test("a non-fatal failure sends the next hedge at once, without waiting for the delay; its context says it is hedge 2")
     func nonFatalHedgesAtOnce() async throws {
         let clock = SteppingClock()
         let service = HedgeService([.fail(.unavailable), .answer("second")])
-        try await withEcho(services: [service], interceptors: [Self.hedging(delay: .seconds(100), clock: clock)]) { h in
+        let observer = CallEventRecorder()
+        try await withEcho(
+            services: [service],
+            interceptors: [.apply(observer, to: .all), Self.hedging(delay: .seconds(100), clock: clock)]
+        ) { h in
             let text = try await hedgeGet(h.grpc)
             #expect(text == "second (call 2)")
             #expect(service.calls == 2)
         }
+        #expect(observer.startedAttempts == [.first, ClientAttempt(number: 2, reason: .hedge)])
     }
 
     @Test("a fatal status ends the call and cancels the attempts still running")

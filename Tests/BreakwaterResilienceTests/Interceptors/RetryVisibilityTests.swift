@@ -8,7 +8,10 @@ import Testing
 /// Records the call events an interceptor outside the retry interceptor is told.
 final class CallEventRecorder: ClientInterceptor, ClientCallObserver {
     private let events = TSanMutex<[ClientCallEvent]>([])
+    private let started = TSanMutex<[ClientAttempt]>([])
     var recorded: [ClientCallEvent] { events.withLock { $0 } }
+    /// The `ClientContext.attempt` of each attempt that reached the transport, in order.
+    var startedAttempts: [ClientAttempt] { started.withLock { $0 } }
     var retries: [ClientRetry] {
         recorded.compactMap { if case .retry(let retry) = $0 { retry } else { nil } }
     }
@@ -16,6 +19,7 @@ final class CallEventRecorder: ClientInterceptor, ClientCallObserver {
 
     func observe(_ event: ClientCallEvent, context: ClientContext) {
         events.withLock { $0.append(event) }
+        if case .attemptStarted = event { started.withLock { $0.append(context.attempt) } }
     }
 
     func intercept(
@@ -72,8 +76,15 @@ struct RetryVisibilityTests {
             if published.count == 3 { break }
         }
         #expect(published == expected)
-        // The refused attempt never reached the transport: three network attempts.
+        // The refused attempt never reached the transport: three network attempts, whose contexts carry
+        // the numbers and reasons of the retries that made them.
         #expect(observer.attempts == 3)
+        #expect(
+            observer.startedAttempts == [
+                ClientAttempt(number: 2, reason: .transparent(.unavailable)),
+                ClientAttempt(number: 3, reason: .status(.unavailable)),
+                ClientAttempt(number: 4, reason: .status(.unavailable)),
+            ])
 
         let lines = log.recorded
         #expect(lines.map(\.level) == [.debug, .debug, .debug])

@@ -12,6 +12,9 @@ public struct ClientContext: Sendable {
     /// Who learns what happens inside the call (attempts, message sizes, retries, rejections); empty by
     /// default, when nothing is reported. Interceptors append observers; see ``ClientCallObserver``.
     public var callObservers: [any ClientCallObserver] = []
+    /// Which attempt of the call this context is for; the first unless a retry or hedging interceptor
+    /// made this attempt (it sets the number and the reason). Observers read it; see ``ClientAttempt``.
+    public var attempt = ClientAttempt(number: 1, reason: nil)
 
     /// Creates a context.
     public init(
@@ -32,6 +35,8 @@ public struct ClientContext: Sendable {
     public func report(_ event: @autoclosure () -> ClientCallEvent) {
         guard !callObservers.isEmpty else { return }
         let event = event()
-        for observer in callObservers { observer.observe(event, context: self) }
+        // By index: each observer is used in place, not copied out (a retain and a release) as a
+        // `for ... in` over the array does.
+        for index in callObservers.indices { callObservers[index].observe(event, context: self) }
     }
 }

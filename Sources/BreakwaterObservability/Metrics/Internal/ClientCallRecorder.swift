@@ -6,14 +6,13 @@ import Synchronization
 /// may report from different tasks.
 final class ClientCallRecorder: ClientCallObserver, ClientResponseObserver {
     private let metrics: MethodMetrics
-    private let start = ContinuousClock.now
+    private let start = MonotonicNanoseconds.now()
     private let attempts = Atomic<Int>(0)
     private let done = Atomic<Bool>(false)
 
     init(metrics: MethodMetrics) {
         self.metrics = metrics
-        metrics.started.increment()
-        metrics.active.increment()
+        metrics.callStarted()
     }
 
     func observe(_ event: ClientCallEvent, context: ClientContext) {
@@ -21,9 +20,9 @@ final class ClientCallRecorder: ClientCallObserver, ClientResponseObserver {
         case .attemptStarted:
             attempts.wrappingAdd(1, ordering: .relaxed)
         case .messageSent(let bytes):
-            metrics.requestSize.record(bytes)
+            metrics.requestMessage(bytes: bytes)
         case .messageReceived(let bytes):
-            metrics.responseSize?.record(bytes)
+            metrics.responseMessage(bytes: bytes)
         case .retry(let retry):
             metrics.retried(reason: retry.reason.name)
         case .rejected(let by, _):
@@ -44,11 +43,7 @@ final class ClientCallRecorder: ClientCallObserver, ClientResponseObserver {
     /// Records the call's end; only the first report counts.
     func ended(code: Status.Code) {
         guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let elapsed = start.duration(to: .now)
-        let (seconds, attoseconds) = elapsed.components
-        metrics.active.decrement()
-        metrics.ended(
-            code: code, nanoseconds: seconds * 1_000_000_000 + attoseconds / 1_000_000_000,
-            attempts: attempts.load(ordering: .relaxed))
+        metrics.callEnded(
+            code: code, nanoseconds: MonotonicNanoseconds.now() &- start, attempts: attempts.load(ordering: .relaxed))
     }
 }

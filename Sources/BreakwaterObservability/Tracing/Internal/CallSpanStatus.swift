@@ -6,12 +6,30 @@ import Tracing
 /// server span only for the codes that mean the server failed (UNKNOWN, DEADLINE_EXCEEDED,
 /// UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS).
 enum CallSpanStatus {
-    /// Puts the method's attributes on a recording span, in one update.
-    static func describe(_ span: any Span, _ method: MethodDescriptor) {
+    /// Puts the method's attributes on a recording span, in one update; for an attempt's span, also its
+    /// number (`rpc.attempt`) and, for a retry or hedge, why it was made (`rpc.retry.reason`).
+    static func describe(_ span: any Span, _ method: MethodDescriptor, attempt: ClientAttempt? = nil) {
         span.updateAttributes { attributes in
             attributes["rpc.system"] = "grpc"
             attributes["rpc.service"] = method.service
             attributes["rpc.method"] = method.method
+            if let attempt {
+                attributes["rpc.attempt"] = attempt.number
+                if let reason = attempt.reason { attributes["rpc.retry.reason"] = reason.name }
+            }
+        }
+    }
+
+    /// The code and message of how a response ended.
+    static func status(of end: ClientResponseEnd) -> (code: Status.Code, message: String?) {
+        switch end {
+        case .trailers:
+            return (.ok, nil)
+        case .error(let error):
+            let status = status(of: error)
+            return (status.code, status.message)
+        case .abandoned:
+            return (.cancelled, "the response was dropped before its status")
         }
     }
 

@@ -21,17 +21,19 @@ struct TransportCaller: Sendable {
         if let sendLimit, let message = request.messages.singleMessage, message.count > sendLimit {
             throw Self.overSendLimit(message.count, sendLimit)
         }
+        // Observers (metrics, tracing) see the attempt: each may add to its metadata (the attempt span's
+        // trace context) and learn how it ends; `nil` when there are none.
+        var attemptMetadata = request.metadata
+        let observed = CallObservation.attemptStarting(context, metadata: &attemptMetadata)
         let head = ClientRequestHead(
             method: context.descriptor,
-            metadata: request.metadata,
+            metadata: attemptMetadata,
             deadline: context.deadline,
             compression: context.options.compression ?? .identity,
             maxReceiveMessageBytes: context.options.maxReceiveMessageBytes ?? Self.defaultMaxReceiveMessageBytes,
             waitForReady: context.options.waitForReady ?? false,
             isProbe: context.options.isProbe ?? false
         )
-        // Observers (metrics, tracing) see the attempt and its message sizes; `nil` when there are none.
-        let observed = CallObservation(context)
         observed?.report(.attemptStarted)
         let stream = await transport.makeStream(head: head)
 
@@ -52,25 +54,35 @@ struct TransportCaller: Sendable {
         let first = await stream.next()
         switch first {
         case .headers(let metadata)?:
-            return ClientResponse(
-                metadata: metadata,
-                body: .init(transport: TransportResponseStream(stream: stream, sender: sender, pending: nil, observed: observed))
-            )
+            return ClientResponse(metadata: metadata, body: .init(transport: Self.body(stream, sender, nil, observed)))
         case .message?:
             // Messages before headers: tolerate it, the headers were empty.
-            return ClientResponse(
-                metadata: [:],
-                body: .init(transport: TransportResponseStream(stream: stream, sender: sender, pending: first, observed: observed))
-            )
+            return ClientResponse(metadata: [:], body: .init(transport: Self.body(stream, sender, first, observed)))
         case .end(let end)?:
             sender?.cancel()
             if end.status.code == .ok {
+                observed?.responseEnded(.trailers(end.trailers))
                 return ClientResponse(metadata: [:], body: .init(parts: [.trailers(end.trailers)]))
             }
-            throw sender?.failure(orStatusOf: end) ?? RPCError(streamEnd: end)
+            let error = sender?.failure(orStatusOf: end) ?? RPCError(streamEnd: end)
+            observed?.responseEnded(.error(error))
+            throw error
         case nil:
             sender?.cancel()
-            throw RPCError(code: .internalError, message: "The transport ended the stream without a status")
+            let error = RPCError(code: .internalError, message: "The transport ended the stream without a status")
+            observed?.responseEnded(.error(error))
+            throw error
         }
+    }
+
+    /// The response body of an attempt that got past its headers; it tells the attempt's observers
+    /// how it ends, when they asked.
+    private static func body(
+        _ stream: any ClientTransportStream, _ sender: RequestSender?, _ pending: ClientStreamEvent?,
+        _ observed: CallObservation?
+    ) -> TransportResponseStream {
+        let body = TransportResponseStream(stream: stream, sender: sender, pending: pending, observed: observed)
+        if let observed, observed.watchesEnd { body.addObserver(observed) }
+        return body
     }
 }
