@@ -79,12 +79,18 @@ public struct CircuitBreakerInterceptor: ClientInterceptor {
         RPCError(code: .failedPrecondition, message: "invalid resilience policy for \(method.path): \(error)")
     }
 
-    /// Admits the attempt through the method's breaker and records its outcome.
+    /// Admits the attempt through the method's breaker and records its outcome; an attempt whose
+    /// ``BreakwaterCore/CallOptions/policyOverride`` bypasses the breaker passes through.
     public func intercept(
         request: ClientRequest,
         context: ClientContext,
         next: @concurrent @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
     ) async throws -> ClientResponse {
+        if let override = try context.options.checkedPolicyOverride(for: context.descriptor),
+            override.bypassCircuitBreaker
+        {
+            return try await next(request, context)
+        }
         let found: CircuitBreaker?
         do {
             found = try breaker(for: context.descriptor)

@@ -65,13 +65,18 @@ public struct HedgingInterceptor: ClientInterceptor {
             events: events)
     }
 
-    /// Runs the attempts of one call.
+    /// Runs the attempts of one call, under its ``BreakwaterCore/CallOptions/policyOverride``'s hedging
+    /// policy when it has one.
     public func intercept(
         request: ClientRequest,
         context: ClientContext,
         next: @concurrent @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
     ) async throws -> ClientResponse {
-        guard let policy = policies.policy(for: context.descriptor)?.hedging else {
+        var hedging = policies.policy(for: context.descriptor)?.hedging
+        if let override = try context.options.checkedPolicyOverride(for: context.descriptor) {
+            hedging = override.hedging(over: hedging)
+        }
+        guard let policy = hedging else {
             return try await next(request, context)
         }
         return try await attempts(request: request, context: context, policy: policy) { request, context, _ in
