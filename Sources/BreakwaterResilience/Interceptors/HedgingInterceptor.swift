@@ -92,7 +92,8 @@ public struct HedgingInterceptor: ClientInterceptor {
         case answered(ClientResponse, attempt: Int)
         case failed(any Error, attempt: Int)
         case timer(generation: Int)
-        /// A streamed request was committed (its retry buffer overflowed), to this attempt if any.
+        /// A streamed request was committed (its retry buffer overflowed, or an attempt answered); the
+        /// request says to which attempt.
         case committed
     }
 
@@ -237,8 +238,11 @@ public struct HedgingInterceptor: ClientInterceptor {
                     await Self.cancelLosers(of: &group)
                     return .success(response)
                 case .failed(let error, let number):
-                    failedAttempts.insert(number)
-                    if streamed { noteCommit() }
+                    if streamed {
+                        // Only a streamed request can be committed while attempts are in flight.
+                        failedAttempts.insert(number)
+                        noteCommit()
+                    }
                     if let commitment {
                         // Committed: the winner's failure ends the call; another attempt's is expected.
                         if commitment == number {
