@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The echo demo: builds echo-server and echo-client, starts the server on a free port,
 # calls it in all four modes, shows a deadline and an unreachable server, then stops the server;
-# then the circuit-breaker demo and the zombie-connection demo.
+# then the circuit-breaker demo, the tail-latency demo (hedging, the adaptive concurrency limit) and the
+# zombie-connection demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -32,6 +33,11 @@ echo "=== the circuit breaker against a failing server (scripts/breaker-demo.sh)
 kill $server 2>/dev/null || true
 wait $server 2>/dev/null || true
 scripts/breaker-demo.sh
+
+# Hedging against a latency tail, and the adaptive limit against a saturated backend (about 10 s).
+echo
+echo "=== hedging and the adaptive concurrency limit (scripts/tail-demo.sh) ==="
+scripts/tail-demo.sh
 
 # And a connection that dies without a word: detected and replaced.
 echo

@@ -45,6 +45,12 @@ extension Benchmarks {
             figures.record("limit.\(name).p99_ms", nanoseconds: p[1], as: .ms)
             figures.record("limit.\(name).deadline_qps", Double(r.deadlines) / seconds)
             figures.record("limit.\(name).rejected_qps", Double(r.rejected) / seconds)
+            // How long a rejected call took: the limit answers at once, without waiting for a slot.
+            if r.rejectSamples.count > 0 {
+                let q = r.rejectSamples.percentiles([0.5, 0.99])
+                figures.record("limit.\(name).reject_p50_us", nanoseconds: q[0], as: .us)
+                figures.record("limit.\(name).reject_p99_us", nanoseconds: q[1], as: .us)
+            }
             figures.record("limit.\(name).server_qps", Double(server.provider.callCount(.get) - before) / seconds)
             if let limit { figures.record("limit.\(name).final_limit", Double(limit.limiter(for: Echo_Echo.Method.Get.descriptor).limit)) }
             // UNAVAILABLE is how an overloaded connection refuses streams: a figure, not a bench error.
@@ -62,15 +68,18 @@ extension Benchmarks {
     /// `bench.callers` callers calling `Get` in a loop for `duration`, each call with `bench.deadline`.
     static func limitedLoop(
         echo: Echo_EchoClient, request: Echo_EchoRequest, bench: ConcurrencyLimitBenchSettings, duration: Duration
-    ) async -> (okSamples: Samples, deadlines: Int, rejected: Int, other: [String: Int], elapsed: Duration) {
+    ) async -> (
+        okSamples: Samples, deadlines: Int, rejected: Int, rejectSamples: Samples, other: [String: Int], elapsed: Duration
+    ) {
         let clock = ContinuousClock()
         let start = clock.now
         let end = start + duration
         let options = CallOptions(timeout: bench.deadline)
-        let results = await withTaskGroup(of: (Samples, Int, Int, [String: Int]).self) { group in
+        let results = await withTaskGroup(of: (Samples, Int, Int, Samples, [String: Int]).self) { group in
             for _ in 0..<bench.callers {
                 group.addTask {
                     var samples = Samples(capacity: 4096)
+                    var rejectSamples = Samples(capacity: 4096)
                     var deadlines = 0, rejected = 0
                     var other: [String: Int] = [:]
                     while clock.now < end {
@@ -82,6 +91,7 @@ extension Benchmarks {
                             deadlines += 1
                         } catch let error as RPCError where error.code == .resourceExhausted {
                             rejected += 1
+                            rejectSamples.append(clock.now - t0)
                             try? await Task.sleep(for: bench.rejectionPause)
                         } catch let error as RPCError {
                             other[error.code.name, default: 0] += 1
@@ -89,18 +99,19 @@ extension Benchmarks {
                             other["NOT_RPC", default: 0] += 1
                         }
                     }
-                    return (samples, deadlines, rejected, other)
+                    return (samples, deadlines, rejected, rejectSamples, other)
                 }
             }
-            var all = (Samples(), 0, 0, [String: Int]())
-            for await (s, d, r, o) in group {
+            var all = (Samples(), 0, 0, Samples(), [String: Int]())
+            for await (s, d, r, rs, o) in group {
                 all.0.append(contentsOf: s)
                 all.1 += d
                 all.2 += r
-                all.3.merge(o, uniquingKeysWith: +)
+                all.3.append(contentsOf: rs)
+                all.4.merge(o, uniquingKeysWith: +)
             }
             return all
         }
-        return (results.0, results.1, results.2, results.3, clock.now - start)
+        return (results.0, results.1, results.2, results.3, results.4, clock.now - start)
     }
 }

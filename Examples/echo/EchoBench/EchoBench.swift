@@ -114,7 +114,7 @@ func printTable(_ f: Figures) {
     }
     for name in ["plain", "bulkhead16", "adaptive"] where f.values["limit.\(name).goodput_qps"] != nil {
         rows.append(("latency grows with load, \(name)",
-                     "goodput \(v("limit.\(name).goodput_qps")) qps  p50 \(v("limit.\(name).p50_ms")) ms  p99 \(v("limit.\(name).p99_ms")) ms  deadline \(v("limit.\(name).deadline_qps"))/s  unavailable \(v("limit.\(name).unavailable_qps"))/s  rejected \(v("limit.\(name).rejected_qps"))/s  server \(v("limit.\(name).server_qps")) qps"))
+                     "goodput \(v("limit.\(name).goodput_qps")) qps  p50 \(v("limit.\(name).p50_ms")) ms  p99 \(v("limit.\(name).p99_ms")) ms  deadline \(v("limit.\(name).deadline_qps"))/s  unavailable \(v("limit.\(name).unavailable_qps"))/s  rejected \(v("limit.\(name).rejected_qps"))/s (p50 \(v("limit.\(name).reject_p50_us")) us)  server \(v("limit.\(name).server_qps")) qps"))
     }
     rows.append(("errors", v("errors")))
     let width = rows.map(\.0.count).max() ?? 0

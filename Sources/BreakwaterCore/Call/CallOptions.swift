@@ -23,8 +23,22 @@ public struct CallOptions: Sendable, Hashable {
     /// answered, or a connection that is new), and a transport waiting out a reconnect backoff connects
     /// at once for it. `nil`: `false`.
     public var isProbe: Bool?
+    /// Typed values of modules Core does not know, each under its ``ExtensionKey`` (the resilience
+    /// chain's per-call policy override is one). Keys the call does not set come from the client's
+    /// default options; a key it sets replaces the default's value whole. Empty by default, at no cost.
+    public var extensions: Extensions
 
     /// Creates options; each `nil` falls back to the client's default.
+    /// - Parameters:
+    ///   - timeout: How long the whole call may take.
+    ///   - deadline: An absolute deadline; the earlier of the two applies.
+    ///   - maxReceiveMessageBytes: The largest response message accepted.
+    ///   - maxSendMessageBytes: The largest request message sent.
+    ///   - compression: The compression of request messages.
+    ///   - deadlinePropagation: Whether a call inside a server handler takes the handler's deadline.
+    ///   - waitForReady: Whether the call waits for a ready transport.
+    ///   - isProbe: Whether the call is a circuit breaker's probe.
+    ///   - extensions: Typed values of other modules, by key.
     public init(
         timeout: Duration? = nil,
         deadline: ContinuousClock.Instant? = nil,
@@ -33,7 +47,8 @@ public struct CallOptions: Sendable, Hashable {
         compression: CompressionAlgorithm? = nil,
         deadlinePropagation: DeadlinePropagation? = nil,
         waitForReady: Bool? = nil,
-        isProbe: Bool? = nil
+        isProbe: Bool? = nil,
+        extensions: Extensions = Extensions()
     ) {
         self.timeout = timeout
         self.deadline = deadline
@@ -43,6 +58,7 @@ public struct CallOptions: Sendable, Hashable {
         self.deadlinePropagation = deadlinePropagation
         self.waitForReady = waitForReady
         self.isProbe = isProbe
+        self.extensions = extensions
     }
 
     /// Default options: no deadline, default limits, no compression.

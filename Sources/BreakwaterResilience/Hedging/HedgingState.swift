@@ -93,6 +93,18 @@ public struct HedgingState: Sendable, Hashable {
         return stop()
     }
 
+    /// The call was committed (a streamed request outgrew its retry buffer): no further hedge is sent.
+    public mutating func stopHedging() {
+        nextHedgeAt = nil
+    }
+
+    /// An attempt ended that no longer counts: the call was committed to another one. The call waits for
+    /// the attempts in flight, or fails when there are none.
+    public mutating func attemptAbandoned() -> Action {
+        inFlight -= 1
+        return stop()
+    }
+
     private mutating func stop() -> Action {
         nextHedgeAt = nil
         return inFlight > 0 ? .wait : .fail

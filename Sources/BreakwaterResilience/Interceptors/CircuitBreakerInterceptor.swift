@@ -82,7 +82,8 @@ public struct CircuitBreakerInterceptor: ClientCallAdmission {
     /// Rejects the call at once when its method's breaker would reject it and there is no fallback: the
     /// rejection the attempt would get, before the request is serialized.
     public func admit(_ context: ClientContext) throws(RPCError) {
-        guard registry.activity.anyMayReject, fallback == nil else { return }
+        // A call with its own policy override (which may bypass the breaker) is left to `intercept`.
+        guard registry.activity.anyMayReject, fallback == nil, context.options.policyOverride == nil else { return }
         try Self.admit(context, breaker: try? breaker(for: context.descriptor))
     }
 
@@ -94,12 +95,18 @@ public struct CircuitBreakerInterceptor: ClientCallAdmission {
         throw breaker.rejectionError(rejection)
     }
 
-    /// Admits the attempt through the method's breaker and records its outcome.
+    /// Admits the attempt through the method's breaker and records its outcome; an attempt whose
+    /// ``BreakwaterCore/CallOptions/policyOverride`` bypasses the breaker passes through.
     public func intercept(
         request: ClientRequest,
         context: ClientContext,
         next: @concurrent @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
     ) async throws -> ClientResponse {
+        if let override = try context.options.checkedPolicyOverride(for: context.descriptor),
+            override.bypassCircuitBreaker
+        {
+            return try await next(request, context)
+        }
         let found: CircuitBreaker?
         do {
             found = try breaker(for: context.descriptor)

@@ -23,8 +23,11 @@ import Logging
 ///   `ClientCallEvent.retry` for the call's observers (metrics, tracing); its context's
 ///   `ClientContext.attempt` has its number and the reason `hedge`.
 ///
-/// A request whose messages come from a producer (client and bidirectional streaming) can be read by
-/// one attempt at a time, so such a call is sent once, without hedges.
+/// Client- and bidirectional-streaming calls are hedged too (gRFC A6): each attempt reads its own view of
+/// the request's retry buffer (`RequestMessages.attempt(_:)`), from the first message and then following
+/// the producer's writes. When the request outgrows the buffer, the call is committed to the attempt that
+/// has sent the most messages: the others fail at their next read and are cancelled, no hedge follows, and
+/// the call ends with that attempt's outcome.
 public struct HedgingInterceptor: ClientInterceptor {
     /// One attempt: the request (with `grpc-previous-rpc-attempts` on hedges), its context, and whether it
     /// is a hedge (not the first attempt).
@@ -66,13 +69,18 @@ public struct HedgingInterceptor: ClientInterceptor {
             events: events)
     }
 
-    /// Runs the attempts of one call.
+    /// Runs the attempts of one call, under its ``BreakwaterCore/CallOptions/policyOverride``'s hedging
+    /// policy when it has one.
     public func intercept(
         request: ClientRequest,
         context: ClientContext,
         next: @concurrent @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
     ) async throws -> ClientResponse {
-        guard let policy = policies.policy(for: context.descriptor)?.hedging else {
+        var hedging = policies.policy(for: context.descriptor)?.hedging
+        if let override = try context.options.checkedPolicyOverride(for: context.descriptor) {
+            hedging = override.hedging(over: hedging)
+        }
+        guard let policy = hedging else {
             return try await next(request, context)
         }
         return try await attempts(request: request, context: context, policy: policy) { request, context, _ in
@@ -82,18 +90,18 @@ public struct HedgingInterceptor: ClientInterceptor {
 
     /// What one attempt's task reports.
     private enum Event: Sendable {
-        case answered(ClientResponse)
-        case failed(any Error)
+        case answered(ClientResponse, attempt: Int)
+        case failed(any Error, attempt: Int)
         case timer(generation: Int)
+        /// A streamed request was committed (its retry buffer overflowed, or an attempt answered); the
+        /// request says to which attempt.
+        case committed
     }
 
     /// Runs the hedged attempts of one call under `policy`, each through `attempt`.
     func attempts(
         request: ClientRequest, context: ClientContext, policy: HedgingPolicy, attempt: Attempt
     ) async throws -> ClientResponse {
-        guard request.messages.supportsConcurrentIterations else {
-            return try await attempt(request, context, false)
-        }
         // The attempts run in child tasks of a group that ends before this returns, so `attempt` never
         // outlives the call.
         let outcome = await withoutActuallyEscaping(attempt) { attempt in
@@ -103,44 +111,73 @@ public struct HedgingInterceptor: ClientInterceptor {
     }
 
     /// Races the attempts; the group ends, every attempt finished, before this returns.
+    ///
+    /// A streamed request (client and bidirectional streaming) gives each attempt its own view of the
+    /// retry buffer. When the buffer overflows, the request is committed to the attempt that has sent
+    /// the most (gRFC A6); the others fail at their next read (CANCELLED) and no hedge follows. That
+    /// commit is one more event of the race, from a child task that waits for it.
     private func race(
         request: ClientRequest, context: ClientContext, policy: HedgingPolicy, attempt: @escaping Attempt
     ) async -> Result<ClientResponse, any Error> {
         let clock = self.clock
         let throttle = self.throttle
         let events = self.events
+        let messages = request.messages
+        let streamed = messages.isStreamed
         return await withTaskGroup(of: Event.self) { group -> Result<ClientResponse, any Error> in
             var state = HedgingState(policy: policy)
             func send(previousAttempts: Int, reason: String) {
                 var attemptRequest = request
                 var attemptContext = context
+                let number = previousAttempts + 1
+                if streamed { attemptRequest.messages = messages.attempt(number) }
                 if previousAttempts > 0 {
-                    attemptContext.attempt = ClientAttempt(number: previousAttempts + 1, reason: .hedge)
+                    attemptContext.attempt = ClientAttempt(number: number, reason: .hedge)
                     attemptRequest.metadata.replaceOrAddString(
                         String(previousAttempts), forKey: RetryInterceptor.previousAttemptsKey)
                     Self.logger.debug(
                         "hedging",
-                        metadata: ["method": "\(context.descriptor)", "attempt": "\(previousAttempts + 1)", "reason": "\(reason)"])
-                    let hedge = ClientRetry(
-                        method: context.descriptor, attempt: previousAttempts + 1, reason: .hedge, backoff: .zero)
+                        metadata: ["method": "\(context.descriptor)", "attempt": "\(number)", "reason": "\(reason)"])
+                    let hedge = ClientRetry(method: context.descriptor, attempt: number, reason: .hedge, backoff: .zero)
                     events?.publish(hedge)
                     context.report(.retry(hedge))
                 }
                 group.addTask {
                     do {
-                        return .answered(try await attempt(attemptRequest, attemptContext, previousAttempts > 0))
+                        return .answered(try await attempt(attemptRequest, attemptContext, previousAttempts > 0), attempt: number)
                     } catch {
-                        return .failed(error)
+                        // At once, not when the loop hears of it: a commit meanwhile must not pick it.
+                        if streamed { messages.endAttempt(number) }
+                        return .failed(error, attempt: number)
                     }
                 }
             }
             func deadlinePassed() -> Bool { context.deadline.map { $0 <= .now } ?? false }
-            func mayHedgeNow() -> Bool { !Task.isCancelled && !deadlinePassed() && (throttle?.isRetryAllowed ?? true) }
+            func mayHedgeNow() -> Bool {
+                !Task.isCancelled && !deadlinePassed() && (throttle?.isRetryAllowed ?? true)
+                    && !(streamed && messages.isCommitted)
+            }
             // The error the call ends with when no attempt is left: the last attempt's.
             var lastError: any Error = RPCError(code: .unavailable, message: "No hedged attempt could be sent")
+            // Once a streamed request is committed: the attempt that carries the call (`nil`: none).
+            var commitment: Int?? = nil
+            var failedAttempts: Set<Int> = []
+
+            /// The request was committed: no further hedge, and only the winner counts from now on.
+            func noteCommit() {
+                guard commitment == nil, messages.isCommitted else { return }
+                commitment = .some(messages.committedAttempt)
+                state.stopHedging()
+            }
 
             state.start(now: clock.elapsed())
             send(previousAttempts: 0, reason: "first")
+            if streamed {
+                group.addTask {
+                    _ = await messages.waitForCommit()
+                    return .committed
+                }
+            }
             var timerGeneration = 0
             var timerArmedFor: Duration?
 
@@ -187,10 +224,42 @@ public struct HedgingInterceptor: ClientInterceptor {
                         return .failure(RPCError(code: .cancelled, message: "The call was cancelled while hedging"))
                     }
                 // Due hedges are sent at the top of the loop.
-                case .answered(let response):
+                case .committed:
+                    noteCommit()
+                    // Committed to no attempt still in flight: the ones left fail at their next read.
+                case .answered(let response, let number):
+                    if streamed, messages.commit(toAttempt: number) != number {
+                        // The buffer overflowed just before, committing the call to another attempt.
+                        noteCommit()
+                        response.body.cancel()
+                        if state.attemptAbandoned() == .fail {
+                            await Self.cancelLosers(of: &group)
+                            return .failure(lastError)
+                        }
+                        continue
+                    }
                     await Self.cancelLosers(of: &group)
                     return .success(response)
-                case .failed(let error):
+                case .failed(let error, let number):
+                    if streamed {
+                        // Only a streamed request can be committed while attempts are in flight.
+                        failedAttempts.insert(number)
+                        noteCommit()
+                    }
+                    if let commitment {
+                        // Committed: the winner's failure ends the call; another attempt's is expected.
+                        if commitment == number {
+                            await Self.cancelLosers(of: &group)
+                            return .failure(error)
+                        }
+                        // The call's error is the winner's; with none left, the last attempt's.
+                        if !(commitment.map { !failedAttempts.contains($0) } ?? false) { lastError = error }
+                        if state.attemptAbandoned() == .fail {
+                            await Self.cancelLosers(of: &group)
+                            return .failure(lastError)
+                        }
+                        continue
+                    }
                     lastError = error
                     let action: HedgingState.Action
                     let rpc = error as? RPCError
@@ -204,7 +273,9 @@ public struct HedgingInterceptor: ClientInterceptor {
                         let remaining = context.deadline.map { ContinuousClock.now.duration(to: $0) }
                         action = state.attemptFailed(
                             code: rpc.code, pushback: RetryPushback(metadata: rpc.metadata),
-                            mayHedge: throttleAllows && !Task.isCancelled && !deadlinePassed(), remaining: remaining,
+                            mayHedge: throttleAllows && !Task.isCancelled && !deadlinePassed()
+                                && !(streamed && messages.isCommitted),
+                            remaining: remaining,
                             now: clock.elapsed())
                     } else {
                         // Not a status: nothing says it is safe to try again.
@@ -229,7 +300,7 @@ public struct HedgingInterceptor: ClientInterceptor {
     private static func cancelLosers(of group: inout TaskGroup<Event>) async {
         group.cancelAll()
         while let event = await group.next() {
-            if case .answered(let loser) = event { loser.body.cancel() }
+            if case .answered(let loser, _) = event { loser.body.cancel() }
         }
     }
 

@@ -43,7 +43,10 @@ public struct ResilienceInterceptor: ClientCallAdmission {
     /// request is serialized. While no breaker of the registry may reject, this is one atomic load.
     public func admit(_ context: ClientContext) throws(RPCError) {
         let stages = self.stages
-        guard stages.circuitBreaker.registry.activity.anyMayReject, stages.circuitBreaker.fallback == nil else { return }
+        // A call with its own policy override (which may bypass the breaker, or be invalid) is left to the chain.
+        guard stages.circuitBreaker.registry.activity.anyMayReject, stages.circuitBreaker.fallback == nil,
+            context.options.policyOverride == nil
+        else { return }
         try CircuitBreakerInterceptor.admit(context, breaker: (try? stages.plan(for: context.descriptor))?.breaker)
     }
 
@@ -54,7 +57,12 @@ public struct ResilienceInterceptor: ClientCallAdmission {
         next: @concurrent @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
     ) async throws -> ClientResponse {
         let stages = self.stages
-        let plan = try stages.plan(for: context.descriptor)
+        var plan = try stages.plan(for: context.descriptor)
+        // A call's own override (CallOptions.policyOverride) changes the cached plan for this call only;
+        // without one this is a single check that the options carry no extensions.
+        if let override = try context.options.checkedPolicyOverride(for: context.descriptor) {
+            plan = plan.overridden(by: override)
+        }
         var bounded = plan.timeout.map { TimeoutInterceptor.bound(context, by: $0) } ?? context
         if let callOptions = plan.callOptions { bounded.options = callOptions.applied(to: bounded.options) }
         if let hedging = plan.hedging {
@@ -78,14 +86,24 @@ public struct ResilienceInterceptor: ClientCallAdmission {
     }
 }
 
-/// What the chain applies to one method, resolved once.
+/// What the chain applies to one method, resolved once (and changed for one call by its override).
 struct MethodPlan: Sendable {
-    let timeout: Duration?
-    let retry: RetryPolicy?
-    let hedging: HedgingPolicy?
-    let breaker: CircuitBreaker?
+    var timeout: Duration?
+    var retry: RetryPolicy?
+    var hedging: HedgingPolicy?
+    var breaker: CircuitBreaker?
     /// The policy when it changes call options (wait-for-ready, message limits); `nil` mostly.
     let callOptions: MethodPolicy?
+
+    /// The plan of one call with `override`: the same breaker, or none when the override bypasses it.
+    func overridden(by override: MethodPolicyOverride) -> MethodPlan {
+        var plan = self
+        plan.timeout = override.timeout(over: timeout)
+        plan.retry = override.retry(over: retry)
+        plan.hedging = override.hedging(over: hedging)
+        if override.bypassCircuitBreaker { plan.breaker = nil }
+        return plan
+    }
 }
 
 /// The stages and the per-method plans resolved from them (under a `Mutex`). Breakers are never

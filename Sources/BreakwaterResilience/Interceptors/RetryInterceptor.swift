@@ -86,14 +86,18 @@ public struct RetryInterceptor: ClientInterceptor {
         )
     }
 
-    /// Runs the attempts of one call.
+    /// Runs the attempts of one call, under its ``BreakwaterCore/CallOptions/policyOverride``'s retry
+    /// policy when it has one.
     public func intercept(
         request: ClientRequest,
         context: ClientContext,
         next: @concurrent @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
     ) async throws -> ClientResponse {
-        try await attempts(
-            request: request, context: context, policy: policies.policy(for: context.descriptor)?.retry, next: next)
+        var policy = policies.policy(for: context.descriptor)?.retry
+        if let override = try context.options.checkedPolicyOverride(for: context.descriptor) {
+            policy = override.retry(over: policy)
+        }
+        return try await attempts(request: request, context: context, policy: policy, next: next)
     }
 
     /// Runs the attempts of one call under `policy` (`nil`: only the transparent retry), each through `next`.

@@ -25,17 +25,21 @@ public struct TimeoutInterceptor: ClientInterceptor {
         self.init(policies: PolicyTable(defaultPolicy: MethodPolicy(timeout: timeout)))
     }
 
-    /// Moves the call's deadline to the policy's timeout when that is earlier.
+    /// Moves the call's deadline to the policy's timeout when that is earlier; a call's
+    /// ``BreakwaterCore/CallOptions/policyOverride`` replaces or removes that timeout.
     public func intercept(
         request: ClientRequest,
         context: ClientContext,
         next: @concurrent @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
     ) async throws -> ClientResponse {
-        guard let policy = policies.policy(for: context.descriptor) else {
+        let policy = policies.policy(for: context.descriptor)
+        let override = try context.options.checkedPolicyOverride(for: context.descriptor)
+        guard policy != nil || override != nil else {
             return try await next(request, context)
         }
-        var bounded = policy.timeout.map { Self.bound(context, by: $0) } ?? context
-        if policy.setsCallOptions { bounded.options = policy.applied(to: bounded.options) }
+        let timeout = override.map { $0.timeout(over: policy?.timeout) } ?? policy?.timeout
+        var bounded = timeout.map { Self.bound(context, by: $0) } ?? context
+        if let policy, policy.setsCallOptions { bounded.options = policy.applied(to: bounded.options) }
         return try await next(request, bounded)
     }
 

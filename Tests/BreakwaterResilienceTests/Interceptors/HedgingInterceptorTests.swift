@@ -278,24 +278,29 @@ struct HedgingInterceptorTests {
         }
     }
 
-    @Test("a client-streaming request, read by one attempt at a time, is sent once")
-    func streamedRequestNotHedged() async throws {
-        let messages = RequestMessages { writer in try await writer.write([1]) }
-        #expect(!messages.supportsConcurrentIterations)
-        #expect(RequestMessages([1]).supportsConcurrentIterations)
-        let counter = TSanMutex(0)
+    @Test("a client-streaming request is hedged: every attempt reads the whole request from its own view of the buffer")
+    func streamedRequestHedged() async throws {
+        let messages = RequestMessages { writer in
+            try await writer.write([1])
+            try await writer.write([2])
+        }
+        let reads = TSanMutex<[[[UInt8]]]>([])
         let interceptor = HedgingInterceptor(
             policy: HedgingPolicy(maxAttempts: 3, hedgingDelay: .zero, nonFatalStatusCodes: [.unavailable]),
             clock: SteppingClock())
         let context = ClientContext(descriptor: HedgeService.get, kind: .clientStreaming)
         let error = await rpcError {
-            _ = try await interceptor.intercept(request: ClientRequest(messages: messages), context: context) { _, _ in
-                counter.withLock { $0 += 1 }
+            _ = try await interceptor.intercept(request: ClientRequest(messages: messages), context: context) { request, _ in
+                var read: [[UInt8]] = []
+                for try await message in request.messages { read.append(message) }
+                reads.withLock { $0.append(read) }
                 throw RPCError(code: .unavailable, message: "down")
             }
         }
         #expect(error?.code == .unavailable)
-        #expect(counter.withLock { $0 } == 1)
+        // Three attempts at once (a zero delay), each reading both messages: no attempt superseded another.
+        #expect(reads.withLock { $0 } == [[[1], [2]], [[1], [2]], [[1], [2]]])
+        #expect(!messages.isCommitted)
         messages.close()
     }
 

@@ -34,7 +34,8 @@ public final class GRPCClient: Sendable {
         await transport.close()
     }
 
-    /// `options` with the unset fields taken from `defaultOptions`.
+    /// `options` with the unset fields taken from `defaultOptions`; extensions merge by key, the call's
+    /// own value winning (``CallOptions/Extensions/merged(over:)``).
     public func resolvedOptions(_ options: CallOptions) -> CallOptions {
         CallOptions(
             timeout: options.timeout ?? defaultOptions.timeout,
@@ -44,7 +45,8 @@ public final class GRPCClient: Sendable {
             compression: options.compression ?? defaultOptions.compression,
             deadlinePropagation: options.deadlinePropagation ?? defaultOptions.deadlinePropagation,
             waitForReady: options.waitForReady ?? defaultOptions.waitForReady,
-            isProbe: options.isProbe ?? defaultOptions.isProbe
+            isProbe: options.isProbe ?? defaultOptions.isProbe,
+            extensions: options.extensions.merged(over: defaultOptions.extensions)
         )
     }
 
