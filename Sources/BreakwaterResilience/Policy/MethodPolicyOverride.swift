@@ -19,7 +19,7 @@ import BreakwaterCore
 /// An override is checked, as a ``MethodPolicy`` is, on each call that carries one: an invalid one
 /// fails the call with INVALID_ARGUMENT, naming the field (`retry.maxAttempts: 1 is not > 1`), before
 /// anything is sent. The override replaces the method's setting for the call only; the caller's own
-/// deadline (``BreakwaterCore/CallOptions/timeout``) still applies.
+/// deadline (`CallOptions.timeout`) still applies.
 public struct MethodPolicyOverride: Sendable, Hashable {
     /// What one call does with one of its method's settings.
     public enum Setting<Value: Sendable & Hashable>: Sendable, Hashable {
