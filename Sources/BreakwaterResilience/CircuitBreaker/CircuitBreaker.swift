@@ -156,8 +156,7 @@ public final class CircuitBreaker: Sendable {
     ///   every probe slot taken.
     public func acquire() throws(CircuitBreakerRejection) -> Permit {
         let word = published.load(ordering: .acquiring)
-        let fastState = word & 7
-        if fastState == UInt64(CircuitState.closed.rawValue) || fastState == UInt64(CircuitState.disabled.rawValue) {
+        if Self.admitsAll(word & 7) {
             return Permit(inner: .init(generation: word >> 3, probeID: 0, admittedAt: timeline.now()))
         }
         let now = timeline.now()
@@ -175,9 +174,7 @@ public final class CircuitBreaker: Sendable {
             return Permit(inner: permit)
         case .rejected(let s, let retryAfter):
             let rejection = CircuitBreakerRejection(key: key, state: s, retryAfter: retryAfter)
-            rejectionCounter.increment()
-            logger.debug("call rejected", metadata: ["reason": "\(rejection.message)"])
-            observer?(.rejection(rejection))
+            announce(rejection)
             throw rejection
         }
     }
@@ -346,10 +343,15 @@ public final class CircuitBreaker: Sendable {
             return rejection
         }
         guard let rejection else { return nil }
+        announce(rejection)
+        return rejection
+    }
+
+    /// Counts, logs and reports a rejection, outside the lock (its event was yielded under it).
+    private func announce(_ rejection: CircuitBreakerRejection) {
         rejectionCounter.increment()
         logger.debug("call rejected", metadata: ["reason": "\(rejection.message)"])
         observer?(.rejection(rejection))
-        return rejection
     }
 
     /// Logs, counts and reports a transition, outside the lock.
