@@ -62,7 +62,8 @@ let package = Package(
         ),
         // What Glibc's overlay does not export for the event loops: epoll, eventfd, accept4, thread names.
         .target(name: "CBreakwaterPOSIX"),
-        // ThreadSanitizer's acquire/release annotations as weak symbols, for the package's TSanMutex.
+        // ThreadSanitizer's acquire/release annotations as weak symbols, for the package's TSanMutex and the
+        // event loops' ownership flag.
         .target(name: "CBreakwaterTSan"),
 
         // The RPC model: status, metadata, methods, call options, call and stream types, interceptors,
@@ -91,6 +92,7 @@ let package = Package(
                 "CNghttp2",
                 "COpenSSL",
                 "CBreakwaterPOSIX",
+                "CBreakwaterTSan",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],

@@ -38,4 +38,31 @@ import Testing
         }
         #expect(popped.count == 500)
     }
+
+    /// A loop waiting for I/O wakes for its earliest live timer, or for the one cancelled last while it is
+    /// still ahead, so that the next call's timer with the same timeout needs no wake-up of its own.
+    @Test func wakeUpTimeCountsTheTimerCancelledLastWhileItIsAhead() {
+        var heap = TimerHeap<Int>()
+        let base = ContinuousClock.now
+        #expect(heap.wakeUpTime(now: base) == nil)
+        let first = heap.schedule(at: base.advanced(by: .seconds(1)), 1)
+        #expect(heap.wakeUpTime(now: base) == base.advanced(by: .seconds(1)))
+        heap.cancel(first)
+        // No live timer: the cancelled one's deadline, until it passes.
+        #expect(heap.wakeUpTime(now: base) == base.advanced(by: .seconds(1)))
+        // A later live timer: the cancelled deadline is still the earlier.
+        let second = heap.schedule(at: base.advanced(by: .seconds(2)), 2)
+        #expect(heap.wakeUpTime(now: base) == base.advanced(by: .seconds(1)))
+        // An earlier live timer wins.
+        let third = heap.schedule(at: base.advanced(by: .milliseconds(500)), 3)
+        #expect(heap.wakeUpTime(now: base) == base.advanced(by: .milliseconds(500)))
+        heap.cancel(third)
+        // The cancelled one last is now the 500 ms one.
+        #expect(heap.wakeUpTime(now: base) == base.advanced(by: .milliseconds(500)))
+        // Once it has passed, only the live timer counts, and the cancelled one is forgotten.
+        #expect(heap.wakeUpTime(now: base.advanced(by: .milliseconds(600))) == base.advanced(by: .seconds(2)))
+        heap.cancel(second)
+        #expect(heap.wakeUpTime(now: base.advanced(by: .milliseconds(600))) == base.advanced(by: .seconds(2)))
+        #expect(heap.wakeUpTime(now: base.advanced(by: .seconds(3))) == nil)
+    }
 }

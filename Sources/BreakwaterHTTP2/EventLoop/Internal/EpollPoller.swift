@@ -60,13 +60,14 @@ struct EpollPoller: Poller {
         _ = bw_epoll_ctl(epfd, 2, fd, 0)
     }
 
-    func wait(timeoutMillis: Int32, _ handle: (Int32, IOEvents) -> Void) -> Int {
-        let n = Int(bw_epoll_wait(epfd, results, Int32(Self.capacity), timeoutMillis))
-        guard n > 0 else { return 0 }
-        for i in 0..<n where results[i].fd != wakeFD {
+    func wait(timeoutMillis: Int32) -> Int {
+        max(0, Int(bw_epoll_wait(epfd, results, Int32(Self.capacity), timeoutMillis)))
+    }
+
+    func handleReady(_ count: Int, _ handle: (Int32, IOEvents) -> Void) {
+        for i in 0..<min(count, Self.capacity) where results[i].fd != wakeFD {
             handle(results[i].fd, Self.events(results[i].events))
         }
-        return n
     }
 
     func wake() {

@@ -9,9 +9,11 @@ protocol Poller {
     func modify(_ fd: Int32, interest: IOEvents)
     /// Stops watching `fd` (the caller closes it).
     func unregister(_ fd: Int32)
-    /// Waits up to `timeoutMillis` (-1: forever, 0: not at all) and calls `handle` for each ready
-    /// descriptor; returns how many there were.
-    func wait(timeoutMillis: Int32, _ handle: (Int32, IOEvents) -> Void) -> Int
+    /// Waits up to `timeoutMillis` (-1: forever, 0: not at all); returns how many descriptors are ready,
+    /// for `handleReady`. Two steps, so that the loop can wait without holding what it holds to handle them.
+    func wait(timeoutMillis: Int32) -> Int
+    /// Calls `handle` for each of the `count` descriptors the last `wait` found ready.
+    func handleReady(_ count: Int, _ handle: (Int32, IOEvents) -> Void)
     /// Makes a `wait` in progress (or the next one) return. Any thread.
     func wake()
     /// Closes the poller's descriptors. After the loop's last `wait`.

@@ -7,8 +7,10 @@ struct TimerHeap<Payload> {
     }
 
     private var heap: [Entry] = []
-    private var payloads: [UInt64: Payload] = [:]
+    private var payloads: [UInt64: (deadline: ContinuousClock.Instant, payload: Payload)] = [:]
     private var nextID: UInt64 = 1
+    /// The deadline of the timer cancelled last (see `wakeUpTime`).
+    private var lastCancelled: ContinuousClock.Instant?
 
     /// The number of live (not cancelled) timers.
     var count: Int { payloads.count }
@@ -17,7 +19,7 @@ struct TimerHeap<Payload> {
     mutating func schedule(at deadline: ContinuousClock.Instant, _ payload: Payload) -> UInt64 {
         let id = nextID
         nextID &+= 1
-        payloads[id] = payload
+        payloads[id] = (deadline, payload)
         heap.append(Entry(deadline: deadline, id: id))
         siftUp(heap.count - 1)
         return id
@@ -25,7 +27,8 @@ struct TimerHeap<Payload> {
 
     /// Cancels a timer; a no-op for unknown or fired ids.
     mutating func cancel(_ id: UInt64) {
-        guard payloads.removeValue(forKey: id) != nil else { return }
+        guard let (deadline, _) = payloads.removeValue(forKey: id) else { return }
+        lastCancelled = deadline
         if payloads.isEmpty {
             heap.removeAll(keepingCapacity: true)
         } else if heap.count > 1024 && heap.count > 4 * payloads.count {
@@ -46,7 +49,24 @@ struct TimerHeap<Payload> {
         dropCancelledTop()
         guard let top = heap.first, top.deadline <= now else { return nil }
         removeTop()
-        return payloads.removeValue(forKey: top.id)
+        return payloads.removeValue(forKey: top.id)?.payload
+    }
+
+    /// When a loop waiting for I/O should wake for its timers, at the latest: the earliest live deadline,
+    /// or, when that is later or there is none, the deadline of the timer cancelled last while it is still
+    /// ahead (nil: no need to wake).
+    ///
+    /// Why a cancelled timer counts: a thread that stands in for the sleeping loop wakes it only for a new
+    /// timer earlier than this. Calls that each arm a deadline timer and end before it (most calls with a
+    /// timeout) cancel theirs, and the next call's timer, with the same timeout, lies after the cancelled
+    /// one: the loop need not be woken for it. The price is at most one early wake-up per timeout.
+    mutating func wakeUpTime(now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        if let cancelled = lastCancelled, cancelled <= now { lastCancelled = nil }
+        switch (nextDeadline(), lastCancelled) {
+        case (let live?, let cancelled?): return min(live, cancelled)
+        case (let live?, nil): return live
+        case (nil, let cancelled): return cancelled
+        }
     }
 
     private mutating func dropCancelledTop() {

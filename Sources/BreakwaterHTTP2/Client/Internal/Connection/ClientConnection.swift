@@ -81,6 +81,7 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
         // A Bool test per call when keepalive is off; the first stream after none wakes it when on.
         if session.keepaliveConfigured && streams.isEmpty { session.keepaliveStreamsBecameActive() }
         streams[id] = stream
+        loop.openClientStreams += 1
         session.scheduleFlush()
     }
 
@@ -224,6 +225,7 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
 
     func sessionClosedStream(_ streamID: Int32, errorCode: UInt32) -> Int32 {
         guard let stream = streams.removeValue(forKey: streamID) else { return 0 }
+        loop.openClientStreams -= 1
         stream.streamClosed(errorCode: errorCode)
         return 0
     }
@@ -237,6 +239,7 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
 
     func sessionCouldNotSend(_ frame: UnsafePointer<nghttp2_frame>, error: Int32) -> Int32 {
         if frame.type == UInt32(NGHTTP2_HEADERS.rawValue), let stream = streams.removeValue(forKey: frame.streamID) {
+            loop.openClientStreams -= 1
             stream.lost(
                 Status(code: .unavailable, message: "stream not started (\(String(cString: nghttp2_strerror(error)))): \(remoteAddress)"))
         }
@@ -256,6 +259,7 @@ final class ClientConnection: HTTP2SessionDelegate, @unchecked Sendable {
     func sessionClosed(reason: String?) {
         let open = streams
         streams.removeAll()
+        loop.openClientStreams -= open.count
         for stream in open.values {
             stream.lost(Status(code: .unavailable, message: "\(reason ?? "connection closed"): \(remoteAddress)"))
         }

@@ -134,14 +134,10 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
             if endStream { s.finishSendingRequested = true }
             return (mustWait, Self.takeOpen(&s))
         }
-        if loop.inEventLoop {
-            if open { openOnLoop() }
-            appendOutbound(payload, compressed: compressed, end: endStream)
-        } else {
-            loop.execute {
-                if open { self.openOnLoop() }
-                self.appendOutbound(payload, compressed: compressed, end: endStream)
-            }
+        // Written from this thread when the loop sleeps (`submit`): a unary call then wakes nobody to send.
+        loop.submit {
+            if open { self.openOnLoop() }
+            self.appendOutbound(payload, compressed: compressed, end: endStream)
         }
         if mustWait {
             try await withUnsafeThrowingContinuation { (c: UnsafeContinuation<Void, any Error>) in
@@ -258,19 +254,17 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
         return s.openPending
     }
 
-    /// Runs `work` on the loop (at once when called there), after handing the stream to the connection
-    /// router when `open`: a unary call crosses to the loop once, with its open and its message together.
+    /// Runs `work` on the loop (at once when this thread may act as the loop), after handing the stream to
+    /// the connection router when `open`: a unary call crosses to the loop once, with its open and its
+    /// message together.
     private func runOnLoop(open: Bool, _ work: @escaping @Sendable () -> Void) {
-        if loop.inEventLoop {
-            if open { openOnLoop() }
-            work()
-        } else if open {
-            loop.execute {
+        if open {
+            loop.submit {
                 self.openOnLoop()
                 work()
             }
         } else {
-            loop.execute(work)
+            loop.submit(work)
         }
     }
 
