@@ -50,7 +50,8 @@ public struct ResilienceInterceptor: ClientCallAdmission {
         try CircuitBreakerInterceptor.admit(context, breaker: (try? stages.plan(for: context.descriptor))?.breaker)
     }
 
-    /// Bounds the call by its timeout, then runs its attempts, each through its breaker.
+    /// Bounds the call by its timeout, then runs its attempts, each through its breaker. The first attempt
+    /// is made directly; the retry loop starts only when it fails.
     public func intercept(
         request: ClientRequest,
         context: ClientContext,
@@ -75,12 +76,43 @@ public struct ResilienceInterceptor: ClientCallAdmission {
                     through: breaker, fallback: isHedge ? nil : fallback, request: request, context: context, next: next)
             }
         }
-        guard let breaker = plan.breaker else {
-            return try await stages.retry.attempts(request: request, context: bounded, policy: plan.retry, next: next)
+        // The first attempt is made here, the breaker's admission and its record plain calls around `next`:
+        // a call that succeeds at once runs no retry machinery and no asynchronous level of the breaker's
+        // or the retry's. Only a failed first attempt enters the retry loop, which makes any later one.
+        let retryPolicy = plan.retry
+        let first = RetryInterceptor.attemptContext(bounded, policy: retryPolicy)
+        let failure: any Error
+        if let breaker = plan.breaker {
+            switch CircuitBreakerInterceptor.admission(of: first, through: breaker) {
+            case .admitted(let admitted):
+                do {
+                    let response = try await next(request, admitted.isProbe ? CircuitBreakerInterceptor.probing(first) : first)
+                    return stages.retry.committed(admitted.answered(response), policy: retryPolicy)
+                } catch {
+                    admitted.failed(error)
+                    failure = error
+                }
+            case .rejected(let rejection):
+                do {
+                    let response = try await CircuitBreakerInterceptor.rejected(
+                        rejection, by: breaker, fallback: stages.circuitBreaker.fallback, context: first)
+                    return stages.retry.committed(response, policy: retryPolicy)
+                } catch {
+                    failure = error
+                }
+            }
+        } else {
+            do {
+                return stages.retry.committed(try await next(request, first), policy: retryPolicy)
+            } catch {
+                failure = error
+            }
         }
         let fallback = stages.circuitBreaker.fallback
-        return try await stages.retry.attempts(request: request, context: bounded, policy: plan.retry) { request, context in
-            try await CircuitBreakerInterceptor.attempt(
+        return try await stages.retry.attempts(after: failure, request: request, context: bounded, policy: retryPolicy) {
+            [breaker = plan.breaker] request, context in
+            guard let breaker else { return try await next(request, context) }
+            return try await CircuitBreakerInterceptor.attempt(
                 through: breaker, fallback: fallback, request: request, context: context, next: next)
         }
     }
