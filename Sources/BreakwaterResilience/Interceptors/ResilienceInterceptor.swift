@@ -47,7 +47,7 @@ public struct ResilienceInterceptor: ClientCallAdmission {
         guard stages.circuitBreaker.registry.activity.anyMayReject, stages.circuitBreaker.fallback == nil,
             context.options.policyOverride == nil
         else { return }
-        try CircuitBreakerInterceptor.admit(context, breaker: (try? stages.plan(for: context.descriptor))?.breaker)
+        try CircuitBreakerInterceptor.admit(context, breaker: stages.breaker(for: context.descriptor))
     }
 
     /// Bounds the call by its timeout, then runs its attempts, each through its breaker. The first attempt
@@ -155,6 +155,13 @@ private final class Stages: Sendable {
         self.retry = retry
         self.circuitBreaker = circuitBreaker
         self.hedging = hedging
+    }
+
+    /// The method's breaker, `nil` when it has none or its policy is invalid: from the cached plan without
+    /// a copy of the rest of it (policies, options), which is all `admit` needs.
+    func breaker(for method: MethodDescriptor) -> CircuitBreaker? {
+        if let cached = plans.withLock({ plans -> CircuitBreaker?? in plans[method]?.breaker }) { return cached }
+        return (try? plan(for: method))?.breaker
     }
 
     /// The method's plan; an invalid policy fails the call (FAILED_PRECONDITION, naming the field).
