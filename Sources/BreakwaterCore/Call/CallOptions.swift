@@ -3,7 +3,12 @@ public struct CallOptions: Sendable, Hashable {
     /// How long the whole call may take, counted from when it starts. `nil`: no deadline.
     public var timeout: Duration?
     /// An absolute deadline on the monotonic clock; the earlier of this and `timeout` applies.
-    public var deadline: ContinuousClock.Instant?
+    public var deadline: ContinuousClock.Instant? {
+        get { storedDeadline?.instant }
+        set { storedDeadline = newValue.map(StoredInstant.init) }
+    }
+    /// `deadline` in a fixed-size form, so that the options have a fixed layout (see `StoredInstant`).
+    private var storedDeadline: StoredInstant?
     /// The largest response message accepted, in bytes. `nil`: the client's default (4 MiB).
     public var maxReceiveMessageBytes: Int?
     /// The largest request message sent, in bytes (before compression); a larger one fails the call
@@ -51,7 +56,7 @@ public struct CallOptions: Sendable, Hashable {
         extensions: Extensions = Extensions()
     ) {
         self.timeout = timeout
-        self.deadline = deadline
+        self.storedDeadline = deadline.map(StoredInstant.init)
         self.maxReceiveMessageBytes = maxReceiveMessageBytes
         self.maxSendMessageBytes = maxSendMessageBytes
         self.compression = compression

@@ -5,12 +5,12 @@
 /// transport's connectivity states make their event streams with it.
 @_spi(Locking)
 public struct EventSubscribers<Event: Sendable>: Sendable {
-    private var continuations: [UInt64: AsyncStream<Event>.Continuation] = [:]
+    @usableFromInline var continuations: [UInt64: AsyncStream<Event>.Continuation] = [:]
     private var nextID: UInt64 = 0
 
     public init() {}
 
-    public var isEmpty: Bool { continuations.isEmpty }
+    @inlinable public var isEmpty: Bool { continuations.isEmpty }
 
     /// Reserves an id for a new subscriber.
     public mutating func reserveID() -> UInt64 {
@@ -27,8 +27,16 @@ public struct EventSubscribers<Event: Sendable>: Sendable {
     }
 
     /// Yields to every subscriber (a full buffer drops its oldest event); forgets finished ones.
-    public mutating func yield(_ event: Event) {
+    ///
+    /// Inlined, so that the usual case, no subscriber, is one check in the owner's own specialized code:
+    /// called out of line, this generic function looked up its type metadata on every event (an OPEN
+    /// breaker yields each rejection twice, its own and its registry's).
+    @inlinable public mutating func yield(_ event: Event) {
         guard !continuations.isEmpty else { return }
+        yieldToSubscribers(event)
+    }
+
+    @usableFromInline mutating func yieldToSubscribers(_ event: Event) {
         var finished: [UInt64] = []
         for (id, continuation) in continuations {
             if case .terminated = continuation.yield(event) { finished.append(id) }

@@ -128,54 +128,103 @@ public struct CircuitBreakerInterceptor: ClientCallAdmission {
         context: ClientContext,
         next: (ClientRequest, ClientContext) async throws -> ClientResponse
     ) async throws -> ClientResponse {
+        let admitted: AdmittedAttempt
+        switch admission(of: context, through: breaker) {
+        case .admitted(let attempt): admitted = attempt
+        case .rejected(let rejection):
+            return try await rejected(rejection, by: breaker, fallback: fallback, context: context)
+        }
+        do {
+            return admitted.answered(try await next(request, admitted.isProbe ? probing(context) : context))
+        } catch {
+            admitted.failed(error)
+            throw error
+        }
+    }
+
+    /// What the breaker says to one attempt.
+    enum Admission {
+        case admitted(AdmittedAttempt)
+        case rejected(CircuitBreakerRejection)
+    }
+
+    /// Asks `breaker` for a permit for the attempt of `context` and reports the answer to the call's
+    /// observers. Synchronous, like ``AdmittedAttempt/answered(_:)`` and ``AdmittedAttempt/failed(_:)``:
+    /// a chain calls `next` between them itself, so the breaker adds no asynchronous level to an attempt.
+    static func admission(of context: ClientContext, through breaker: CircuitBreaker) -> Admission {
         let permit: CircuitBreaker.Permit
         do {
             permit = try breaker.acquire()
         } catch {
             context.report(.rejected(by: "circuit-breaker", reason: error.message))
-            if let fallback, let response = try await fallback(error, context) {
-                return response
-            }
-            throw breaker.rejectionError(error)
+            return .rejected(error)
         }
         context.report(.admitted(by: "circuit-breaker", detail: permit.isProbe ? "\(breaker.key): probe" : "\(breaker.key)"))
-        let expiredAtStart = context.deadline.map { $0 <= .now } ?? false
-        let response: ClientResponse
-        do {
-            if permit.isProbe {
-                // The probe's verdict reopens or closes the breaker for every caller: the transport
-                // sends it only over a connection that shows it is alive, and connects for it at once.
-                var probing = context
-                probing.options.isProbe = true
-                response = try await next(request, probing)
-            } else {
-                response = try await next(request, context)
-            }
-        } catch {
-            breaker.record(outcome(of: error, breaker: breaker, expiredAtStart: expiredAtStart), for: permit)
-            throw error
+        return .admitted(AdmittedAttempt(
+            breaker: breaker, permit: permit, kind: context.kind,
+            expiredAtStart: context.deadline.map { $0 <= .now } ?? false))
+    }
+
+    /// The attempt of `context` as a probe. The probe's verdict reopens or closes the breaker for every
+    /// caller: the transport sends it only over a connection that shows it is alive, and connects for it
+    /// at once.
+    static func probing(_ context: ClientContext) -> ClientContext {
+        var probing = context
+        probing.options.isProbe = true
+        return probing
+    }
+
+    /// The end of an attempt `breaker` rejected (already reported by ``admission(of:through:)``): the
+    /// fallback's response when it gives one, or else the rejection's `RPCError`, thrown.
+    static func rejected(
+        _ rejection: CircuitBreakerRejection, by breaker: CircuitBreaker, fallback: Fallback?, context: ClientContext
+    ) async throws -> ClientResponse {
+        if let fallback, let response = try await fallback(rejection, context) {
+            return response
         }
-        var observed = response
-        if context.kind == .serverStreaming || context.kind == .bidirectionalStreaming {
-            // A response stream is judged by how the server answered, not by how long the caller keeps
-            // it open (see `StreamOutcomeRecorder`). A probe's verdict is known now: record it, so that
-            // a long-lived probe stream does not hold the probe slot for its whole life.
-            let answeredAt = breaker.now
-            if permit.isProbe {
-                breaker.record(.success, for: permit, at: answeredAt)
-                return response
+        throw breaker.rejectionError(rejection)
+    }
+
+    /// An attempt the breaker admitted, until its outcome is recorded (send it to the attempt with
+    /// ``CircuitBreakerInterceptor/probing(_:)``'s context when ``isProbe``).
+    struct AdmittedAttempt {
+        let breaker: CircuitBreaker
+        let permit: CircuitBreaker.Permit
+        let kind: CallKind
+        /// Whether the attempt's deadline had passed before it started: its DEADLINE_EXCEEDED is then neutral.
+        let expiredAtStart: Bool
+
+        var isProbe: Bool { permit.isProbe }
+
+        /// Records the outcome of an attempt that failed before its response headers.
+        func failed(_ error: any Error) {
+            breaker.record(outcome(of: error, breaker: breaker, expiredAtStart: expiredAtStart), for: permit)
+        }
+
+        /// The attempt's response, its body wrapped so that its outcome is recorded when it ends.
+        func answered(_ response: ClientResponse) -> ClientResponse {
+            var observed = response
+            if kind == .serverStreaming || kind == .bidirectionalStreaming {
+                // A response stream is judged by how the server answered, not by how long the caller keeps
+                // it open (see `StreamOutcomeRecorder`). A probe's verdict is known now: record it, so that
+                // a long-lived probe stream does not hold the probe slot for its whole life.
+                let answeredAt = breaker.now
+                if permit.isProbe {
+                    breaker.record(.success, for: permit, at: answeredAt)
+                    return response
+                }
+                observed.body = response.body.notifying(
+                    StreamOutcomeRecorder(breaker: breaker, permit: permit, answeredAt: answeredAt))
+                return observed
             }
-            observed.body = response.body.notifying(
-                StreamOutcomeRecorder(breaker: breaker, permit: permit, answeredAt: answeredAt))
+            if let compact = CompactOutcomeRecorder(breaker: breaker, permit: permit, expiredAtStart: expiredAtStart) {
+                observed.body = response.body.notifying(compact)
+            } else {
+                observed.body = response.body.notifying(
+                    OutcomeRecorder(breaker: breaker, permit: permit, expiredAtStart: expiredAtStart))
+            }
             return observed
         }
-        if let compact = CompactOutcomeRecorder(breaker: breaker, permit: permit, expiredAtStart: expiredAtStart) {
-            observed.body = response.body.notifying(compact)
-        } else {
-            observed.body = response.body.notifying(
-                OutcomeRecorder(breaker: breaker, permit: permit, expiredAtStart: expiredAtStart))
-        }
-        return observed
     }
 
     /// Records a response stream's outcome as of when the server answered (its headers): the slow-call

@@ -47,10 +47,11 @@ public struct ResilienceInterceptor: ClientCallAdmission {
         guard stages.circuitBreaker.registry.activity.anyMayReject, stages.circuitBreaker.fallback == nil,
             context.options.policyOverride == nil
         else { return }
-        try CircuitBreakerInterceptor.admit(context, breaker: (try? stages.plan(for: context.descriptor))?.breaker)
+        try CircuitBreakerInterceptor.admit(context, breaker: stages.breaker(for: context.descriptor))
     }
 
-    /// Bounds the call by its timeout, then runs its attempts, each through its breaker.
+    /// Bounds the call by its timeout, then runs its attempts, each through its breaker. The first attempt
+    /// is made directly; the retry loop starts only when it fails.
     public func intercept(
         request: ClientRequest,
         context: ClientContext,
@@ -75,12 +76,43 @@ public struct ResilienceInterceptor: ClientCallAdmission {
                     through: breaker, fallback: isHedge ? nil : fallback, request: request, context: context, next: next)
             }
         }
-        guard let breaker = plan.breaker else {
-            return try await stages.retry.attempts(request: request, context: bounded, policy: plan.retry, next: next)
+        // The first attempt is made here, the breaker's admission and its record plain calls around `next`:
+        // a call that succeeds at once runs no retry machinery and no asynchronous level of the breaker's
+        // or the retry's. Only a failed first attempt enters the retry loop, which makes any later one.
+        let retryPolicy = plan.retry
+        let first = RetryInterceptor.attemptContext(bounded, policy: retryPolicy)
+        let failure: any Error
+        if let breaker = plan.breaker {
+            switch CircuitBreakerInterceptor.admission(of: first, through: breaker) {
+            case .admitted(let admitted):
+                do {
+                    let response = try await next(request, admitted.isProbe ? CircuitBreakerInterceptor.probing(first) : first)
+                    return stages.retry.committed(admitted.answered(response), policy: retryPolicy)
+                } catch {
+                    admitted.failed(error)
+                    failure = error
+                }
+            case .rejected(let rejection):
+                do {
+                    let response = try await CircuitBreakerInterceptor.rejected(
+                        rejection, by: breaker, fallback: stages.circuitBreaker.fallback, context: first)
+                    return stages.retry.committed(response, policy: retryPolicy)
+                } catch {
+                    failure = error
+                }
+            }
+        } else {
+            do {
+                return stages.retry.committed(try await next(request, first), policy: retryPolicy)
+            } catch {
+                failure = error
+            }
         }
         let fallback = stages.circuitBreaker.fallback
-        return try await stages.retry.attempts(request: request, context: bounded, policy: plan.retry) { request, context in
-            try await CircuitBreakerInterceptor.attempt(
+        return try await stages.retry.attempts(after: failure, request: request, context: bounded, policy: retryPolicy) {
+            [breaker = plan.breaker] request, context in
+            guard let breaker else { return try await next(request, context) }
+            return try await CircuitBreakerInterceptor.attempt(
                 through: breaker, fallback: fallback, request: request, context: context, next: next)
         }
     }
@@ -123,6 +155,13 @@ private final class Stages: Sendable {
         self.retry = retry
         self.circuitBreaker = circuitBreaker
         self.hedging = hedging
+    }
+
+    /// The method's breaker, `nil` when it has none or its policy is invalid: from the cached plan without
+    /// a copy of the rest of it (policies, options), which is all `admit` needs.
+    func breaker(for method: MethodDescriptor) -> CircuitBreaker? {
+        if let cached = plans.withLock({ plans -> CircuitBreaker?? in plans[method]?.breaker }) { return cached }
+        return (try? plan(for: method))?.breaker
     }
 
     /// The method's plan; an invalid policy fails the call (FAILED_PRECONDITION, naming the field).

@@ -107,42 +107,52 @@ public struct RetryInterceptor: ClientInterceptor {
         policy: RetryPolicy?,
         next: (ClientRequest, ClientContext) async throws -> ClientResponse
     ) async throws -> ClientResponse {
+        let failure: any Error
+        do {
+            return committed(try await next(request, Self.attemptContext(context, policy: policy)), policy: policy)
+        } catch {
+            failure = error
+        }
+        return try await attempts(after: failure, request: request, context: context, policy: policy, next: next)
+    }
+
+    /// The context of an attempt: the call's, with the policy's per-attempt deadline. The first attempt
+    /// needs nothing else from the retry machinery (no state, no metadata, no clock), so a chain can make
+    /// it itself and enter ``attempts(after:request:context:policy:next:)`` only when it fails.
+    static func attemptContext(_ context: ClientContext, policy: RetryPolicy?) -> ClientContext {
+        guard let perAttempt = policy?.perAttemptTimeout else { return context }
+        var attemptContext = context
+        let attemptDeadline = ContinuousClock.now.advanced(by: perAttempt)
+        attemptContext.deadline = min(context.deadline ?? attemptDeadline, attemptDeadline)
+        return attemptContext
+    }
+
+    /// Goes on with a call whose first attempt (made with ``attemptContext(_:policy:)``'s context) failed
+    /// with `firstFailure`: retries it under `policy` (`nil`: only the transparent retry) through `next`,
+    /// or throws the failure when it is not retried. `context` is the call's, not the first attempt's.
+    func attempts(
+        after firstFailure: any Error,
+        request: ClientRequest,
+        context: ClientContext,
+        policy: RetryPolicy?,
+        next: (ClientRequest, ClientContext) async throws -> ClientResponse
+    ) async throws -> ClientResponse {
         var state = policy.map { RetryState(policy: $0) }
         var transparentRetryUsed = false
         // Attempts started, transparent ones included (the policy's count leaves those out).
         var attemptNumber = 1
-        // Why the next attempt is made, for its context (observers read it); `nil` for the first.
-        var attemptReason: ClientRetry.Reason?
-        // The call's time, for the deadline checks, read from the first failure on (a call that succeeds
-        // at once never needs it): the real time then, plus what the injected clock says has elapsed since.
-        var timeOrigin: (real: ContinuousClock.Instant, clock: Duration)?
+        // The call's time, for the deadline checks: the real time at the first failure, plus what the
+        // injected clock says has elapsed since.
+        let origin = (real: ContinuousClock.now, clock: clock.elapsed())
+        var error = firstFailure
 
         while true {
-            var attemptRequest = request
-            var attemptContext = context
-            if let attemptReason { attemptContext.attempt = ClientAttempt(number: attemptNumber, reason: attemptReason) }
-            if let previous = state?.previousAttempts, previous > 0 {
-                attemptRequest.metadata.replaceOrAddString(String(previous), forKey: Self.previousAttemptsKey)
-            }
-            if let perAttempt = policy?.perAttemptTimeout {
-                let attemptDeadline = ContinuousClock.now.advanced(by: perAttempt)
-                attemptContext.deadline = min(context.deadline ?? attemptDeadline, attemptDeadline)
-            }
-
-            let error: any Error
-            do {
-                let response = try await next(attemptRequest, attemptContext)
-                return committed(response, policy: policy)
-            } catch let caught {
-                error = caught
-            }
-
             guard let rpc = error as? RPCError, !rpc.isCircuitBreakerRejection else { throw error }
-            let origin = timeOrigin ?? (ContinuousClock.now, clock.elapsed())
-            timeOrigin = origin
             let remaining = context.deadline.map { deadline in
                 origin.real.advanced(by: clock.elapsed() - origin.clock).duration(to: deadline)
             }
+            // Why the next attempt is made, for its context (observers read it).
+            let attemptReason: ClientRetry.Reason
 
             // Not for a connect failure: at once, it would only try the same dead address again and give
             // the breaker a second sample of the same outage. The retry policy's attempts still apply.
@@ -158,52 +168,64 @@ public struct RetryInterceptor: ClientInterceptor {
                         reason: .transparent(rpc.code), backoff: .zero),
                     context: context, message: "retrying transparently: the stream never reached the server")
                 attemptNumber += 1
-                continue
-            }
-            guard var current = state, let policy else { throw error }
+            } else {
+                guard var current = state, let policy else { throw error }
 
-            let pushback = RetryPushback(metadata: rpc.metadata)
-            var throttleAllows = true
-            if let throttle, policy.retryableStatusCodes.contains(rpc.code) {
-                throttleAllows = throttle.recordFailure()
-            }
-            let decision = current.decide(
-                after: rpc, pushback: pushback, committed: request.messages.isCommitted,
-                throttleAllowsRetry: throttleAllows, remaining: remaining, random: random()
-            )
-            state = current
-            switch decision {
-            case .retry(let delay):
-                let pushedBack = if case .retryAfter? = pushback { true } else { false }
-                attemptReason = pushedBack ? .pushback(rpc.code) : .status(rpc.code)
-                announce(
-                    ClientRetry(
-                        method: context.descriptor, attempt: attemptNumber + 1,
-                        reason: pushedBack ? .pushback(rpc.code) : .status(rpc.code), backoff: delay),
-                    context: context, message: "retrying")
-                attemptNumber += 1
-                if delay > .zero {
-                    do {
-                        try await clock.sleep(for: delay)
-                    } catch {
-                        throw RPCError(
-                            code: .cancelled, message: "The call was cancelled during a retry backoff", cause: rpc)
+                let pushback = RetryPushback(metadata: rpc.metadata)
+                var throttleAllows = true
+                if let throttle, policy.retryableStatusCodes.contains(rpc.code) {
+                    throttleAllows = throttle.recordFailure()
+                }
+                let decision = current.decide(
+                    after: rpc, pushback: pushback, committed: request.messages.isCommitted,
+                    throttleAllowsRetry: throttleAllows, remaining: remaining, random: random()
+                )
+                state = current
+                switch decision {
+                case .retry(let delay):
+                    let pushedBack = if case .retryAfter? = pushback { true } else { false }
+                    attemptReason = pushedBack ? .pushback(rpc.code) : .status(rpc.code)
+                    announce(
+                        ClientRetry(
+                            method: context.descriptor, attempt: attemptNumber + 1,
+                            reason: attemptReason, backoff: delay),
+                        context: context, message: "retrying")
+                    attemptNumber += 1
+                    if delay > .zero {
+                        do {
+                            try await clock.sleep(for: delay)
+                        } catch {
+                            throw RPCError(
+                                code: .cancelled, message: "The call was cancelled during a retry backoff", cause: rpc)
+                        }
                     }
+                    if Task.isCancelled {
+                        throw RPCError(code: .cancelled, message: "The call was cancelled during a retry backoff", cause: rpc)
+                    }
+                case .doNotRetry(.deadline):
+                    if let remaining, remaining <= .zero, rpc.code != .deadlineExceeded {
+                        throw RPCError(
+                            code: .deadlineExceeded,
+                            message: "Deadline exceeded after \(current.attemptsStarted) attempt(s); last error: \(rpc)",
+                            cause: rpc
+                        )
+                    }
+                    throw rpc
+                case .doNotRetry:
+                    throw rpc
                 }
-                if Task.isCancelled {
-                    throw RPCError(code: .cancelled, message: "The call was cancelled during a retry backoff", cause: rpc)
-                }
-            case .doNotRetry(.deadline):
-                if let remaining, remaining <= .zero, rpc.code != .deadlineExceeded {
-                    throw RPCError(
-                        code: .deadlineExceeded,
-                        message: "Deadline exceeded after \(current.attemptsStarted) attempt(s); last error: \(rpc)",
-                        cause: rpc
-                    )
-                }
-                throw rpc
-            case .doNotRetry:
-                throw rpc
+            }
+
+            var attemptRequest = request
+            var attemptContext = Self.attemptContext(context, policy: policy)
+            attemptContext.attempt = ClientAttempt(number: attemptNumber, reason: attemptReason)
+            if let previous = state?.previousAttempts, previous > 0 {
+                attemptRequest.metadata.replaceOrAddString(String(previous), forKey: Self.previousAttemptsKey)
+            }
+            do {
+                return committed(try await next(attemptRequest, attemptContext), policy: policy)
+            } catch let caught {
+                error = caught
             }
         }
     }
@@ -222,7 +244,7 @@ public struct RetryInterceptor: ClientInterceptor {
 
     /// The response of the attempt that got response headers: the call is committed. With a throttle,
     /// its final status still feeds the throttle (OK puts tokens back, a retryable status takes one).
-    private func committed(_ response: ClientResponse, policy: RetryPolicy?) -> ClientResponse {
+    func committed(_ response: ClientResponse, policy: RetryPolicy?) -> ClientResponse {
         guard let throttle, let policy else { return response }
         var observed = response
         observed.body = response.body.notifying(ThrottleFeedback(throttle: throttle, retryable: policy.retryableStatusCodes))

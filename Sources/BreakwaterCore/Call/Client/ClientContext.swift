@@ -6,7 +6,13 @@ public struct ClientContext: Sendable {
     public var kind: CallKind
     /// When the whole call must end, on the monotonic clock; `nil` for no deadline. An interceptor may
     /// move it earlier (for example a per-attempt timeout) before calling `next`.
-    public var deadline: ContinuousClock.Instant?
+    public var deadline: ContinuousClock.Instant? {
+        get { storedDeadline?.instant }
+        set { storedDeadline = newValue.map(StoredInstant.init) }
+    }
+    /// `deadline` in a fixed-size form, so that the context, copied by every interceptor, has a fixed
+    /// layout (see `StoredInstant`).
+    private var storedDeadline: StoredInstant?
     /// The call's options, already merged with the client's defaults.
     public var options: CallOptions
     /// Who learns what happens inside the call (attempts, message sizes, retries, rejections); empty by
@@ -25,7 +31,7 @@ public struct ClientContext: Sendable {
     ) {
         self.descriptor = descriptor
         self.kind = kind
-        self.deadline = deadline
+        self.storedDeadline = deadline.map(StoredInstant.init)
         self.options = options
     }
 

@@ -9,7 +9,7 @@ public final class GRPCClient: Sendable {
     /// The most request bytes a streaming call buffers for replay before it is committed.
     public let retryBufferBytes: Int
     let transport: any ClientTransport
-    let pipeline: ClientInterceptorPipeline
+    @usableFromInline let pipeline: ClientInterceptorPipeline
 
     /// Creates a client.
     /// - Parameters:
@@ -73,15 +73,18 @@ public final class GRPCClient: Sendable {
 
     /// The context of a call starting now, in the calling task: options merged with the defaults, and its
     /// deadline.
-    private func makeContext(method: MethodDescriptor, kind: CallKind, options: CallOptions) -> ClientContext {
+    @usableFromInline
+    func makeContext(method: MethodDescriptor, kind: CallKind, options: CallOptions) -> ClientContext {
         let options = resolvedOptions(options)
+        // The clock is read only for a timeout: a call without one (or with an absolute deadline only)
+        // needs no `now`.
+        let own = options.timeout == nil ? options.deadline : options.effectiveDeadline(now: .now)
         return ClientContext(
             descriptor: method,
             kind: kind,
             // Inside a server handler, the served call's deadline applies too (task-local, so a call made
             // from a detached task or outside any handler has only its own).
-            deadline: (options.deadlinePropagation ?? .inherit).deadline(
-                own: options.effectiveDeadline(now: .now), serving: ServingCall.deadline),
+            deadline: (options.deadlinePropagation ?? .inherit).deadline(own: own, serving: ServingCall.deadline),
             options: options
         )
     }
@@ -103,7 +106,12 @@ public final class GRPCClient: Sendable {
 
     // MARK: Unary
 
+    // The unary entry points are inlinable, so that they are specialized for the caller's message and
+    // serializer types: unspecialized, they looked up generic metadata on every call, a large part of what
+    // a call an open breaker rejects costs.
+
     /// Calls a unary method and returns its response message.
+    @inlinable
     public func unary<Request: Sendable, Response: Sendable>(
         request: Request,
         method: MethodDescriptor,
@@ -119,6 +127,7 @@ public final class GRPCClient: Sendable {
     }
 
     /// Calls a unary method and returns its response message with the response headers and trailers.
+    @inlinable
     public func unaryWithMetadata<Request: Sendable, Response: Sendable>(
         request: Request,
         method: MethodDescriptor,
@@ -299,7 +308,8 @@ public final class GRPCClient: Sendable {
         }
     }
 
-    private static func serialize<Request>(_ request: Request, _ serializer: some MessageSerializer<Request>) throws -> [UInt8] {
+    @inlinable
+    static func serialize<Request>(_ request: Request, _ serializer: some MessageSerializer<Request>) throws -> [UInt8] {
         do {
             return try serializer.serialize(request)
         } catch {
@@ -308,7 +318,8 @@ public final class GRPCClient: Sendable {
     }
 
     /// Reads exactly one response message and the trailers.
-    private static func singleResponse<Response: Sendable>(
+    @inlinable
+    static func singleResponse<Response: Sendable>(
         _ response: ClientResponse,
         _ deserializer: some MessageDeserializer<Response>
     ) async throws -> UnaryResponse<Response> {
