@@ -35,6 +35,48 @@ import Testing
         }
     }
 
+    /// Many small messages per DATA frame and per read, several streams on one connection: a reader is
+    /// woken once per loop turn with everything that turn brought, and must still see every message once,
+    /// in order, before the end. Half the readers pause now and then, so that messages pile up for them
+    /// (and their streams go behind their receive buffer) while the others keep up.
+    @Test func serverStreamingSmallMessagesArriveInOrder() async throws {
+        let server = try await TestServer.start()
+        let client = HTTP2ClientTransport(
+            host: "127.0.0.1", port: server.port, configuration: .init(streamReceiveBufferBytes: 8 * 1024))
+        let count = 5000
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for caller in 0..<8 {
+                group.addTask {
+                    let stream = await client.makeStream(head: ClientRequestHead(method: TestCalls.method("Expand")))
+                    try await stream.send(TestCalls.expandRequest(count: count, size: 16), endStream: true)
+                    var next = 0
+                    var sawHeaders = false
+                    var end: ClientStreamEnd?
+                    while let event = await stream.next() {
+                        switch event {
+                        case .headers:
+                            #expect(!sawHeaders && next == 0, "caller \(caller): headers twice or after a message")
+                            sawHeaders = true
+                        case .message(let bytes):
+                            #expect(end == nil, "caller \(caller): a message after the end")
+                            #expect(bytes.count == 16 && TestCalls.expandIndex(bytes) == next, "caller \(caller): message \(next)")
+                            next += 1
+                            if caller % 2 == 1 && next % 1000 == 0 { try await Task.sleep(for: .milliseconds(20)) }
+                        case .end(let streamEnd):
+                            end = streamEnd
+                        }
+                    }
+                    #expect(sawHeaders)
+                    #expect(next == count, "caller \(caller)")
+                    #expect(end?.status.code == .ok, "caller \(caller): \(String(describing: end?.status))")
+                }
+            }
+            try await group.waitForAll()
+        }
+        await client.close()
+        await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
+    }
+
     @Test func largeMessagesBothWays() async throws {
         let server = try await TestServer.start()
         let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port)
@@ -124,4 +166,5 @@ import Testing
         await client.close()
         await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
     }
+
 }
