@@ -167,4 +167,30 @@ import Testing
         await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
     }
 
+    /// Small messages, many per DATA frame and per read, delivered in batches: received bytes still go back
+    /// to the peer only as the reader takes messages. A stalled reader holds the sender to about the
+    /// stream window, its receive buffer and the server's own send buffer (64 KiB each, 16 KiB: some 1,400
+    /// messages of 100 bytes), far from the 20,000 it wants to send.
+    @Test func slowReaderOfSmallMessagesSlowsTheSender() async throws {
+        let server = try await TestServer.start()
+        let client = HTTP2ClientTransport(
+            host: "127.0.0.1", port: server.port,
+            configuration: .init(initialStreamWindowSize: 64 * 1024, streamReceiveBufferBytes: 16 * 1024))
+        let stream = await client.makeStream(head: ClientRequestHead(method: TestCalls.method("Expand")))
+        try await stream.send(TestCalls.expandRequest(count: 20_000, size: 100), endStream: true)
+        var received = 0
+        while received == 0, let event = await stream.next() {
+            if case .message = event { received += 1 }
+        }
+        try await Task.sleep(for: .milliseconds(300))  // gives the sender time to run ahead if it could
+        let sentWhileStalled = server.dispatcher.sent.withLock { $0 }
+        #expect(sentWhileStalled < 3000, "sender ran ahead of a stalled reader: \(sentWhileStalled) messages")
+        // Reading resumes the sender; everything arrives, in order.
+        let rest = await TestCalls.readAll(stream)
+        #expect(rest.status.code == .ok, "\(rest.status)")
+        #expect(received + rest.messages.count == 20_000)
+        #expect(rest.messages.map(TestCalls.expandIndex) == Array(1..<20_000))
+        await client.close()
+        await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
+    }
 }

@@ -54,8 +54,11 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, EventLoopT
     /// The connection's receive budget (loop side), and the bytes of a message still arriving counted in it.
     @exclusivity(unchecked) private var budget: ConnectionReceiveBudget?
     @exclusivity(unchecked) private var countedPartial = 0
-    /// A waiting reader is to be woken at the end of this loop turn (see `deliver`).
-    @exclusivity(unchecked) private var wakeScheduled = false
+    /// The stream asked for `endOfTurn` in this loop turn: to wake a waiting reader (see `deliver`), and to
+    /// consume `consumable` of the `unconsumed` bytes (see `receiveData`).
+    @exclusivity(unchecked) private var turnScheduled = false
+    @exclusivity(unchecked) private var wakeWanted = false
+    @exclusivity(unchecked) private var consumable = 0
     /// The connection's read count when the stream started: equal at a deadline or cancel, the connection
     /// said nothing in all that time and may be dead.
     @exclusivity(unchecked) private var readsAtStart = 0
@@ -345,9 +348,9 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, EventLoopT
         }
         if unaccepted > 0 { budget?.release(held: unaccepted, queued: unaccepted) }
         if let (waiter, next) = resume { waiter.resume(returning: next) }
-        if wakeLater && !wakeScheduled {
-            wakeScheduled = true
-            loop.addTurnObserver(self)
+        if wakeLater {
+            wakeWanted = true
+            scheduleEndOfTurn()
         }
         countPartialMessage()
         guard let sendError, let endStatus else { return behind }
@@ -368,10 +371,25 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, EventLoopT
         return behind
     }
 
-    /// The end of the loop turn in which `deliver` queued values for a waiting reader: the reader gets the
-    /// first, and takes the rest itself without waiting.
+    private func scheduleEndOfTurn() {
+        guard !turnScheduled else { return }
+        turnScheduled = true
+        loop.addTurnObserver(self)
+    }
+
+    /// The end of a loop turn in which the stream received: returns the bytes it may consume to the peer's
+    /// windows, once for all the turn's DATA frames; and when `deliver` queued values for a waiting reader,
+    /// wakes it with the first (it takes the rest itself without waiting).
     func endOfTurn() {
-        wakeScheduled = false
+        turnScheduled = false
+        if consumable > 0 {
+            let n = min(consumable, unconsumed)
+            consumable = 0
+            unconsumed -= n
+            if n > 0, let connection { connection.session.consume(machine.isEnded ? 0 : streamID, n) }
+        }
+        guard wakeWanted else { return }
+        wakeWanted = false
         let woken = shared.withLock { s -> (reader: Inbox.Waiter, next: Inbox.Next, wireBytes: Int, kick: Bool)? in
             guard let woken = s.inbox.wake() else { return nil }
             if case .end = woken.next { s.endDelivered = true }
@@ -411,6 +429,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, EventLoopT
         guard unconsumed > 0 else { return }
         let n = unconsumed
         unconsumed = 0
+        consumable = 0
         if let connection {
             connection.session.consume(machine.isEnded ? 0 : streamID, n)
         }
@@ -465,7 +484,11 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, EventLoopT
                 reset: StatusMapping.HTTP2ErrorCode.cancel.rawValue)
             return
         }
-        consumeHeldBack()
+        // Everything received so far may go back to the peer: at the end of the turn, for every DATA frame
+        // of the turn at once (one nghttp2_session_consume, not one per frame). Bytes received later in
+        // the turn are not included: they may have to wait for the reader.
+        consumable = unconsumed
+        scheduleEndOfTurn()
     }
 
     /// Brings the budget's count of this stream's partly received message up to date with the machine.
