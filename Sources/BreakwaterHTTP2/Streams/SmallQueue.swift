@@ -4,8 +4,9 @@
 struct SmallQueue<Element> {
     /// The oldest element; nil only when the queue is empty.
     private var head: Element?
-    /// The elements after `head`, from `tailIndex` on.
-    private var tail: [Element] = []
+    /// The elements after `head`, from `tailIndex` on; each is moved out (leaving nil) when it becomes the
+    /// head, where copying it would retain it, and release it again when the array is cleared.
+    private var tail: [Element?] = []
     private var tailIndex = 0
 
     var isEmpty: Bool { head == nil }
@@ -19,16 +20,15 @@ struct SmallQueue<Element> {
     }
 
     mutating func popFirst() -> Element? {
-        guard let first = head else { return nil }
+        // Moved out, not copied: a copy would retain the element and the assignment below release it.
+        guard let first = head.take() else { return nil }
         if tailIndex < tail.count {
-            head = tail[tailIndex]
+            head = tail[tailIndex].take()
             tailIndex += 1
             if tailIndex == tail.count {
                 tail.removeAll(keepingCapacity: true)
                 tailIndex = 0
             }
-        } else {
-            head = nil
         }
         return first
     }
