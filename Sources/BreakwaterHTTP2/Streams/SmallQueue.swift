@@ -4,9 +4,8 @@
 struct SmallQueue<Element> {
     /// The oldest element; nil only when the queue is empty.
     private var head: Element?
-    /// The elements after `head`, from `tailIndex` on; each is moved out (leaving nil) when it becomes the
-    /// head, where copying it would retain it, and release it again when the array is cleared.
-    private var tail: [Element?] = []
+    /// The elements after `head`, from `tailIndex` on.
+    private var tail: [Element] = []
     private var tailIndex = 0
 
     var isEmpty: Bool { head == nil }
@@ -20,15 +19,16 @@ struct SmallQueue<Element> {
     }
 
     mutating func popFirst() -> Element? {
-        // Moved out, not copied: a copy would retain the element and the assignment below release it.
-        guard let first = head.take() else { return nil }
+        guard let first = head else { return nil }
         if tailIndex < tail.count {
-            head = tail[tailIndex].take()
+            head = tail[tailIndex]
             tailIndex += 1
             if tailIndex == tail.count {
                 tail.removeAll(keepingCapacity: true)
                 tailIndex = 0
             }
+        } else {
+            head = nil
         }
         return first
     }
