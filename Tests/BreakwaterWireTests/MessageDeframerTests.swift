@@ -132,6 +132,73 @@ struct MessageDeframerTests {
         #expect(frames == plain(Self.messages))
     }
 
+    /// A copy of `bytes` in raw memory (deallocate it).
+    private static func raw(_ bytes: [UInt8]) -> UnsafeMutableRawBufferPointer {
+        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, bytes.count), alignment: 1)
+        memory.copyBytes(from: bytes)
+        return memory
+    }
+
+    /// Deframes `bytes` cut into chunks of `chunkSize` the way the client does: whole messages straight
+    /// from each chunk while nothing is buffered, the rest appended.
+    private static func deframeDirect(_ bytes: [UInt8], chunkSize: Int) throws -> [MessageDeframer.Frame] {
+        var deframer = MessageDeframer()
+        var frames: [MessageDeframer.Frame] = []
+        for chunk in stride(from: 0, to: bytes.count, by: chunkSize) {
+            let piece = Array(bytes[chunk..<min(chunk + chunkSize, bytes.count)])
+            let memory = raw(piece)
+            defer { memory.deallocate() }
+            var rest = UnsafeRawBufferPointer(rebasing: memory[0..<piece.count])
+            while let f = try deframer.next(from: &rest) { frames.append(f) }
+            deframer.append(rest)
+            while let f = try deframer.next() { frames.append(f) }
+        }
+        #expect(!deframer.hasPartialMessage)
+        return frames
+    }
+
+    @Test("messages taken straight from the bytes come out as the buffered path gives them, in order")
+    func directFromBytes() throws {
+        let bytes = framed(Self.messages + [[], [9]])
+        for chunkSize in [1, 2, 5, 6, 7, 13, bytes.count] {
+            #expect(try Self.deframeDirect(bytes, chunkSize: chunkSize) == plain(Self.messages + [[], [9]]), "chunks of \(chunkSize)")
+        }
+    }
+
+    @Test("nothing is taken straight from the bytes while part of a message is buffered")
+    func directWaitsForTheBuffer() throws {
+        var d = MessageDeframer()
+        let bytes = framed([[1, 2, 3], [4, 5]])
+        d.append(bytes.prefix(3))
+        let memory = Self.raw(Array(bytes[3...]))
+        defer { memory.deallocate() }
+        var rest = UnsafeRawBufferPointer(memory)
+        #expect(try d.next(from: &rest) == nil)
+        #expect(rest.count == bytes.count - 3)  // untouched
+        // A message not yet whole in the bytes is left to the buffer too.
+        var e = MessageDeframer()
+        let memory2 = Self.raw(Array(bytes.prefix(10)))
+        defer { memory2.deallocate() }
+        var rest2 = UnsafeRawBufferPointer(memory2)
+        #expect(try e.next(from: &rest2) == MessageDeframer.Frame(compressed: false, payload: [1, 2, 3]))
+        #expect(try e.next(from: &rest2) == nil)
+        #expect(rest2.count == 2)  // the start of [4, 5], for the buffer
+    }
+
+    @Test("straight from the bytes, a bad prefix fails as next() does")
+    func directErrors() throws {
+        var d = MessageDeframer(maxMessageBytes: 3)
+        let memory = Self.raw([0, 0, 0, 0, 4, 1, 2, 3, 4])
+        defer { memory.deallocate() }
+        var rest = UnsafeRawBufferPointer(memory)
+        #expect(throws: MessageDeframer.Error.messageTooLarge(length: 4, limit: 3)) { try d.next(from: &rest) }
+        var e = MessageDeframer()
+        let memory2 = Self.raw([2, 0, 0, 0, 0])
+        defer { memory2.deallocate() }
+        var rest2 = UnsafeRawBufferPointer(memory2)
+        #expect(throws: MessageDeframer.Error.invalidCompressedFlag(2)) { try e.next(from: &rest2) }
+    }
+
     @Test("zero-length messages")
     func zeroLength() throws {
         let (frames, deframer) = try deframe([framed([[], [], []])])

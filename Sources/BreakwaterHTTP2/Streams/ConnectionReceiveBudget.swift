@@ -51,7 +51,9 @@ final class ConnectionReceiveBudget: @unchecked Sendable {
         guard bytes > 0 else { return }
         if whole > 0 { queued.wrappingSubtract(whole, ordering: .relaxed) }
         let now = held.wrappingSubtract(bytes, ordering: .relaxed).newValue
-        if now <= limit && releaseWanted.exchange(false, ordering: .relaxed) {
+        // A load first: this runs for every message taken, and an exchange would write the flag's cache
+        // line (shared with the loop) each time.
+        if now <= limit && releaseWanted.load(ordering: .relaxed) && releaseWanted.exchange(false, ordering: .relaxed) {
             loop.executeOrRun { [self] in releaseWaiters() }
         }
     }

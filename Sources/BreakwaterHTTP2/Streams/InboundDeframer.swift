@@ -36,6 +36,24 @@ struct InboundDeframer: Sendable {
         } catch {
             throw RPCError(status: error.status)
         }
+        return try message(frame, wireBytes: &wireBytes)
+    }
+
+    /// As `next(wireBytes:)`, but straight from `bytes` while nothing is buffered (see
+    /// `MessageDeframer.next(from:)`): nil when `bytes` holds no whole message or bytes are buffered, and
+    /// the caller appends what is left of `bytes`.
+    mutating func next(from bytes: inout UnsafeRawBufferPointer, wireBytes: inout Int) throws(RPCError) -> InboundMessage? {
+        wireBytes = 0
+        let frame: MessageDeframer.Frame?
+        do {
+            frame = try deframer.next(from: &bytes)
+        } catch {
+            throw RPCError(status: error.status)
+        }
+        return try message(frame, wireBytes: &wireBytes)
+    }
+
+    private func message(_ frame: MessageDeframer.Frame?, wireBytes: inout Int) throws(RPCError) -> InboundMessage? {
         guard let frame else { return nil }
         wireBytes = 5 + frame.payload.count
         if frame.compressed && encoding == .identity {

@@ -32,10 +32,30 @@ struct InboundMailbox<Item: Sendable, End: Sendable>: Sendable {
     /// Queues `item` of `wireBytes`, unless the inbound side has ended (then `accepted` is false and the
     /// caller drops it). Returns the reader to resume with the next value, if one waits.
     mutating func push(_ item: Item, wireBytes: Int) -> (accepted: Bool, reader: (Waiter, Next)?) {
-        guard end == nil else { return (false, nil) }
+        guard pushQuietly(item, wireBytes: wireBytes) else { return (false, nil) }
+        return (true, wakeReader())
+    }
+
+    /// Queues `item` of `wireBytes` as `push` does, but leaves a waiting reader waiting: the caller wakes it
+    /// with `wake()` once it has queued everything at hand, so that one wake-up hands over a batch. (A
+    /// reader that is not waiting finds the item with its next take.) Returns false when the inbound side
+    /// has ended and the caller must drop the item.
+    mutating func pushQuietly(_ item: Item, wireBytes: Int) -> Bool {
+        guard end == nil else { return false }
         items.append((item, wireBytes))
         if wireBytes > 0 { _ = window.queued(wireBytes) }
-        return (true, wakeReader())
+        return true
+    }
+
+    /// Whether a reader is suspended waiting for the next value.
+    var hasWaiter: Bool { waiter != nil }
+
+    /// Hands the waiting reader, if any, the next value: the reader to resume, what it gets, the wire bytes
+    /// it took and whether the loop should now consume what it held back (see `take`).
+    mutating func wake() -> (reader: Waiter, next: Next, wireBytes: Int, kick: Bool)? {
+        guard let reader = waiter, let (next, wireBytes, kick) = take() else { return nil }
+        waiter = nil
+        return (reader, next, wireBytes, kick)
     }
 
     /// Ends the inbound side after the queued items (a no-op when it has ended). Returns the reader to

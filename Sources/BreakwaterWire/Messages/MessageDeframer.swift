@@ -91,6 +91,22 @@ public struct MessageDeframer: Sendable {
         return Frame(compressed: flag == 1, payload: payload)
     }
 
+    /// The next whole message straight from `bytes` when nothing is buffered, with `bytes` advanced past
+    /// it: a message that arrives whole in one piece is copied once, into its payload, instead of into the
+    /// buffer and out of it again. Nil, with `bytes` untouched, when bytes are buffered or `bytes` does not
+    /// hold a whole message: `append` what is left of `bytes` then. Throws as `next()` does.
+    public mutating func next(from bytes: inout UnsafeRawBufferPointer) throws(Error) -> Frame? {
+        guard buffer.count == readIndex, bytes.count >= 5 else { return nil }
+        let flag = bytes[0]
+        guard flag <= 1 else { throw .invalidCompressedFlag(flag) }
+        let length = Int(bytes[1]) << 24 | Int(bytes[2]) << 16 | Int(bytes[3]) << 8 | Int(bytes[4])
+        guard length <= maxMessageBytes else { throw .messageTooLarge(length: length, limit: maxMessageBytes) }
+        guard bytes.count - 5 >= length else { return nil }
+        let payload = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[5..<5 + length]))
+        bytes = UnsafeRawBufferPointer(rebasing: bytes[(5 + length)...])
+        return Frame(compressed: flag == 1, payload: payload)
+    }
+
     private mutating func compactIfNeeded() {
         if readIndex > 0 && readIndex >= buffer.count / 2 {
             buffer.removeFirst(readIndex)

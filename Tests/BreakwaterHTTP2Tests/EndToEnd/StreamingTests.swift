@@ -35,6 +35,48 @@ import Testing
         }
     }
 
+    /// Many small messages per DATA frame and per read, several streams on one connection: a reader is
+    /// woken once per loop turn with everything that turn brought, and must still see every message once,
+    /// in order, before the end. Half the readers pause now and then, so that messages pile up for them
+    /// (and their streams go behind their receive buffer) while the others keep up.
+    @Test func serverStreamingSmallMessagesArriveInOrder() async throws {
+        let server = try await TestServer.start()
+        let client = HTTP2ClientTransport(
+            host: "127.0.0.1", port: server.port, configuration: .init(streamReceiveBufferBytes: 8 * 1024))
+        let count = 5000
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for caller in 0..<8 {
+                group.addTask {
+                    let stream = await client.makeStream(head: ClientRequestHead(method: TestCalls.method("Expand")))
+                    try await stream.send(TestCalls.expandRequest(count: count, size: 16), endStream: true)
+                    var next = 0
+                    var sawHeaders = false
+                    var end: ClientStreamEnd?
+                    while let event = await stream.next() {
+                        switch event {
+                        case .headers:
+                            #expect(!sawHeaders && next == 0, "caller \(caller): headers twice or after a message")
+                            sawHeaders = true
+                        case .message(let bytes):
+                            #expect(end == nil, "caller \(caller): a message after the end")
+                            #expect(bytes.count == 16 && TestCalls.expandIndex(bytes) == next, "caller \(caller): message \(next)")
+                            next += 1
+                            if caller % 2 == 1 && next % 1000 == 0 { try await Task.sleep(for: .milliseconds(20)) }
+                        case .end(let streamEnd):
+                            end = streamEnd
+                        }
+                    }
+                    #expect(sawHeaders)
+                    #expect(next == count, "caller \(caller)")
+                    #expect(end?.status.code == .ok, "caller \(caller): \(String(describing: end?.status))")
+                }
+            }
+            try await group.waitForAll()
+        }
+        await client.close()
+        await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
+    }
+
     @Test func largeMessagesBothWays() async throws {
         let server = try await TestServer.start()
         let client = HTTP2ClientTransport(host: "127.0.0.1", port: server.port)
@@ -121,6 +163,33 @@ import Testing
         let rest = await TestCalls.readAll(stream)
         #expect(rest.status.code == .ok, "\(rest.status)")
         #expect(received + rest.messages.count == 200)
+        await client.close()
+        await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
+    }
+
+    /// Small messages, many per DATA frame and per read, delivered in batches: received bytes still go back
+    /// to the peer only as the reader takes messages. A stalled reader holds the sender to about the
+    /// stream window, its receive buffer and the server's own send buffer (64 KiB each, 16 KiB: some 1,400
+    /// messages of 100 bytes), far from the 20,000 it wants to send.
+    @Test func slowReaderOfSmallMessagesSlowsTheSender() async throws {
+        let server = try await TestServer.start()
+        let client = HTTP2ClientTransport(
+            host: "127.0.0.1", port: server.port,
+            configuration: .init(initialStreamWindowSize: 64 * 1024, streamReceiveBufferBytes: 16 * 1024))
+        let stream = await client.makeStream(head: ClientRequestHead(method: TestCalls.method("Expand")))
+        try await stream.send(TestCalls.expandRequest(count: 20_000, size: 100), endStream: true)
+        var received = 0
+        while received == 0, let event = await stream.next() {
+            if case .message = event { received += 1 }
+        }
+        try await Task.sleep(for: .milliseconds(300))  // gives the sender time to run ahead if it could
+        let sentWhileStalled = server.dispatcher.sent.withLock { $0 }
+        #expect(sentWhileStalled < 3000, "sender ran ahead of a stalled reader: \(sentWhileStalled) messages")
+        // Reading resumes the sender; everything arrives, in order.
+        let rest = await TestCalls.readAll(stream)
+        #expect(rest.status.code == .ok, "\(rest.status)")
+        #expect(received + rest.messages.count == 20_000)
+        #expect(rest.messages.map(TestCalls.expandIndex) == Array(1..<20_000))
         await client.close()
         await server.transport.shutdownGracefully(gracePeriod: .seconds(1))
     }

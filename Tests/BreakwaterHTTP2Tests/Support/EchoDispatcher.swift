@@ -8,12 +8,14 @@ import BreakwaterHTTP2
 /// - `/test.Echo/Hang`: never answers; records the cancellation.
 /// - `/test.Echo/Stall`: never reads the request and never answers, until cancelled.
 /// - `/test.Echo/Flood`: 200 messages of 64 KiB, counted in `sent`.
+/// - `/test.Echo/Expand`: as many numbered messages of the size asked (`TestCalls.expandRequest`), counted
+///   in `sent`.
 /// - `/test.Echo/Encoding`: answers the request and response encodings and the peer as trailers.
 /// - `/test.Echo/Metadata`: answers the request metadata back as trailers.
 final class EchoDispatcher: Sendable {
     let cancellations = AsyncStream<String>.makeStream()
     private let accepted = TSanMutex(0)
-    /// Messages the Flood handler managed to send.
+    /// Messages the Flood and Expand handlers managed to send.
     let sent = TSanMutex(0)
 
     var acceptedCount: Int { accepted.withLock { $0 } }
@@ -56,6 +58,25 @@ final class EchoDispatcher: Sendable {
                 _ = try await stream.receive()
                 for i in 0..<200 {
                     try await stream.send([UInt8](repeating: UInt8(i), count: 64 * 1024))
+                    sent.withLock { $0 += 1 }
+                }
+                stream.finish(status: .ok, trailers: [:])
+            case "/test.Echo/Expand":
+                // Server streaming of small messages: the request is the count (4 bytes) and the size
+                // (2 bytes, at least 4), big-endian; message i starts with i (4 bytes), counted as `sent`.
+                guard let request = try await stream.receive(), request.count == 6 else {
+                    stream.finish(status: Status(code: .invalidArgument, message: "count and size"), trailers: [:])
+                    return
+                }
+                let count = request[0..<4].reduce(0) { $0 << 8 | Int($1) }
+                let size = max(4, Int(request[4]) << 8 | Int(request[5]))
+                for i in 0..<count {
+                    var message = [UInt8](repeating: 0x5a, count: size)
+                    message[0] = UInt8(truncatingIfNeeded: i >> 24)
+                    message[1] = UInt8(truncatingIfNeeded: i >> 16)
+                    message[2] = UInt8(truncatingIfNeeded: i >> 8)
+                    message[3] = UInt8(truncatingIfNeeded: i)
+                    try await stream.send(message)
                     sent.withLock { $0 += 1 }
                 }
                 stream.finish(status: .ok, trailers: [:])
@@ -117,6 +138,17 @@ struct CallResult {
 
 enum TestCalls {
     static func method(_ name: String) -> MethodDescriptor { MethodDescriptor(service: "test.Echo", method: name) }
+
+    /// The request of `/test.Echo/Expand`: `count` messages of `size` bytes (at least 4).
+    static func expandRequest(count: Int, size: Int) -> [UInt8] {
+        [UInt8(count >> 24 & 0xff), UInt8(count >> 16 & 0xff), UInt8(count >> 8 & 0xff), UInt8(count & 0xff),
+         UInt8(size >> 8 & 0xff), UInt8(size & 0xff)]
+    }
+
+    /// The number an `/test.Echo/Expand` message starts with.
+    static func expandIndex(_ message: [UInt8]) -> Int {
+        message.count < 4 ? -1 : message[0..<4].reduce(0) { $0 << 8 | Int($1) }
+    }
 
     /// Sends `requests` (half-closing after the last) and reads every event.
     static func call(

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The inbound side of one transport stream after its response headers, shared by a `ClientResponse`
 /// body and its iterator. Dropping the last reference before the stream ended cancels it, and cancels
 /// the task still sending request messages, so no stream outlives its response.
@@ -41,6 +43,10 @@ final class TransportResponseStream: Sendable {
     let stream: any ClientTransportStream
     private let sender: RequestSender?
     private let state: TSanMutex<State>
+    /// Whether the next part comes straight from the stream: nothing is pending and the body has not
+    /// finished. Only the reader changes it (it is set in `init`, after the pending event is taken and at
+    /// the finish), so its own relaxed loads see its own stores; it spares the lock for each message.
+    private let direct: Atomic<Bool>
     /// The attempt's observers, told each message's size; `nil` when it has none.
     private let observed: CallObservation?
 
@@ -49,6 +55,7 @@ final class TransportResponseStream: Sendable {
         self.sender = sender
         self.observed = observed
         self.state = TSanMutex(State(pending: pending))
+        self.direct = Atomic(pending == nil)
     }
 
     deinit {
@@ -81,10 +88,15 @@ final class TransportResponseStream: Sendable {
     /// The next body part. Reads from one task at a time (the transport's rule for `next`).
     func nextPart() async throws -> ClientResponsePart? {
         while true {
-            let (done, pending) = state.withLock { s in (s.finished, s.pending.take()) }
-            if done { return nil }
             let event: ClientStreamEvent?
-            if let pending { event = pending } else { event = await stream.next() }
+            if direct.load(ordering: .relaxed) {
+                event = await stream.next()
+            } else {
+                let (done, pending) = state.withLock { s in (s.finished, s.pending.take()) }
+                if done { return nil }
+                direct.store(true, ordering: .relaxed)
+                if let pending { event = pending } else { event = await stream.next() }
+            }
             switch event {
             case .message(let bytes)?:
                 observed?.report(.messageReceived(bytes: bytes.count))
@@ -109,6 +121,7 @@ final class TransportResponseStream: Sendable {
     }
 
     private func finish(_ end: ClientResponseEnd) {
+        direct.store(false, ordering: .relaxed)
         let observers = state.withLock { state in
             state.finished = true
             return state.takeObservers(for: end)

@@ -6,7 +6,7 @@ import CNghttp2
 ///
 /// The application side (`send`, `next`, `cancel`) meets the loop side through `shared`, a small
 /// locked mailbox: taking an event that is already there costs one lock, no thread hop.
-final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked Sendable {
+final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, EventLoopTurnObserver, @unchecked Sendable {
     // Safety: `shared` is protected by its Mutex; `head`, `loop`, `router` are immutable; every other
     // stored var is touched only on `loop`'s thread, and is `@exclusivity(unchecked)` for the reasons
     // given in `HTTP2Session`.
@@ -54,6 +54,11 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
     /// The connection's receive budget (loop side), and the bytes of a message still arriving counted in it.
     @exclusivity(unchecked) private var budget: ConnectionReceiveBudget?
     @exclusivity(unchecked) private var countedPartial = 0
+    /// The stream asked for `endOfTurn` in this loop turn: to wake a waiting reader (see `deliver`), and to
+    /// consume `consumable` of the `unconsumed` bytes (see `receiveData`).
+    @exclusivity(unchecked) private var turnScheduled = false
+    @exclusivity(unchecked) private var wakeWanted = false
+    @exclusivity(unchecked) private var consumable = 0
     /// The connection's read count when the stream started: equal at a deadline or cancel, the connection
     /// said nothing in all that time and may be dead.
     @exclusivity(unchecked) private var readsAtStart = 0
@@ -213,13 +218,14 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
 
     /// The next value if one is ready, without suspending.
     private func takeNow() -> Taken {
-        let (taken, wireBytes, kick) = shared.withLock { s -> (Taken, Int, Bool) in
-            if s.endDelivered { return (.done, 0, false) }
-            guard let ready = s.inbox.take() else { return (.empty, 0, false) }
+        // The budget comes with the take: a second lock per message only to read it would cost more.
+        let (taken, wireBytes, kick, budget) = shared.withLock { s -> (Taken, Int, Bool, ConnectionReceiveBudget?) in
+            if s.endDelivered { return (.done, 0, false, nil) }
+            guard let ready = s.inbox.take() else { return (.empty, 0, false, nil) }
             let (next, wireBytes, kick) = Self.taken(ready, &s)
-            return (.ready(next), wireBytes, kick)
+            return (.ready(next), wireBytes, kick, s.budget)
         }
-        release(wireBytes)
+        if wireBytes > 0 { budget?.release(held: wireBytes, queued: wireBytes) }
         if kick { loop.executeOrRun { self.kicked() } }
         return taken
     }
@@ -286,9 +292,17 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
         router.open(self)
     }
 
-    /// Delivers machine outputs to the application and carries out an end (reset, cleanup).
-    func deliver(_ outputs: consuming GRPCClientStreamMachine.Outputs) {
-        guard !outputs.isEmpty else { return }
+    /// Delivers machine outputs to the application and carries out an end (reset, cleanup). Returns whether
+    /// the stream is now behind (received bytes must wait for the reader), or nil when there was nothing
+    /// to deliver.
+    ///
+    /// Headers and messages are queued without waking a waiting reader: it is woken once, at the end of
+    /// the loop turn (`endOfTurn`), and then finds everything that turn's reads brought. Woken per DATA
+    /// frame, a reader that keeps up would be resumed (a thread wake-up) and park again for each message.
+    /// The end wakes it at once, after what is queued.
+    @discardableResult
+    func deliver(_ outputs: consuming GRPCClientStreamMachine.Outputs) -> Bool? {
+        guard !outputs.isEmpty else { return nil }
         // The summaries the outputs keep spare a pass over them here.
         let reset = outputs.end?.reset
         let endStatus = outputs.end?.end.status
@@ -304,19 +318,18 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
         }
         let encoding = machine.encoding
         var unaccepted = 0
-        let (resume, writer) = shared.withLock {
-            s -> ((Inbox.Waiter, Inbox.Next)?, UnsafeContinuation<Void, any Error>?) in
-            // At most one caller waits: the first output that wakes it is the one it gets.
+        let (resume, writer, wakeLater, behind) = shared.withLock {
+            s -> ((Inbox.Waiter, Inbox.Next)?, UnsafeContinuation<Void, any Error>?, Bool, Bool) in
+            // At most one caller waits; only the end wakes it here, with the first value queued.
             var reader: (Inbox.Waiter, Inbox.Next)?
             while let output = outputs.popFirst() {
                 switch output {
                 case .headers(let metadata):
-                    let pushed = s.inbox.push(.headers(metadata), wireBytes: 0)
-                    reader = reader ?? pushed.reader
+                    _ = s.inbox.pushQuietly(.headers(metadata), wireBytes: 0)
                 case .message(let message):
-                    let pushed = s.inbox.push(.message(message, encoding), wireBytes: message.wireBytes)
-                    if !pushed.accepted { unaccepted += message.wireBytes }
-                    reader = reader ?? pushed.reader
+                    if !s.inbox.pushQuietly(.message(message, encoding), wireBytes: message.wireBytes) {
+                        unaccepted += message.wireBytes
+                    }
                 case .end(let end, _):
                     reader = reader ?? s.inbox.finish(end)
                 }
@@ -325,12 +338,16 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
                 if case .item(.message(let message, _)) = next { unaccepted += message.wireBytes }  // taken at once
                 if case .end = next { s.endDelivered = true }
             }
-            return (reader, sendError.flatMap { s.outbound.fail($0) })
+            return (reader, sendError.flatMap { s.outbound.fail($0) }, s.inbox.hasWaiter, s.inbox.isBehind)
         }
         if unaccepted > 0 { budget?.release(held: unaccepted, queued: unaccepted) }
         if let (waiter, next) = resume { waiter.resume(returning: next) }
+        if wakeLater {
+            wakeWanted = true
+            scheduleEndOfTurn()
+        }
         countPartialMessage()
-        guard let sendError, let endStatus else { return }
+        guard let sendError, let endStatus else { return behind }
         connection?.session.stopWaitingForBudget(streamID)
         writer?.resume(throwing: sendError)
         if let deadlineTimer {
@@ -345,6 +362,37 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
             connection?.session.resetStream(streamID, code: StatusMapping.HTTP2ErrorCode.noError.rawValue)
         }
         router.streamEnded(self, status: endStatus)
+        return behind
+    }
+
+    private func scheduleEndOfTurn() {
+        guard !turnScheduled else { return }
+        turnScheduled = true
+        loop.addTurnObserver(self)
+    }
+
+    /// The end of a loop turn in which the stream received: returns the bytes it may consume to the peer's
+    /// windows, once for all the turn's DATA frames; and when `deliver` queued values for a waiting reader,
+    /// wakes it with the first (it takes the rest itself without waiting).
+    func endOfTurn() {
+        turnScheduled = false
+        if consumable > 0 {
+            let n = min(consumable, unconsumed)
+            consumable = 0
+            unconsumed -= n
+            if n > 0, let connection { connection.session.consume(machine.isEnded ? 0 : streamID, n) }
+        }
+        guard wakeWanted else { return }
+        wakeWanted = false
+        let woken = shared.withLock { s -> (reader: Inbox.Waiter, next: Inbox.Next, wireBytes: Int, kick: Bool)? in
+            guard let woken = s.inbox.wake() else { return nil }
+            if case .end = woken.next { s.endDelivered = true }
+            return woken
+        }
+        guard let woken else { return }
+        if woken.wireBytes > 0 { budget?.release(held: woken.wireBytes, queued: woken.wireBytes) }
+        woken.reader.resume(returning: woken.next)
+        if woken.kick { kicked() }
     }
 
     /// Ends the stream by its deadline or its caller's cancel (resetting it when it started). When its
@@ -375,6 +423,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
         guard unconsumed > 0 else { return }
         let n = unconsumed
         unconsumed = 0
+        consumable = 0
         if let connection {
             connection.session.consume(machine.isEnded ? 0 : streamID, n)
         }
@@ -412,13 +461,14 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
     /// Bytes received for this stream (not yet consumed) arrived: feed the machine.
     func receiveData(_ bytes: UnsafeRawBufferPointer) {
         unconsumed += bytes.count
-        deliver(machine.receiveData(bytes))
-        countPartialMessage()
+        let behind = deliver(machine.receiveData(bytes))
+        if behind == nil { countPartialMessage() }  // else `deliver` did
         if machine.isEnded {
             consumeHeldBack()
             return
         }
-        if shared.withLock({ $0.inbox.isBehind }) { return }  // kicked when the caller takes
+        // `deliver` looked under the lock it took anyway: a DATA frame that brings a message costs one lock.
+        if behind ?? shared.withLock({ $0.inbox.isBehind }) { return }  // kicked when the caller takes
         if let budget, budget.isOver, let connection {
             if connection.session.holdBackForBudget(streamID, self) { return }
             fail(
@@ -428,7 +478,11 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, @unchecked
                 reset: StatusMapping.HTTP2ErrorCode.cancel.rawValue)
             return
         }
-        consumeHeldBack()
+        // Everything received so far may go back to the peer: at the end of the turn, for every DATA frame
+        // of the turn at once (one nghttp2_session_consume, not one per frame). Bytes received later in
+        // the turn are not included: they may have to wait for the reader.
+        consumable = unconsumed
+        scheduleEndOfTurn()
     }
 
     /// Brings the budget's count of this stream's partly received message up to date with the machine.

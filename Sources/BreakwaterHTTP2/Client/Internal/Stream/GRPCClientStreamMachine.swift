@@ -145,9 +145,21 @@ struct GRPCClientStreamMachine: Sendable {
                 ClientStreamEnd(status: Status(code: .internalError, message: "DATA before response headers")),
                 reset: Self.protocolErrorCode)
         case .receivingMessages:
-            deframer.append(bytes)
             var outputs = Outputs()
             var wireBytes = 0
+            // Messages that arrive whole go straight from the DATA frame to their payloads; only what is
+            // left (the start of a message) is buffered.
+            var rest = bytes
+            do {
+                while let message = try deframer.next(from: &rest, wireBytes: &wireBytes) {
+                    outputs.append(.message(message))
+                }
+            } catch {
+                outputs += end(ClientStreamEnd(status: error.status), reset: Self.cancelCode)
+                return outputs
+            }
+            if rest.isEmpty { return outputs }
+            deframer.append(rest)
             while true {
                 do {
                     guard let message = try deframer.next(wireBytes: &wireBytes) else { return outputs }
