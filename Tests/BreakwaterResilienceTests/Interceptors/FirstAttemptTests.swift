@@ -39,6 +39,20 @@ struct FirstAttemptTests {
         return (chain, breaker)
     }
 
+    /// A unary call of `method` through `chain`, whose `next` records each attempt in `attempts` and then
+    /// answers with `answer`.
+    static func call(
+        _ chain: ResilienceInterceptor, recordingIn attempts: Attempts,
+        answer: @escaping @Sendable (ClientContext) throws -> ClientResponse
+    ) async throws -> ClientResponse {
+        try await chain.intercept(
+            request: ClientRequest(message: [1]), context: ClientContext(descriptor: method, kind: .unary)
+        ) { request, context in
+            attempts.record(request, context)
+            return try answer(context)
+        }
+    }
+
     /// Reads a response to its end, so that the breaker records its outcome.
     static func drain(_ response: ClientResponse) async throws {
         for try await _ in response.body {}
@@ -48,12 +62,7 @@ struct FirstAttemptTests {
     func firstAttemptSucceeds() async throws {
         let (chain, breaker) = try Self.chain()
         let attempts = Attempts()
-        let response = try await chain.intercept(
-            request: ClientRequest(message: [1]), context: ClientContext(descriptor: Self.method, kind: .unary)
-        ) { request, context in
-            attempts.record(request, context)
-            return ClientResponse(messages: [[2]])
-        }
+        let response = try await Self.call(chain, recordingIn: attempts) { _ in ClientResponse(messages: [[2]]) }
         try await Self.drain(response)
         #expect(attempts.all.map(\.attempt) == [.first])
         #expect(attempts.all.map(\.previous) == [nil])
@@ -64,10 +73,7 @@ struct FirstAttemptTests {
     func firstAttemptFails() async throws {
         let (chain, breaker) = try Self.chain()
         let attempts = Attempts()
-        let response = try await chain.intercept(
-            request: ClientRequest(message: [1]), context: ClientContext(descriptor: Self.method, kind: .unary)
-        ) { request, context in
-            attempts.record(request, context)
+        let response = try await Self.call(chain, recordingIn: attempts) { context in
             if context.attempt.number == 1 { throw RPCError(code: .unavailable, message: "down") }
             return ClientResponse(messages: [[2]])
         }
@@ -85,12 +91,7 @@ struct FirstAttemptTests {
         })
         breaker.forceOpen()
         let attempts = Attempts()
-        let response = try await chain.intercept(
-            request: ClientRequest(message: [1]), context: ClientContext(descriptor: Self.method, kind: .unary)
-        ) { request, context in
-            attempts.record(request, context)
-            return ClientResponse(messages: [[2]])
-        }
+        let response = try await Self.call(chain, recordingIn: attempts) { _ in ClientResponse(messages: [[2]]) }
         var messages: [[UInt8]] = []
         for try await part in response.body {
             if case .message(let bytes) = part { messages.append(bytes) }
