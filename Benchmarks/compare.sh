@@ -29,6 +29,9 @@
 #      - stream-client-cC: each client in expand mode (server-streaming Expand, STREAM_MESSAGES responses per
 #        call) against the C++ server; stream-server-cC: the C++ client in expand mode against each server.
 #        (C++ client -> C++ server is measured once and belongs to both.)
+#      - client-loop-cC, stream-client-loop-cC: the same with Breakwater's callers on the connection's event loop
+#        (breakwater-load --prefer-loop), as the C++ callback API runs its callers on gRPC's threads; the peers'
+#        figures in these rows are the same runs as in client-cC and stream-client-cC.
 #      Every client checks every response and prints one line of key=value figures (the shared client CLI below).
 #   3. summarize.py: medians over the rounds, ratios Breakwater / peer, targets -> BENCHMARKS.md.
 #
@@ -76,7 +79,7 @@ note load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
 # Data, not code: IMPLS is the column order; SERVER_CMD / CLIENT_CMD hold each one's server start command and
 # client command prefix (the shared client CLI is appended). Paths must not contain spaces. An implementation
 # without an entry is not measured in that role, and NOTES says why.
-IMPLS=(breakwater cpp grpcswift)
+IMPLS=(breakwater breakwater-loop cpp grpcswift)
 declare -A SERVER_CMD=() CLIENT_CMD=()
 
 # --- 1. build what is missing ---------------------------------------------------------------------------------
@@ -121,6 +124,10 @@ swift_build breakwater-load "$BW_LOAD" "$BENCH_DIR" --product breakwater-load \
     || die "swift build breakwater-load (see $OUT/build-breakwater-load.log)"
 CLIENT_CMD[breakwater]="$BW_LOAD"
 note client.breakwater "breakwater-load (Benchmarks/Sources)"
+# The same client with each caller's task preferring its connection's event loop as executor: a call then
+# starts, and its answer resumes the caller, on the loop's thread, as a C++ callback starts the next call on
+# the thread that completed the last one. A client role only; its rows are recorded as Breakwater's.
+CLIENT_CMD[breakwater-loop]="$BW_LOAD --prefer-loop"
 
 # gRPC C++: required (its server is the reference server of every client case).
 log "make -C Benchmarks/Peers/cpp"
@@ -220,10 +227,13 @@ h2load_run() {  # case impl round conns streams
     rm -f "$reqlog"
 }
 
-# client_run CASE AS CLIENT SERVER ROUND SECONDS CONCURRENCY MODE [ALSO_CASE ALSO_AS]: one client run, checked by
-# the client itself; its figures are recorded under CASE for implementation AS (and ALSO_CASE/ALSO_AS when given).
+# client_run CASE AS CLIENT SERVER ROUND SECONDS CONCURRENCY MODE [ALSO_CASE ALSO_AS]...: one client run, checked
+# by the client itself; its figures are recorded under CASE for implementation AS (and under every further
+# ALSO_CASE/ALSO_AS pair given).
 client_run() {
-    local case="$1" as="$2" client="$3" server="$4" round="$5" seconds="$6" conc="$7" mode="$8" also_case="${9:-}" also_as="${10:-}"
+    local case="$1" as="$2" client="$3" server="$4" round="$5" seconds="$6" conc="$7" mode="$8"
+    shift 8
+    local also=("$@")
     local out="$OUT/$case-$client-$server-$round.txt" cmd
     read -ra cmd <<<"${CLIENT_CMD[$client]}"
     log "round $round/$ROUNDS: $case: $client client ($mode, concurrency $conc) -> $server server"
@@ -233,9 +243,10 @@ client_run() {
         --payload 16 --warmup "$CLIENT_WARMUP" --mode "$mode" --stream-messages "$STREAM_MESSAGES" >"$out" 2>&1 || rc=$?
     # A client exits non-zero when a response was wrong; its line (errors=N) still counts and shows in the table.
     python3 "$BENCH_DIR/summarize.py" client "$out" "$mode" >"$out.kv" || die "$client client printed no figures (exit $rc; see $out)"
+    local metric value i
     while read -r metric value; do
         record "$case" "$as" "$metric" "$round" "$value"
-        [[ -z "$also_case" ]] || record "$also_case" "$also_as" "$metric" "$round" "$value"
+        for ((i = 0; i + 1 < ${#also[@]}; i += 2)); do record "${also[i]}" "${also[i + 1]}" "$metric" "$round" "$value"; done
     done <"$out.kv"
 }
 
@@ -260,21 +271,29 @@ for round in $(seq "$ROUNDS"); do
         done
     done
 
-    # Clients against the C++ server, unary.
+    # Clients against the C++ server, unary. breakwater-loop is Breakwater in the *-loop-* cases, whose peer
+    # figures are the peers' runs of the plain case.
     for c in $CLIENT_CONCURRENCY; do
         for impl in "${clients[@]}"; do
-            client_run "client-c$c" "$impl" "$impl" cpp "$round" "$CLIENT_SECONDS" "$c" unary
+            case "$impl" in
+                breakwater-loop) client_run "client-loop-c$c" breakwater "$impl" cpp "$round" "$CLIENT_SECONDS" "$c" unary ;;
+                breakwater) client_run "client-c$c" "$impl" "$impl" cpp "$round" "$CLIENT_SECONDS" "$c" unary ;;
+                *) client_run "client-c$c" "$impl" "$impl" cpp "$round" "$CLIENT_SECONDS" "$c" unary "client-loop-c$c" "$impl" ;;
+            esac
         done
     done
 
     # Server streaming: each client against the C++ server, then the C++ client against each other server.
     for c in $STREAM_CONCURRENCY; do
         for impl in "${clients[@]}"; do
-            if [[ "$impl" == cpp ]]; then
-                client_run "stream-client-c$c" cpp cpp cpp "$round" "$STREAM_SECONDS" "$c" expand "stream-server-c$c" cpp
-            else
-                client_run "stream-client-c$c" "$impl" "$impl" cpp "$round" "$STREAM_SECONDS" "$c" expand
-            fi
+            case "$impl" in
+                cpp) client_run "stream-client-c$c" cpp cpp cpp "$round" "$STREAM_SECONDS" "$c" expand \
+                         "stream-client-loop-c$c" cpp "stream-server-c$c" cpp ;;
+                breakwater-loop) client_run "stream-client-loop-c$c" breakwater "$impl" cpp "$round" "$STREAM_SECONDS" "$c" expand ;;
+                breakwater) client_run "stream-client-c$c" "$impl" "$impl" cpp "$round" "$STREAM_SECONDS" "$c" expand ;;
+                *) client_run "stream-client-c$c" "$impl" "$impl" cpp "$round" "$STREAM_SECONDS" "$c" expand \
+                       "stream-client-loop-c$c" "$impl" ;;
+            esac
         done
         for impl in "${servers[@]}"; do
             [[ "$impl" == cpp ]] && continue

@@ -116,13 +116,16 @@ def case_info(case, stream_messages):
     if m:
         c, s = int(m.group(1)), int(m.group(2))
         return ((0, c * s, c), f"Server, unary, h2load {c} conn{'s' if c > 1 else ''} x {s} stream{'s' if s > 1 else ''}", "server")
-    m = re.fullmatch(r"(stream-)?(client|server)-c(\d+)", case)
+    m = re.fullmatch(r"(stream-)?(client|server)-(loop-)?c(\d+)", case)
     if m:
-        stream, role, c = bool(m.group(1)), m.group(2), int(m.group(3))
+        stream, role, loop, c = bool(m.group(1)), m.group(2), bool(m.group(3)), int(m.group(4))
+        # The loop rows: Breakwater's callers on the connection's event loop (breakwater-load --prefer-loop).
+        on_loop = ", BW callers on the loop" if loop else ""
         if not stream:
-            return ((1, c, 0), f"Client, unary, concurrency {c} -> C++ server", "client")
+            return ((1, c, int(loop)), f"Client, unary, concurrency {c} -> C++ server{on_loop}", "client")
         if role == "client":
-            return ((2, c, 0), f"Client, server-streaming {stream_messages} msgs/call, concurrency {c} -> C++ server",
+            return ((2, c, int(loop)),
+                    f"Client, server-streaming {stream_messages} msgs/call, concurrency {c} -> C++ server{on_loop}",
                     "stream-client")
         return ((3, c, 0), f"Server, server-streaming {stream_messages} msgs/call, C++ client at concurrency {c}",
                 "stream-server")
@@ -143,13 +146,18 @@ METRICS = {
                       ("errors", "errors", False)],
 }
 
-# Issue 5's targets: (case, metric) -> [(peer, ">=" or "<=", ratio Breakwater / peer)]
+# Issue 5's targets, then issue 16's: (case, metric) -> [(peer, ">=" or "<=", ratio Breakwater / peer)]
 TARGETS = {
     ("server-1x1", "qps"): [("cpp", ">=", 1.0)],
     ("server-1x1", "p50_us"): [("cpp", "<=", 1.0)],
     ("server-4x16", "qps"): [("cpp", ">=", 1.0), ("grpcswift", ">=", 4.0)],
     ("client-c1", "qps"): [("cpp", ">=", 1.0), ("grpcswift", ">=", 4.0)],
     ("client-c64", "qps"): [("cpp", ">=", 1.0), ("grpcswift", ">=", 4.0)],
+    ("client-loop-c1", "qps"): [("cpp", ">=", 1.0), ("grpcswift", ">=", 4.0)],
+    ("client-loop-c64", "qps"): [("cpp", ">=", 1.0), ("grpcswift", ">=", 4.0)],
+    # Issue 16's: ahead of C++ in every case.
+    **{(f"stream-{role}-c{c}", "msgs_per_s"): [("cpp", ">=", 1.0)]
+       for role in ("client", "client-loop", "server") for c in (1, 8)},
 }
 
 
@@ -233,7 +241,7 @@ def report(results_path, notes_path, command, rounds):
 
     o.append("## Results\n")
     o.append("Ratios are Breakwater / peer. Higher is better for requests/s and messages/s; lower is better for "
-             "latency, CPU and memory. `n/m` = not measured (see above). Targets are issue 5's.\n")
+             "latency, CPU and memory. `n/m` = not measured (see above). Targets are issues 5's and 16's.\n")
     o.append("| Case | Metric | Breakwater | gRPC C++ | grpc-swift 2 | BW / C++ | BW / grpc-swift 2 | Target | Met? |")
     o.append("|---|---|---:|---:|---:|---:|---:|---|---|")
     for case in cases:
@@ -282,6 +290,12 @@ def report(results_path, notes_path, command, rounds):
              "checked: `CLIENT --target ... --concurrency C --duration <CLIENT_SECONDS> --payload 16 --warmup "
              "<CLIENT_WARMUP>`. Latency is per call. Client CPU per call = the client process's user+sys CPU over the "
              "measured phase / calls; peak RSS is the client's `ru_maxrss`.")
+    o.append("- **BW callers on the loop:** the rows so marked run Breakwater's client with `--prefer-loop`: each "
+             "caller's task prefers its connection's event loop as executor (`withTaskExecutorPreference`), so a "
+             "call's answer resumes its caller on the loop's thread, which then starts the next call, as the C++ "
+             "callback API starts the next call on the thread that completed the last. The other rows run the "
+             "callers on Swift's global executor (the default), where each answer costs one thread hand-off. The "
+             "peers' figures in a loop row are the same runs as in the row above it.")
     o.append(f"- **Server streaming:** `CLIENT ... --mode expand --stream-messages {stream_messages}`: each call "
              f"sends one `EchoRequest` whose text is {stream_messages} copies of `breakwater-bench` joined by single "
              f"spaces and must receive exactly {stream_messages} responses, each `breakwater-bench`, then status OK; "
