@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "breakwater-load", targets: ["BreakwaterLoad"]),
         .executable(name: "breakwater-memory", targets: ["BreakwaterMemory"]),
         .executable(name: "breakwater-observability", targets: ["BreakwaterObservabilityCost"]),
+        .executable(name: "breakwater-chain-cost", targets: ["BreakwaterChainCost"]),
     ],
     dependencies: [
         .package(name: "Breakwater", path: ".."),
@@ -62,6 +63,15 @@ let package = Package(
                 .product(name: "BreakwaterCore", package: "Breakwater"),
                 .product(name: "BreakwaterObservability", package: "Breakwater"),
                 .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // What the resilience chain adds per call, and what an OPEN breaker's rejection costs.
+        .executableTarget(
+            name: "BreakwaterChainCost",
+            dependencies: [
+                .product(name: "BreakwaterResilience", package: "Breakwater"),
+                .product(name: "EchoService", package: "Breakwater"),
+                .product(name: "BreakwaterCore", package: "Breakwater"),
             ]
         ),
         // Microbenchmarks (ordo-one/benchmark): swift package --package-path Benchmarks benchmark

@@ -1,0 +1,165 @@
+import BreakwaterCore
+import BreakwaterResilience
+import EchoService
+
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// What the standard resilience chain adds to a unary call, and what an OPEN breaker's rejection costs,
+/// as `key=value` lines: medians over rounds of interleaved batches, so that the machine's drift touches
+/// every configuration alike.
+///
+///     breakwater-chain-cost [calls-per-batch (20000)] [rounds (9)]
+///
+/// Unary `Get` over the in-process transport, one caller:
+/// - `bare`: no interceptor, no deadline;
+/// - `deadline`: no interceptor, the 30 s deadline the chain gives every call;
+/// - `closed`: the standard chain (30 s timeout, retry of UNAVAILABLE with a throttle, a consecutive-failures
+///   breaker), its breaker CLOSED;
+/// - `open`: the same chain in front of a server that fails every call, its breaker tripped for real and OPEN
+///   for an hour: every call is rejected before its request is serialized.
+///
+/// `closed.over_deadline_ns` is the chain's own cost per call (`deadline` has the same deadline, so what the
+/// transport spends on it is in both). Each figure as wall time (`ns`) and as the process's CPU time
+/// (`cpu_ns`), which other processes on a loaded machine inflate much less.
+@main
+struct ChainCost {
+    /// The chain as a service config: the one the ordo microbenchmarks use.
+    static let serviceConfig = """
+        {
+          "methodConfig": [{
+            "name": [{}],
+            "timeout": "30s",
+            "retryPolicy": {
+              "maxAttempts": 3, "initialBackoff": "0.001s", "maxBackoff": "0.01s",
+              "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]
+            },
+            "circuitBreakerPolicy": {"consecutiveFailures": 5, "openDuration": "3600s"}
+          }],
+          "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1}
+        }
+        """
+
+    struct Setup {
+        let name: String
+        let client: Echo_EchoClient
+        let grpc: GRPCClient
+        let server: GRPCServer
+        /// Whether its calls must be rejected by the breaker (else they must echo).
+        let rejects: Bool
+    }
+
+    enum Failure: Error, CustomStringConvertible {
+        case breakerDidNotOpen
+        case wrongAnswer(String)
+        var description: String {
+            switch self {
+            case .breakerDidNotOpen: "the OPEN configuration's breaker did not open"
+            case .wrongAnswer(let name): "\(name): a call did not end as it must"
+            }
+        }
+    }
+
+    static let request = Echo_EchoRequest.with { $0.text = "breakwater-bench" }
+
+    static func setup(_ name: String, chain: Bool, deadline: Bool, failing: Bool = false) async throws -> Setup {
+        let transport = InProcessTransport()
+        let provider = EchoProvider(faults: failing ? EchoProvider.Faults(failRate: 1) : .none)
+        let server = GRPCServer(transport: transport.server, services: [provider])
+        _ = try await server.start()
+        let options = deadline ? CallOptions(timeout: .seconds(30)) : .defaults
+        let grpc: GRPCClient
+        if chain {
+            let resilience = try ResilienceConfiguration.serviceConfig(json: serviceConfig, target: "in-process-\(name)")
+            grpc = GRPCClient(transport: transport.client, resilience: resilience, defaultOptions: options)
+            if failing {
+                let client = Echo_EchoClient(wrapping: grpc)
+                // Five failed attempts trip the breaker; the retries of UNAVAILABLE count as attempts.
+                for _ in 0..<20 { _ = try? await client.get(request) }
+                let key = BreakerKey(target: "in-process-\(name)", method: Echo_Echo.Method.Get.descriptor, scope: .method)
+                guard resilience.registry.existingBreaker(for: key)?.currentState == .open else { throw Failure.breakerDidNotOpen }
+            }
+        } else {
+            grpc = GRPCClient(transport: transport.client, defaultOptions: options)
+        }
+        return Setup(name: name, client: Echo_EchoClient(wrapping: grpc), grpc: grpc, server: server, rejects: failing)
+    }
+
+    /// `calls` sequential calls; false when one did not end as the configuration says.
+    static func batch(_ setup: Setup, calls: Int) async -> Bool {
+        var correct = true
+        for _ in 0..<calls {
+            do {
+                let response = try await setup.client.get(request)
+                if setup.rejects || response.text != request.text { correct = false }
+            } catch let error as RPCError where error.isCircuitBreakerRejection {
+                if !setup.rejects { correct = false }
+            } catch {
+                correct = false
+            }
+        }
+        return correct
+    }
+
+    static func nanoseconds(_ duration: Duration, per count: Int) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return (Double(seconds) * 1e9 + Double(attoseconds) / 1e9) / Double(count)
+    }
+
+    static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+    /// The CPU time the process has used, all its threads.
+    static func processCPUNanoseconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) * 1e9 + Double(time.tv_nsec)
+    }
+
+    static func main() async throws {
+        let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
+        let calls = arguments.first ?? 20_000
+        let rounds = arguments.dropFirst().first ?? 9
+        print("chain.calls_per_batch=\(calls)")
+        print("chain.rounds=\(rounds)")
+        let setups = [
+            try await setup("bare", chain: false, deadline: false),
+            try await setup("deadline", chain: false, deadline: true),
+            try await setup("closed", chain: true, deadline: false),
+            try await setup("open", chain: true, deadline: false, failing: true),
+        ]
+        for setup in setups where await !batch(setup, calls: 2_000) { throw Failure.wrongAnswer(setup.name) }
+        var wall: [String: [Double]] = [:]
+        var cpu: [String: [Double]] = [:]
+        for round in 0..<rounds {
+            // Rotate the order, so that no configuration always runs first or last in a round.
+            for index in 0..<setups.count {
+                let setup = setups[(index + round) % setups.count]
+                // The rejections are some twenty times faster than the calls: more of them, for a batch as long.
+                let count = setup.rejects ? calls * 10 : calls
+                let start = ContinuousClock.now
+                let cpuStart = processCPUNanoseconds()
+                guard await batch(setup, calls: count) else { throw Failure.wrongAnswer(setup.name) }
+                wall[setup.name, default: []].append(nanoseconds(.now - start, per: count))
+                cpu[setup.name, default: []].append((processCPUNanoseconds() - cpuStart) / Double(count))
+            }
+        }
+        for setup in setups {
+            print("chain.\(setup.name).ns=\(Int(median(wall[setup.name]!).rounded()))")
+            print("chain.\(setup.name).cpu_ns=\(Int(median(cpu[setup.name]!).rounded()))")
+        }
+        // Differences of the round's own figures, then their median: the rounds pair the configurations.
+        for (name, base) in [("deadline", "bare"), ("closed", "deadline"), ("closed", "bare")] {
+            let added = zip(wall[name]!, wall[base]!).map { $0 - $1 }
+            let cpuAdded = zip(cpu[name]!, cpu[base]!).map { $0 - $1 }
+            print("chain.\(name).over_\(base)_ns=\(Int(median(added).rounded()))")
+            print("chain.\(name).cpu_over_\(base)_ns=\(Int(median(cpuAdded).rounded()))")
+        }
+        for setup in setups {
+            await setup.grpc.close()
+            await setup.server.shutdownGracefully(gracePeriod: .seconds(1))
+        }
+    }
+}
