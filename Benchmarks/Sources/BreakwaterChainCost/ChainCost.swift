@@ -12,7 +12,7 @@ import Darwin
 /// as `key=value` lines: medians over rounds of interleaved batches, so that the machine's drift touches
 /// every configuration alike.
 ///
-///     breakwater-chain-cost [calls-per-batch (20000)] [rounds (9)]
+///     breakwater-chain-cost [calls-per-batch (20000)] [rounds (9)] [configuration]
 ///
 /// Unary `Get` over the in-process transport, one caller:
 /// - `bare`: no interceptor, no deadline;
@@ -25,6 +25,10 @@ import Darwin
 /// `closed.over_deadline_ns` is the chain's own cost per call (`deadline` has the same deadline, so what the
 /// transport spends on it is in both). Each figure as wall time (`ns`) and as the process's CPU time
 /// (`cpu_ns`), which other processes on a loaded machine inflate much less.
+///
+/// A third argument runs that configuration alone (its setup included), for counting instructions, which
+/// no load inflates: `valgrind --tool=callgrind` at two batch sizes, and the difference of the totals over
+/// the difference of the calls (the open configuration makes ten times the calls of a batch).
 @main
 struct ChainCost {
     /// The chain as a service config: the one the ordo microbenchmarks use.
@@ -124,12 +128,18 @@ struct ChainCost {
         let rounds = arguments.dropFirst().first ?? 9
         print("chain.calls_per_batch=\(calls)")
         print("chain.rounds=\(rounds)")
-        let setups = [
-            try await setup("bare", chain: false, deadline: false),
-            try await setup("deadline", chain: false, deadline: true),
-            try await setup("closed", chain: true, deadline: false),
-            try await setup("open", chain: true, deadline: false, failing: true),
-        ]
+        let only = CommandLine.arguments.dropFirst(3).first
+        var setups: [Setup] = []
+        for (name, chain, deadline, failing) in [
+            ("bare", false, false, false), ("deadline", false, true, false),
+            ("closed", true, false, false), ("open", true, false, true),
+        ] where only == nil || only == name {
+            setups.append(try await setup(name, chain: chain, deadline: deadline, failing: failing))
+        }
+        guard !setups.isEmpty else {
+            print("no configuration named \(only ?? "")")
+            exit(2)
+        }
         for setup in setups where await !batch(setup, calls: 2_000) { throw Failure.wrongAnswer(setup.name) }
         var wall: [String: [Double]] = [:]
         var cpu: [String: [Double]] = [:]
@@ -151,7 +161,8 @@ struct ChainCost {
             print("chain.\(setup.name).cpu_ns=\(Int(median(cpu[setup.name]!).rounded()))")
         }
         // Differences of the round's own figures, then their median: the rounds pair the configurations.
-        for (name, base) in [("deadline", "bare"), ("closed", "deadline"), ("closed", "bare")] {
+        for (name, base) in [("deadline", "bare"), ("closed", "deadline"), ("closed", "bare")]
+        where wall[name] != nil && wall[base] != nil {
             let added = zip(wall[name]!, wall[base]!).map { $0 - $1 }
             let cpuAdded = zip(cpu[name]!, cpu[base]!).map { $0 - $1 }
             print("chain.\(name).over_\(base)_ns=\(Int(median(added).rounded()))")

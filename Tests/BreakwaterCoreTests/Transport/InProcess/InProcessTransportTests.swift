@@ -62,6 +62,30 @@ struct InProcessTransportTests {
         #expect(error?.code == .deadlineExceeded)
     }
 
+    @Test func anEarlierDeadlineArmedAfterALaterOneEndsItsStreamAloneAndOnTime() async throws {
+        // The transport enforces every stream's deadline with one task; a stream with an earlier deadline
+        // than the one it sleeps until must wake it sooner, and must not end the other stream.
+        let transport = InProcessTransport()
+        var accepted = try await serve(transport).makeAsyncIterator()
+        let patient = await transport.client.makeStream(
+            head: ClientRequestHead(method: TestMethods.unary, deadline: .now.advanced(by: .seconds(60))))
+        let patientServer = try #require(await accepted.next())
+        let started = ContinuousClock.now
+        let hasty = await transport.client.makeStream(
+            head: ClientRequestHead(method: TestMethods.unary, deadline: .now.advanced(by: .milliseconds(30))))
+        _ = try #require(await accepted.next())
+        guard case .end(let end)? = await hasty.next() else { Issue.record("end"); return }
+        #expect(end.status.code == .deadlineExceeded)
+        // Ended by its own deadline, not when the keeper woke for the patient stream's (60 s).
+        #expect(ContinuousClock.now - started < .seconds(10))
+        // The patient stream is still open both ways.
+        try await patientServer.sendHeaders([:])
+        patientServer.finish(status: .ok, trailers: [:])
+        guard case .headers? = await patient.next() else { Issue.record("headers"); return }
+        guard case .end(let patientEnd)? = await patient.next() else { Issue.record("patient end"); return }
+        #expect(patientEnd.status == .ok)
+    }
+
     @Test func clientCancelRunsOnCancelAndEndsCancelled() async throws {
         let transport = InProcessTransport()
         var accepted = try await serve(transport).makeAsyncIterator()

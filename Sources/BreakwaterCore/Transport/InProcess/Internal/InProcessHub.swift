@@ -11,6 +11,11 @@ final class InProcessHub: Sendable {
         var nextID = 0
         var drainWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
         var nextWaiterID = 0
+        /// The open streams' deadlines, enforced by one task (`keeper`); a new deadline earlier than the
+        /// one it sleeps until starts a new keeper of the next generation, and the old one ends.
+        var deadlines = InProcessDeadlineQueue()
+        var keeperGeneration = 0
+        var keeper: Task<Void, Never>?
     }
 
     let maxRequestMessageBytes: Int
@@ -20,6 +25,10 @@ final class InProcessHub: Sendable {
     init(maxRequestMessageBytes: Int, peer: String) {
         self.maxRequestMessageBytes = maxRequestMessageBytes
         self.peer = peer
+    }
+
+    deinit {
+        state.withLock { $0.keeper }?.cancel()
     }
 
     func startServer(_ accept: @escaping @Sendable (any ServerTransportStream) -> Void) throws {
@@ -66,14 +75,18 @@ final class InProcessHub: Sendable {
                 id: id, head: serverHead, maxRequestBytes: maxRequestMessageBytes,
                 maxResponseBytes: head.maxReceiveMessageBytes,
                 onEnd: { [weak self] id in self?.streamEnded(id) })
-            state.withLock { $0.open[id] = core }
-            if let deadline = head.deadline {
-                if deadline <= .now {
-                    core.abort(Self.deadlineStatus)
-                    return InProcessClientStream(core: core)
-                }
-                core.armDeadline(deadline)
+            let expiredAtOpen = head.deadline.map { $0 <= .now } ?? false
+            let keeper = state.withLock { s -> Int? in
+                s.open[id] = core
+                guard !expiredAtOpen, let deadline = head.deadline, s.deadlines.arm(id, at: deadline) else { return nil }
+                s.keeperGeneration += 1
+                return s.keeperGeneration
             }
+            if expiredAtOpen {
+                core.abort(Self.deadlineStatus)
+                return InProcessClientStream(core: core)
+            }
+            if let keeper { startKeeper(generation: keeper) }
             accept(InProcessServerStream(core: core))
             return InProcessClientStream(core: core)
         }
@@ -81,9 +94,53 @@ final class InProcessHub: Sendable {
 
     static let deadlineStatus = Status(code: .deadlineExceeded, message: "Deadline exceeded")
 
+    // MARK: Deadlines
+
+    /// Starts the keeper of `generation`: a task that sleeps until the queue's wake-up time, aborts the
+    /// streams whose deadline passed, and ends when none is pending or a newer keeper took over. It holds
+    /// the hub weakly, so a dropped transport does not wait for its deadlines.
+    private func startKeeper(generation: Int) {
+        let task = Task.detached { [weak self] in
+            while true {
+                guard let wakeAt = self?.keeperWakeTime(generation: generation) else { return }
+                do {
+                    try await Task.sleep(until: wakeAt, clock: .continuous)
+                } catch {
+                    return  // replaced by a newer keeper, or the hub is gone
+                }
+                guard let expired = self?.expireDeadlines(generation: generation) else { return }
+                for core in expired { core.abort(InProcessHub.deadlineStatus) }
+            }
+        }
+        let replaced = state.withLock { s -> Task<Void, Never>? in
+            guard s.keeperGeneration == generation else { return task }  // a newer one started meanwhile
+            defer { s.keeper = task }
+            return s.keeper
+        }
+        replaced?.cancel()
+    }
+
+    /// When keeper `generation` is to wake; `nil`: it is to end.
+    private func keeperWakeTime(generation: Int) -> ContinuousClock.Instant? {
+        state.withLock { s in s.keeperGeneration == generation ? s.deadlines.wakeAt : nil }
+    }
+
+    /// The streams whose deadline passed, for keeper `generation` to abort; `nil` when it is not the current
+    /// keeper.
+    private func expireDeadlines(generation: Int) -> [InProcessStreamCore]? {
+        let now = ContinuousClock.now
+        return state.withLock { s -> [InProcessStreamCore]? in
+            guard s.keeperGeneration == generation else { return nil }
+            let expired = s.deadlines.expire(now: now).compactMap { s.open[$0] }
+            if s.deadlines.wakeAt == nil { s.keeper = nil }
+            return expired
+        }
+    }
+
     private func streamEnded(_ id: Int) {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             s.open.removeValue(forKey: id)
+            s.deadlines.disarm(id)
             guard s.open.isEmpty else { return [] }
             defer { s.drainWaiters = [:] }
             return Array(s.drainWaiters.values)

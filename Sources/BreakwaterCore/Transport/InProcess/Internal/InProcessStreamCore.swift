@@ -21,13 +21,11 @@ final class InProcessStreamCore: Sendable {
         /// An abort is running the cancel handlers; the server side sees it (`aborted`) only after them.
         var aborting = false
         var cancelHandlers: [@Sendable () -> Void] = []
-        var deadlineTask: Task<Void, Never>?
     }
 
     private struct Wakeups {
         var client: CheckedContinuation<Void, Never>?
         var server: CheckedContinuation<Void, Never>?
-        var deadline: Task<Void, Never>?
         var handlers: [@Sendable () -> Void] = []
         var ended = false
     }
@@ -56,7 +54,6 @@ final class InProcessStreamCore: Sendable {
         for handler in wakeups.handlers { handler() }
         wakeups.client?.resume()
         wakeups.server?.resume()
-        wakeups.deadline?.cancel()
         if wakeups.ended { onEnd(id) }
     }
 
@@ -64,7 +61,7 @@ final class InProcessStreamCore: Sendable {
     private static func end(_ s: inout State, _ end: ClientStreamEnd, aborted: Bool) -> Wakeups {
         s.end = end
         s.events.append(.end(end))
-        var wakeups = Wakeups(client: s.clientWaiter.take(), server: s.serverWaiter.take(), deadline: s.deadlineTask.take())
+        var wakeups = Wakeups(client: s.clientWaiter.take(), server: s.serverWaiter.take())
         wakeups.ended = true
         if aborted {
             s.aborted = end.status
@@ -102,23 +99,6 @@ final class InProcessStreamCore: Sendable {
         }
         perform(wakeups)
         return true
-    }
-
-    func armDeadline(_ deadline: ContinuousClock.Instant) {
-        let task = Task { [self] in
-            do {
-                try await Task.sleep(until: deadline, clock: .continuous)
-            } catch {
-                return
-            }
-            abort(InProcessHub.deadlineStatus)
-        }
-        let ended = state.withLock { s -> Bool in
-            if s.end != nil { return true }
-            s.deadlineTask = task
-            return false
-        }
-        if ended { task.cancel() }
     }
 
     private func endedError(_ s: State) -> RPCError? {
