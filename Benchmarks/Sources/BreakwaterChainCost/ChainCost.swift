@@ -14,21 +14,27 @@ import Darwin
 ///
 ///     breakwater-chain-cost [calls-per-batch (20000)] [rounds (9)] [configuration]
 ///
-/// Unary `Get` over the in-process transport, one caller:
+/// Unary `Get` calls, one caller, over the in-process transport (a server in this process):
 /// - `bare`: no interceptor, no deadline;
 /// - `deadline`: no interceptor, the 30 s deadline the chain gives every call;
 /// - `closed`: the standard chain (30 s timeout, retry of UNAVAILABLE with a throttle, a consecutive-failures
 ///   breaker), its breaker CLOSED;
 /// - `open`: the same chain in front of a server that fails every call, its breaker tripped for real and OPEN
-///   for an hour: every call is rejected before its request is serialized.
+///   for an hour: every call is rejected before its request is serialized;
 ///
-/// `closed.over_deadline_ns` is the chain's own cost per call (`deadline` has the same deadline, so what the
-/// transport spends on it is in both). Each figure as wall time (`ns`) and as the process's CPU time
-/// (`cpu_ns`), which other processes on a loaded machine inflate much less.
+/// and over `InstantTransport`, which answers in the caller's task with no server, thread or hop:
+/// - `instant`: no interceptor, the 30 s deadline;
+/// - `instant-closed`: the standard chain, CLOSED.
+///
+/// `closed.over_deadline_ns` is what the chain adds to an in-process call (`deadline` has the same deadline,
+/// so what the transport spends on it is in both); `instant-closed.over_instant_ns` is the chain's own work,
+/// without the in-process server's threads, whose scheduling moves the in-process figures by microseconds.
+/// Each figure as wall time (`ns`) and as the process's CPU time (`cpu_ns`), which other processes on a
+/// loaded machine inflate much less.
 ///
 /// A third argument runs that configuration alone (its setup included), for counting instructions, which
 /// no load inflates: `valgrind --tool=callgrind` at two batch sizes, and the difference of the totals over
-/// the difference of the calls (the open configuration makes ten times the calls of a batch).
+/// the difference of the calls (the open and instant configurations make ten times the calls of a batch).
 @main
 struct ChainCost {
     /// The chain as a service config: the one the ordo microbenchmarks use.
@@ -54,6 +60,8 @@ struct ChainCost {
         let server: GRPCServer
         /// Whether its calls must be rejected by the breaker (else they must echo).
         let rejects: Bool
+        /// Whether it calls over `InstantTransport`.
+        let instant: Bool
     }
 
     enum Failure: Error, CustomStringConvertible {
@@ -69,16 +77,17 @@ struct ChainCost {
 
     static let request = Echo_EchoRequest.with { $0.text = "breakwater-bench" }
 
-    static func setup(_ name: String, chain: Bool, deadline: Bool, failing: Bool = false) async throws -> Setup {
+    static func setup(_ name: String, chain: Bool, deadline: Bool, failing: Bool = false, instant: Bool = false) async throws -> Setup {
         let transport = InProcessTransport()
         let provider = EchoProvider(faults: failing ? EchoProvider.Faults(failRate: 1) : .none)
         let server = GRPCServer(transport: transport.server, services: [provider])
         _ = try await server.start()
+        let client: any ClientTransport = instant ? InstantTransport() : transport.client
         let options = deadline ? CallOptions(timeout: .seconds(30)) : .defaults
         let grpc: GRPCClient
         if chain {
             let resilience = try ResilienceConfiguration.serviceConfig(json: serviceConfig, target: "in-process-\(name)")
-            grpc = GRPCClient(transport: transport.client, resilience: resilience, defaultOptions: options)
+            grpc = GRPCClient(transport: client, resilience: resilience, defaultOptions: options)
             if failing {
                 let client = Echo_EchoClient(wrapping: grpc)
                 // Five failed attempts trip the breaker; the retries of UNAVAILABLE count as attempts.
@@ -87,9 +96,9 @@ struct ChainCost {
                 guard resilience.registry.existingBreaker(for: key)?.currentState == .open else { throw Failure.breakerDidNotOpen }
             }
         } else {
-            grpc = GRPCClient(transport: transport.client, defaultOptions: options)
+            grpc = GRPCClient(transport: client, defaultOptions: options)
         }
-        return Setup(name: name, client: Echo_EchoClient(wrapping: grpc), grpc: grpc, server: server, rejects: failing)
+        return Setup(name: name, client: Echo_EchoClient(wrapping: grpc), grpc: grpc, server: server, rejects: failing, instant: instant)
     }
 
     /// `calls` sequential calls; false when one did not end as the configuration says.
@@ -130,11 +139,12 @@ struct ChainCost {
         print("chain.rounds=\(rounds)")
         let only = CommandLine.arguments.dropFirst(3).first
         var setups: [Setup] = []
-        for (name, chain, deadline, failing) in [
-            ("bare", false, false, false), ("deadline", false, true, false),
-            ("closed", true, false, false), ("open", true, false, true),
+        for (name, chain, deadline, failing, instant) in [
+            ("bare", false, false, false, false), ("deadline", false, true, false, false),
+            ("closed", true, false, false, false), ("open", true, false, true, false),
+            ("instant", false, true, false, true), ("instant-closed", true, false, false, true),
         ] where only == nil || only == name {
-            setups.append(try await setup(name, chain: chain, deadline: deadline, failing: failing))
+            setups.append(try await setup(name, chain: chain, deadline: deadline, failing: failing, instant: instant))
         }
         guard !setups.isEmpty else {
             print("no configuration named \(only ?? "")")
@@ -147,8 +157,8 @@ struct ChainCost {
             // Rotate the order, so that no configuration always runs first or last in a round.
             for index in 0..<setups.count {
                 let setup = setups[(index + round) % setups.count]
-                // The rejections are some twenty times faster than the calls: more of them, for a batch as long.
-                let count = setup.rejects ? calls * 10 : calls
+                // Rejections and instant calls are some ten times faster: more of them, for a batch as long.
+                let count = setup.rejects || setup.instant ? calls * 10 : calls
                 let start = ContinuousClock.now
                 let cpuStart = processCPUNanoseconds()
                 guard await batch(setup, calls: count) else { throw Failure.wrongAnswer(setup.name) }
@@ -161,7 +171,7 @@ struct ChainCost {
             print("chain.\(setup.name).cpu_ns=\(Int(median(cpu[setup.name]!).rounded()))")
         }
         // Differences of the round's own figures, then their median: the rounds pair the configurations.
-        for (name, base) in [("deadline", "bare"), ("closed", "deadline"), ("closed", "bare")]
+        for (name, base) in [("deadline", "bare"), ("closed", "deadline"), ("closed", "bare"), ("instant-closed", "instant")]
         where wall[name] != nil && wall[base] != nil {
             let added = zip(wall[name]!, wall[base]!).map { $0 - $1 }
             let cpuAdded = zip(cpu[name]!, cpu[base]!).map { $0 - $1 }
