@@ -32,18 +32,25 @@ public final class CircuitBreaker: Sendable {
         public var isProbe: Bool { inner.isProbe }
     }
 
-    /// The text of the last rejection, with the state and the tenths of a second until the probe it
-    /// was rendered for. Rejections repeat the same text until the countdown moves by a tenth, so a
-    /// breaker that rejects thousands of calls a second formats its message about ten times a second.
-    private struct RenderedRejection {
+    /// The error of the last rejection, with the state and the tenths of a second until the probe it
+    /// was made for. Rejections share it until the countdown moves by a tenth, so a breaker that rejects
+    /// thousands of calls a second formats its message and boxes its cause about ten times a second.
+    private struct RenderedRejection: Sendable {
         var state: CircuitState
         var tenths: Int64
-        var message: String
+        var error: RPCError
+
+        /// `error` when it was made for a rejection in `state` that many tenths before the probe.
+        func matching(state: CircuitState, tenths: Int64) -> RPCError? {
+            self.state == state && self.tenths == tenths ? error : nil
+        }
     }
 
     private struct State: Sendable {
         var machine: CircuitBreakerStateMachine<BreakerInstant>
         var subscribers = EventSubscribers<CircuitBreakerEvent>()
+        /// Kept under the same lock as the machine, so that a rejection takes one lock, not two.
+        var lastRejection: RenderedRejection?
     }
 
     /// What the breaker protects; names it in errors, events, logs and metrics.
@@ -52,7 +59,6 @@ public final class CircuitBreaker: Sendable {
     public let policy: CircuitBreakerPolicy
 
     private let state: TSanMutex<State>
-    private let lastRejection = TSanMutex<RenderedRejection?>(nil)
     /// `CircuitState.rawValue | generation << 3`, stored under `state`'s lock after every change and
     /// read without it by `acquire`, so that CLOSED admits without locking.
     private let published: Atomic<UInt64>
@@ -62,6 +68,8 @@ public final class CircuitBreaker: Sendable {
     private let timeline: BreakerTimeline
     private let logger: Logger
     private let observer: (@Sendable (CircuitBreakerEvent) -> Void)?
+    /// Where a registry's breaker forwards every event; `nil` for a breaker made outside a registry.
+    private let registryEvents: RegistryEvents?
     private let rejectionCounter: Counter
     private let stateGauge: Gauge
     /// The factory current when the breaker was made (bootstrapped, or bound with `withMetricsFactory`):
@@ -111,6 +119,7 @@ public final class CircuitBreaker: Sendable {
         random: @escaping @Sendable () -> Double,
         logger: Logger,
         observer: (@Sendable (CircuitBreakerEvent) -> Void)?,
+        registryEvents: RegistryEvents? = nil,
         activity: BreakerActivity? = nil
     ) throws(ConfigurationError) {
         // Checked here, where the policy is put to use: an invalid one is an error, never a trap later.
@@ -126,6 +135,7 @@ public final class CircuitBreaker: Sendable {
         logger[metadataKey: "circuit-breaker"] = "\(key)"
         self.logger = logger
         self.observer = observer
+        self.registryEvents = registryEvents
         let dimensions = [(CircuitBreakerMetricNames.Dimension.breaker, key.description)]
         let factory = MetricsSystem.factory
         self.metricsFactory = factory
@@ -179,20 +189,54 @@ public final class CircuitBreaker: Sendable {
         }
     }
 
-    /// `rejection` as the `RPCError` a gRPC call fails with (``CircuitBreakerRejection/rpcError``), its
-    /// message reused from the previous rejection when the text would be the same.
+    /// `rejection` as the `RPCError` a gRPC call fails with (``CircuitBreakerRejection/rpcError``).
+    ///
+    /// Rejections of this breaker in the same state and the same tenth of a second before the probe
+    /// (the `retryAfter` rounded up to a tenth, as the message shows it) share one error: its message is
+    /// rendered and its cause boxed once per tenth, not once per call. The shared error's cause is the
+    /// first of those rejections, so its ``CircuitBreakerRejection/retryAfter`` may be up to 0.1 s larger
+    /// than `rejection`'s; its key and state are `rejection`'s.
     public func rejectionError(_ rejection: CircuitBreakerRejection) -> RPCError {
-        let tenths = rejection.retryAfter.map(tenthsOfSecondRoundedUp) ?? -1
-        let cached = lastRejection.withLock { last -> String? in
-            guard let last, last.state == rejection.state, last.tenths == tenths else { return nil }
-            return last.message
+        let tenths = Self.tenths(rejection.retryAfter)
+        guard rejection.key == key else { return rejection.rpcError }
+        if let cached = state.withLock({ $0.lastRejection?.matching(state: rejection.state, tenths: tenths) }) {
+            return cached
         }
-        if let cached {
-            return RPCError(code: .unavailable, message: cached, cause: rejection)
+        return rendered(rejection, tenths: tenths)
+    }
+
+    /// The error of the rejection `acquire()` would give now, recorded as that one would be (counted,
+    /// logged, an event), with one lock: ``rejectionIfRejecting()`` and ``rejectionError(_:)`` in one,
+    /// as a chain that rejects a call before it builds it asks them.
+    func rejectionErrorIfRejecting() -> RPCError? {
+        let word = published.load(ordering: .acquiring)
+        if Self.admitsAll(word & 7) { return nil }
+        let now = timeline.now()
+        let decided = state.withLock { state -> (state: CircuitState, retryAfter: Duration?, cached: RPCError?)? in
+            guard case .rejected(let s, let retryAfter)? = state.machine.rejection(at: now) else { return nil }
+            if !state.subscribers.isEmpty {
+                state.subscribers.yield(.rejection(CircuitBreakerRejection(key: key, state: s, retryAfter: retryAfter)))
+            }
+            return (s, retryAfter, state.lastRejection?.matching(state: s, tenths: Self.tenths(retryAfter)))
         }
-        let message = rejection.message
-        lastRejection.withLock { $0 = RenderedRejection(state: rejection.state, tenths: tenths, message: message) }
-        return RPCError(code: .unavailable, message: message, cause: rejection)
+        guard let decided else { return nil }
+        announceRejection(state: decided.state, retryAfter: decided.retryAfter)
+        if let cached = decided.cached { return cached }
+        let rejection = CircuitBreakerRejection(key: key, state: decided.state, retryAfter: decided.retryAfter)
+        return rendered(rejection, tenths: Self.tenths(rejection.retryAfter))
+    }
+
+    /// Renders `rejection`'s error outside the lock (formatting is the slow part) and keeps it for the
+    /// rejections of the same tenth.
+    private func rendered(_ rejection: CircuitBreakerRejection, tenths: Int64) -> RPCError {
+        let error = rejection.rpcError
+        state.withLock { $0.lastRejection = RenderedRejection(state: rejection.state, tenths: tenths, error: error) }
+        return error
+    }
+
+    /// The tenths of a second a rejection's message shows; -1 without a `retryAfter`.
+    private static func tenths(_ retryAfter: Duration?) -> Int64 {
+        retryAfter.map(tenthsOfSecondRoundedUp) ?? -1
     }
 
     /// Records how the call admitted with `permit` ended. A permit from an older generation is ignored.
@@ -349,9 +393,21 @@ public final class CircuitBreaker: Sendable {
 
     /// Counts, logs and reports a rejection, outside the lock (its event was yielded under it).
     private func announce(_ rejection: CircuitBreakerRejection) {
+        announceRejection(state: rejection.state, retryAfter: rejection.retryAfter)
+    }
+
+    /// The same from the rejection's fields: the rejection itself is made only when a log, an observer
+    /// or the registry's subscribers take it.
+    private func announceRejection(state: CircuitState, retryAfter: Duration?) {
         rejectionCounter.increment()
-        logger.debug("call rejected", metadata: ["reason": "\(rejection.message)"])
-        observer?(.rejection(rejection))
+        logger.debug("call rejected", metadata: [
+            "reason": "\(CircuitBreakerRejection(key: key, state: state, retryAfter: retryAfter).message)"
+        ])
+        let forwarded = registryEvents?.isListening ?? false
+        guard observer != nil || forwarded else { return }
+        let event = CircuitBreakerEvent.rejection(CircuitBreakerRejection(key: key, state: state, retryAfter: retryAfter))
+        observer?(event)
+        if forwarded { registryEvents?.forward(event) }
     }
 
     /// Logs, counts and reports a transition, outside the lock.
@@ -373,5 +429,6 @@ public final class CircuitBreaker: Sendable {
             ]
         )
         observer?(.transition(key: key, transition))
+        registryEvents?.forward(.transition(key: key, transition))
     }
 }

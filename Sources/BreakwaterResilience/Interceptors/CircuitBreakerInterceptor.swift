@@ -91,8 +91,8 @@ public struct CircuitBreakerInterceptor: ClientCallAdmission {
     /// ``CircuitBreaker/rejectionIfRejecting()``). A breaker rejection is never retried, hedged or
     /// answered by anything but a fallback, so failing the call here is what the chain would do.
     static func admit(_ context: ClientContext, breaker: CircuitBreaker?) throws(RPCError) {
-        guard let breaker, let rejection = breaker.rejectionIfRejecting() else { return }
-        throw breaker.rejectionError(rejection)
+        guard let breaker, let error = breaker.rejectionErrorIfRejecting() else { return }
+        throw error
     }
 
     /// Admits the attempt through the method's breaker and records its outcome; an attempt whose
