@@ -12,7 +12,8 @@ public struct ClientContext: Sendable {
     }
     /// `deadline` in a fixed-size form, so that the context, copied by every interceptor, has a fixed
     /// layout (see `StoredInstant`).
-    private var storedDeadline: StoredInstant?
+    /// Internal, so that the client sets it without converting (see `StoredInstant`).
+    var storedDeadline: StoredInstant?
     /// The call's options, already merged with the client's defaults.
     public var options: CallOptions
     /// Who learns what happens inside the call (attempts, message sizes, retries, rejections); empty by

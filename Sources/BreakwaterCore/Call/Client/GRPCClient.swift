@@ -37,9 +37,8 @@ public final class GRPCClient: Sendable {
     /// `options` with the unset fields taken from `defaultOptions`; extensions merge by key, the call's
     /// own value winning (``CallOptions/Extensions/merged(over:)``).
     public func resolvedOptions(_ options: CallOptions) -> CallOptions {
-        CallOptions(
+        var resolved = CallOptions(
             timeout: options.timeout ?? defaultOptions.timeout,
-            deadline: options.deadline ?? defaultOptions.deadline,
             maxReceiveMessageBytes: options.maxReceiveMessageBytes ?? defaultOptions.maxReceiveMessageBytes,
             maxSendMessageBytes: options.maxSendMessageBytes ?? defaultOptions.maxSendMessageBytes,
             compression: options.compression ?? defaultOptions.compression,
@@ -48,6 +47,9 @@ public final class GRPCClient: Sendable {
             isProbe: options.isProbe ?? defaultOptions.isProbe,
             extensions: options.extensions.merged(over: defaultOptions.extensions)
         )
+        // Stored form to stored form: `deadline` would convert both to `ContinuousClock.Instant` and back.
+        resolved.storedDeadline = options.storedDeadline ?? defaultOptions.storedDeadline
+        return resolved
     }
 
     /// Runs one call at the stream level through the interceptors that apply to `method`.
@@ -77,16 +79,14 @@ public final class GRPCClient: Sendable {
     func makeContext(method: MethodDescriptor, kind: CallKind, options: CallOptions) -> ClientContext {
         let options = resolvedOptions(options)
         // The clock is read only for a timeout: a call without one (or with an absolute deadline only)
-        // needs no `now`.
-        let own = options.timeout == nil ? options.deadline : options.effectiveDeadline(now: .now)
-        return ClientContext(
-            descriptor: method,
-            kind: kind,
-            // Inside a server handler, the served call's deadline applies too (task-local, so a call made
-            // from a detached task or outside any handler has only its own).
-            deadline: (options.deadlinePropagation ?? .inherit).deadline(own: own, serving: ServingCall.deadline),
-            options: options
-        )
+        // needs no `now`. Deadlines stay `StoredInstant`s throughout (see `StoredInstant`).
+        let own = options.timeout == nil
+            ? options.storedDeadline : options.effectiveDeadline(now: .now).map(StoredInstant.init)
+        var context = ClientContext(descriptor: method, kind: kind, options: options)
+        // Inside a server handler, the served call's deadline applies too (task-local, so a call made
+        // from a detached task or outside any handler has only its own).
+        context.storedDeadline = (options.deadlinePropagation ?? .inherit).storedDeadline(own: own, serving: ServingCall.deadline)
+        return context
     }
 
     /// Starts a streaming call's chain in a task of its own (see `StreamingCall`). The context is made
