@@ -42,13 +42,13 @@ struct EarlyRejectionCostTests {
     func sharedWithinATenth() throws {
         let clock = ManualClock()
         let breaker = try openBreaker(CircuitBreakerRegistry(clock: clock), clock: clock)
-        let first = try #require(breaker.rejectionErrorIfRejecting())
+        let first = try #require(breaker.sharedRejectionErrorIfRejecting()?.error)
         #expect(first.code == .unavailable)
         #expect(first.message == "circuit breaker 'echo/echo.Echo/Get' is OPEN; next probe in 12.3 s")
         #expect(rejection(first) == CircuitBreakerRejection(key: breaker.key, state: .open, retryAfter: .milliseconds(12_250)))
 
         clock.advance(by: .milliseconds(10))  // 12.24 s: the same tenth when rounded up
-        let second = try #require(breaker.rejectionErrorIfRejecting())
+        let second = try #require(breaker.sharedRejectionErrorIfRejecting()?.error)
         #expect(second.message == first.message)
         #expect(rejection(second)?.retryAfter == .milliseconds(12_250))  // the first's: stale by 10 ms
         // A rejection from `acquire()` shares it too.
@@ -60,12 +60,12 @@ struct EarlyRejectionCostTests {
         }
 
         clock.advance(by: .milliseconds(200))  // 12.04 s: the countdown moved by two tenths
-        let third = try #require(breaker.rejectionErrorIfRejecting())
+        let third = try #require(breaker.sharedRejectionErrorIfRejecting()?.error)
         #expect(third.message == "circuit breaker 'echo/echo.Echo/Get' is OPEN; next probe in 12.1 s")
         #expect(rejection(third)?.retryAfter == .milliseconds(12_040))
 
         breaker.forceOpen()
-        let forced = try #require(breaker.rejectionErrorIfRejecting())
+        let forced = try #require(breaker.sharedRejectionErrorIfRejecting()?.error)
         #expect(forced.message == "circuit breaker 'echo/echo.Echo/Get' is FORCED_OPEN; held open by an operator")
         #expect(rejection(forced) == CircuitBreakerRejection(key: breaker.key, state: .forcedOpen, retryAfter: nil))
         // Every one of them was counted as a rejection.
@@ -76,7 +76,7 @@ struct EarlyRejectionCostTests {
     func foreignRejection() throws {
         let clock = ManualClock()
         let breaker = try openBreaker(CircuitBreakerRegistry(clock: clock), clock: clock)
-        _ = breaker.rejectionErrorIfRejecting()
+        _ = breaker.sharedRejectionErrorIfRejecting()?.error
         let other = CircuitBreakerRejection(key: BreakerKey(name: "other"), state: .open, retryAfter: .milliseconds(12_250))
         #expect(rejection(breaker.rejectionError(other)) == other)
     }
@@ -91,7 +91,7 @@ struct EarlyRejectionCostTests {
         let breakerEvents = breaker.events()
         let registryEvents = registry.events()
         for _ in 0..<5 {
-            #expect(breaker.rejectionErrorIfRejecting() != nil)
+            #expect(breaker.sharedRejectionErrorIfRejecting()?.error != nil)
             clock.advance(by: .milliseconds(10))
         }
         #expect(seen.rejections.load(ordering: .relaxed) == 5)
@@ -116,9 +116,9 @@ struct EarlyRejectionCostTests {
         let clock = ManualClock()
         let registry = CircuitBreakerRegistry(clock: clock)
         let breaker = try openBreaker(registry, clock: clock)
-        for _ in 0..<3 { #expect(breaker.rejectionErrorIfRejecting() != nil) }
+        for _ in 0..<3 { #expect(breaker.sharedRejectionErrorIfRejecting()?.error != nil) }
         let events = registry.events()
-        for _ in 0..<2 { #expect(breaker.rejectionErrorIfRejecting() != nil) }
+        for _ in 0..<2 { #expect(breaker.sharedRejectionErrorIfRejecting()?.error != nil) }
         breaker.reset()
         var seen: [String] = []
         for await event in events {
@@ -138,7 +138,7 @@ struct EarlyRejectionCostTests {
         let breaker = try openBreaker(try #require(registry), clock: clock)
         let events = try #require(registry).events()
         registry = nil
-        #expect(breaker.rejectionErrorIfRejecting() != nil)
+        #expect(breaker.sharedRejectionErrorIfRejecting()?.error != nil)
         var count = 0
         for await _ in events { count += 1 }
         #expect(count == 0)
@@ -161,6 +161,12 @@ struct EarlyRejectionCostTests {
                 return error.isCircuitBreakerRejection
             }
         }
+        // The error the client throws, already boxed, is the one `admit` throws.
+        let boxed = try #require(chain.admissionError(ClientContext(descriptor: Self.get, kind: .unary)) as? RPCError)
+        #expect(boxed.isCircuitBreakerRejection)
+        #expect(boxed.message == "circuit breaker 'echo/echo.Echo/Get' is FORCED_OPEN; held open by an operator")
+        #expect(chain.admissionError(ClientContext(descriptor: update, kind: .unary)) == nil)
+        #expect(config.circuitBreakerInterceptor.admissionError(ClientContext(descriptor: Self.get, kind: .unary)) is RPCError)
         // An equal descriptor made of other strings finds the same breaker.
         let getAgain = MethodDescriptor(service: String("echo.Echo".reversed().reversed()), method: "Get")
         #expect([Self.get, update, Self.get, getAgain, update, update, Self.get].map(rejects)

@@ -32,17 +32,43 @@ public final class CircuitBreaker: Sendable {
         public var isProbe: Bool { inner.isProbe }
     }
 
-    /// The error of the last rejection, with the state and the tenths of a second until the probe it
-    /// was made for. Rejections share it until the countdown moves by a tenth, so a breaker that rejects
-    /// thousands of calls a second formats its message and boxes its cause about ten times a second.
+    /// A rejection's error as a call fails with it, shared by the rejections of one state and one tenth of
+    /// a second before the probe (see ``rejectionError(_:)``).
+    struct SharedRejectionError: Sendable {
+        let error: RPCError
+        /// `error` boxed once as the `any Error` a call throws: throwing it again allocates nothing, where
+        /// throwing `error` from a typed `throws(RPCError)` into an untyped `throws` boxes it anew.
+        let boxed: any Error & Sendable
+    }
+
+    /// The error of the last rejection, with the state and the tenth of a second before the probe it was
+    /// made for. Rejections share it until the countdown moves by a tenth, so a breaker that rejects
+    /// thousands of calls a second formats its message and boxes its cause and itself about ten times a
+    /// second.
     private struct RenderedRejection: Sendable {
         var state: CircuitState
-        var tenths: Int64
-        var error: RPCError
+        /// The tenth: a `retryAfter` in `(lower, upper]` rounds up to the same tenths (`nil`: none).
+        var bounds: (lower: Duration, upper: Duration)?
+        var shared: SharedRejectionError
 
-        /// `error` when it was made for a rejection in `state` that many tenths before the probe.
-        func matching(state: CircuitState, tenths: Int64) -> RPCError? {
-            self.state == state && self.tenths == tenths ? error : nil
+        init(_ rejection: CircuitBreakerRejection, shared: SharedRejectionError) {
+            state = rejection.state
+            bounds = rejection.retryAfter.map { retryAfter in
+                let upper = Duration.milliseconds(tenthsOfSecondRoundedUp(retryAfter) * 100)
+                return (upper - .milliseconds(100), upper)
+            }
+            self.shared = shared
+        }
+
+        /// `shared` when it was made for a rejection in `state` in the same tenth as `retryAfter`: two
+        /// comparisons, where rounding `retryAfter` to tenths divides 128-bit numbers.
+        func matching(state: CircuitState, retryAfter: Duration?) -> SharedRejectionError? {
+            guard self.state == state else { return nil }
+            switch (retryAfter, bounds) {
+            case (nil, nil): return shared
+            case (let retryAfter?, let bounds?): return bounds.lower < retryAfter && retryAfter <= bounds.upper ? shared : nil
+            default: return nil
+            }
         }
     }
 
@@ -197,46 +223,40 @@ public final class CircuitBreaker: Sendable {
     /// first of those rejections, so its ``CircuitBreakerRejection/retryAfter`` may be up to 0.1 s larger
     /// than `rejection`'s; its key and state are `rejection`'s.
     public func rejectionError(_ rejection: CircuitBreakerRejection) -> RPCError {
-        let tenths = Self.tenths(rejection.retryAfter)
         guard rejection.key == key else { return rejection.rpcError }
-        if let cached = state.withLock({ $0.lastRejection?.matching(state: rejection.state, tenths: tenths) }) {
-            return cached
+        if let cached = state.withLock({ $0.lastRejection?.matching(state: rejection.state, retryAfter: rejection.retryAfter) }) {
+            return cached.error
         }
-        return rendered(rejection, tenths: tenths)
+        return rendered(rejection).error
     }
 
     /// The error of the rejection `acquire()` would give now, recorded as that one would be (counted,
     /// logged, an event), with one lock: ``rejectionIfRejecting()`` and ``rejectionError(_:)`` in one,
     /// as a chain that rejects a call before it builds it asks them.
-    func rejectionErrorIfRejecting() -> RPCError? {
+    func sharedRejectionErrorIfRejecting() -> SharedRejectionError? {
         let word = published.load(ordering: .acquiring)
         if Self.admitsAll(word & 7) { return nil }
         let now = timeline.now()
-        let decided = state.withLock { state -> (state: CircuitState, retryAfter: Duration?, cached: RPCError?)? in
+        let decided = state.withLock { state -> (state: CircuitState, retryAfter: Duration?, cached: SharedRejectionError?)? in
             guard case .rejected(let s, let retryAfter)? = state.machine.rejection(at: now) else { return nil }
             if !state.subscribers.isEmpty {
                 state.subscribers.yield(.rejection(CircuitBreakerRejection(key: key, state: s, retryAfter: retryAfter)))
             }
-            return (s, retryAfter, state.lastRejection?.matching(state: s, tenths: Self.tenths(retryAfter)))
+            return (s, retryAfter, state.lastRejection?.matching(state: s, retryAfter: retryAfter))
         }
         guard let decided else { return nil }
         announceRejection(state: decided.state, retryAfter: decided.retryAfter)
         if let cached = decided.cached { return cached }
-        let rejection = CircuitBreakerRejection(key: key, state: decided.state, retryAfter: decided.retryAfter)
-        return rendered(rejection, tenths: Self.tenths(rejection.retryAfter))
+        return rendered(CircuitBreakerRejection(key: key, state: decided.state, retryAfter: decided.retryAfter))
     }
 
     /// Renders `rejection`'s error outside the lock (formatting is the slow part) and keeps it for the
     /// rejections of the same tenth.
-    private func rendered(_ rejection: CircuitBreakerRejection, tenths: Int64) -> RPCError {
+    private func rendered(_ rejection: CircuitBreakerRejection) -> SharedRejectionError {
         let error = rejection.rpcError
-        state.withLock { $0.lastRejection = RenderedRejection(state: rejection.state, tenths: tenths, error: error) }
-        return error
-    }
-
-    /// The tenths of a second a rejection's message shows; -1 without a `retryAfter`.
-    private static func tenths(_ retryAfter: Duration?) -> Int64 {
-        retryAfter.map(tenthsOfSecondRoundedUp) ?? -1
+        let shared = SharedRejectionError(error: error, boxed: error)
+        state.withLock { $0.lastRejection = RenderedRejection(rejection, shared: shared) }
+        return shared
     }
 
     /// Records how the call admitted with `permit` ended. A permit from an older generation is ignored.

@@ -42,12 +42,23 @@ public struct ResilienceInterceptor: ClientCallAdmission {
     /// could answer: the same rejection (counted, logged, an event) the chain would give, before the
     /// request is serialized. While no breaker of the registry may reject, this is one atomic load.
     public func admit(_ context: ClientContext) throws(RPCError) {
+        if let rejection = earlyRejection(context) { throw rejection.error }
+    }
+
+    /// The error ``admit(_:)`` would throw, already boxed (one box per breaker state and tenth of a second
+    /// before its probe, see ``CircuitBreaker/rejectionError(_:)``): the client throws it without an
+    /// allocation.
+    public func admissionError(_ context: ClientContext) -> (any Error)? {
+        earlyRejection(context)?.boxed
+    }
+
+    private func earlyRejection(_ context: ClientContext) -> CircuitBreaker.SharedRejectionError? {
         let stages = self.stages
         // A call with its own policy override (which may bypass the breaker, or be invalid) is left to the chain.
         guard stages.circuitBreaker.registry.activity.anyMayReject, stages.circuitBreaker.fallback == nil,
             context.options.policyOverride == nil
-        else { return }
-        try CircuitBreakerInterceptor.admit(context, breaker: stages.breaker(for: context.descriptor))
+        else { return nil }
+        return CircuitBreakerInterceptor.earlyRejection(context, breaker: stages.breaker(for: context.descriptor))
     }
 
     /// Bounds the call by its timeout, then runs its attempts, each through its breaker. The first attempt

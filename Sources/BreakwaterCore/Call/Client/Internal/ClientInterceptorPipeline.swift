@@ -25,9 +25,10 @@ final class ClientInterceptorPipeline: Sendable {
     /// Asks the outermost interceptor of the method's chain whether it rejects the call at once (see
     /// ``ClientCallAdmission``). Scoped chains are not asked: their chain is found by a look-up that the
     /// call would then repeat.
+    /// Untyped, so that an error the interceptor keeps boxed is thrown without boxing it again.
     @inlinable
-    func admit(_ context: ClientContext) throws(RPCError) {
-        try unscopedAdmission?.admit(context)
+    func admit(_ context: ClientContext) throws {
+        if let error = unscopedAdmission?.admissionError(context) { throw error }
     }
 
     /// The interceptors that apply to `method`, outermost first.
