@@ -32,42 +32,37 @@ public final class CircuitBreaker: Sendable {
         public var isProbe: Bool { inner.isProbe }
     }
 
-    /// A rejection's error as a call fails with it, shared by the rejections of one state and one tenth of
-    /// a second before the probe (see ``rejectionError(_:)``).
-    struct SharedRejectionError: Sendable {
+    /// A rejection's error as a call fails with it, with the state and the tenth of a second before the
+    /// probe it was made for: the rejections of that state and tenth share it (see ``rejectionError(_:)``),
+    /// so a breaker that rejects thousands of calls a second formats its message and boxes its cause and
+    /// itself about ten times a second. A class, immutable, so that handing it out is one retain.
+    final class SharedRejectionError: Sendable {
         let error: RPCError
         /// `error` boxed once as the `any Error` a call throws: throwing it again allocates nothing, where
         /// throwing `error` from a typed `throws(RPCError)` into an untyped `throws` boxes it anew.
         let boxed: any Error & Sendable
-    }
-
-    /// The error of the last rejection, with the state and the tenth of a second before the probe it was
-    /// made for. Rejections share it until the countdown moves by a tenth, so a breaker that rejects
-    /// thousands of calls a second formats its message and boxes its cause and itself about ten times a
-    /// second.
-    private struct RenderedRejection: Sendable {
-        var state: CircuitState
+        private let state: CircuitState
         /// The tenth: a `retryAfter` in `(lower, upper]` rounds up to the same tenths (`nil`: none).
-        var bounds: (lower: Duration, upper: Duration)?
-        var shared: SharedRejectionError
+        private let bounds: (lower: Duration, upper: Duration)?
 
-        init(_ rejection: CircuitBreakerRejection, shared: SharedRejectionError) {
+        init(_ rejection: CircuitBreakerRejection) {
+            error = rejection.rpcError
+            boxed = error
             state = rejection.state
             bounds = rejection.retryAfter.map { retryAfter in
                 let upper = Duration.milliseconds(tenthsOfSecondRoundedUp(retryAfter) * 100)
                 return (upper - .milliseconds(100), upper)
             }
-            self.shared = shared
         }
 
-        /// `shared` when it was made for a rejection in `state` in the same tenth as `retryAfter`: two
+        /// Whether it was made for a rejection in `state` in the same tenth as `retryAfter`: two
         /// comparisons, where rounding `retryAfter` to tenths divides 128-bit numbers.
-        func matching(state: CircuitState, retryAfter: Duration?) -> SharedRejectionError? {
-            guard self.state == state else { return nil }
+        func matches(state: CircuitState, retryAfter: Duration?) -> Bool {
+            guard self.state == state else { return false }
             switch (retryAfter, bounds) {
-            case (nil, nil): return shared
-            case (let retryAfter?, let bounds?): return bounds.lower < retryAfter && retryAfter <= bounds.upper ? shared : nil
-            default: return nil
+            case (nil, nil): return true
+            case (let retryAfter?, let bounds?): return bounds.lower < retryAfter && retryAfter <= bounds.upper
+            default: return false
             }
         }
     }
@@ -76,7 +71,7 @@ public final class CircuitBreaker: Sendable {
         var machine: CircuitBreakerStateMachine<BreakerInstant>
         var subscribers = EventSubscribers<CircuitBreakerEvent>()
         /// Kept under the same lock as the machine, so that a rejection takes one lock, not two.
-        var lastRejection: RenderedRejection?
+        var lastRejection: SharedRejectionError?
     }
 
     /// What the breaker protects; names it in errors, events, logs and metrics.
@@ -224,7 +219,7 @@ public final class CircuitBreaker: Sendable {
     /// than `rejection`'s; its key and state are `rejection`'s.
     public func rejectionError(_ rejection: CircuitBreakerRejection) -> RPCError {
         guard rejection.key == key else { return rejection.rpcError }
-        if let cached = state.withLock({ $0.lastRejection?.matching(state: rejection.state, retryAfter: rejection.retryAfter) }) {
+        if let cached = state.withLock({ $0.lastRejection }), cached.matches(state: rejection.state, retryAfter: rejection.retryAfter) {
             return cached.error
         }
         return rendered(rejection).error
@@ -237,25 +232,24 @@ public final class CircuitBreaker: Sendable {
         let word = published.load(ordering: .acquiring)
         if Self.admitsAll(word & 7) { return nil }
         let now = timeline.now()
-        let decided = state.withLock { state -> (state: CircuitState, retryAfter: Duration?, cached: SharedRejectionError?)? in
+        let decided = state.withLock { state -> (state: CircuitState, retryAfter: Duration?, last: SharedRejectionError?)? in
             guard case .rejected(let s, let retryAfter)? = state.machine.rejection(at: now) else { return nil }
             if !state.subscribers.isEmpty {
                 state.subscribers.yield(.rejection(CircuitBreakerRejection(key: key, state: s, retryAfter: retryAfter)))
             }
-            return (s, retryAfter, state.lastRejection?.matching(state: s, retryAfter: retryAfter))
+            return (s, retryAfter, state.lastRejection)
         }
         guard let decided else { return nil }
         announceRejection(state: decided.state, retryAfter: decided.retryAfter)
-        if let cached = decided.cached { return cached }
+        if let last = decided.last, last.matches(state: decided.state, retryAfter: decided.retryAfter) { return last }
         return rendered(CircuitBreakerRejection(key: key, state: decided.state, retryAfter: decided.retryAfter))
     }
 
     /// Renders `rejection`'s error outside the lock (formatting is the slow part) and keeps it for the
     /// rejections of the same tenth.
     private func rendered(_ rejection: CircuitBreakerRejection) -> SharedRejectionError {
-        let error = rejection.rpcError
-        let shared = SharedRejectionError(error: error, boxed: error)
-        state.withLock { $0.lastRejection = RenderedRejection(rejection, shared: shared) }
+        let shared = SharedRejectionError(rejection)
+        state.withLock { $0.lastRejection = shared }
         return shared
     }
 

@@ -92,7 +92,7 @@ public struct CircuitBreakerInterceptor: ClientCallAdmission {
 
     private func earlyRejection(_ context: ClientContext) -> CircuitBreaker.SharedRejectionError? {
         // A call with its own policy override (which may bypass the breaker) is left to `intercept`.
-        guard registry.activity.anyMayReject, fallback == nil, context.options.policyOverride == nil else { return nil }
+        guard registry.activity.anyMayReject, fallback == nil, !context.options.hasPolicyOverride else { return nil }
         return Self.earlyRejection(context, breaker: try? breaker(for: context.descriptor))
     }
 

@@ -56,7 +56,7 @@ public struct ResilienceInterceptor: ClientCallAdmission {
         let stages = self.stages
         // A call with its own policy override (which may bypass the breaker, or be invalid) is left to the chain.
         guard stages.circuitBreaker.registry.activity.anyMayReject, stages.circuitBreaker.fallback == nil,
-            context.options.policyOverride == nil
+            !context.options.hasPolicyOverride
         else { return nil }
         return CircuitBreakerInterceptor.earlyRejection(context, breaker: stages.breaker(for: context.descriptor))
     }
