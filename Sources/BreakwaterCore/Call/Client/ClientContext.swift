@@ -36,6 +36,15 @@ public struct ClientContext: Sendable {
         self.options = options
     }
 
+    /// A context with a stored deadline, as the client makes every call's: the public initializer's
+    /// `Optional<ContinuousClock.Instant>`, even `nil`, goes through runtime value witnesses.
+    init(descriptor: MethodDescriptor, kind: CallKind, storedDeadline: StoredInstant?, options: CallOptions) {
+        self.descriptor = descriptor
+        self.kind = kind
+        self.storedDeadline = storedDeadline
+        self.options = options
+    }
+
     /// Tells every observer in ``callObservers`` about `event`. Build a costly event only when
     /// `callObservers` is not empty.
     @inlinable

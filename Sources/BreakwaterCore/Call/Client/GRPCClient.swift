@@ -37,18 +37,19 @@ public final class GRPCClient: Sendable {
     /// `options` with the unset fields taken from `defaultOptions`; extensions merge by key, the call's
     /// own value winning (``CallOptions/Extensions/merged(over:)``).
     public func resolvedOptions(_ options: CallOptions) -> CallOptions {
-        var resolved = CallOptions(
-            timeout: options.timeout ?? defaultOptions.timeout,
-            maxReceiveMessageBytes: options.maxReceiveMessageBytes ?? defaultOptions.maxReceiveMessageBytes,
-            maxSendMessageBytes: options.maxSendMessageBytes ?? defaultOptions.maxSendMessageBytes,
-            compression: options.compression ?? defaultOptions.compression,
-            deadlinePropagation: options.deadlinePropagation ?? defaultOptions.deadlinePropagation,
-            waitForReady: options.waitForReady ?? defaultOptions.waitForReady,
-            isProbe: options.isProbe ?? defaultOptions.isProbe,
-            extensions: options.extensions.merged(over: defaultOptions.extensions)
-        )
-        // Stored form to stored form: `deadline` would convert both to `ContinuousClock.Instant` and back.
+        // Field by field from the call's own options, not through the public initializer: its `deadline`
+        // parameter, an `Optional<ContinuousClock.Instant>` even when `nil`, goes through runtime value
+        // witnesses, and the stored deadlines are merged as they are.
+        var resolved = options
+        resolved.timeout = options.timeout ?? defaultOptions.timeout
         resolved.storedDeadline = options.storedDeadline ?? defaultOptions.storedDeadline
+        resolved.maxReceiveMessageBytes = options.maxReceiveMessageBytes ?? defaultOptions.maxReceiveMessageBytes
+        resolved.maxSendMessageBytes = options.maxSendMessageBytes ?? defaultOptions.maxSendMessageBytes
+        resolved.compression = options.compression ?? defaultOptions.compression
+        resolved.deadlinePropagation = options.deadlinePropagation ?? defaultOptions.deadlinePropagation
+        resolved.waitForReady = options.waitForReady ?? defaultOptions.waitForReady
+        resolved.isProbe = options.isProbe ?? defaultOptions.isProbe
+        resolved.extensions = options.extensions.merged(over: defaultOptions.extensions)
         return resolved
     }
 
@@ -82,11 +83,14 @@ public final class GRPCClient: Sendable {
         // needs no `now`. Deadlines stay `StoredInstant`s throughout (see `StoredInstant`).
         let own = options.timeout == nil
             ? options.storedDeadline : options.effectiveDeadline(now: .now).map(StoredInstant.init)
-        var context = ClientContext(descriptor: method, kind: kind, options: options)
-        // Inside a server handler, the served call's deadline applies too (task-local, so a call made
-        // from a detached task or outside any handler has only its own).
-        context.storedDeadline = (options.deadlinePropagation ?? .inherit).storedDeadline(own: own, serving: ServingCall.deadline)
-        return context
+        return ClientContext(
+            descriptor: method,
+            kind: kind,
+            // Inside a server handler, the served call's deadline applies too (task-local, so a call made
+            // from a detached task or outside any handler has only its own).
+            storedDeadline: (options.deadlinePropagation ?? .inherit).storedDeadline(own: own, serving: ServingCall.deadline),
+            options: options
+        )
     }
 
     /// Starts a streaming call's chain in a task of its own (see `StreamingCall`). The context is made
