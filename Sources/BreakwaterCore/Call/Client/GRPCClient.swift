@@ -8,6 +8,9 @@ public final class GRPCClient: Sendable {
     public let defaultOptions: CallOptions
     /// The most request bytes a streaming call buffers for replay before it is committed.
     public let retryBufferBytes: Int
+    /// Whether `defaultOptions` sets nothing (the usual case): every call's options are then its own, and
+    /// `resolvedOptions` need not copy and merge them field by field.
+    private let defaultsSetNothing: Bool
     let transport: any ClientTransport
     @usableFromInline let pipeline: ClientInterceptorPipeline
 
@@ -25,6 +28,7 @@ public final class GRPCClient: Sendable {
     ) {
         self.transport = transport
         self.defaultOptions = defaultOptions
+        self.defaultsSetNothing = defaultOptions == CallOptions()
         self.retryBufferBytes = retryBufferBytes
         self.pipeline = ClientInterceptorPipeline(interceptors: interceptors, transport: transport)
     }
@@ -37,6 +41,7 @@ public final class GRPCClient: Sendable {
     /// `options` with the unset fields taken from `defaultOptions`; extensions merge by key, the call's
     /// own value winning (``CallOptions/Extensions/merged(over:)``).
     public func resolvedOptions(_ options: CallOptions) -> CallOptions {
+        if defaultsSetNothing { return options }
         // Field by field from the call's own options, not through the public initializer: its `deadline`
         // parameter, an `Optional<ContinuousClock.Instant>` even when `nil`, goes through runtime value
         // witnesses, and the stored deadlines are merged as they are.
