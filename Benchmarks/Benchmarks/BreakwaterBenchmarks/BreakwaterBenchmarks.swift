@@ -44,7 +44,11 @@ func callBenchmarks() {
             try await EchoFixture(link, chain: true)
         }
 
-        Benchmark("\(prefix), chain OPEN rejection", configuration: perCall) { (benchmark, echo: EchoFixture) in
+        // With the syscall count (macOS only in ordo's benchmark 1.38; on Linux count them with
+        // `perf stat -e raw_syscalls:sys_enter` around the benchmark executable): a rejection makes none.
+        var openConfiguration = perCall
+        openConfiguration.metrics = Benchmark.defaultConfiguration.metrics + [.syscalls]
+        Benchmark("\(prefix), chain OPEN rejection", configuration: openConfiguration) { (benchmark, echo: EchoFixture) in
             var notRejected = 0
             for _ in benchmark.scaledIterations {
                 do {

@@ -8,7 +8,8 @@ public struct CallOptions: Sendable, Hashable {
         set { storedDeadline = newValue.map(StoredInstant.init) }
     }
     /// `deadline` in a fixed-size form, so that the options have a fixed layout (see `StoredInstant`).
-    private var storedDeadline: StoredInstant?
+    /// Internal, so that the client merges and reads it without converting (see `StoredInstant`).
+    var storedDeadline: StoredInstant?
     /// The largest response message accepted, in bytes. `nil`: the client's default (4 MiB).
     public var maxReceiveMessageBytes: Int?
     /// The largest request message sent, in bytes (before compression); a larger one fails the call

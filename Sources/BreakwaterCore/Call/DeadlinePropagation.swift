@@ -35,11 +35,20 @@ public struct DeadlinePropagation: Sendable, Hashable {
         let inherited = serving.advanced(by: .zero - margin)
         return own.map { min($0, inherited) } ?? inherited
     }
+
+    /// The same on stored instants, as the client computes every call's deadline: no conversion to and
+    /// from `ContinuousClock.Instant`, whose optional is handled through runtime witnesses.
+    func storedDeadline(own: StoredInstant?, serving: StoredInstant?) -> StoredInstant? {
+        guard isEnabled, let serving else { return own }
+        let inherited = serving.advanced(by: .zero - margin)
+        return own.map { min($0, inherited) } ?? inherited
+    }
 }
 
 /// What the server sets while it runs a handler, for the calls that handler makes.
 enum ServingCall {
     /// The deadline of the call being served by the current task; nil outside handlers, or for a call
     /// without a deadline.
-    @TaskLocal static var deadline: ContinuousClock.Instant?
+    /// Stored as a `StoredInstant`, fixed-size, as every call the handler makes reads it.
+    @TaskLocal static var deadline: StoredInstant?
 }

@@ -6,7 +6,7 @@
 /// frame allocation of its own. `ClientContext` and `CallOptions` are copied several times per call by
 /// every interceptor, so they keep their deadlines in this fixed-size form (a `Duration`, which is frozen)
 /// and convert at the edges, where a deadline is read or set.
-struct StoredInstant: Sendable, Hashable {
+struct StoredInstant: Sendable, Hashable, Comparable {
     /// The instant offsets count from: the first use in this process.
     private static let origin = ContinuousClock.now
 
@@ -17,4 +17,13 @@ struct StoredInstant: Sendable, Hashable {
     }
 
     var instant: ContinuousClock.Instant { Self.origin.advanced(by: offset) }
+
+    /// This instant moved by `duration`, without a round trip through `ContinuousClock.Instant`.
+    func advanced(by duration: Duration) -> StoredInstant {
+        var moved = self
+        moved.offset += duration
+        return moved
+    }
+
+    static func < (lhs: StoredInstant, rhs: StoredInstant) -> Bool { lhs.offset < rhs.offset }
 }

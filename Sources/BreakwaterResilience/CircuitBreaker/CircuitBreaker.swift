@@ -32,18 +32,46 @@ public final class CircuitBreaker: Sendable {
         public var isProbe: Bool { inner.isProbe }
     }
 
-    /// The text of the last rejection, with the state and the tenths of a second until the probe it
-    /// was rendered for. Rejections repeat the same text until the countdown moves by a tenth, so a
-    /// breaker that rejects thousands of calls a second formats its message about ten times a second.
-    private struct RenderedRejection {
-        var state: CircuitState
-        var tenths: Int64
-        var message: String
+    /// A rejection's error as a call fails with it, with the state and the tenth of a second before the
+    /// probe it was made for: the rejections of that state and tenth share it (see ``rejectionError(_:)``),
+    /// so a breaker that rejects thousands of calls a second formats its message and boxes its cause and
+    /// itself about ten times a second. A class, immutable, so that handing it out is one retain.
+    final class SharedRejectionError: Sendable {
+        let error: RPCError
+        /// `error` boxed once as the `any Error` a call throws: throwing it again allocates nothing, where
+        /// throwing `error` from a typed `throws(RPCError)` into an untyped `throws` boxes it anew.
+        let boxed: any Error & Sendable
+        private let state: CircuitState
+        /// The tenth: a `retryAfter` in `(lower, upper]` rounds up to the same tenths (`nil`: none).
+        private let bounds: (lower: Duration, upper: Duration)?
+
+        init(_ rejection: CircuitBreakerRejection) {
+            error = rejection.rpcError
+            boxed = error
+            state = rejection.state
+            bounds = rejection.retryAfter.map { retryAfter in
+                let upper = Duration.milliseconds(tenthsOfSecondRoundedUp(retryAfter) * 100)
+                return (upper - .milliseconds(100), upper)
+            }
+        }
+
+        /// Whether it was made for a rejection in `state` in the same tenth as `retryAfter`: two
+        /// comparisons, where rounding `retryAfter` to tenths divides 128-bit numbers.
+        func matches(state: CircuitState, retryAfter: Duration?) -> Bool {
+            guard self.state == state else { return false }
+            switch (retryAfter, bounds) {
+            case (nil, nil): return true
+            case (let retryAfter?, let bounds?): return bounds.lower < retryAfter && retryAfter <= bounds.upper
+            default: return false
+            }
+        }
     }
 
     private struct State: Sendable {
         var machine: CircuitBreakerStateMachine<BreakerInstant>
         var subscribers = EventSubscribers<CircuitBreakerEvent>()
+        /// Kept under the same lock as the machine, so that a rejection takes one lock, not two.
+        var lastRejection: SharedRejectionError?
     }
 
     /// What the breaker protects; names it in errors, events, logs and metrics.
@@ -52,7 +80,6 @@ public final class CircuitBreaker: Sendable {
     public let policy: CircuitBreakerPolicy
 
     private let state: TSanMutex<State>
-    private let lastRejection = TSanMutex<RenderedRejection?>(nil)
     /// `CircuitState.rawValue | generation << 3`, stored under `state`'s lock after every change and
     /// read without it by `acquire`, so that CLOSED admits without locking.
     private let published: Atomic<UInt64>
@@ -62,6 +89,8 @@ public final class CircuitBreaker: Sendable {
     private let timeline: BreakerTimeline
     private let logger: Logger
     private let observer: (@Sendable (CircuitBreakerEvent) -> Void)?
+    /// Where a registry's breaker forwards every event; `nil` for a breaker made outside a registry.
+    private let registryEvents: RegistryEvents?
     private let rejectionCounter: Counter
     private let stateGauge: Gauge
     /// The factory current when the breaker was made (bootstrapped, or bound with `withMetricsFactory`):
@@ -111,6 +140,7 @@ public final class CircuitBreaker: Sendable {
         random: @escaping @Sendable () -> Double,
         logger: Logger,
         observer: (@Sendable (CircuitBreakerEvent) -> Void)?,
+        registryEvents: RegistryEvents? = nil,
         activity: BreakerActivity? = nil
     ) throws(ConfigurationError) {
         // Checked here, where the policy is put to use: an invalid one is an error, never a trap later.
@@ -126,6 +156,7 @@ public final class CircuitBreaker: Sendable {
         logger[metadataKey: "circuit-breaker"] = "\(key)"
         self.logger = logger
         self.observer = observer
+        self.registryEvents = registryEvents
         let dimensions = [(CircuitBreakerMetricNames.Dimension.breaker, key.description)]
         let factory = MetricsSystem.factory
         self.metricsFactory = factory
@@ -179,20 +210,47 @@ public final class CircuitBreaker: Sendable {
         }
     }
 
-    /// `rejection` as the `RPCError` a gRPC call fails with (``CircuitBreakerRejection/rpcError``), its
-    /// message reused from the previous rejection when the text would be the same.
+    /// `rejection` as the `RPCError` a gRPC call fails with (``CircuitBreakerRejection/rpcError``).
+    ///
+    /// Rejections of this breaker in the same state and the same tenth of a second before the probe
+    /// (the `retryAfter` rounded up to a tenth, as the message shows it) share one error: its message is
+    /// rendered and its cause boxed once per tenth, not once per call. The shared error's cause is the
+    /// first of those rejections, so its ``CircuitBreakerRejection/retryAfter`` may be up to 0.1 s larger
+    /// than `rejection`'s; its key and state are `rejection`'s.
     public func rejectionError(_ rejection: CircuitBreakerRejection) -> RPCError {
-        let tenths = rejection.retryAfter.map(tenthsOfSecondRoundedUp) ?? -1
-        let cached = lastRejection.withLock { last -> String? in
-            guard let last, last.state == rejection.state, last.tenths == tenths else { return nil }
-            return last.message
+        guard rejection.key == key else { return rejection.rpcError }
+        if let cached = state.withLock({ $0.lastRejection }), cached.matches(state: rejection.state, retryAfter: rejection.retryAfter) {
+            return cached.error
         }
-        if let cached {
-            return RPCError(code: .unavailable, message: cached, cause: rejection)
+        return rendered(rejection).error
+    }
+
+    /// The error of the rejection `acquire()` would give now, recorded as that one would be (counted,
+    /// logged, an event), with one lock: ``rejectionIfRejecting()`` and ``rejectionError(_:)`` in one,
+    /// as a chain that rejects a call before it builds it asks them.
+    func sharedRejectionErrorIfRejecting() -> SharedRejectionError? {
+        let word = published.load(ordering: .acquiring)
+        if Self.admitsAll(word & 7) { return nil }
+        let now = timeline.now()
+        let decided = state.withLock { state -> (state: CircuitState, retryAfter: Duration?, last: SharedRejectionError?)? in
+            guard case .rejected(let s, let retryAfter)? = state.machine.rejection(at: now) else { return nil }
+            if !state.subscribers.isEmpty {
+                state.subscribers.yield(.rejection(CircuitBreakerRejection(key: key, state: s, retryAfter: retryAfter)))
+            }
+            return (s, retryAfter, state.lastRejection)
         }
-        let message = rejection.message
-        lastRejection.withLock { $0 = RenderedRejection(state: rejection.state, tenths: tenths, message: message) }
-        return RPCError(code: .unavailable, message: message, cause: rejection)
+        guard let decided else { return nil }
+        announceRejection(state: decided.state, retryAfter: decided.retryAfter)
+        if let last = decided.last, last.matches(state: decided.state, retryAfter: decided.retryAfter) { return last }
+        return rendered(CircuitBreakerRejection(key: key, state: decided.state, retryAfter: decided.retryAfter))
+    }
+
+    /// Renders `rejection`'s error outside the lock (formatting is the slow part) and keeps it for the
+    /// rejections of the same tenth.
+    private func rendered(_ rejection: CircuitBreakerRejection) -> SharedRejectionError {
+        let shared = SharedRejectionError(rejection)
+        state.withLock { $0.lastRejection = shared }
+        return shared
     }
 
     /// Records how the call admitted with `permit` ended. A permit from an older generation is ignored.
@@ -349,9 +407,21 @@ public final class CircuitBreaker: Sendable {
 
     /// Counts, logs and reports a rejection, outside the lock (its event was yielded under it).
     private func announce(_ rejection: CircuitBreakerRejection) {
+        announceRejection(state: rejection.state, retryAfter: rejection.retryAfter)
+    }
+
+    /// The same from the rejection's fields: the rejection itself is made only when a log, an observer
+    /// or the registry's subscribers take it.
+    private func announceRejection(state: CircuitState, retryAfter: Duration?) {
         rejectionCounter.increment()
-        logger.debug("call rejected", metadata: ["reason": "\(rejection.message)"])
-        observer?(.rejection(rejection))
+        logger.debug("call rejected", metadata: [
+            "reason": "\(CircuitBreakerRejection(key: key, state: state, retryAfter: retryAfter).message)"
+        ])
+        let forwarded = registryEvents?.isListening ?? false
+        guard observer != nil || forwarded else { return }
+        let event = CircuitBreakerEvent.rejection(CircuitBreakerRejection(key: key, state: state, retryAfter: retryAfter))
+        observer?(event)
+        if forwarded { registryEvents?.forward(event) }
     }
 
     /// Logs, counts and reports a transition, outside the lock.
@@ -373,5 +443,6 @@ public final class CircuitBreaker: Sendable {
             ]
         )
         observer?(.transition(key: key, transition))
+        registryEvents?.forward(.transition(key: key, transition))
     }
 }

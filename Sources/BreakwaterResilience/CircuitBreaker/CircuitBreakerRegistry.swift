@@ -7,16 +7,12 @@ import Logging
 /// All breakers share the registry's clock, logger and observer, and their events also flow into
 /// the registry's ``events(bufferingNewest:)``. A breaker keeps the policy it was created with.
 public final class CircuitBreakerRegistry: Sendable {
-    private struct State: Sendable {
-        var breakers: [BreakerKey: CircuitBreaker] = [:]
-        var subscribers = EventSubscribers<CircuitBreakerEvent>()
-    }
-
-    private let state = TSanMutex(State())
+    private let breakers = TSanMutex<[BreakerKey: CircuitBreaker]>([:])
     private let timeline: BreakerTimeline
     private let random: @Sendable () -> Double
     private let logger: Logger
-    private let observer: (@Sendable (CircuitBreakerEvent) -> Void)?
+    /// The subscribers and the observer every breaker forwards its events to.
+    private let events: RegistryEvents
     /// How many of the registry's breakers may reject now.
     let activity = BreakerActivity()
 
@@ -36,11 +32,11 @@ public final class CircuitBreakerRegistry: Sendable {
         self.timeline = BreakerTimeline(clock)
         self.random = random
         self.logger = logger
-        self.observer = observer
+        self.events = RegistryEvents(observer: observer)
     }
 
     deinit {
-        for continuation in state.withLock({ $0.subscribers.takeAll() }) { continuation.finish() }
+        events.close()
     }
 
     /// The breaker for `method` on `target` under `policy`, created on first use.
@@ -54,28 +50,27 @@ public final class CircuitBreakerRegistry: Sendable {
     /// The breaker for `key`, created with `policy` on first use.
     /// - Throws: ``ConfigurationError`` when the breaker must be created and `policy` is invalid.
     public func breaker(for key: BreakerKey, policy: CircuitBreakerPolicy) throws(ConfigurationError) -> CircuitBreaker {
-        if let breaker = state.withLock({ $0.breakers[key] }) { return breaker }
+        if let breaker = breakers.withLock({ $0[key] }) { return breaker }
         let created = try CircuitBreaker(
             key: key, policy: policy, timeline: timeline, random: random, logger: logger,
-            observer: { [weak self] event in self?.forward(event) },
-            activity: activity
+            observer: nil, registryEvents: events, activity: activity
         )
         // Another caller may have created it meanwhile: the first one stored wins.
-        return state.withLock { state in
-            if let breaker = state.breakers[key] { return breaker }
-            state.breakers[key] = created
+        return breakers.withLock { breakers in
+            if let breaker = breakers[key] { return breaker }
+            breakers[key] = created
             return created
         }
     }
 
     /// The breaker for `key`, if one was created.
     public func existingBreaker(for key: BreakerKey) -> CircuitBreaker? {
-        state.withLock { $0.breakers[key] }
+        breakers.withLock { $0[key] }
     }
 
     /// Snapshots of every breaker, sorted by key.
     public func snapshots() -> [CircuitBreakerSnapshot] {
-        let breakers = state.withLock { Array($0.breakers.values) }
+        let breakers = self.breakers.withLock { Array($0.values) }
         return breakers.map { $0.snapshot() }.sorted { $0.key < $1.key }
     }
 
@@ -84,13 +79,6 @@ public final class CircuitBreakerRegistry: Sendable {
     /// Events of one breaker arrive in order unless they race on different threads; use
     /// ``CircuitBreaker/events(bufferingNewest:)`` for a strictly ordered stream of one breaker.
     public func events(bufferingNewest limit: Int = 256) -> AsyncStream<CircuitBreakerEvent> {
-        EventSubscribers.stream(bufferingNewest: limit) { [weak self] body in
-            self?.state.withLock { body(&$0.subscribers) }
-        }
-    }
-
-    private func forward(_ event: CircuitBreakerEvent) {
-        state.withLock { $0.subscribers.yield(event) }
-        observer?(event)
+        events.stream(bufferingNewest: limit)
     }
 }

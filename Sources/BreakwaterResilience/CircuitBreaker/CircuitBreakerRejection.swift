@@ -11,6 +11,10 @@ public struct CircuitBreakerRejection: Error, Sendable, Hashable, CustomStringCo
     /// The breaker's state: `OPEN`, `HALF_OPEN` (every probe slot taken) or `FORCED_OPEN`.
     public var state: CircuitState
     /// The time until the breaker admits a probe; `nil` when unknown (HALF_OPEN, FORCED_OPEN).
+    ///
+    /// As the cause of a gRPC call's `RPCError` (``CircuitBreaker/rejectionError(_:)``), it is that of the
+    /// first rejection of the same tenth of a second before the probe, which all of them share: up to
+    /// 0.1 s larger than the call's own. Events and observers get every rejection's own.
     public var retryAfter: Duration?
 
     /// Creates a rejection.

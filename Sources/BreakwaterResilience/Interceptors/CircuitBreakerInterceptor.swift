@@ -82,17 +82,25 @@ public struct CircuitBreakerInterceptor: ClientCallAdmission {
     /// Rejects the call at once when its method's breaker would reject it and there is no fallback: the
     /// rejection the attempt would get, before the request is serialized.
     public func admit(_ context: ClientContext) throws(RPCError) {
-        // A call with its own policy override (which may bypass the breaker) is left to `intercept`.
-        guard registry.activity.anyMayReject, fallback == nil, context.options.policyOverride == nil else { return }
-        try Self.admit(context, breaker: try? breaker(for: context.descriptor))
+        if let rejection = earlyRejection(context) { throw rejection.error }
     }
 
-    /// Throws `breaker`'s rejection when it would reject the call now (see
+    /// The error ``admit(_:)`` would throw, already boxed: the client throws it without an allocation.
+    public func admissionError(_ context: ClientContext) -> (any Error)? {
+        earlyRejection(context)?.boxed
+    }
+
+    private func earlyRejection(_ context: ClientContext) -> CircuitBreaker.SharedRejectionError? {
+        // A call with its own policy override (which may bypass the breaker) is left to `intercept`.
+        guard registry.activity.anyMayReject, fallback == nil, !context.options.hasPolicyOverride else { return nil }
+        return Self.earlyRejection(context, breaker: try? breaker(for: context.descriptor))
+    }
+
+    /// `breaker`'s rejection error when it would reject the call now (see
     /// ``CircuitBreaker/rejectionIfRejecting()``). A breaker rejection is never retried, hedged or
     /// answered by anything but a fallback, so failing the call here is what the chain would do.
-    static func admit(_ context: ClientContext, breaker: CircuitBreaker?) throws(RPCError) {
-        guard let breaker, let rejection = breaker.rejectionIfRejecting() else { return }
-        throw breaker.rejectionError(rejection)
+    static func earlyRejection(_ context: ClientContext, breaker: CircuitBreaker?) -> CircuitBreaker.SharedRejectionError? {
+        breaker?.sharedRejectionErrorIfRejecting()
     }
 
     /// Admits the attempt through the method's breaker and records its outcome; an attempt whose

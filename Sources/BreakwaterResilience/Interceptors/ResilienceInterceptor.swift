@@ -42,12 +42,23 @@ public struct ResilienceInterceptor: ClientCallAdmission {
     /// could answer: the same rejection (counted, logged, an event) the chain would give, before the
     /// request is serialized. While no breaker of the registry may reject, this is one atomic load.
     public func admit(_ context: ClientContext) throws(RPCError) {
+        if let rejection = earlyRejection(context) { throw rejection.error }
+    }
+
+    /// The error ``admit(_:)`` would throw, already boxed (one box per breaker state and tenth of a second
+    /// before its probe, see ``CircuitBreaker/rejectionError(_:)``): the client throws it without an
+    /// allocation.
+    public func admissionError(_ context: ClientContext) -> (any Error)? {
+        earlyRejection(context)?.boxed
+    }
+
+    private func earlyRejection(_ context: ClientContext) -> CircuitBreaker.SharedRejectionError? {
         let stages = self.stages
         // A call with its own policy override (which may bypass the breaker, or be invalid) is left to the chain.
         guard stages.circuitBreaker.registry.activity.anyMayReject, stages.circuitBreaker.fallback == nil,
-            context.options.policyOverride == nil
-        else { return }
-        try CircuitBreakerInterceptor.admit(context, breaker: stages.breaker(for: context.descriptor))
+            !context.options.hasPolicyOverride
+        else { return nil }
+        return CircuitBreakerInterceptor.earlyRejection(context, breaker: stages.breaker(for: context.descriptor))
     }
 
     /// Bounds the call by its timeout, then runs its attempts, each through its breaker. The first attempt
@@ -138,6 +149,16 @@ struct MethodPlan: Sendable {
     }
 }
 
+/// The per-method plans, and the breaker of the method `admit` asked for last.
+private struct Plans {
+    var byMethod: [MethodDescriptor: MethodPlan] = [:]
+    /// A client mostly calls one method again and again, and an OPEN breaker's rejections come at that
+    /// rate: compared with the descriptor's strings (equal at once when they are the same strings, as a
+    /// generated client's are), this spares `admit` the hashing of both strings and the copy of the plan
+    /// out of the dictionary.
+    var lastBreaker: (method: MethodDescriptor, breaker: CircuitBreaker?)?
+}
+
 /// The stages and the per-method plans resolved from them (under a `Mutex`). Breakers are never
 /// removed from a registry, so a cached breaker stays the registry's.
 private final class Stages: Sendable {
@@ -145,7 +166,7 @@ private final class Stages: Sendable {
     let retry: RetryInterceptor
     let circuitBreaker: CircuitBreakerInterceptor
     let hedging: HedgingInterceptor
-    private let plans = TSanMutex<[MethodDescriptor: MethodPlan]>([:])
+    private let plans = TSanMutex(Plans())
 
     init(
         timeout: TimeoutInterceptor, retry: RetryInterceptor, circuitBreaker: CircuitBreakerInterceptor,
@@ -160,13 +181,19 @@ private final class Stages: Sendable {
     /// The method's breaker, `nil` when it has none or its policy is invalid: from the cached plan without
     /// a copy of the rest of it (policies, options), which is all `admit` needs.
     func breaker(for method: MethodDescriptor) -> CircuitBreaker? {
-        if let cached = plans.withLock({ plans -> CircuitBreaker?? in plans[method]?.breaker }) { return cached }
+        let cached = plans.withLock { plans -> CircuitBreaker?? in
+            if let last = plans.lastBreaker, last.method == method { return last.breaker }
+            guard let breaker = plans.byMethod[method].map({ $0.breaker }) else { return nil }
+            plans.lastBreaker = (method, breaker)
+            return breaker
+        }
+        if let cached { return cached }
         return (try? plan(for: method))?.breaker
     }
 
     /// The method's plan; an invalid policy fails the call (FAILED_PRECONDITION, naming the field).
     func plan(for method: MethodDescriptor) throws(RPCError) -> MethodPlan {
-        if let plan = plans.withLock({ $0[method] }) { return plan }
+        if let plan = plans.withLock({ $0.byMethod[method] }) { return plan }
         let timeoutPolicy = timeout.policies.policy(for: method)
         let policy = MethodPolicy(
             timeout: timeoutPolicy?.timeout,
@@ -185,7 +212,7 @@ private final class Stages: Sendable {
         }
         let plan = MethodPlan(
             timeout: policy.timeout, retry: policy.retry, hedging: policy.hedging, breaker: breaker, callOptions: policy.setsCallOptions ? policy : nil)
-        plans.withLock { $0[method] = $0[method] ?? plan }
+        plans.withLock { $0.byMethod[method] = $0.byMethod[method] ?? plan }
         return plan
     }
 }

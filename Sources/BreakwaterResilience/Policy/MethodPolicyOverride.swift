@@ -132,6 +132,13 @@ extension CallOptions {
         set { extensions[PolicyOverrideKey.self] = newValue }
     }
 
+    /// Whether the call carries an override: the empty-extensions check first, so that the common call
+    /// never copies an optional override out of the extensions (an early rejection asks this every call).
+    @inline(__always)
+    var hasPolicyOverride: Bool {
+        !extensions.isEmpty && policyOverride != nil
+    }
+
     /// The override of a call, checked; `nil` without one. The empty-extensions check comes first: the
     /// common call carries none and pays one comparison.
     @inline(__always)

@@ -79,6 +79,27 @@ struct CallOptionsExtensionsTests {
         await client.close()
     }
 
+    @Test("resolvedOptions takes every unset field from the defaults, and with defaults that set nothing returns the call's options")
+    func resolvedOptionsEveryField() async throws {
+        let deadline = ContinuousClock.now.advanced(by: .seconds(9))
+        var defaults = CallOptions(
+            timeout: .seconds(5), deadline: deadline, maxReceiveMessageBytes: 10, maxSendMessageBytes: 20,
+            compression: .gzip, deadlinePropagation: .off, waitForReady: true, isProbe: false)
+        defaults.extensions[WeightKey.self] = 7
+        let client = GRPCClient(transport: InProcessTransport().client, defaultOptions: defaults)
+        #expect(client.resolvedOptions(CallOptions()) == defaults)
+        var own = CallOptions(
+            timeout: .seconds(1), deadline: deadline.advanced(by: .seconds(-1)), maxReceiveMessageBytes: 1,
+            maxSendMessageBytes: 2, compression: .identity, deadlinePropagation: .inherit, waitForReady: false, isProbe: true)
+        own.extensions[WeightKey.self] = 3
+        #expect(client.resolvedOptions(own) == own)
+        let bare = GRPCClient(transport: InProcessTransport().client)
+        #expect(bare.resolvedOptions(own) == own)
+        #expect(bare.resolvedOptions(CallOptions()) == CallOptions())
+        await client.close()
+        await bare.close()
+    }
+
     @Test("an interceptor sees the call's extension values in its context")
     func interceptorSeesExtensions() async throws {
         let seen = Log()

@@ -12,4 +12,24 @@ public protocol ClientCallAdmission: ClientInterceptor {
     /// calls it on the caller's thread for every call of the methods it applies to.
     /// - Parameter context: the call's method, kind, deadline and options.
     func admit(_ context: ClientContext) throws(RPCError)
+
+    /// The error ``admit(_:)`` would throw, as the `any Error` the call fails with; `nil` when `admit`
+    /// would return. The client asks this one.
+    ///
+    /// An `RPCError` thrown by `admit` is boxed into a new `any Error` for every call it fails (a
+    /// malloc and a free); an interceptor that rejects many calls with the same error can keep it boxed
+    /// and return that box, which the client throws as it is. The default calls ``admit(_:)``.
+    func admissionError(_ context: ClientContext) -> (any Error)?
+}
+
+extension ClientCallAdmission {
+    /// The error ``admit(_:)`` throws, boxed anew.
+    public func admissionError(_ context: ClientContext) -> (any Error)? {
+        do {
+            try admit(context)
+            return nil
+        } catch {
+            return error
+        }
+    }
 }

@@ -12,7 +12,8 @@ public struct ClientContext: Sendable {
     }
     /// `deadline` in a fixed-size form, so that the context, copied by every interceptor, has a fixed
     /// layout (see `StoredInstant`).
-    private var storedDeadline: StoredInstant?
+    /// Internal, so that the client sets it without converting (see `StoredInstant`).
+    var storedDeadline: StoredInstant?
     /// The call's options, already merged with the client's defaults.
     public var options: CallOptions
     /// Who learns what happens inside the call (attempts, message sizes, retries, rejections); empty by
@@ -32,6 +33,15 @@ public struct ClientContext: Sendable {
         self.descriptor = descriptor
         self.kind = kind
         self.storedDeadline = deadline.map(StoredInstant.init)
+        self.options = options
+    }
+
+    /// A context with a stored deadline, as the client makes every call's: the public initializer's
+    /// `Optional<ContinuousClock.Instant>`, even `nil`, goes through runtime value witnesses.
+    init(descriptor: MethodDescriptor, kind: CallKind, storedDeadline: StoredInstant?, options: CallOptions) {
+        self.descriptor = descriptor
+        self.kind = kind
+        self.storedDeadline = storedDeadline
         self.options = options
     }
 

@@ -8,6 +8,9 @@ public final class GRPCClient: Sendable {
     public let defaultOptions: CallOptions
     /// The most request bytes a streaming call buffers for replay before it is committed.
     public let retryBufferBytes: Int
+    /// Whether `defaultOptions` sets nothing (the usual case): every call's options are then its own, and
+    /// `resolvedOptions` need not copy and merge them field by field.
+    private let defaultsSetNothing: Bool
     let transport: any ClientTransport
     @usableFromInline let pipeline: ClientInterceptorPipeline
 
@@ -25,6 +28,7 @@ public final class GRPCClient: Sendable {
     ) {
         self.transport = transport
         self.defaultOptions = defaultOptions
+        self.defaultsSetNothing = defaultOptions == CallOptions()
         self.retryBufferBytes = retryBufferBytes
         self.pipeline = ClientInterceptorPipeline(interceptors: interceptors, transport: transport)
     }
@@ -37,17 +41,21 @@ public final class GRPCClient: Sendable {
     /// `options` with the unset fields taken from `defaultOptions`; extensions merge by key, the call's
     /// own value winning (``CallOptions/Extensions/merged(over:)``).
     public func resolvedOptions(_ options: CallOptions) -> CallOptions {
-        CallOptions(
-            timeout: options.timeout ?? defaultOptions.timeout,
-            deadline: options.deadline ?? defaultOptions.deadline,
-            maxReceiveMessageBytes: options.maxReceiveMessageBytes ?? defaultOptions.maxReceiveMessageBytes,
-            maxSendMessageBytes: options.maxSendMessageBytes ?? defaultOptions.maxSendMessageBytes,
-            compression: options.compression ?? defaultOptions.compression,
-            deadlinePropagation: options.deadlinePropagation ?? defaultOptions.deadlinePropagation,
-            waitForReady: options.waitForReady ?? defaultOptions.waitForReady,
-            isProbe: options.isProbe ?? defaultOptions.isProbe,
-            extensions: options.extensions.merged(over: defaultOptions.extensions)
-        )
+        if defaultsSetNothing { return options }
+        // Field by field from the call's own options, not through the public initializer: its `deadline`
+        // parameter, an `Optional<ContinuousClock.Instant>` even when `nil`, goes through runtime value
+        // witnesses, and the stored deadlines are merged as they are.
+        var resolved = options
+        resolved.timeout = options.timeout ?? defaultOptions.timeout
+        resolved.storedDeadline = options.storedDeadline ?? defaultOptions.storedDeadline
+        resolved.maxReceiveMessageBytes = options.maxReceiveMessageBytes ?? defaultOptions.maxReceiveMessageBytes
+        resolved.maxSendMessageBytes = options.maxSendMessageBytes ?? defaultOptions.maxSendMessageBytes
+        resolved.compression = options.compression ?? defaultOptions.compression
+        resolved.deadlinePropagation = options.deadlinePropagation ?? defaultOptions.deadlinePropagation
+        resolved.waitForReady = options.waitForReady ?? defaultOptions.waitForReady
+        resolved.isProbe = options.isProbe ?? defaultOptions.isProbe
+        resolved.extensions = options.extensions.merged(over: defaultOptions.extensions)
+        return resolved
     }
 
     /// Runs one call at the stream level through the interceptors that apply to `method`.
@@ -77,14 +85,15 @@ public final class GRPCClient: Sendable {
     func makeContext(method: MethodDescriptor, kind: CallKind, options: CallOptions) -> ClientContext {
         let options = resolvedOptions(options)
         // The clock is read only for a timeout: a call without one (or with an absolute deadline only)
-        // needs no `now`.
-        let own = options.timeout == nil ? options.deadline : options.effectiveDeadline(now: .now)
+        // needs no `now`. Deadlines stay `StoredInstant`s throughout (see `StoredInstant`).
+        let own = options.timeout == nil
+            ? options.storedDeadline : options.effectiveDeadline(now: .now).map(StoredInstant.init)
         return ClientContext(
             descriptor: method,
             kind: kind,
             // Inside a server handler, the served call's deadline applies too (task-local, so a call made
             // from a detached task or outside any handler has only its own).
-            deadline: (options.deadlinePropagation ?? .inherit).deadline(own: own, serving: ServingCall.deadline),
+            storedDeadline: (options.deadlinePropagation ?? .inherit).storedDeadline(own: own, serving: ServingCall.deadline),
             options: options
         )
     }

@@ -5,8 +5,10 @@ final class ClientInterceptorPipeline: Sendable {
     private let interceptors: [ConditionalInterceptor<any ClientInterceptor>]
     /// The chain when every interceptor applies to every method: no lookup needed.
     private let unscoped: [any ClientInterceptor]?
-    /// The outermost interceptor of `unscoped`, when it can reject a call before it is built.
-    @usableFromInline let unscopedAdmission: (any ClientCallAdmission)?
+    /// `admissionError` of the outermost interceptor of `unscoped`, when it can reject a call before it is
+    /// built. A closure, not the optional existential: asking that one copied it (through its runtime
+    /// witnesses) on every call.
+    @usableFromInline let unscopedAdmissionError: (@Sendable (ClientContext) -> (any Error)?)?
     private let byMethod: TSanMutex<[MethodDescriptor: [any ClientInterceptor]]> = TSanMutex([:])
     let transport: TransportCaller
 
@@ -15,19 +17,24 @@ final class ClientInterceptorPipeline: Sendable {
         self.transport = TransportCaller(transport: transport)
         if interceptors.allSatisfy({ $0.scope == .all }) {
             unscoped = interceptors.map(\.interceptor)
-            unscopedAdmission = interceptors.first?.interceptor as? any ClientCallAdmission
+            if let admission = interceptors.first?.interceptor as? any ClientCallAdmission {
+                unscopedAdmissionError = { context in admission.admissionError(context) }
+            } else {
+                unscopedAdmissionError = nil
+            }
         } else {
             unscoped = nil
-            unscopedAdmission = nil
+            unscopedAdmissionError = nil
         }
     }
 
     /// Asks the outermost interceptor of the method's chain whether it rejects the call at once (see
     /// ``ClientCallAdmission``). Scoped chains are not asked: their chain is found by a look-up that the
     /// call would then repeat.
+    /// Untyped, so that an error the interceptor keeps boxed is thrown without boxing it again.
     @inlinable
-    func admit(_ context: ClientContext) throws(RPCError) {
-        try unscopedAdmission?.admit(context)
+    func admit(_ context: ClientContext) throws {
+        if let error = unscopedAdmissionError?(context) { throw error }
     }
 
     /// The interceptors that apply to `method`, outermost first.

@@ -16,7 +16,7 @@ enum ServerCallRunner {
         )
         do {
             // Calls the handler makes inherit this call's deadline (DeadlinePropagation).
-            try await ServingCall.$deadline.withValue(context.deadline) {
+            try await ServingCall.$deadline.withValue(context.deadline.map(StoredInstant.init)) {
                 try await runChain(interceptors[...], route: route, request: request, context: context)
             }
             context.finish(status: .ok)
