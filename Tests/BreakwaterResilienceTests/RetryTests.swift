@@ -163,6 +163,21 @@ struct RetryTests {
         #expect(throttle.tokens == 4)  // 4.8 capped at 4
     }
 
+    @Test("throttle: concurrent failures and successes lose no update")
+    func throttleUnderConcurrency() async {
+        // The count is one atomic changed by compare-and-exchange: 4 tasks of 200 failures take exactly
+        // 800 tokens, and 4 tasks of 200 successes at ratio 0.5 put back exactly 400.
+        let throttle = RetryThrottle(policy: RetryThrottlingPolicy(maxTokens: 1_000, tokenRatio: 0.5))
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 { group.addTask { for _ in 0..<200 { throttle.recordFailure() } } }
+        }
+        #expect(throttle.tokens == 200)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 { group.addTask { for _ in 0..<200 { throttle.recordSuccess() } } }
+        }
+        #expect(throttle.tokens == 600)
+    }
+
     @Test("throttle arithmetic is exact in thousandths")
     func throttleExact() {
         let throttle = RetryThrottle(policy: RetryThrottlingPolicy(maxTokens: 10, tokenRatio: 0.1))

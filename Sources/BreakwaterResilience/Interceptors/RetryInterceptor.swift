@@ -259,13 +259,6 @@ private struct ThrottleFeedback: ClientResponseObserver {
     let retryable: Set<Status.Code>
 
     func responseEnded(_ end: ClientResponseEnd) {
-        switch end {
-        case .trailers:
-            throttle.recordSuccess()
-        case .error(let error):
-            if let rpc = error as? RPCError, retryable.contains(rpc.code) { throttle.recordFailure() }
-        case .abandoned:
-            break
-        }
+        throttle.record(end, retryable: retryable)
     }
 }
