@@ -87,6 +87,8 @@ public final class CircuitBreaker: Sendable {
     /// breaker made outside a registry.
     private let activity: BreakerActivity?
     private let timeline: BreakerTimeline
+    /// Whether a CLOSED admission must read the clock (the policy times calls for its slow-call rule).
+    private let admissionUsesTime: Bool
     private let logger: Logger
     private let observer: (@Sendable (CircuitBreakerEvent) -> Void)?
     /// Where a registry's breaker forwards every event; `nil` for a breaker made outside a registry.
@@ -149,6 +151,7 @@ public final class CircuitBreaker: Sendable {
         self.policy = policy
         let machine = CircuitBreakerStateMachine<BreakerInstant>(policy: policy, random: random)
         self.state = TSanMutex(State(machine: machine))
+        self.admissionUsesTime = machine.admissionUsesTime
         self.published = Atomic(Self.word(machine.state, machine.generation))
         self.activity = activity
         self.timeline = timeline
@@ -188,7 +191,9 @@ public final class CircuitBreaker: Sendable {
     public func acquire() throws(CircuitBreakerRejection) -> Permit {
         let word = published.load(ordering: .acquiring)
         if Self.admitsAll(word & 7) {
-            return Permit(inner: .init(generation: word >> 3, probeID: 0, admittedAt: timeline.now()))
+            // The admission time only times the call for the slow-call rule: without it, no clock read.
+            let admittedAt = admissionUsesTime ? timeline.now() : BreakerInstant(offset: .zero)
+            return Permit(inner: .init(generation: word >> 3, probeID: 0, admittedAt: admittedAt))
         }
         let now = timeline.now()
         let (decision, transition) = state.withLock { state in
@@ -255,8 +260,10 @@ public final class CircuitBreaker: Sendable {
 
     /// Records how the call admitted with `permit` ended. A permit from an older generation is ignored.
     public func record(_ outcome: CallOutcome, for permit: Permit) {
-        let now = timeline.now()
         let transition = state.withLock { state -> CircuitBreakerTransition? in
+            // Most records (a success in CLOSED, a failure short of the trip) do not depend on the time:
+            // the clock is read, under the lock, only when the machine will use it.
+            let now = state.machine.recordUsesTime(outcome, for: permit.inner) ? timeline.now() : permit.inner.admittedAt
             guard let transition = state.machine.record(outcome, for: permit.inner, at: now) else { return nil }
             publishLocked(transition, &state)
             return transition

@@ -186,6 +186,27 @@ public struct CircuitBreakerStateMachine<Instant: InstantProtocol>: Sendable whe
         }
     }
 
+    /// Whether recording `outcome` for `permit` now would read its instant: to time a slow call, to count
+    /// it in a sliding window, or for the transition it causes. When not (a success or a failure short of
+    /// the trip in CLOSED without a window: the common case), the caller may skip reading the clock and
+    /// pass any instant, such as `permit.admittedAt`.
+    func recordUsesTime(_ outcome: CallOutcome, for permit: Permit) -> Bool {
+        guard permit.generation == generation else { return false }
+        switch state {
+        case .disabled, .open, .forcedOpen:
+            return false
+        case .halfOpen:
+            return true
+        case .closed:
+            if window != nil { return true }
+            guard outcome == .failure, let limit = policy.consecutiveFailures else { return false }
+            return consecutiveFailures + 1 >= limit
+        }
+    }
+
+    /// Whether a permit's admission time is ever read: only to time a call for the slow-call rule.
+    var admissionUsesTime: Bool { window != nil && policy.slowCallDurationThreshold != nil }
+
     private mutating func count(_ outcome: CallOutcome) {
         switch outcome {
         case .success: totals.successes += 1
