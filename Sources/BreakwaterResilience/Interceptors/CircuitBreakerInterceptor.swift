@@ -159,7 +159,9 @@ public struct CircuitBreakerInterceptor: ClientCallAdmission {
     /// Asks `breaker` for a permit for the attempt of `context` and reports the answer to the call's
     /// observers. Synchronous, like ``AdmittedAttempt/answered(_:)`` and ``AdmittedAttempt/failed(_:)``:
     /// a chain calls `next` between them itself, so the breaker adds no asynchronous level to an attempt.
-    static func admission(of context: ClientContext, through breaker: CircuitBreaker) -> Admission {
+    /// `expiredAtStart`: whether the attempt's deadline had already passed, when the caller knows it from
+    /// its own clock read (`nil`: read the clock here).
+    static func admission(of context: ClientContext, through breaker: CircuitBreaker, expiredAtStart: Bool? = nil) -> Admission {
         let permit: CircuitBreaker.Permit
         do {
             permit = try breaker.acquire()
@@ -170,7 +172,7 @@ public struct CircuitBreakerInterceptor: ClientCallAdmission {
         context.report(.admitted(by: "circuit-breaker", detail: permit.isProbe ? "\(breaker.key): probe" : "\(breaker.key)"))
         return .admitted(AdmittedAttempt(
             breaker: breaker, permit: permit, kind: context.kind,
-            expiredAtStart: context.deadline.map { $0 <= .now } ?? false))
+            expiredAtStart: expiredAtStart ?? context.deadline.map { $0 <= .now } ?? false))
     }
 
     /// The attempt of `context` as a probe. The probe's verdict reopens or closes the breaker for every
@@ -207,6 +209,18 @@ public struct CircuitBreakerInterceptor: ClientCallAdmission {
         /// Records the outcome of an attempt that failed before its response headers.
         func failed(_ error: any Error) {
             breaker.record(outcome(of: error, breaker: breaker, expiredAtStart: expiredAtStart), for: permit)
+        }
+
+        /// The attempt's response, its body observed by one recorder that reports its end to `sinks`'
+        /// breaker (this attempt's) and throttle; `nil` for a streaming response or a probe, which
+        /// ``answered(_:)`` handles.
+        func answered(_ response: ClientResponse, reportingTo sinks: AttemptOutcomeSinks) -> ClientResponse? {
+            guard kind == .unary || kind == .clientStreaming, sinks.breaker === breaker,
+                let recorder = CommittedAttemptRecorder(sinks, permit: permit, expiredAtStart: expiredAtStart)
+            else { return nil }
+            var observed = response
+            observed.body = response.body.notifying(recorder)
+            return observed
         }
 
         /// The attempt's response, its body wrapped so that its outcome is recorded when it ends.
@@ -277,32 +291,23 @@ public struct CircuitBreakerInterceptor: ClientCallAdmission {
     /// it sits inline in the observer existential: recording a CLOSED call's outcome allocates nothing.
     private struct CompactOutcomeRecorder: ClientResponseObserver {
         let breaker: CircuitBreaker
-        /// The permit's generation shifted left by one; bit 0 is `expiredAtStart`.
-        let generationAndFlag: UInt64
-        /// The permit's admission time, in nanoseconds on the breaker's timeline.
-        let admittedAtNanoseconds: Int64
+        let permit: PackedPermit
 
         /// `nil` for a probe, or a permit whose fields do not fit.
         init?(breaker: CircuitBreaker, permit: CircuitBreaker.Permit, expiredAtStart: Bool) {
-            let (seconds, attoseconds) = permit.inner.admittedAt.offset.components
-            let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-            guard !permit.isProbe, permit.generation < 1 << 62, !overflow else { return nil }
+            guard let packed = PackedPermit(permit, expiredAtStart: expiredAtStart) else { return nil }
             self.breaker = breaker
-            self.generationAndFlag = permit.generation << 1 | (expiredAtStart ? 1 : 0)
-            self.admittedAtNanoseconds = scaled + attoseconds / 1_000_000_000
+            self.permit = packed
         }
 
         func responseEnded(_ end: ClientResponseEnd) {
-            let permit = CircuitBreaker.Permit(inner: .init(
-                generation: generationAndFlag >> 1, probeID: 0,
-                admittedAt: BreakerInstant(offset: .nanoseconds(admittedAtNanoseconds))))
-            record(end, in: breaker, for: permit, expiredAtStart: generationAndFlag & 1 == 1)
+            record(end, in: breaker, for: permit.permit, expiredAtStart: permit.expiredAtStart)
         }
     }
 }
 
 /// Records how an admitted attempt's response ended.
-private func record(_ end: ClientResponseEnd, in breaker: CircuitBreaker, for permit: CircuitBreaker.Permit, expiredAtStart: Bool) {
+func record(_ end: ClientResponseEnd, in breaker: CircuitBreaker, for permit: CircuitBreaker.Permit, expiredAtStart: Bool) {
     switch end {
     case .trailers: breaker.record(.success, for: permit)
     case .error(let error):

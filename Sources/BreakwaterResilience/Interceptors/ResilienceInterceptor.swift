@@ -75,7 +75,11 @@ public struct ResilienceInterceptor: ClientCallAdmission {
         if let override = try context.options.checkedPolicyOverride(for: context.descriptor) {
             plan = plan.overridden(by: override)
         }
-        var bounded = plan.timeout.map { TimeoutInterceptor.bound(context, by: $0) } ?? context
+        var bounded = context
+        // Whether the deadline had passed before the first attempt (then its DEADLINE_EXCEEDED is neutral to
+        // the breaker), from the clock read that bounded the call; `nil`: the admission reads the clock.
+        var expiredAtStart: Bool?
+        if let timeout = plan.timeout { expiredAtStart = bounded.bound(byTimeout: timeout) }
         if let callOptions = plan.callOptions { bounded.options = callOptions.applied(to: bounded.options) }
         if let hedging = plan.hedging {
             return try await stages.hedging.attempts(request: request, context: bounded, policy: hedging) {
@@ -91,13 +95,30 @@ public struct ResilienceInterceptor: ClientCallAdmission {
         // a call that succeeds at once runs no retry machinery and no asynchronous level of the breaker's
         // or the retry's. Only a failed first attempt enters the retry loop, which makes any later one.
         let retryPolicy = plan.retry
-        let first = RetryInterceptor.attemptContext(bounded, policy: retryPolicy)
+        // `bounded` is the first attempt's context too (a copy of a context costs retains and a 200-byte
+        // copy): only with a per-attempt timeout is the call's context kept aside for the retry loop. (Not
+        // its deadline alone: a `ContinuousClock.Instant` kept across an await costs a task allocation.)
+        var callContext: ClientContext?
+        if retryPolicy?.perAttemptTimeout != nil {
+            callContext = bounded
+            bounded = RetryInterceptor.attemptContext(bounded, policy: retryPolicy)
+            expiredAtStart = nil
+        }
         let failure: any Error
         if let breaker = plan.breaker {
-            switch CircuitBreakerInterceptor.admission(of: first, through: breaker) {
+            switch CircuitBreakerInterceptor.admission(of: bounded, through: breaker, expiredAtStart: expiredAtStart) {
             case .admitted(let admitted):
                 do {
-                    let response = try await next(request, admitted.isProbe ? CircuitBreakerInterceptor.probing(first) : first)
+                    let response: ClientResponse
+                    if admitted.isProbe {
+                        response = try await next(request, CircuitBreakerInterceptor.probing(bounded))
+                    } else {
+                        response = try await next(request, bounded)
+                    }
+                    // One observer tells the breaker and the throttle how the attempt ended, where it can.
+                    if let sinks = plan.sinks, let observed = admitted.answered(response, reportingTo: sinks) {
+                        return observed
+                    }
                     return stages.retry.committed(admitted.answered(response), policy: retryPolicy)
                 } catch {
                     admitted.failed(error)
@@ -106,7 +127,7 @@ public struct ResilienceInterceptor: ClientCallAdmission {
             case .rejected(let rejection):
                 do {
                     let response = try await CircuitBreakerInterceptor.rejected(
-                        rejection, by: breaker, fallback: stages.circuitBreaker.fallback, context: first)
+                        rejection, by: breaker, fallback: stages.circuitBreaker.fallback, context: bounded)
                     return stages.retry.committed(response, policy: retryPolicy)
                 } catch {
                     failure = error
@@ -114,11 +135,12 @@ public struct ResilienceInterceptor: ClientCallAdmission {
             }
         } else {
             do {
-                return stages.retry.committed(try await next(request, first), policy: retryPolicy)
+                return stages.retry.committed(try await next(request, bounded), policy: retryPolicy)
             } catch {
                 failure = error
             }
         }
+        if let callContext { bounded = callContext }
         let fallback = stages.circuitBreaker.fallback
         return try await stages.retry.attempts(after: failure, request: request, context: bounded, policy: retryPolicy) {
             [breaker = plan.breaker] request, context in
@@ -130,33 +152,61 @@ public struct ResilienceInterceptor: ClientCallAdmission {
 }
 
 /// What the chain applies to one method, resolved once (and changed for one call by its override).
-struct MethodPlan: Sendable {
-    var timeout: Duration?
-    var retry: RetryPolicy?
-    var hedging: HedgingPolicy?
-    var breaker: CircuitBreaker?
+/// A class: the cached plan is handed to every call of the method, and a reference costs one retain
+/// where a copy of these fields costs one each, through runtime witnesses when a lock returns it.
+final class MethodPlan: Sendable {
+    let timeout: Duration?
+    let retry: RetryPolicy?
+    let hedging: HedgingPolicy?
+    let breaker: CircuitBreaker?
     /// The policy when it changes call options (wait-for-ready, message limits); `nil` mostly.
     let callOptions: MethodPolicy?
+    /// The breaker and the throttle a committed first attempt reports to, when the method has both.
+    let sinks: AttemptOutcomeSinks?
+
+    init(
+        timeout: Duration?, retry: RetryPolicy?, hedging: HedgingPolicy?, breaker: CircuitBreaker?,
+        callOptions: MethodPolicy?, sinks: AttemptOutcomeSinks? = nil
+    ) {
+        self.timeout = timeout
+        self.retry = retry
+        self.hedging = hedging
+        self.breaker = breaker
+        self.callOptions = callOptions
+        self.sinks = sinks
+    }
 
     /// The plan of one call with `override`: the same breaker, or none when the override bypasses it.
     func overridden(by override: MethodPolicyOverride) -> MethodPlan {
-        var plan = self
-        plan.timeout = override.timeout(over: timeout)
-        plan.retry = override.retry(over: retry)
-        plan.hedging = override.hedging(over: hedging)
-        if override.bypassCircuitBreaker { plan.breaker = nil }
-        return plan
+        MethodPlan(
+            timeout: override.timeout(over: timeout), retry: override.retry(over: retry),
+            hedging: override.hedging(over: hedging), breaker: override.bypassCircuitBreaker ? nil : breaker,
+            callOptions: callOptions,
+            sinks: nil)  // the retry policy may differ: the general path reports this call
     }
 }
 
-/// The per-method plans, and the breaker of the method `admit` asked for last.
+/// The per-method plans, and the plan of the method asked for last.
 private struct Plans {
     var byMethod: [MethodDescriptor: MethodPlan] = [:]
     /// A client mostly calls one method again and again, and an OPEN breaker's rejections come at that
     /// rate: compared with the descriptor's strings (equal at once when they are the same strings, as a
-    /// generated client's are), this spares `admit` the hashing of both strings and the copy of the plan
-    /// out of the dictionary.
-    var lastBreaker: (method: MethodDescriptor, breaker: CircuitBreaker?)?
+    /// generated client's are), this spares `admit` and `intercept` the hashing of both strings.
+    var last: LastPlan?
+
+    /// A struct, not a tuple: a tuple of these is copied through the runtime's generic tuple witnesses.
+    struct LastPlan {
+        let method: MethodDescriptor
+        let plan: MethodPlan
+    }
+
+    /// The cached plan of `method`, made the last one.
+    mutating func plan(for method: MethodDescriptor) -> MethodPlan? {
+        if last?.method == method { return last?.plan }
+        guard let plan = byMethod[method] else { return nil }
+        last = LastPlan(method: method, plan: plan)
+        return plan
+    }
 }
 
 /// The stages and the per-method plans resolved from them (under a `Mutex`). Breakers are never
@@ -181,19 +231,14 @@ private final class Stages: Sendable {
     /// The method's breaker, `nil` when it has none or its policy is invalid: from the cached plan without
     /// a copy of the rest of it (policies, options), which is all `admit` needs.
     func breaker(for method: MethodDescriptor) -> CircuitBreaker? {
-        let cached = plans.withLock { plans -> CircuitBreaker?? in
-            if let last = plans.lastBreaker, last.method == method { return last.breaker }
-            guard let breaker = plans.byMethod[method].map({ $0.breaker }) else { return nil }
-            plans.lastBreaker = (method, breaker)
-            return breaker
-        }
+        let cached = plans.withLock { plans -> CircuitBreaker?? in plans.plan(for: method).map { $0.breaker } }
         if let cached { return cached }
         return (try? plan(for: method))?.breaker
     }
 
     /// The method's plan; an invalid policy fails the call (FAILED_PRECONDITION, naming the field).
     func plan(for method: MethodDescriptor) throws(RPCError) -> MethodPlan {
-        if let plan = plans.withLock({ $0.byMethod[method] }) { return plan }
+        if let plan = plans.withLock({ $0.plan(for: method) }) { return plan }
         let timeoutPolicy = timeout.policies.policy(for: method)
         let policy = MethodPolicy(
             timeout: timeoutPolicy?.timeout,
@@ -210,8 +255,13 @@ private final class Stages: Sendable {
         } catch {
             throw CircuitBreakerInterceptor.invalidPolicy(error, for: method)
         }
+        var sinks: AttemptOutcomeSinks?
+        if let breaker, let throttle = retry.throttle, let retryPolicy = policy.retry {
+            sinks = AttemptOutcomeSinks(breaker: breaker, throttle: throttle, retryable: retryPolicy.retryableStatusCodes)
+        }
         let plan = MethodPlan(
-            timeout: policy.timeout, retry: policy.retry, hedging: policy.hedging, breaker: breaker, callOptions: policy.setsCallOptions ? policy : nil)
+            timeout: policy.timeout, retry: policy.retry, hedging: policy.hedging, breaker: breaker,
+            callOptions: policy.setsCallOptions ? policy : nil, sinks: sinks)
         plans.withLock { $0.byMethod[method] = $0.byMethod[method] ?? plan }
         return plan
     }

@@ -46,8 +46,7 @@ public struct TimeoutInterceptor: ClientInterceptor {
     /// `context` with its deadline moved to `now + timeout` when that is earlier.
     static func bound(_ context: ClientContext, by timeout: Duration) -> ClientContext {
         var bounded = context
-        let policyDeadline = ContinuousClock.now.advanced(by: timeout)
-        bounded.deadline = min(context.deadline ?? policyDeadline, policyDeadline)
+        bounded.bound(byTimeout: timeout)
         return bounded
     }
 }

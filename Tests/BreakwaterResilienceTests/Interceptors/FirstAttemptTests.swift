@@ -23,7 +23,7 @@ struct FirstAttemptTests {
     }
 
     static func chain(
-        fallback: CircuitBreakerInterceptor.Fallback? = nil
+        fallback: CircuitBreakerInterceptor.Fallback? = nil, throttling: RetryThrottlingPolicy? = nil
     ) throws -> (ResilienceInterceptor, CircuitBreaker) {
         let policy = MethodPolicy(
             retry: RetryPolicy(
@@ -32,8 +32,8 @@ struct FirstAttemptTests {
             circuitBreaker: CircuitBreakerPolicy(consecutiveFailures: 5))
         // Jitter 0: every backoff is zero, so no retry sleeps.
         let resilience = try ResilienceConfiguration(
-            policies: PolicyTable(defaultPolicy: policy), target: "first", clock: SteppingClock(), random: { 0 },
-            fallback: fallback)
+            policies: PolicyTable(defaultPolicy: policy), retryThrottling: throttling, target: "first",
+            clock: SteppingClock(), random: { 0 }, fallback: fallback)
         let chain = resilience.resilienceInterceptor
         let breaker = try #require(try chain.circuitBreaker.breaker(for: method))
         return (chain, breaker)
@@ -67,6 +67,38 @@ struct FirstAttemptTests {
         #expect(attempts.all.map(\.attempt) == [.first])
         #expect(attempts.all.map(\.previous) == [nil])
         #expect(breaker.snapshot().totals.successes == 1)
+    }
+
+    @Test("with a throttle, a first attempt's end reaches both the breaker and the throttle")
+    func committedFirstAttemptReportsToBreakerAndThrottle() async throws {
+        // Breaker and throttle share one observer on this path; each must still hear every end.
+        let (chain, breaker) = try Self.chain(throttling: RetryThrottlingPolicy(maxTokens: 10, tokenRatio: 0.5))
+        let throttle = try #require(chain.retry.throttle)
+        for _ in 0..<4 { throttle.recordFailure() }
+        #expect(throttle.tokens == 6)
+        let attempts = Attempts()
+
+        let ok = try await Self.call(chain, recordingIn: attempts) { _ in ClientResponse(messages: [[2]]) }
+        try await Self.drain(ok)
+        #expect(breaker.snapshot().totals.successes == 1)
+        #expect(throttle.tokens == 6.5)
+
+        // Headers came, then the body ended UNAVAILABLE: the call is committed (not retried), the breaker
+        // counts a failure and the throttle takes a token.
+        let failing = try await Self.call(chain, recordingIn: attempts) { _ in
+            ClientResponse(body: .init(parts: [.message([2])], error: RPCError(code: .unavailable, message: "gone")))
+        }
+        await #expect(throws: RPCError.self) { try await Self.drain(failing) }
+        #expect(breaker.snapshot().totals.failures == 1)
+        #expect(throttle.tokens == 5.5)
+        #expect(attempts.all.map(\.attempt) == [.first, .first])
+
+        // A status that is not retryable takes no token.
+        let notFound = try await Self.call(chain, recordingIn: attempts) { _ in
+            ClientResponse(body: .init(parts: [], error: RPCError(code: .notFound, message: "no")))
+        }
+        await #expect(throws: RPCError.self) { try await Self.drain(notFound) }
+        #expect(throttle.tokens == 5.5)
     }
 
     @Test("a retryable first failure is retried as attempt 2, each attempt one breaker sample")

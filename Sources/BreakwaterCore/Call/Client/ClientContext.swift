@@ -45,6 +45,21 @@ public struct ClientContext: Sendable {
         self.options = options
     }
 
+    /// Bounds the call by `timeout` from now, as a timeout policy does: the deadline becomes now plus
+    /// `timeout` unless it is already earlier.
+    /// - Returns: Whether the (bounded) deadline has already passed: an attempt started now could only
+    ///   end with DEADLINE_EXCEEDED, which a breaker should not count against the server.
+    @discardableResult
+    public mutating func bound(byTimeout timeout: Duration) -> Bool {
+        // On `StoredInstant`s: one clock read, and no `Optional<ContinuousClock.Instant>`, whose handling
+        // goes through runtime value witnesses.
+        let now = StoredInstant(ContinuousClock.now)
+        let limit = now.advanced(by: timeout)
+        let bounded = storedDeadline.map { min($0, limit) } ?? limit
+        storedDeadline = bounded
+        return bounded <= now
+    }
+
     /// Tells every observer in ``callObservers`` about `event`. Build a costly event only when
     /// `callObservers` is not empty.
     @inlinable
