@@ -58,6 +58,7 @@ let package = Package(
         .executableTarget(
             name: "BreakwaterObservabilityCost",
             dependencies: [
+                "BenchSupport",
                 .product(name: "BreakwaterResilience", package: "Breakwater"),
                 .product(name: "EchoService", package: "Breakwater"),
                 .product(name: "BreakwaterCore", package: "Breakwater"),
@@ -69,6 +70,7 @@ let package = Package(
         .executableTarget(
             name: "BreakwaterChainCost",
             dependencies: [
+                "BenchSupport",
                 .product(name: "BreakwaterResilience", package: "Breakwater"),
                 .product(name: "EchoService", package: "Breakwater"),
                 .product(name: "BreakwaterCore", package: "Breakwater"),
@@ -78,6 +80,7 @@ let package = Package(
         .executableTarget(
             name: "BreakwaterBenchmarks",
             dependencies: [
+                "BenchSupport",
                 .product(name: "EchoService", package: "Breakwater"),
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "BreakwaterCore", package: "Breakwater"),

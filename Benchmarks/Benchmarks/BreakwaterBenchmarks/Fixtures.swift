@@ -1,25 +1,8 @@
+import BenchSupport
 import EchoService
 import BreakwaterCore
 import BreakwaterHTTP2
 import BreakwaterResilience
-
-/// The standard resilience chain as a service config: one overall timeout, retry of UNAVAILABLE with a
-/// throttle, the classic consecutive-failures breaker. The breaker stays OPEN for an hour once tripped,
-/// so the OPEN benchmark never sees HALF_OPEN.
-let standardChainConfig = """
-    {
-      "methodConfig": [{
-        "name": [{}],
-        "timeout": "30s",
-        "retryPolicy": {
-          "maxAttempts": 3, "initialBackoff": "0.001s", "maxBackoff": "0.01s",
-          "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]
-        },
-        "circuitBreakerPolicy": {"consecutiveFailures": 5, "openDuration": "3600s"}
-      }],
-      "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1}
-    }
-    """
 
 /// An echo server in this process and a typed client to it, bare or behind the chain.
 final class EchoFixture: Sendable {
@@ -57,7 +40,7 @@ final class EchoFixture: Sendable {
         }
         let options = deadline ? CallOptions(timeout: .seconds(30)) : .defaults
         if chain {
-            let resilience = try ResilienceConfiguration.serviceConfig(json: standardChainConfig, target: target)
+            let resilience = try ResilienceConfiguration.serviceConfig(json: standardChainServiceConfig, target: target)
             self.resilience = resilience
             echo = Echo_EchoClient(wrapping: GRPCClient(transport: client, resilience: resilience, defaultOptions: options))
         } else {

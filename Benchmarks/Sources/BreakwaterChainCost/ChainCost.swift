@@ -1,3 +1,4 @@
+import BenchSupport
 import BreakwaterCore
 import BreakwaterResilience
 import EchoService
@@ -37,22 +38,6 @@ import Darwin
 /// the difference of the calls (the open and instant configurations make ten times the calls of a batch).
 @main
 struct ChainCost {
-    /// The chain as a service config: the one the ordo microbenchmarks use.
-    static let serviceConfig = """
-        {
-          "methodConfig": [{
-            "name": [{}],
-            "timeout": "30s",
-            "retryPolicy": {
-              "maxAttempts": 3, "initialBackoff": "0.001s", "maxBackoff": "0.01s",
-              "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]
-            },
-            "circuitBreakerPolicy": {"consecutiveFailures": 5, "openDuration": "3600s"}
-          }],
-          "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1}
-        }
-        """
-
     struct Setup {
         let name: String
         let client: Echo_EchoClient
@@ -86,7 +71,7 @@ struct ChainCost {
         let options = deadline ? CallOptions(timeout: .seconds(30)) : .defaults
         let grpc: GRPCClient
         if chain {
-            let resilience = try ResilienceConfiguration.serviceConfig(json: serviceConfig, target: "in-process-\(name)")
+            let resilience = try ResilienceConfiguration.serviceConfig(json: standardChainServiceConfig, target: "in-process-\(name)")
             grpc = GRPCClient(transport: client, resilience: resilience, defaultOptions: options)
             if failing {
                 let client = Echo_EchoClient(wrapping: grpc)
@@ -115,20 +100,6 @@ struct ChainCost {
             }
         }
         return correct
-    }
-
-    static func nanoseconds(_ duration: Duration, per count: Int) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return (Double(seconds) * 1e9 + Double(attoseconds) / 1e9) / Double(count)
-    }
-
-    static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-
-    /// The CPU time the process has used, all its threads.
-    static func processCPUNanoseconds() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
-        return Double(time.tv_sec) * 1e9 + Double(time.tv_nsec)
     }
 
     static func main() async throws {
@@ -160,23 +131,23 @@ struct ChainCost {
                 // Rejections and instant calls are some ten times faster: more of them, for a batch as long.
                 let count = setup.rejects || setup.instant ? calls * 10 : calls
                 let start = ContinuousClock.now
-                let cpuStart = processCPUNanoseconds()
+                let cpuStart = BatchTiming.processCPUNanoseconds()
                 guard await batch(setup, calls: count) else { throw Failure.wrongAnswer(setup.name) }
-                wall[setup.name, default: []].append(nanoseconds(.now - start, per: count))
-                cpu[setup.name, default: []].append((processCPUNanoseconds() - cpuStart) / Double(count))
+                wall[setup.name, default: []].append(BatchTiming.nanoseconds(.now - start, per: count))
+                cpu[setup.name, default: []].append((BatchTiming.processCPUNanoseconds() - cpuStart) / Double(count))
             }
         }
         for setup in setups {
-            print("chain.\(setup.name).ns=\(Int(median(wall[setup.name]!).rounded()))")
-            print("chain.\(setup.name).cpu_ns=\(Int(median(cpu[setup.name]!).rounded()))")
+            print("chain.\(setup.name).ns=\(Int(BatchTiming.median(wall[setup.name]!).rounded()))")
+            print("chain.\(setup.name).cpu_ns=\(Int(BatchTiming.median(cpu[setup.name]!).rounded()))")
         }
         // Differences of the round's own figures, then their median: the rounds pair the configurations.
         for (name, base) in [("deadline", "bare"), ("closed", "deadline"), ("closed", "bare"), ("instant-closed", "instant")]
         where wall[name] != nil && wall[base] != nil {
             let added = zip(wall[name]!, wall[base]!).map { $0 - $1 }
             let cpuAdded = zip(cpu[name]!, cpu[base]!).map { $0 - $1 }
-            print("chain.\(name).over_\(base)_ns=\(Int(median(added).rounded()))")
-            print("chain.\(name).cpu_over_\(base)_ns=\(Int(median(cpuAdded).rounded()))")
+            print("chain.\(name).over_\(base)_ns=\(Int(BatchTiming.median(added).rounded()))")
+            print("chain.\(name).cpu_over_\(base)_ns=\(Int(BatchTiming.median(cpuAdded).rounded()))")
         }
         for setup in setups {
             await setup.grpc.close()

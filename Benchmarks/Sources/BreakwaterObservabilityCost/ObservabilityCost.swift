@@ -1,14 +1,9 @@
+import BenchSupport
 import BreakwaterCore
 import BreakwaterObservability
 import BreakwaterResilience
 import CoreMetrics
 import EchoService
-
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 
 /// What metrics and tracing add to a call, `key=value` lines, medians over rounds.
 ///
@@ -64,20 +59,6 @@ struct ObservabilityCost {
         return Setup(name: name, client: Echo_EchoClient(wrapping: grpc), grpc: grpc, server: server)
     }
 
-    static func nanoseconds(_ duration: Duration, per count: Int) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return (Double(seconds) * 1e9 + Double(attoseconds) / 1e9) / Double(count)
-    }
-
-    static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-
-    /// The CPU time the process has used, all its threads.
-    static func processCPUNanoseconds() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
-        return Double(time.tv_sec) * 1e9 + Double(time.tv_nsec)
-    }
-
     /// The client interceptors' own work: `intercept` in a loop, `next` answering at once.
     static func direct(calls: Int, rounds: Int, atomic: AtomicMetricsFactory, only: Set<String>?) async throws {
         let resilience = try ResilienceConfiguration(
@@ -112,7 +93,7 @@ struct ObservabilityCost {
         for round in 0..<(rounds + 1) {
             for (name, chain) in chains {
                 let start = ContinuousClock.now
-                let cpuStart = processCPUNanoseconds()
+                let cpuStart = BatchTiming.processCPUNanoseconds()
                 for _ in 0..<calls {
                     var next = answer
                     for interceptor in chain.reversed() {
@@ -125,26 +106,26 @@ struct ObservabilityCost {
                     for try await _ in response.body {}
                 }
                 if round > 0 {  // round 0 warms up
-                    perCall[name, default: []].append(nanoseconds(.now - start, per: calls))
-                    cpuPerCall[name, default: []].append((processCPUNanoseconds() - cpuStart) / Double(calls))
+                    perCall[name, default: []].append(BatchTiming.nanoseconds(.now - start, per: calls))
+                    cpuPerCall[name, default: []].append((BatchTiming.processCPUNanoseconds() - cpuStart) / Double(calls))
                 }
             }
         }
         for (name, _) in chains {
-            print("direct.\(name).ns=\(Int(median(perCall[name]!).rounded()))")
-            print("direct.\(name).cpu_ns=\(Int(median(cpuPerCall[name]!).rounded()))")
+            print("direct.\(name).ns=\(Int(BatchTiming.median(perCall[name]!).rounded()))")
+            print("direct.\(name).cpu_ns=\(Int(BatchTiming.median(cpuPerCall[name]!).rounded()))")
         }
-        let passthrough = median(perCall["passthrough"]!)
-        let cpuPassthrough = median(cpuPerCall["passthrough"]!)
+        let passthrough = BatchTiming.median(perCall["passthrough"]!)
+        let cpuPassthrough = BatchTiming.median(cpuPerCall["passthrough"]!)
         for (name, _) in chains where !name.hasPrefix("passthrough") {
-            print("direct.\(name).over_passthrough_ns=\(Int((median(perCall[name]!) - passthrough).rounded()))")
-            print("direct.\(name).cpu_over_passthrough_ns=\(Int((median(cpuPerCall[name]!) - cpuPassthrough).rounded()))")
+            print("direct.\(name).over_passthrough_ns=\(Int((BatchTiming.median(perCall[name]!) - passthrough).rounded()))")
+            print("direct.\(name).cpu_over_passthrough_ns=\(Int((BatchTiming.median(cpuPerCall[name]!) - cpuPassthrough).rounded()))")
         }
         // `both` is two interceptors: over two pass-through ones, what the two add themselves.
         if perCall["both"] != nil {
-            let cpuPassthrough2 = median(cpuPerCall["passthrough2"]!)
-            print("direct.both.over_passthrough2_ns=\(Int((median(perCall["both"]!) - median(perCall["passthrough2"]!)).rounded()))")
-            print("direct.both.cpu_over_passthrough2_ns=\(Int((median(cpuPerCall["both"]!) - cpuPassthrough2).rounded()))")
+            let cpuPassthrough2 = BatchTiming.median(cpuPerCall["passthrough2"]!)
+            print("direct.both.over_passthrough2_ns=\(Int((BatchTiming.median(perCall["both"]!) - BatchTiming.median(perCall["passthrough2"]!)).rounded()))")
+            print("direct.both.cpu_over_passthrough2_ns=\(Int((BatchTiming.median(cpuPerCall["both"]!) - cpuPassthrough2).rounded()))")
         }
     }
 
@@ -171,13 +152,13 @@ struct ObservabilityCost {
                 let setup = setups[(index + round) % setups.count]
                 let start = ContinuousClock.now
                 for _ in 0..<calls { _ = try await setup.client.get(request) }
-                perCall[setup.name, default: []].append(nanoseconds(.now - start, per: calls))
+                perCall[setup.name, default: []].append(BatchTiming.nanoseconds(.now - start, per: calls))
             }
         }
-        let off = median(perCall["off"]!)
-        let passthrough = median(perCall["passthrough"]!)
+        let off = BatchTiming.median(perCall["off"]!)
+        let passthrough = BatchTiming.median(perCall["passthrough"]!)
         for setup in setups {
-            let ns = median(perCall[setup.name]!)
+            let ns = BatchTiming.median(perCall[setup.name]!)
             print("inproc.\(setup.name).call_ns=\(Int(ns.rounded()))")
             if setup.name != "off" { print("inproc.\(setup.name).added_ns=\(Int((ns - off).rounded()))") }
             if setup.name != "off" && setup.name != "passthrough" {
