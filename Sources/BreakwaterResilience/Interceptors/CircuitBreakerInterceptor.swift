@@ -90,17 +90,13 @@ public struct CircuitBreakerInterceptor: ClientCallAdmission {
         earlyRejection(context)?.boxed
     }
 
+    /// The error of the rejection the method's breaker would give the call now. A breaker rejection is
+    /// never retried, hedged or answered by anything but a fallback, so failing the call here is what the
+    /// chain would do.
     private func earlyRejection(_ context: ClientContext) -> CircuitBreaker.SharedRejectionError? {
         // A call with its own policy override (which may bypass the breaker) is left to `intercept`.
         guard registry.activity.anyMayReject, fallback == nil, !context.options.hasPolicyOverride else { return nil }
-        return Self.earlyRejection(context, breaker: try? breaker(for: context.descriptor))
-    }
-
-    /// `breaker`'s rejection error when it would reject the call now (see
-    /// ``CircuitBreaker/rejectionIfRejecting()``). A breaker rejection is never retried, hedged or
-    /// answered by anything but a fallback, so failing the call here is what the chain would do.
-    static func earlyRejection(_ context: ClientContext, breaker: CircuitBreaker?) -> CircuitBreaker.SharedRejectionError? {
-        breaker?.sharedRejectionErrorIfRejecting()
+        return (try? breaker(for: context.descriptor))?.sharedRejectionErrorIfRejecting()
     }
 
     /// Admits the attempt through the method's breaker and records its outcome; an attempt whose

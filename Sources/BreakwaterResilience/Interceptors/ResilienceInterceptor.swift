@@ -58,7 +58,7 @@ public struct ResilienceInterceptor: ClientCallAdmission {
         guard stages.circuitBreaker.registry.activity.anyMayReject, stages.circuitBreaker.fallback == nil,
             !context.options.hasPolicyOverride
         else { return nil }
-        return CircuitBreakerInterceptor.earlyRejection(context, breaker: stages.breaker(for: context.descriptor))
+        return stages.breaker(for: context.descriptor)?.sharedRejectionErrorIfRejecting()
     }
 
     /// Bounds the call by its timeout, then runs its attempts, each through its breaker. The first attempt

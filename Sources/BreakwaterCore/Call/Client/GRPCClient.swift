@@ -84,18 +84,19 @@ public final class GRPCClient: Sendable {
     @usableFromInline
     func makeContext(method: MethodDescriptor, kind: CallKind, options: CallOptions) -> ClientContext {
         let options = resolvedOptions(options)
-        // The clock is read only for a timeout: a call without one (or with an absolute deadline only)
-        // needs no `now`. Deadlines stay `StoredInstant`s throughout (see `StoredInstant`).
-        let own = options.timeout == nil
-            ? options.storedDeadline : options.effectiveDeadline(now: .now).map(StoredInstant.init)
-        return ClientContext(
+        var context = ClientContext(
             descriptor: method,
             kind: kind,
             // Inside a server handler, the served call's deadline applies too (task-local, so a call made
             // from a detached task or outside any handler has only its own).
-            storedDeadline: (options.deadlinePropagation ?? .inherit).storedDeadline(own: own, serving: ServingCall.deadline),
+            storedDeadline: (options.deadlinePropagation ?? .inherit).storedDeadline(
+                own: options.storedDeadline, serving: ServingCall.deadline),
             options: options
         )
+        // The clock is read only for a timeout; the earliest of the three deadlines applies (see
+        // `CallOptions.effectiveDeadline(now:)`), all kept as `StoredInstant`s.
+        if let timeout = options.timeout { context.bound(byTimeout: timeout) }
+        return context
     }
 
     /// Starts a streaming call's chain in a task of its own (see `StreamingCall`). The context is made
