@@ -90,9 +90,21 @@ public protocol ClientTransportStream: AnyObject, Sendable {
     /// The next inbound event; `nil` after `.end` was returned. Never throws: every failure is an `.end`.
     /// Cancelling the calling task cancels the stream (as `cancel()`).
     func next() async -> ClientStreamEvent?
+    /// The next inbound event if it is already there, taken as `next` would take it, without suspending;
+    /// ``ClientStreamPoll/notReady`` when `next` would wait. The same reader rule as for `next` applies.
+    ///
+    /// Readers call it before `next`, so that an event already received costs no suspension point (a
+    /// streaming response read as fast as it arrives finds most of its messages queued). The default
+    /// answers `.notReady`: a transport without a fast path loses nothing but this call.
+    func nextIfReady() -> ClientStreamPoll
     /// Cancels the stream: sends RST_STREAM CANCEL if it is open; `next` then yields `.end` with
     /// CANCELLED (unless it had already ended). Idempotent.
     func cancel()
+}
+
+extension ClientTransportStream {
+    /// Answers `.notReady`: every event comes from `next`.
+    public func nextIfReady() -> ClientStreamPoll { .notReady }
 }
 
 /// Opens gRPC streams to one target. Implemented by `BreakwaterHTTP2`, and by in-memory transports in tests.

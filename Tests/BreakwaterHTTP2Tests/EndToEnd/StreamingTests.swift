@@ -39,7 +39,12 @@ import Testing
     /// woken once per loop turn with everything that turn brought, and must still see every message once,
     /// in order, before the end. Half the readers pause now and then, so that messages pile up for them
     /// (and their streams go behind their receive buffer) while the others keep up.
-    @Test func serverStreamingSmallMessagesArriveInOrder() async throws {
+    ///
+    /// With `pollFirst`, readers take what is there with `nextIfReady()` and call `next()` only when it
+    /// says `.notReady` (as `ResponseStream` does): the same events must come, and a reader that paused
+    /// must have found messages queued after its pauses.
+    @Test(arguments: [false, true])
+    func serverStreamingSmallMessagesArriveInOrder(pollFirst: Bool) async throws {
         let server = try await TestServer.start()
         let client = HTTP2ClientTransport(
             host: "127.0.0.1", port: server.port, configuration: .init(streamReceiveBufferBytes: 8 * 1024))
@@ -48,11 +53,26 @@ import Testing
             for caller in 0..<8 {
                 group.addTask {
                     let stream = await client.makeStream(head: ClientRequestHead(method: TestCalls.method("Expand")))
+                    if pollFirst {
+                        // Nothing can have arrived for a stream whose request has not left.
+                        guard case .notReady = stream.nextIfReady() else {
+                            Issue.record("caller \(caller): an event before the request")
+                            return
+                        }
+                    }
                     try await stream.send(TestCalls.expandRequest(count: count, size: 16), endStream: true)
                     var next = 0
+                    var polled = 0
                     var sawHeaders = false
                     var end: ClientStreamEnd?
-                    while let event = await stream.next() {
+                    func take() async -> ClientStreamEvent? {
+                        if pollFirst, case .ready(let event) = stream.nextIfReady() {
+                            polled += 1
+                            return event
+                        }
+                        return await stream.next()
+                    }
+                    while let event = await take() {
                         switch event {
                         case .headers:
                             #expect(!sawHeaders && next == 0, "caller \(caller): headers twice or after a message")
@@ -69,6 +89,14 @@ import Testing
                     #expect(sawHeaders)
                     #expect(next == count, "caller \(caller)")
                     #expect(end?.status.code == .ok, "caller \(caller): \(String(describing: end?.status))")
+                    if pollFirst {
+                        if caller % 2 == 1 { #expect(polled > 0, "caller \(caller): nothing queued after four pauses") }
+                        // After the end, polling answers as `next` does: nothing more.
+                        guard case .ready(nil) = stream.nextIfReady() else {
+                            Issue.record("caller \(caller): an event after the end")
+                            return
+                        }
+                    }
                 }
             }
             try await group.waitForAll()

@@ -86,22 +86,44 @@ public struct ClientResponse: Sendable {
 
             /// The next part; `nil` after the trailers. Throws an `RPCError` for a non-OK status.
             public mutating func next() async throws -> ClientResponsePart? {
+                try await nextPart()
+            }
+
+            /// `next()` on the caller's executor: a reader that polled first (`nextIfReady`) waits here
+            /// without an executor switch of its own.
+            nonisolated(nonsending) mutating func nextPart() async throws -> ClientResponsePart? {
                 switch state {
                 case .transport(let stream):
                     return try await stream.nextPart()
-                case .parts(let parts, let index, let error):
-                    if index < parts.count {
-                        state = .parts(parts, index + 1, error)
-                        return parts[index]
-                    }
-                    state = .done
-                    if let error { throw error }
-                    return nil
                 case .custom(let iterator):
                     return try await iterator.next()
-                case .done:
-                    return nil
+                case .parts, .done:
+                    return try nextFixedPart()
                 }
+            }
+
+            /// The next part if it is already there, without suspending (`.notReady`: call `nextPart`).
+            mutating func nextIfReady() throws -> TransportResponseStream.Poll {
+                switch state {
+                case .transport(let stream):
+                    return try stream.nextPartIfReady()
+                case .custom:
+                    return .notReady
+                case .parts, .done:
+                    return .part(try nextFixedPart())
+                }
+            }
+
+            /// The next part of a body of fixed parts (or of one that is done).
+            private mutating func nextFixedPart() throws -> ClientResponsePart? {
+                guard case .parts(let parts, let index, let error) = state else { return nil }
+                if index < parts.count {
+                    state = .parts(parts, index + 1, error)
+                    return parts[index]
+                }
+                state = .done
+                if let error { throw error }
+                return nil
             }
         }
     }

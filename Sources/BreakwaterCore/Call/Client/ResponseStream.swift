@@ -82,6 +82,41 @@ public struct ResponseStream<Response: Sendable>: AsyncSequence, Sendable {
         /// The next message; `nil` after the call ended with OK. Throws an `RPCError` otherwise. The first
         /// call waits for the response headers.
         public mutating func next() async throws -> Response? {
+            if let ready = try nextIfReady() { return ready }
+            return try await waitForNext()
+        }
+
+        /// The next message, as `next()`, on the caller's isolation (what `for try await` calls): a message
+        /// already received is returned without an executor switch.
+        ///
+        /// Inlinable so that it is specialized for `Response` where it is called: generic values in an
+        /// async function that is not specialized live in task allocations, two per message here.
+        @inlinable
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws -> Response? {
+            if let ready = try nextIfReady() { return ready }
+            return try await waitForNext()
+        }
+
+        /// The next message or the end (`.some(nil)`) when it is already there; `nil` when it must be
+        /// waited for (also before the headers).
+        @usableFromInline
+        mutating func nextIfReady() throws -> Response?? {
+            guard started else { return nil }
+            while true {
+                let poll: TransportResponseStream.Poll
+                do {
+                    poll = try base.nextIfReady()
+                } catch {
+                    throw bodyFailed(error)
+                }
+                guard case .part(let part) = poll else { return nil }
+                if let result = try handle(part) { return result }
+            }
+        }
+
+        /// Waits for the headers on the first call, then for the next message or the end.
+        @usableFromInline
+        nonisolated(nonsending) mutating func waitForNext() async throws -> Response? {
             if !started {
                 started = true
                 do {
@@ -91,33 +126,46 @@ public struct ResponseStream<Response: Sendable>: AsyncSequence, Sendable {
                     storage.finish(trailers: rpc.metadata)
                     throw rpc
                 }
+                // The headers came with messages more often than not.
+                if let ready = try nextIfReady() { return ready }
             }
             while true {
                 let part: ClientResponsePart?
                 do {
-                    part = try await base.next()
+                    part = try await base.nextPart()
                 } catch {
-                    let rpc = RPCError.wrapping(error, code: .unknown, message: "The response failed")
-                    storage.finish(trailers: rpc.metadata)
-                    throw rpc
+                    throw bodyFailed(error)
                 }
-                switch part {
-                case .message(let bytes)?:
-                    do {
-                        return try storage.deserialize(bytes)
-                    } catch {
-                        storage.call.cancel()
-                        storage.finish(trailers: [:])
-                        throw RPCError(
-                            code: .internalError, message: "Failed to deserialize a response message", cause: error)
-                    }
-                case .trailers(let trailers)?:
-                    storage.finish(trailers: trailers)
-                case nil:
-                    storage.finish(trailers: [:])
-                    return nil
-                }
+                if let result = try handle(part) { return result }
             }
+        }
+
+        /// What a body part makes of the stream: a message, or the end (`.some(nil)`); `nil` for the
+        /// trailers, after which the end follows.
+        private func handle(_ part: ClientResponsePart?) throws -> Response?? {
+            switch part {
+            case .message(let bytes)?:
+                do {
+                    return .some(try storage.deserialize(bytes))
+                } catch {
+                    storage.call.cancel()
+                    storage.finish(trailers: [:])
+                    throw RPCError(code: .internalError, message: "Failed to deserialize a response message", cause: error)
+                }
+            case .trailers(let trailers)?:
+                storage.finish(trailers: trailers)
+                return nil
+            case nil:
+                storage.finish(trailers: [:])
+                return .some(nil)
+            }
+        }
+
+        /// The body's failure as the stream throws it; the trailers are the error's metadata.
+        private func bodyFailed(_ error: any Error) -> RPCError {
+            let rpc = RPCError.wrapping(error, code: .unknown, message: "The response failed")
+            storage.finish(trailers: rpc.metadata)
+            return rpc
         }
     }
 

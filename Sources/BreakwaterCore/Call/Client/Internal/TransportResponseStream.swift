@@ -85,8 +85,14 @@ final class TransportResponseStream: Sendable {
         if let ended { observer.responseEnded(ended) }
     }
 
+    /// What a read that must not wait found: a part (`nil`: the body has ended), or nothing yet.
+    enum Poll {
+        case part(ClientResponsePart?)
+        case notReady
+    }
+
     /// The next body part. Reads from one task at a time (the transport's rule for `next`).
-    func nextPart() async throws -> ClientResponsePart? {
+    nonisolated(nonsending) func nextPart() async throws -> ClientResponsePart? {
         while true {
             let event: ClientStreamEvent?
             if direct.load(ordering: .relaxed) {
@@ -97,26 +103,51 @@ final class TransportResponseStream: Sendable {
                 direct.store(true, ordering: .relaxed)
                 if let pending { event = pending } else { event = await stream.next() }
             }
-            switch event {
-            case .message(let bytes)?:
-                observed?.report(.messageReceived(bytes: bytes.count))
-                return .message(bytes)
-            case .headers?:
-                continue  // a second headers block is a transport bug; ignore it
-            case .end(let end)?:
-                sender?.cancel()
-                if end.status.code == .ok {
-                    finish(.trailers(end.trailers))
-                    return .trailers(end.trailers)
-                }
-                let error = sender?.failure(orStatusOf: end) ?? RPCError(streamEnd: end)
-                finish(.error(error))
-                throw error
-            case nil:
-                sender?.cancel()
-                finish(.abandoned)
-                return nil
+            if case .part(let part) = try step(for: event) { return part }
+        }
+    }
+
+    /// The next body part if the stream already has it, as `nextPart` would return it, without suspending.
+    /// The same reader rule applies.
+    func nextPartIfReady() throws -> Poll {
+        while true {
+            let event: ClientStreamEvent?
+            if direct.load(ordering: .relaxed) {
+                guard case .ready(let ready) = stream.nextIfReady() else { return .notReady }
+                event = ready
+            } else {
+                let (done, pending) = state.withLock { s in (s.finished, s.pending.take()) }
+                if done { return .part(nil) }
+                direct.store(true, ordering: .relaxed)
+                guard let pending else { continue }  // from the stream, then
+                event = pending
             }
+            if case .part(let part) = try step(for: event) { return .part(part) }
+        }
+    }
+
+    /// What a stream event makes of the body: a part, or nothing (`.notReady`: read on). The end tells
+    /// the observers.
+    private func step(for event: ClientStreamEvent?) throws -> Poll {
+        switch event {
+        case .message(let bytes)?:
+            observed?.report(.messageReceived(bytes: bytes.count))
+            return .part(.message(bytes))
+        case .headers?:
+            return .notReady  // a second headers block is a transport bug; ignore it
+        case .end(let end)?:
+            sender?.cancel()
+            if end.status.code == .ok {
+                finish(.trailers(end.trailers))
+                return .part(.trailers(end.trailers))
+            }
+            let error = sender?.failure(orStatusOf: end) ?? RPCError(streamEnd: end)
+            finish(.error(error))
+            throw error
+        case nil:
+            sender?.cancel()
+            finish(.abandoned)
+            return .part(nil)
         }
     }
 

@@ -16,6 +16,10 @@ final class InProcessClientStream: ClientTransportStream {
         await core.clientNext()
     }
 
+    func nextIfReady() -> ClientStreamPoll {
+        core.clientNextIfReady()
+    }
+
     func cancel() {
         core.abort(Status(code: .cancelled, message: "The call was cancelled"))
     }

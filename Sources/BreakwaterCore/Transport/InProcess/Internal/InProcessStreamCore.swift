@@ -136,25 +136,10 @@ final class InProcessStreamCore: Sendable {
     }
 
     func clientNext() async -> ClientStreamEvent? {
-        enum Step { case event(ClientStreamEvent), finished, wait }
         while true {
-            let step = state.withLock { s -> Step in
-                if s.eventIndex < s.events.count {
-                    let event = s.events[s.eventIndex]
-                    s.eventIndex += 1
-                    if s.eventIndex == s.events.count {
-                        s.events.removeAll(keepingCapacity: true)
-                        s.eventIndex = 0
-                    }
-                    if case .end = event { s.endDelivered = true }
-                    return .event(event)
-                }
-                return s.endDelivered ? .finished : .wait
-            }
-            switch step {
-            case .event(let event): return event
-            case .finished: return nil
-            case .wait:
+            switch clientNextIfReady() {
+            case .ready(let event): return event
+            case .notReady:
                 // Unless another abort is under way: then wait below for the end it delivers.
                 if Task.isCancelled, abort(Status(code: .cancelled, message: "The call was cancelled")) {
                     continue
@@ -172,6 +157,23 @@ final class InProcessStreamCore: Sendable {
                     abort(Status(code: .cancelled, message: "The call was cancelled"))
                 }
             }
+        }
+    }
+
+    /// The next event for the client if there is one, without waiting.
+    func clientNextIfReady() -> ClientStreamPoll {
+        state.withLock { s -> ClientStreamPoll in
+            if s.eventIndex < s.events.count {
+                let event = s.events[s.eventIndex]
+                s.eventIndex += 1
+                if s.eventIndex == s.events.count {
+                    s.events.removeAll(keepingCapacity: true)
+                    s.eventIndex = 0
+                }
+                if case .end = event { s.endDelivered = true }
+                return .ready(event)
+            }
+            return s.endDelivered ? .ready(nil) : .notReady
         }
     }
 

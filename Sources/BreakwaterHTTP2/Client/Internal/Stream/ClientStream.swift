@@ -187,6 +187,19 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, EventLoopT
                 self.cancel()
             }
         }
+        return event(for: next)
+    }
+
+    func nextIfReady() -> ClientStreamPoll {
+        switch takeNow() {
+        case .done: .ready(nil)
+        case .ready(let next): .ready(event(for: next))
+        case .empty: .notReady
+        }
+    }
+
+    /// The event a taken value makes: a message is decompressed here, on the reader's thread.
+    private func event(for next: Inbox.Next) -> ClientStreamEvent? {
         switch next {
         case .end:
             return shared.withLock { $0.inbox.end }.map { .end($0) }
