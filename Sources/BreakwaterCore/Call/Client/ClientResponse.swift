@@ -86,11 +86,20 @@ public struct ClientResponse: Sendable {
 
             /// The next part; `nil` after the trailers. Throws an `RPCError` for a non-OK status.
             public mutating func next() async throws -> ClientResponsePart? {
-                try await nextPart()
+                if case .part(let part) = try nextIfReady() { return part }
+                return try await nextPart()
+            }
+
+            /// The next part, as `next()`, on the caller's isolation (what `for try await` calls): a part
+            /// already received is returned without suspending or switching executors.
+            public mutating func next(isolation actor: isolated (any Actor)?) async throws -> ClientResponsePart? {
+                if case .part(let part) = try nextIfReady() { return part }
+                return try await nextPart()
             }
 
             /// `next()` on the caller's executor: a reader that polled first (`nextIfReady`) waits here
             /// without an executor switch of its own.
+            @usableFromInline
             nonisolated(nonsending) mutating func nextPart() async throws -> ClientResponsePart? {
                 switch state {
                 case .transport(let stream):
@@ -103,6 +112,7 @@ public struct ClientResponse: Sendable {
             }
 
             /// The next part if it is already there, without suspending (`.notReady`: call `nextPart`).
+            @usableFromInline
             mutating func nextIfReady() throws -> TransportResponseStream.Poll {
                 switch state {
                 case .transport(let stream):

@@ -335,7 +335,13 @@ public final class GRPCClient: Sendable {
     ) async throws -> UnaryResponse<Response> {
         var message: Response?
         var trailers: Metadata = [:]
-        for try await part in response.body {
+        // Polled before waiting, rather than `for try await`: the message and the trailers usually come
+        // together, and a part already there then costs neither a suspension nor an executor switch.
+        var parts = response.body.makeAsyncIterator()
+        while true {
+            let next: ClientResponsePart?
+            if case .part(let ready) = try parts.nextIfReady() { next = ready } else { next = try await parts.nextPart() }
+            guard let part = next else { break }
             switch part {
             case .message(let bytes):
                 guard message == nil else {

@@ -6,6 +6,7 @@ import Synchronization
 ///
 /// It also carries the body's ``ClientResponseObserver``s: they are told the end from `nextPart` (or
 /// `abandoned` from `deinit`), so observing a body adds no layer of iteration.
+@usableFromInline
 final class TransportResponseStream: Sendable {
     private struct State {
         var pending: ClientStreamEvent?
@@ -86,6 +87,7 @@ final class TransportResponseStream: Sendable {
     }
 
     /// What a read that must not wait found: a part (`nil`: the body has ended), or nothing yet.
+    @usableFromInline
     enum Poll {
         case part(ClientResponsePart?)
         case notReady
