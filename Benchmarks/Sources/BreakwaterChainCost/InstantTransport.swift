@@ -27,6 +27,15 @@ struct InstantTransport: ClientTransport {
         }
 
         func next() async -> ClientStreamEvent? {
+            take()
+        }
+
+        /// Everything is there at once, as a real transport's queue holds a response read in one turn.
+        func nextIfReady() -> ClientStreamPoll {
+            .ready(take())
+        }
+
+        private func take() -> ClientStreamEvent? {
             state.withLock { state -> ClientStreamEvent? in
                 switch state.phase {
                 case .sending: return .end(ClientStreamEnd(status: Status(code: .internalError, message: "read before the request ended")))
