@@ -57,6 +57,8 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     let readBuffer: UnsafeMutableRawBufferPointer
     /// When the current turn began (the loop polls its sockets once per turn).
     @exclusivity(unchecked) private var turnStarted = ContinuousClock.now
+    /// The turns the loop's thread has begun (for tests: what ran in the same turn). Loop thread only.
+    @exclusivity(unchecked) private(set) var turnCount = 0
     /// Tasks waiting for the loop to have polled its sockets (`yieldToIO`).
     @exclusivity(unchecked) private var afterPoll: [UnsafeContinuation<Void, Never>] = []
     /// Held by whichever thread acts as the loop: the loop's own thread for each turn (all but its wait for
@@ -380,9 +382,16 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             for continuation in waiting { continuation.resume() }
         }
         turnStarted = .now
+        turnCount &+= 1
         runQueuedWork()
         runDueTimers()
         runTurnObservers()
+        // Readers the observers resumed, when their tasks prefer this loop, run in this turn: after
+        // another poll first, each batch of messages would cost a second turn and a poll that finds nothing.
+        if queue.withLock({ !$0.items.isEmpty }) {
+            runQueuedWork()
+            runTurnObservers()
+        }
 
         // Decide how long to sleep.
         let now = ContinuousClock.now
