@@ -388,7 +388,10 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         runTurnObservers()
         // Readers the observers resumed, when their tasks prefer this loop, run in this turn: after
         // another poll first, each batch of messages would cost a second turn and a poll that finds nothing.
-        if queue.withLock({ !$0.items.isEmpty }) {
+        // Only with client streams open: a server's handlers may gain from the poll, which brings them more
+        // requests to answer in one flush (h2load 4x16 against a server that ran them at once: medians 4.7%
+        // lower, in four rounds of five).
+        if openClientStreams > 0 && queue.withLock({ !$0.items.isEmpty }) {
             runQueuedWork()
             runTurnObservers()
         }

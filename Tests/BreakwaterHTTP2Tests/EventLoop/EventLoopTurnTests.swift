@@ -21,22 +21,40 @@ struct EventLoopTurnTests {
         }
     }
 
-    /// A task that prefers the loop and is resumed by a turn observer runs in that same turn: a reader
-    /// woken at the end of a turn takes its messages before the loop polls again.
-    @Test func aTaskResumedAtTheEndOfATurnRunsInThatTurn() async throws {
-        let loop = EventLoop(name: "bw-turn-1")
+    /// Resumes a task that prefers `loop` from a turn observer; returns the turns in which it was resumed
+    /// and in which it ran. With `clientStreams`, the loop counts that many open client streams meanwhile.
+    static func resumeFromObserver(on loop: EventLoop, clientStreams: Int) async -> (resumed: Int, ran: Int) {
         let waker = Waker(loop: loop)
-        let (ranInTurn, resumedInTurn) = await Task(executorPreference: loop) {
+        return await Task(executorPreference: loop) {
             await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
                 loop.execute {
+                    loop.openClientStreams += clientStreams
                     waker.waiting = c
                     loop.addTurnObserver(waker)
                 }
             }
-            return (loop.turnCount, waker.resumedInTurn)
+            loop.openClientStreams -= clientStreams
+            return (waker.resumedInTurn, loop.turnCount)
         }.value
-        #expect(resumedInTurn > 0)
-        #expect(ranInTurn == resumedInTurn)
+    }
+
+    /// With client streams open, a task that prefers the loop and is resumed by a turn observer runs in
+    /// that same turn: a reader woken at the end of a turn takes its messages before the loop polls again.
+    @Test func aReaderResumedAtTheEndOfATurnRunsInThatTurn() async throws {
+        let loop = EventLoop(name: "bw-turn-1")
+        let (resumed, ran) = await Self.resumeFromObserver(on: loop, clientStreams: 1)
+        #expect(resumed > 0)
+        #expect(ran == resumed)
+        await loop.stop()
+    }
+
+    /// Without client streams (a server's loop), the resumed task runs after the next poll, which may bring
+    /// more requests for it to answer together.
+    @Test func withoutClientStreamsTheResumedTaskRunsAfterThePoll() async throws {
+        let loop = EventLoop(name: "bw-turn-2")
+        let (resumed, ran) = await Self.resumeFromObserver(on: loop, clientStreams: 0)
+        #expect(resumed > 0)
+        #expect(ran == resumed + 1)
         await loop.stop()
     }
 }
