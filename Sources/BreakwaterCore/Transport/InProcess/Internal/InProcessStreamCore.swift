@@ -163,18 +163,25 @@ final class InProcessStreamCore: Sendable {
     /// The next event for the client if there is one, without waiting.
     func clientNextIfReady() -> ClientStreamPoll {
         state.withLock { s -> ClientStreamPoll in
-            if s.eventIndex < s.events.count {
-                let event = s.events[s.eventIndex]
-                s.eventIndex += 1
-                if s.eventIndex == s.events.count {
-                    s.events.removeAll(keepingCapacity: true)
-                    s.eventIndex = 0
-                }
+            if let event = Self.popFirst(&s.events, &s.eventIndex) {
                 if case .end = event { s.endDelivered = true }
                 return .ready(event)
             }
             return s.endDelivered ? .ready(nil) : .notReady
         }
+    }
+
+    /// Takes the element at `index` of a queue kept as an array and a read index; the array is emptied,
+    /// its storage kept, once everything was read.
+    private static func popFirst<Element>(_ array: inout [Element], _ index: inout Int) -> Element? {
+        guard index < array.count else { return nil }
+        let element = array[index]
+        index += 1
+        if index == array.count {
+            array.removeAll(keepingCapacity: true)
+            index = 0
+        }
+        return element
     }
 
     // MARK: Server side
@@ -184,15 +191,7 @@ final class InProcessStreamCore: Sendable {
         while true {
             let step = state.withLock { s -> Step in
                 if let aborted = s.aborted { return .fail(RPCError(status: aborted)) }
-                if s.requestIndex < s.requests.count {
-                    let message = s.requests[s.requestIndex]
-                    s.requestIndex += 1
-                    if s.requestIndex == s.requests.count {
-                        s.requests.removeAll(keepingCapacity: true)
-                        s.requestIndex = 0
-                    }
-                    return .message(message)
-                }
+                if let message = Self.popFirst(&s.requests, &s.requestIndex) { return .message(message) }
                 return s.requestsFinished || s.end != nil ? .finished : .wait
             }
             switch step {
