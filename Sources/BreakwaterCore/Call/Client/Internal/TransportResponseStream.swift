@@ -97,13 +97,10 @@ final class TransportResponseStream: Sendable {
     nonisolated(nonsending) func nextPart() async throws -> ClientResponsePart? {
         while true {
             let event: ClientStreamEvent?
-            if direct.load(ordering: .relaxed) {
-                event = await stream.next()
-            } else {
-                let (done, pending) = state.withLock { s in (s.finished, s.pending.take()) }
-                if done { return nil }
-                direct.store(true, ordering: .relaxed)
-                if let pending { event = pending } else { event = await stream.next() }
+            switch takePending() {
+            case .finished: return nil
+            case .event(let pending): event = pending
+            case .fromStream: event = await stream.next()
             }
             if case .part(let part) = try step(for: event) { return part }
         }
@@ -114,18 +111,31 @@ final class TransportResponseStream: Sendable {
     func nextPartIfReady() throws -> Poll {
         while true {
             let event: ClientStreamEvent?
-            if direct.load(ordering: .relaxed) {
+            switch takePending() {
+            case .finished: return .part(nil)
+            case .event(let pending): event = pending
+            case .fromStream:
                 guard case .ready(let ready) = stream.nextIfReady() else { return .notReady }
                 event = ready
-            } else {
-                let (done, pending) = state.withLock { s in (s.finished, s.pending.take()) }
-                if done { return .part(nil) }
-                direct.store(true, ordering: .relaxed)
-                guard let pending else { continue }  // from the stream, then
-                event = pending
             }
             if case .part(let part) = try step(for: event) { return .part(part) }
         }
+    }
+
+    /// Where the next event comes from: the body has finished, the event that came with the headers, or
+    /// the stream. Only the reader reads and changes `direct`, so its relaxed loads see its own stores.
+    private enum Source {
+        case finished
+        case event(ClientStreamEvent)
+        case fromStream
+    }
+
+    private func takePending() -> Source {
+        if direct.load(ordering: .relaxed) { return .fromStream }
+        let (done, pending) = state.withLock { s in (s.finished, s.pending.take()) }
+        if done { return .finished }
+        direct.store(true, ordering: .relaxed)
+        return pending.map { .event($0) } ?? .fromStream
     }
 
     /// What a stream event makes of the body: a part, or nothing (`.notReady`: read on). The end tells

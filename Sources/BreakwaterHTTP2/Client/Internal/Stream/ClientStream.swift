@@ -11,27 +11,6 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, EventLoopT
     // stored var is touched only on `loop`'s thread, and is `@exclusivity(unchecked)` for the reasons
     // given in `HTTP2Session`.
 
-    /// What waits for the caller before the end: the response headers, and messages as they were on the
-    /// wire (decompressed when taken).
-    enum Pending: Sendable {
-        case headers(Metadata)
-        case message(InboundMessage, CompressionAlgorithm)
-    }
-
-    typealias Inbox = InboundMailbox<Pending, ClientStreamEnd>
-
-    struct Shared {
-        var inbox: Inbox
-        /// The caller has had the end: `next` answers nil from then on.
-        var endDelivered = false
-        /// The receive budget of the connection the stream runs on, once it runs on one.
-        var budget: ConnectionReceiveBudget?
-        var outbound = OutboundGate()
-        var finishSendingRequested = false
-        /// The stream was not handed to its router yet: the first command carries it there.
-        var openPending = true
-    }
-
     let head: ClientRequestHead
     let loop: EventLoop
     /// Where the stream goes when it opens: one connection manager, or a load balancer that picks one.
@@ -76,7 +55,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, EventLoopT
 
     deinit {
         // Messages the caller never took leave the connection's budget with the stream.
-        let (budget, queued) = shared.withLock { s in (s.budget, Self.dropQueued(&s)) }
+        let (budget, queued) = shared.withLock { s in (s.budget, s.inbox.dropItems()) }
         budget?.release(held: queued + countedPartial, queued: queued)
     }
 
@@ -120,11 +99,6 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, EventLoopT
         fail(status, neverReachedServer: !requestSent)
     }
 
-    /// Under the lock: drops every queued event; returns the wire bytes of the messages among them.
-    private static func dropQueued(_ s: inout Shared) -> Int {
-        s.inbox.dropItems()
-    }
-
     // MARK: Application side
 
     func send(_ message: [UInt8], endStream: Bool) async throws {
@@ -137,7 +111,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, EventLoopT
             }
             let mustWait = try s.outbound.accept(OutboundMessages.wireCount(payload))
             if endStream { s.finishSendingRequested = true }
-            return (mustWait, Self.takeOpen(&s))
+            return (mustWait, s.takeOpen())
         }
         // Written from this thread when the loop sleeps (`submit`): a unary call then wakes nobody to send.
         loop.submit {
@@ -156,7 +130,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, EventLoopT
     func finishSending() {
         let (first, open) = shared.withLock { s -> (Bool, Bool) in
             defer { s.finishSendingRequested = true }
-            return (!s.finishSendingRequested, Self.takeOpen(&s))
+            return (!s.finishSendingRequested, s.takeOpen())
         }
         if first { runOnLoop(open: open) { self.appendOutbound(nil, compressed: false, end: true) } }
     }
@@ -173,8 +147,8 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, EventLoopT
             next = await withTaskCancellationHandler {
                 await withUnsafeContinuation { (reader: Inbox.Waiter) in
                     let (immediate, open) = shared.withLock { s -> ((Inbox.Next, Int, Bool)?, Bool) in
-                        if let ready = s.inbox.take(orPark: reader) { return (Self.taken(ready, &s), false) }
-                        return (nil, Self.takeOpen(&s))
+                        if let ready = s.take(orPark: reader) { return (ready, false) }
+                        return (nil, s.takeOpen())
                     }
                     if open { runOnLoop(open: true) {} }
                     if let (ready, wireBytes, kick) = immediate {
@@ -212,7 +186,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, EventLoopT
                 // A message that does not inflate, or inflates past the limit, ends the call.
                 let (budget, dropped) = shared.withLock { s -> (ConnectionReceiveBudget?, Int) in
                     s.endDelivered = true
-                    return (s.budget, Self.dropQueued(&s))
+                    return (s.budget, s.inbox.dropItems())
                 }
                 budget?.release(held: dropped, queued: dropped)
                 loop.executeOrRun { self.fail(error.status, reset: StatusMapping.HTTP2ErrorCode.cancel.rawValue) }
@@ -234,20 +208,12 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, EventLoopT
         // The budget comes with the take: a second lock per message only to read it would cost more.
         let (taken, wireBytes, kick, budget) = shared.withLock { s -> (Taken, Int, Bool, ConnectionReceiveBudget?) in
             if s.endDelivered { return (.done, 0, false, nil) }
-            guard let ready = s.inbox.take() else { return (.empty, 0, false, nil) }
-            let (next, wireBytes, kick) = Self.taken(ready, &s)
+            guard let (next, wireBytes, kick) = s.take() else { return (.empty, 0, false, nil) }
             return (.ready(next), wireBytes, kick, s.budget)
         }
         if wireBytes > 0 { budget?.release(held: wireBytes, queued: wireBytes) }
         if kick { loop.executeOrRun { self.kicked() } }
         return taken
-    }
-
-    /// Under the lock, after a take: an end is remembered as delivered. Returns the value, the wire bytes
-    /// to release from the connection's budget and whether the loop should hear that the caller caught up.
-    private static func taken(_ taken: (next: Inbox.Next, wireBytes: Int, kick: Bool), _ s: inout Shared) -> (Inbox.Next, Int, Bool) {
-        if case .end = taken.next { s.endDelivered = true }
-        return (taken.next, taken.wireBytes, taken.kick)
     }
 
     /// Taken messages leave the connection's budget; never under the stream's lock (a release can run
@@ -265,12 +231,6 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, EventLoopT
         loop.executeOrRun {
             self.endByCaller(Status(code: .cancelled, message: "call cancelled"), neverReachedServer: false)
         }
-    }
-
-    /// Under the lock: whether this caller must carry the open to the loop (true once, for the first command).
-    private static func takeOpen(_ s: inout Shared) -> Bool {
-        defer { s.openPending = false }
-        return s.openPending
     }
 
     /// Runs `work` on the loop (at once when this thread may act as the loop), after handing the stream to
@@ -349,7 +309,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, EventLoopT
             }
             if let (_, next) = reader {
                 if case .item(.message(let message, _)) = next { unaccepted += message.wireBytes }  // taken at once
-                if case .end = next { s.endDelivered = true }
+                s.noteTaken(next)
             }
             return (reader, sendError.flatMap { s.outbound.fail($0) }, s.inbox.hasWaiter, s.inbox.isBehind)
         }
@@ -397,11 +357,7 @@ final class ClientStream: ClientTransportStream, ReceiveBudgetWaiter, EventLoopT
         }
         guard wakeWanted else { return }
         wakeWanted = false
-        let woken = shared.withLock { s -> (reader: Inbox.Waiter, next: Inbox.Next, wireBytes: Int, kick: Bool)? in
-            guard let woken = s.inbox.wake() else { return nil }
-            if case .end = woken.next { s.endDelivered = true }
-            return woken
-        }
+        let woken = shared.withLock { $0.wake() }
         guard let woken else { return }
         if woken.wireBytes > 0 { budget?.release(held: woken.wireBytes, queued: woken.wireBytes) }
         woken.reader.resume(returning: woken.next)
