@@ -91,16 +91,17 @@ public struct ClientResponse: Sendable {
             }
 
             /// The next part, as `next()`, on the caller's isolation (what `for try await` calls): a part
-            /// already received is returned without suspending or switching executors.
+            /// already received is returned without suspending.
             public mutating func next(isolation actor: isolated (any Actor)?) async throws -> ClientResponsePart? {
                 if case .part(let part) = try nextIfReady() { return part }
                 return try await nextPart()
             }
 
-            /// `next()` on the caller's executor: a reader that polled first (`nextIfReady`) waits here
-            /// without an executor switch of its own.
+            /// `next()` without the poll: for a reader that polled first (`nextIfReady`) and must wait.
+            /// (Not `nonisolated(nonsending)`, which would spare a switch on the wait, so that Swift 6.0
+            /// and 6.1 still build the package.)
             @usableFromInline
-            nonisolated(nonsending) mutating func nextPart() async throws -> ClientResponsePart? {
+            mutating func nextPart() async throws -> ClientResponsePart? {
                 switch state {
                 case .transport(let stream):
                     return try await stream.nextPart()

@@ -87,7 +87,7 @@ public struct ResponseStream<Response: Sendable>: AsyncSequence, Sendable {
         }
 
         /// The next message, as `next()`, on the caller's isolation (what `for try await` calls): a message
-        /// already received is returned without an executor switch.
+        /// already received is returned without suspending.
         ///
         /// Inlinable so that it is specialized for `Response` where it is called: generic values in an
         /// async function that is not specialized live in task allocations, two per message here.
@@ -116,7 +116,7 @@ public struct ResponseStream<Response: Sendable>: AsyncSequence, Sendable {
 
         /// Waits for the headers on the first call, then for the next message or the end.
         @usableFromInline
-        nonisolated(nonsending) mutating func waitForNext() async throws -> Response? {
+        mutating func waitForNext() async throws -> Response? {
             if !started {
                 started = true
                 do {

@@ -94,7 +94,7 @@ final class TransportResponseStream: Sendable {
     }
 
     /// The next body part. Reads from one task at a time (the transport's rule for `next`).
-    nonisolated(nonsending) func nextPart() async throws -> ClientResponsePart? {
+    func nextPart() async throws -> ClientResponsePart? {
         while true {
             let event: ClientStreamEvent?
             switch takePending() {
