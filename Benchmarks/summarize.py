@@ -167,9 +167,11 @@ def tx(x):
 
 def report(results_path, notes_path, command, rounds):
     data = {}
+    by_round = {}  # (case, impl, metric) -> {round: value}
     for line in open(results_path):
         case, impl, metric, rnd, value = line.rstrip("\n").split("\t")
         data.setdefault((case, impl, metric), []).append(float(value))
+        by_round.setdefault((case, impl, metric), {})[rnd] = float(value)
     med = {k: statistics.median(v) for k, v in data.items()}
     notes = {}
     for line in open(notes_path):
@@ -277,6 +279,28 @@ def report(results_path, notes_path, command, rounds):
             cells = [fmt(vals[i], metric) for i in IMPLS]
             rcells = [f"{ratios[p]:.2f}x" if ratios[p] is not None else "-" for p in ("cpp", "grpcswift")]
             o.append(f"| {title} | {label} | {' | '.join(cells)} | {' | '.join(rcells)} | {target} | {met} |")
+    o.append("")
+
+    o.append("## Round by round\n")
+    o.append("Breakwater / peer within each round, for the throughput of each case. The implementations of a case run "
+             "back to back within a round, so a slow spell of a shared machine hits them alike; the spread shows how "
+             "far one round's verdict can be trusted. (The table above divides medians over the rounds.)\n")
+    o.append("| Case | Metric | BW / C++ per round | median | BW / grpc-swift 2 per round | median |")
+    o.append("|---|---|---|---:|---|---:|")
+    for case in cases:
+        metric = "msgs_per_s" if (case, "breakwater", "msgs_per_s") in by_round else "qps"
+        bw_rounds = by_round.get((case, "breakwater", metric))
+        if not bw_rounds:
+            continue
+        cells = []
+        for peer in ("cpp", "grpcswift"):
+            peer_rounds = by_round.get((case, peer, metric), {})
+            rs = [bw_rounds[r] / peer_rounds[r] for r in sorted(bw_rounds, key=int)
+                  if r in peer_rounds and peer_rounds[r] > 0]
+            cells += [" ".join(f"{r:.2f}" for r in rs) or "-",
+                      f"{statistics.median(rs):.2f}x" if rs else "-"]
+        label = "messages/s" if metric == "msgs_per_s" else "requests/s"
+        o.append(f"| {case_info(case, stream_messages)[1]} | {label} | {' | '.join(cells)} |")
     o.append("")
 
     o.append("## How each figure is taken\n")
