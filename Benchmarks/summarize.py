@@ -288,7 +288,10 @@ def report(results_path, notes_path, command, rounds):
     o.append("| Case | Metric | BW / C++ per round | median | BW / grpc-swift 2 per round | median |")
     o.append("|---|---|---|---:|---|---:|")
     for case in cases:
-        metric = "msgs_per_s" if (case, "breakwater", "msgs_per_s") in by_round else "qps"
+        _, title, kind = case_info(case, stream_messages)
+        if not METRICS.get(kind):
+            continue
+        metric, label, _higher = METRICS[kind][0]  # each kind lists its throughput first
         bw_rounds = by_round.get((case, "breakwater", metric))
         if not bw_rounds:
             continue
@@ -299,8 +302,7 @@ def report(results_path, notes_path, command, rounds):
                   if r in peer_rounds and peer_rounds[r] > 0]
             cells += [" ".join(f"{r:.2f}" for r in rs) or "-",
                       f"{statistics.median(rs):.2f}x" if rs else "-"]
-        label = "messages/s" if metric == "msgs_per_s" else "requests/s"
-        o.append(f"| {case_info(case, stream_messages)[1]} | {label} | {' | '.join(cells)} |")
+        o.append(f"| {title} | {label} | {' | '.join(cells)} |")
     o.append("")
 
     o.append("## How each figure is taken\n")

@@ -101,8 +101,8 @@ public struct ResponseStream<Response: Sendable>: AsyncSequence, Sendable {
         /// waited for (also before the headers).
         ///
         /// Inlinable, as is `handle`, for the message path to be specialized too: unspecialized, each message
-        /// looked up the metadata of `Response??` in the runtime's generic cache (a hash-table read under
-        /// a lock; about 6% of a streaming client's CPU).
+        /// looked up the metadata of `Response??` in the runtime's generic-metadata cache (a hash-table
+        /// search each time; about 6% of a streaming client's CPU).
         @inlinable
         mutating func nextIfReady() throws -> Response?? {
             guard started else { return nil }
