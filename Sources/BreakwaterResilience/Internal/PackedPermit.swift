@@ -9,17 +9,25 @@ struct PackedPermit: Sendable {
 
     /// `nil` for a probe, or a permit whose fields do not fit.
     init?(_ permit: CircuitBreaker.Permit, expiredAtStart: Bool) {
-        let (seconds, attoseconds) = permit.inner.admittedAt.offset.components
-        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        guard !permit.isProbe, permit.generation < 1 << 62, !overflow else { return nil }
+        guard !permit.isProbe, permit.generation < 1 << 62 else { return nil }
+        let offset = permit.inner.admittedAt.offset
+        if offset == .zero {
+            // A breaker without the slow-call rule does not time its calls (no clock read at admission):
+            // zero packs and unpacks without the 128-bit division and multiplication below.
+            admittedAtNanoseconds = 0
+        } else {
+            let (seconds, attoseconds) = offset.components
+            let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+            guard !overflow else { return nil }
+            admittedAtNanoseconds = scaled + attoseconds / 1_000_000_000
+        }
         generationAndFlag = permit.generation << 1 | (expiredAtStart ? 1 : 0)
-        admittedAtNanoseconds = scaled + attoseconds / 1_000_000_000
     }
 
     var permit: CircuitBreaker.Permit {
-        CircuitBreaker.Permit(inner: .init(
-            generation: generationAndFlag >> 1, probeID: 0,
-            admittedAt: BreakerInstant(offset: .nanoseconds(admittedAtNanoseconds))))
+        let admittedAt = admittedAtNanoseconds == 0 ? Duration.zero : .nanoseconds(admittedAtNanoseconds)
+        return CircuitBreaker.Permit(inner: .init(
+            generation: generationAndFlag >> 1, probeID: 0, admittedAt: BreakerInstant(offset: admittedAt)))
     }
 
     var expiredAtStart: Bool { generationAndFlag & 1 == 1 }
