@@ -94,14 +94,16 @@ public struct ResilienceInterceptor: ClientCallAdmission {
         // The first attempt is made here, the breaker's admission and its record plain calls around `next`:
         // a call that succeeds at once runs no retry machinery and no asynchronous level of the breaker's
         // or the retry's. Only a failed first attempt enters the retry loop, which makes any later one.
-        let retryPolicy = plan.retry
+        // The policy is read from the plan where it is used, not copied out of it first: a copy of a
+        // `RetryPolicy` retains its code set and the copy is released again, for a first attempt that
+        // succeeds and never needs the policy (the recorder has the retryable codes).
         // `bounded` is the first attempt's context too (a copy of a context costs retains and a 200-byte
         // copy): only with a per-attempt timeout is the call's context kept aside for the retry loop. (Not
         // its deadline alone: a `ContinuousClock.Instant` kept across an await costs a task allocation.)
         var callContext: ClientContext?
-        if retryPolicy?.perAttemptTimeout != nil {
+        if plan.retry?.perAttemptTimeout != nil {
             callContext = bounded
-            bounded = RetryInterceptor.attemptContext(bounded, policy: retryPolicy)
+            bounded = RetryInterceptor.attemptContext(bounded, policy: plan.retry)
             expiredAtStart = nil
         }
         let failure: any Error
@@ -119,7 +121,7 @@ public struct ResilienceInterceptor: ClientCallAdmission {
                     if let sinks = plan.sinks, let observed = admitted.answered(response, reportingTo: sinks) {
                         return observed
                     }
-                    return stages.retry.committed(admitted.answered(response), policy: retryPolicy)
+                    return stages.retry.committed(admitted.answered(response), policy: plan.retry)
                 } catch {
                     admitted.failed(error)
                     failure = error
@@ -128,21 +130,21 @@ public struct ResilienceInterceptor: ClientCallAdmission {
                 do {
                     let response = try await CircuitBreakerInterceptor.rejected(
                         rejection, by: breaker, fallback: stages.circuitBreaker.fallback, context: bounded)
-                    return stages.retry.committed(response, policy: retryPolicy)
+                    return stages.retry.committed(response, policy: plan.retry)
                 } catch {
                     failure = error
                 }
             }
         } else {
             do {
-                return stages.retry.committed(try await next(request, bounded), policy: retryPolicy)
+                return stages.retry.committed(try await next(request, bounded), policy: plan.retry)
             } catch {
                 failure = error
             }
         }
         if let callContext { bounded = callContext }
         let fallback = stages.circuitBreaker.fallback
-        return try await stages.retry.attempts(after: failure, request: request, context: bounded, policy: retryPolicy) {
+        return try await stages.retry.attempts(after: failure, request: request, context: bounded, policy: plan.retry) {
             [breaker = plan.breaker] request, context in
             guard let breaker else { return try await next(request, context) }
             return try await CircuitBreakerInterceptor.attempt(
@@ -192,19 +194,17 @@ private struct Plans {
     /// A client mostly calls one method again and again, and an OPEN breaker's rejections come at that
     /// rate: compared with the descriptor's strings (equal at once when they are the same strings, as a
     /// generated client's are), this spares `admit` and `intercept` the hashing of both strings.
-    var last: LastPlan?
-
-    /// A struct, not a tuple: a tuple of these is copied through the runtime's generic tuple witnesses.
-    struct LastPlan {
-        let method: MethodDescriptor
-        let plan: MethodPlan
-    }
+    /// Two fields, not an optional pair: comparing through `Optional<(method, plan)>` copied the pair out
+    /// first, retaining both strings and the plan and releasing them again, on every call.
+    var lastMethod = MethodDescriptor(service: "", method: "")
+    var lastPlan: MethodPlan?
 
     /// The cached plan of `method`, made the last one.
     mutating func plan(for method: MethodDescriptor) -> MethodPlan? {
-        if last?.method == method { return last?.plan }
+        if let lastPlan, lastMethod.method == method.method, lastMethod.service == method.service { return lastPlan }
         guard let plan = byMethod[method] else { return nil }
-        last = LastPlan(method: method, plan: plan)
+        lastMethod = method
+        lastPlan = plan
         return plan
     }
 }
