@@ -25,11 +25,14 @@ import Darwin
 ///
 /// and over `InstantTransport`, which answers in the caller's task with no server, thread or hop:
 /// - `instant`: no interceptor, the 30 s deadline;
-/// - `instant-closed`: the standard chain, CLOSED.
+/// - `instant-closed`: the standard chain, CLOSED;
+/// - `instant-pass`: one interceptor that only calls `next`, and the 30 s deadline.
 ///
 /// `closed.over_deadline_ns` is what the chain adds to an in-process call (`deadline` has the same deadline,
 /// so what the transport spends on it is in both); `instant-closed.over_instant_ns` is the chain's own work,
-/// without the in-process server's threads, whose scheduling moves the in-process figures by microseconds.
+/// without the in-process server's threads, whose scheduling moves the in-process figures by microseconds;
+/// `instant-pass.over_instant_ns` is what any interceptor level costs (its task frames and hops), the
+/// part of the chain's figure that is not its own decisions.
 /// Each figure as wall time (`ns`) and as the process's CPU time (`cpu_ns`), which other processes on a
 /// loaded machine inflate much less.
 ///
@@ -62,7 +65,9 @@ struct ChainCost {
 
     static let request = Echo_EchoRequest.with { $0.text = "breakwater-bench" }
 
-    static func setup(_ name: String, chain: Bool, deadline: Bool, failing: Bool = false, instant: Bool = false) async throws -> Setup {
+    static func setup(
+        _ name: String, chain: Bool, deadline: Bool, failing: Bool = false, instant: Bool = false, passThrough: Bool = false
+    ) async throws -> Setup {
         let transport = InProcessTransport()
         let provider = EchoProvider(faults: failing ? EchoProvider.Faults(failRate: 1) : .none)
         let server = GRPCServer(transport: transport.server, services: [provider])
@@ -80,6 +85,8 @@ struct ChainCost {
                 let key = BreakerKey(target: "in-process-\(name)", method: Echo_Echo.Method.Get.descriptor, scope: .method)
                 guard resilience.registry.existingBreaker(for: key)?.currentState == .open else { throw Failure.breakerDidNotOpen }
             }
+        } else if passThrough {
+            grpc = GRPCClient(transport: client, interceptors: [.apply(PassThroughInterceptor(), to: .all)], defaultOptions: options)
         } else {
             grpc = GRPCClient(transport: client, defaultOptions: options)
         }
@@ -114,8 +121,11 @@ struct ChainCost {
             ("bare", false, false, false, false), ("deadline", false, true, false, false),
             ("closed", true, false, false, false), ("open", true, false, true, false),
             ("instant", false, true, false, true), ("instant-closed", true, false, false, true),
+            ("instant-pass", false, true, false, true),
         ] where only == nil || only == name {
-            setups.append(try await setup(name, chain: chain, deadline: deadline, failing: failing, instant: instant))
+            setups.append(
+                try await setup(
+                    name, chain: chain, deadline: deadline, failing: failing, instant: instant, passThrough: name == "instant-pass"))
         }
         guard !setups.isEmpty else {
             print("no configuration named \(only ?? "")")
@@ -142,7 +152,10 @@ struct ChainCost {
             print("chain.\(setup.name).cpu_ns=\(Int(BatchTiming.median(cpu[setup.name]!).rounded()))")
         }
         // Differences of the round's own figures, then their median: the rounds pair the configurations.
-        for (name, base) in [("deadline", "bare"), ("closed", "deadline"), ("closed", "bare"), ("instant-closed", "instant")]
+        for (name, base) in [
+            ("deadline", "bare"), ("closed", "deadline"), ("closed", "bare"), ("instant-closed", "instant"),
+            ("instant-pass", "instant"),
+        ]
         where wall[name] != nil && wall[base] != nil {
             let added = zip(wall[name]!, wall[base]!).map { $0 - $1 }
             let cpuAdded = zip(cpu[name]!, cpu[base]!).map { $0 - $1 }
@@ -153,5 +166,15 @@ struct ChainCost {
             await setup.grpc.close()
             await setup.server.shutdownGracefully(gracePeriod: .seconds(1))
         }
+    }
+}
+
+/// An interceptor that only calls `next`: what one asynchronous interceptor level costs by itself.
+struct PassThroughInterceptor: ClientInterceptor {
+    func intercept(
+        request: ClientRequest, context: ClientContext,
+        next: @concurrent @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
+    ) async throws -> ClientResponse {
+        try await next(request, context)
     }
 }
