@@ -117,15 +117,16 @@ struct ChainCost {
         print("chain.rounds=\(rounds)")
         let only = CommandLine.arguments.dropFirst(3).first
         var setups: [Setup] = []
-        for (name, chain, deadline, failing, instant) in [
-            ("bare", false, false, false, false), ("deadline", false, true, false, false),
-            ("closed", true, false, false, false), ("open", true, false, true, false),
-            ("instant", false, true, false, true), ("instant-closed", true, false, false, true),
-            ("instant-pass", false, true, false, true),
+        // name, chain, deadline, failing, instant, pass-through
+        for (name, chain, deadline, failing, instant, passThrough) in [
+            ("bare", false, false, false, false, false), ("deadline", false, true, false, false, false),
+            ("closed", true, false, false, false, false), ("open", true, false, true, false, false),
+            ("instant", false, true, false, true, false), ("instant-closed", true, false, false, true, false),
+            ("instant-pass", false, true, false, true, true),
         ] where only == nil || only == name {
             setups.append(
                 try await setup(
-                    name, chain: chain, deadline: deadline, failing: failing, instant: instant, passThrough: name == "instant-pass"))
+                    name, chain: chain, deadline: deadline, failing: failing, instant: instant, passThrough: passThrough))
         }
         guard !setups.isEmpty else {
             print("no configuration named \(only ?? "")")
