@@ -109,9 +109,14 @@ import Testing
             // One wait only, the chain's for the response headers.
             #expect(stream0.waits.withLock { $0 } == 1)
             #expect(stream0.polls.withLock { $0 } >= words.count)
-            // The end has not come yet: the iterator waits for it, and then ends normally.
-            service.release.fire()
+            // The end has not come yet: the iterator waits for it, and then ends normally. The server ends
+            // only once the iterator is waiting (fired before, its end could be queued before the next poll).
+            let releaser = Task {
+                while stream0.waits.withLock({ $0 }) < 2 { await Task.yield() }
+                service.release.fire()
+            }
             #expect(try await iterator.next() == nil)
+            await releaser.value
             #expect(stream0.waits.withLock { $0 } == 2)
             #expect(stream.trailers?.firstString(forKey: "x-burst") == "done")
             #expect(try await iterator.next() == nil)
