@@ -14,7 +14,8 @@ struct MethodPolicyOverrideTests {
 
     func plan(timeout: Duration? = .seconds(1), retry: RetryPolicy? = Self.retry, hedging: HedgingPolicy? = nil) throws -> MethodPlan {
         let breaker = try CircuitBreaker(name: "b", policy: CircuitBreakerPolicy())
-        return MethodPlan(timeout: timeout, retry: retry, hedging: hedging, breaker: breaker, callOptions: nil)
+        return MethodPlan(timeout: timeout, retry: retry, hedging: hedging, breaker: breaker, callOptions: nil,
+            retryStage: RetryInterceptor(policies: PolicyTable()))
     }
 
     @Test("the default override changes nothing; each field inherits, turns off or replaces")

@@ -8,7 +8,7 @@
 /// resolves a method's policies and breaker once: the first call of a method looks them up in the
 /// ``PolicyTable`` and the ``CircuitBreakerRegistry``; later calls find them in a per-method cache.
 /// ``ResilienceConfiguration/interceptors`` uses it.
-public struct ResilienceInterceptor: ClientCallAdmission {
+public struct ResilienceInterceptor: ClientCallAdmission, ClientFirstAttemptInterceptor {
     /// The stages behind one reference, so that passing the interceptor around costs one retain.
     private let stages: Stages
 
@@ -61,6 +61,36 @@ public struct ResilienceInterceptor: ClientCallAdmission {
         return stages.breaker(for: context.descriptor)?.sharedRejectionErrorIfRejecting()
     }
 
+    /// Prepares the common call for the client to make its first attempt itself: bounds the deadline by
+    /// the method's timeout, applies its call options and takes its breaker's permit (a rejection is
+    /// thrown: it is never retried). Only a first attempt that fails enters the retry loop. Calls with
+    /// hedging, a per-attempt timeout, a fallback or their own policy override get `nil`, and
+    /// ``intercept(request:context:next:)``.
+    public func prepareFirstAttempt(_ context: inout ClientContext) throws -> (any ClientFirstAttempt)? {
+        let stages = self.stages
+        let plan = try stages.plan(for: context.descriptor)
+        guard plan.hedging == nil, plan.retry?.perAttemptTimeout == nil, stages.circuitBreaker.fallback == nil,
+            !context.options.hasPolicyOverride
+        else { return nil }
+        // Whether the deadline had passed before the attempt (then its DEADLINE_EXCEEDED is neutral to the
+        // breaker), from the clock read that bounded the call; `nil`: the admission reads the clock.
+        var expiredAtStart: Bool?
+        if let timeout = plan.timeout { expiredAtStart = context.bound(byTimeout: timeout) }
+        if let callOptions = plan.callOptions { context.options = callOptions.applied(to: context.options) }
+        guard let breaker = plan.breaker else { return UnguardedFirstAttempt(plan: plan) }
+        switch CircuitBreakerInterceptor.admission(of: context, through: breaker, expiredAtStart: expiredAtStart) {
+        case .rejected(let rejection):
+            throw breaker.rejectionError(rejection)
+        case .admitted(let admitted):
+            if let permit = PackedPermit(admitted.permit, expiredAtStart: admitted.expiredAtStart) {
+                return AdmittedFirstAttempt(plan: plan, permit: permit)
+            }
+            let probe = ProbeFirstAttempt(plan: plan, admitted: admitted, callerIsProbe: context.options.isProbe)
+            context.options.isProbe = true
+            return probe
+        }
+    }
+
     /// Bounds the call by its timeout, then runs its attempts, each through its breaker. The first attempt
     /// is made directly; the retry loop starts only when it fails.
     public func intercept(
@@ -68,22 +98,28 @@ public struct ResilienceInterceptor: ClientCallAdmission {
         context: ClientContext,
         next: @concurrent @Sendable (ClientRequest, ClientContext) async throws -> ClientResponse
     ) async throws -> ClientResponse {
+        var bounded = context
+        if let attempt = try prepareFirstAttempt(&bounded) {
+            let response: ClientResponse
+            do {
+                response = try await next(request, bounded)
+            } catch {
+                return try await attempt.failed(error, request: request, context: bounded, next: next)
+            }
+            return attempt.answered(response, context: bounded)
+        }
         let stages = self.stages
         var plan = try stages.plan(for: context.descriptor)
-        // A call's own override (CallOptions.policyOverride) changes the cached plan for this call only;
-        // without one this is a single check that the options carry no extensions.
+        // A call's own override (CallOptions.policyOverride) changes the cached plan for this call only.
         if let override = try context.options.checkedPolicyOverride(for: context.descriptor) {
             plan = plan.overridden(by: override)
         }
-        var bounded = context
-        // Whether the deadline had passed before the first attempt (then its DEADLINE_EXCEEDED is neutral to
-        // the breaker), from the clock read that bounded the call; `nil`: the admission reads the clock.
-        var expiredAtStart: Bool?
-        if let timeout = plan.timeout { expiredAtStart = bounded.bound(byTimeout: timeout) }
+        if let timeout = plan.timeout { bounded.bound(byTimeout: timeout) }
         if let callOptions = plan.callOptions { bounded.options = callOptions.applied(to: bounded.options) }
+        let fallback = stages.circuitBreaker.fallback
         if let hedging = plan.hedging {
             return try await stages.hedging.attempts(request: request, context: bounded, policy: hedging) {
-                [breaker = plan.breaker, fallback = stages.circuitBreaker.fallback] request, context, isHedge in
+                [breaker = plan.breaker] request, context, isHedge in
                 guard let breaker else { return try await next(request, context) }
                 // A hedge the breaker rejects only stops further hedges; the fallback answers for the call
                 // only when its first attempt is rejected.
@@ -91,65 +127,15 @@ public struct ResilienceInterceptor: ClientCallAdmission {
                     through: breaker, fallback: isHedge ? nil : fallback, request: request, context: context, next: next)
             }
         }
-        // The first attempt is made here, the breaker's admission and its record plain calls around `next`:
-        // a call that succeeds at once runs no retry machinery and no asynchronous level of the breaker's
-        // or the retry's. Only a failed first attempt enters the retry loop, which makes any later one.
-        // The policy is read from the plan where it is used, not copied out of it first: a copy of a
-        // `RetryPolicy` retains its code set and the copy is released again, for a first attempt that
-        // succeeds and never needs the policy (the recorder has the retryable codes).
-        // `bounded` is the first attempt's context too (a copy of a context costs retains and a 200-byte
-        // copy): only with a per-attempt timeout is the call's context kept aside for the retry loop. (Not
-        // its deadline alone: a `ContinuousClock.Instant` kept across an await costs a task allocation.)
-        var callContext: ClientContext?
-        if plan.retry?.perAttemptTimeout != nil {
-            callContext = bounded
-            bounded = RetryInterceptor.attemptContext(bounded, policy: plan.retry)
-            expiredAtStart = nil
+        let response: ClientResponse
+        do {
+            response = try await plan.attempt(
+                request: request, context: RetryInterceptor.attemptContext(bounded, policy: plan.retry),
+                fallback: fallback, next: next)
+        } catch {
+            return try await plan.attempts(after: error, request: request, context: bounded, fallback: fallback, next: next)
         }
-        let failure: any Error
-        if let breaker = plan.breaker {
-            switch CircuitBreakerInterceptor.admission(of: bounded, through: breaker, expiredAtStart: expiredAtStart) {
-            case .admitted(let admitted):
-                do {
-                    let response: ClientResponse
-                    if admitted.isProbe {
-                        response = try await next(request, CircuitBreakerInterceptor.probing(bounded))
-                    } else {
-                        response = try await next(request, bounded)
-                    }
-                    // One observer tells the breaker and the throttle how the attempt ended, where it can.
-                    if let sinks = plan.sinks, let observed = admitted.answered(response, reportingTo: sinks) {
-                        return observed
-                    }
-                    return stages.retry.committed(admitted.answered(response), policy: plan.retry)
-                } catch {
-                    admitted.failed(error)
-                    failure = error
-                }
-            case .rejected(let rejection):
-                do {
-                    let response = try await CircuitBreakerInterceptor.rejected(
-                        rejection, by: breaker, fallback: stages.circuitBreaker.fallback, context: bounded)
-                    return stages.retry.committed(response, policy: plan.retry)
-                } catch {
-                    failure = error
-                }
-            }
-        } else {
-            do {
-                return stages.retry.committed(try await next(request, bounded), policy: plan.retry)
-            } catch {
-                failure = error
-            }
-        }
-        if let callContext { bounded = callContext }
-        let fallback = stages.circuitBreaker.fallback
-        return try await stages.retry.attempts(after: failure, request: request, context: bounded, policy: plan.retry) {
-            [breaker = plan.breaker] request, context in
-            guard let breaker else { return try await next(request, context) }
-            return try await CircuitBreakerInterceptor.attempt(
-                through: breaker, fallback: fallback, request: request, context: context, next: next)
-        }
+        return plan.committed(response)
     }
 }
 
@@ -165,11 +151,15 @@ final class MethodPlan: Sendable {
     let callOptions: MethodPolicy?
     /// The breaker and the throttle a committed first attempt reports to, when the method has both.
     let sinks: AttemptOutcomeSinks?
+    /// The chain's retry stage, which makes the attempts after a failed first one: here, so that a first
+    /// attempt the client makes (``AdmittedFirstAttempt``) needs only the plan.
+    let retryStage: RetryInterceptor
 
     init(
         timeout: Duration?, retry: RetryPolicy?, hedging: HedgingPolicy?, breaker: CircuitBreaker?,
-        callOptions: MethodPolicy?, sinks: AttemptOutcomeSinks? = nil
+        callOptions: MethodPolicy?, sinks: AttemptOutcomeSinks? = nil, retryStage: RetryInterceptor
     ) {
+        self.retryStage = retryStage
         self.timeout = timeout
         self.retry = retry
         self.hedging = hedging
@@ -184,7 +174,36 @@ final class MethodPlan: Sendable {
             timeout: override.timeout(over: timeout), retry: override.retry(over: retry),
             hedging: override.hedging(over: hedging), breaker: override.bypassCircuitBreaker ? nil : breaker,
             callOptions: callOptions,
-            sinks: nil)  // the retry policy may differ: the general path reports this call
+            sinks: nil,  // the retry policy may differ: the general path reports this call
+            retryStage: retryStage)
+    }
+
+    /// One attempt, through the breaker when the method has one (answered by `fallback` when it rejects).
+    func attempt(
+        request: ClientRequest, context: ClientContext, fallback: CircuitBreakerInterceptor.Fallback?,
+        next: (ClientRequest, ClientContext) async throws -> ClientResponse
+    ) async throws -> ClientResponse {
+        guard let breaker else { return try await next(request, context) }
+        return try await CircuitBreakerInterceptor.attempt(
+            through: breaker, fallback: fallback, request: request, context: context, next: next)
+    }
+
+    /// The call after its first attempt failed with `failure`: retried under the plan's policy, each
+    /// attempt through the breaker, or the failure thrown. `context` is the call's.
+    func attempts(
+        after failure: any Error, request: ClientRequest, context: ClientContext,
+        fallback: CircuitBreakerInterceptor.Fallback?,
+        next: (ClientRequest, ClientContext) async throws -> ClientResponse
+    ) async throws -> ClientResponse {
+        try await retryStage.attempts(after: failure, request: request, context: context, policy: retry) {
+            request, context in
+            try await attempt(request: request, context: context, fallback: fallback, next: next)
+        }
+    }
+
+    /// The response of the call's committed attempt, its end fed to the retry throttle.
+    func committed(_ response: ClientResponse) -> ClientResponse {
+        retryStage.committed(response, policy: retry)
     }
 }
 
@@ -261,7 +280,7 @@ private final class Stages: Sendable {
         }
         let plan = MethodPlan(
             timeout: policy.timeout, retry: policy.retry, hedging: policy.hedging, breaker: breaker,
-            callOptions: policy.setsCallOptions ? policy : nil, sinks: sinks)
+            callOptions: policy.setsCallOptions ? policy : nil, sinks: sinks, retryStage: retry)
         plans.withLock { $0.byMethod[method] = $0.byMethod[method] ?? plan }
         return plan
     }

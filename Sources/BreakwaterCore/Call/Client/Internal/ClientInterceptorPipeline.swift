@@ -9,6 +9,9 @@ final class ClientInterceptorPipeline: Sendable {
     /// built. A closure, not the optional existential: asking that one copied it (through its runtime
     /// witnesses) on every call.
     @usableFromInline let unscopedAdmissionError: (@Sendable (ClientContext) -> (any Error)?)?
+    /// `prepareFirstAttempt` of the chain's only interceptor, when it is one interceptor for every method
+    /// and prepares first attempts (see ``ClientFirstAttemptInterceptor``). A closure for the same reason.
+    private let unscopedFirstAttempt: (@Sendable (inout ClientContext) throws -> (any ClientFirstAttempt)?)?
     private let byMethod: TSanMutex<[MethodDescriptor: [any ClientInterceptor]]> = TSanMutex([:])
     let transport: TransportCaller
 
@@ -22,9 +25,15 @@ final class ClientInterceptorPipeline: Sendable {
             } else {
                 unscopedAdmissionError = nil
             }
+            if interceptors.count == 1, let only = interceptors[0].interceptor as? any ClientFirstAttemptInterceptor {
+                unscopedFirstAttempt = { context in try only.prepareFirstAttempt(&context) }
+            } else {
+                unscopedFirstAttempt = nil
+            }
         } else {
             unscoped = nil
             unscopedAdmissionError = nil
+            unscopedFirstAttempt = nil
         }
     }
 
@@ -46,11 +55,32 @@ final class ClientInterceptorPipeline: Sendable {
         return matching
     }
 
+    /// Runs the call. `context` is consumed, so that an interceptor that prepares the first attempt
+    /// changes it in place instead of a copy.
     @usableFromInline
-    func run(request: ClientRequest, context: ClientContext) async throws -> ClientResponse {
+    func run(request: ClientRequest, context: consuming ClientContext) async throws -> ClientResponse {
+        var context = context
+        if let unscopedFirstAttempt, let attempt = try unscopedFirstAttempt(&context) {
+            // The first attempt straight to the transport: no asynchronous level of the interceptor's.
+            let response: ClientResponse
+            do {
+                response = try await transport.call(request: request, context: context)
+            } catch {
+                return try await attempt.failed(error, request: request, context: context) { [transport] request, context in
+                    try await transport.call(request: request, context: context)
+                }
+            }
+            return attempt.answered(response, context: context)
+        }
         let chain = chain(for: context.descriptor)
-        if chain.isEmpty {
+        guard let first = chain.first else {
             return try await transport.call(request: request, context: context)
+        }
+        // One interceptor (the standard chain) is called from here: a level of `run(_:...)` fewer.
+        if chain.count == 1 {
+            return try await first.intercept(request: request, context: context) { [transport] request, context in
+                try await transport.call(request: request, context: context)
+            }
         }
         return try await Self.run(chain[...], transport: transport, request: request, context: context)
     }
@@ -66,7 +96,7 @@ final class ClientInterceptorPipeline: Sendable {
         }
         let rest = chain.dropFirst()
         // The last interceptor's `next` calls the transport itself, not another level of this function:
-        // one asynchronous frame fewer per call (the standard chain is a single interceptor).
+        // one asynchronous frame fewer per call.
         if rest.isEmpty {
             return try await first.intercept(request: request, context: context) { request, context in
                 try await transport.call(request: request, context: context)
