@@ -39,6 +39,8 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         var stopping = false
         var stopWaiters: [CheckedContinuation<Void, Never>] = []
         var stopped = false
+        /// Wake-up writes asked for so far (for tests: a loop that is awake is handed work without one).
+        var wakeUps = 0
     }
 
     /// A short name for diagnostics, e.g. `bw-loop-0`.
@@ -143,6 +145,9 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         return queue.withLock { $0.sleeping && $0.items.isEmpty }
     }
 
+    /// The wake-up writes that work handed to the loop has cost so far (for tests).
+    var wakeUps: Int { queue.withLock { $0.wakeUps } }
+
     /// Whether the loop has been asked to stop or has stopped; work handed to it then does not run.
     public var isStopped: Bool { queue.withLock { $0.stopping } }
 
@@ -215,6 +220,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             q.items.append(work)
             if q.sleeping && !q.wakePending {
                 q.wakePending = true
+                q.wakeUps &+= 1
                 return (true, true)
             }
             return (true, false)
@@ -362,17 +368,19 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     /// One turn of the loop; returns how long to wait for I/O next, or nil once the loop has stopped.
     private func turn(_ poller: EpollPoller, ready: Int) -> Int32? {
-        if ready > 0 {
-            poller.handleReady(ready) { fd, events in
-                if !changedDuringWait.isEmpty && changedDuringWait.contains(fd) { return }
-                handlers[fd]?.handleEvents(events)
-            }
-        }
+        // Awake before the I/O is handled: a caller resumed by a response read here hands its next request
+        // over while this turn runs, and must not pay a wake-up write (and the loop an extra event) for it.
         if slept {
             slept = false
             queue.withLock { q in
                 q.sleeping = false
                 q.wakePending = false
+            }
+        }
+        if ready > 0 {
+            poller.handleReady(ready) { fd, events in
+                if !changedDuringWait.isEmpty && changedDuringWait.contains(fd) { return }
+                handlers[fd]?.handleEvents(events)
             }
         }
         if !afterPoll.isEmpty {
