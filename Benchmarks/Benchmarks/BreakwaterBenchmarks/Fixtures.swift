@@ -12,9 +12,13 @@ final class EchoFixture: Sendable {
         case inProcess = "in-process"
         /// HTTP/2 over loopback TCP (`HTTP2ServerTransport` on 127.0.0.1:0, one `HTTP2ClientTransport`).
         case http2 = "HTTP/2"
+        /// `InstantTransport`: no server, the call answered in the caller's task, so that what a call
+        /// costs is the client's call path alone (the yardstick for the chain's own work).
+        case instant
     }
 
-    let server: GRPCServer
+    /// `nil` over `InstantTransport`.
+    let server: GRPCServer?
     let echo: Echo_EchoClient
     let target: String
     let resilience: ResilienceConfiguration?
@@ -28,15 +32,21 @@ final class EchoFixture: Sendable {
         switch link {
         case .inProcess:
             let transport = InProcessTransport()
-            server = GRPCServer(transport: transport.server, services: [provider])
-            _ = try await server.start()
+            let inProcess = GRPCServer(transport: transport.server, services: [provider])
+            _ = try await inProcess.start()
+            server = inProcess
             client = transport.client
             target = "in-process"
         case .http2:
-            server = GRPCServer(transport: HTTP2ServerTransport(host: "127.0.0.1", port: 0), services: [provider])
-            let port = try await server.start()
+            let http2 = GRPCServer(transport: HTTP2ServerTransport(host: "127.0.0.1", port: 0), services: [provider])
+            let port = try await http2.start()
+            server = http2
             client = HTTP2ClientTransport(host: "127.0.0.1", port: port)
             target = "127.0.0.1:\(port)"
+        case .instant:
+            server = nil
+            client = InstantTransport()
+            target = "instant"
         }
         let options = deadline ? CallOptions(timeout: .seconds(30)) : .defaults
         if chain {
@@ -61,7 +71,7 @@ final class EchoFixture: Sendable {
     }
 
     func stop() async {
-        await server.shutdownGracefully(gracePeriod: .milliseconds(100))
+        await server?.shutdownGracefully(gracePeriod: .milliseconds(100))
     }
 }
 

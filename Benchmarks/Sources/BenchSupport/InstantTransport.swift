@@ -6,8 +6,8 @@ import Synchronization
 /// serialize alike), and OK. No thread, no hop, no server: over it a call costs only the client's call
 /// path, so the difference with and without the chain is the chain's own work, free of the scheduling
 /// noise of a real transport. (A benchmark's yardstick, never a stand-in for a transport in tests.)
-struct InstantTransport: ClientTransport {
-    final class Stream: ClientTransportStream {
+public struct InstantTransport: ClientTransport {
+    public final class Stream: ClientTransportStream {
         private enum Phase { case sending, headers, message, end, done }
         private struct State {
             var phase = Phase.sending
@@ -15,23 +15,23 @@ struct InstantTransport: ClientTransport {
         }
         private let state = Mutex(State())
 
-        func send(_ message: [UInt8], endStream: Bool) async throws {
+        public func send(_ message: [UInt8], endStream: Bool) async throws {
             state.withLock { state in
                 state.request = message
                 if endStream { state.phase = .headers }
             }
         }
 
-        func finishSending() {
+        public func finishSending() {
             state.withLock { $0.phase = .headers }
         }
 
-        func next() async -> ClientStreamEvent? {
+        public func next() async -> ClientStreamEvent? {
             take()
         }
 
         /// Everything is there at once, as a real transport's queue holds a response read in one turn.
-        func nextIfReady() -> ClientStreamPoll {
+        public func nextIfReady() -> ClientStreamPoll {
             .ready(take())
         }
 
@@ -53,12 +53,14 @@ struct InstantTransport: ClientTransport {
             }
         }
 
-        func cancel() {
+        public func cancel() {
             state.withLock { $0.phase = .done }
         }
     }
 
-    func makeStream(head: ClientRequestHead) async -> any ClientTransportStream { Stream() }
+    public init() {}
 
-    func close() async {}
+    public func makeStream(head: ClientRequestHead) async -> any ClientTransportStream { Stream() }
+
+    public func close() async {}
 }
