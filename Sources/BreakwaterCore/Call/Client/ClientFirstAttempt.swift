@@ -8,9 +8,9 @@ public protocol ClientFirstAttempt: Sendable {
     /// with its body observed, to learn how it ends). Synchronous: a call that succeeds at once runs no
     /// asynchronous level of the interceptor's.
     /// - Parameters:
-    ///   - response: The transport's response.
+    ///   - response: The transport's response, consumed: change it in place and return it.
     ///   - context: The prepared context the attempt was made with.
-    func answered(_ response: ClientResponse, context: ClientContext) -> ClientResponse
+    func answered(_ response: consuming ClientResponse, context: ClientContext) -> ClientResponse
 
     /// The attempt failed before its response headers: returns the call's response after any further
     /// attempts the interceptor makes through `next`, or throws the error the call fails with.

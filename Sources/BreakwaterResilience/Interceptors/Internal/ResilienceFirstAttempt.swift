@@ -15,12 +15,15 @@ struct AdmittedFirstAttempt: ClientFirstAttempt {
             breaker: breaker, permit: permit.permit, kind: kind, expiredAtStart: permit.expiredAtStart)
     }
 
-    func answered(_ response: ClientResponse, context: ClientContext) -> ClientResponse {
+    func answered(_ response: consuming ClientResponse, context: ClientContext) -> ClientResponse {
+        // The common case: one observer, holding the permit as it is packed, tells the breaker and the
+        // throttle how the attempt ended (no unpacking into an `AdmittedAttempt` and packing again).
+        if context.kind == .unary || context.kind == .clientStreaming, let sinks = plan.sinks, sinks.breaker === plan.breaker {
+            response.body = response.body.notifying(CommittedAttemptRecorder(sinks: sinks, permit: permit))
+            return response
+        }
         guard let breaker = plan.breaker else { return plan.committed(response) }  // made only with one
-        let admitted = admitted(context.kind, breaker: breaker)
-        // One observer tells the breaker and the throttle how the attempt ended, where it can.
-        if let sinks = plan.sinks, let observed = admitted.answered(response, reportingTo: sinks) { return observed }
-        return plan.committed(admitted.answered(response))
+        return plan.committed(admitted(context.kind, breaker: breaker).answered(response))
     }
 
     func failed(
@@ -40,7 +43,7 @@ struct ProbeFirstAttempt: ClientFirstAttempt {
     /// The caller's `CallOptions.isProbe`, for the context of later attempts.
     let callerIsProbe: Bool?
 
-    func answered(_ response: ClientResponse, context: ClientContext) -> ClientResponse {
+    func answered(_ response: consuming ClientResponse, context: ClientContext) -> ClientResponse {
         plan.committed(admitted.answered(response))
     }
 
@@ -59,7 +62,7 @@ struct ProbeFirstAttempt: ClientFirstAttempt {
 struct UnguardedFirstAttempt: ClientFirstAttempt {
     let plan: MethodPlan
 
-    func answered(_ response: ClientResponse, context: ClientContext) -> ClientResponse {
+    func answered(_ response: consuming ClientResponse, context: ClientContext) -> ClientResponse {
         plan.committed(response)
     }
 

@@ -14,11 +14,10 @@ struct PreparingInterceptor: ClientFirstAttemptInterceptor {
     struct Attempt: ClientFirstAttempt {
         let log: Log
 
-        func answered(_ response: ClientResponse, context: ClientContext) -> ClientResponse {
+        func answered(_ response: consuming ClientResponse, context: ClientContext) -> ClientResponse {
             log.append("answered limit=\(context.options.maxSendMessageBytes ?? -1)")
-            var marked = response
-            marked.metadata.addString("answered", forKey: "x-first-attempt")
-            return marked
+            response.metadata.addString("answered", forKey: "x-first-attempt")
+            return response
         }
 
         func failed(

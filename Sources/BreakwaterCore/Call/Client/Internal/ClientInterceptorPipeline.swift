@@ -70,7 +70,8 @@ final class ClientInterceptorPipeline: Sendable {
                     try await transport.call(request: request, context: context)
                 }
             }
-            return attempt.answered(response, context: context)
+            // Moved, not copied: a copy of the response costs a retain of its metadata and of its body.
+            return attempt.answered(consume response, context: context)
         }
         let chain = chain(for: context.descriptor)
         guard let first = chain.first else {
