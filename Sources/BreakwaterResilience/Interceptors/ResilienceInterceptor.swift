@@ -106,7 +106,7 @@ public struct ResilienceInterceptor: ClientCallAdmission, ClientFirstAttemptInte
             } catch {
                 return try await attempt.failed(error, request: request, context: bounded, next: next)
             }
-            return attempt.answered(response, context: bounded)
+            return attempt.answered(consume response, context: bounded)
         }
         let stages = self.stages
         var plan = try stages.plan(for: context.descriptor)
