@@ -207,18 +207,6 @@ public struct CircuitBreakerInterceptor: ClientCallAdmission {
             breaker.record(outcome(of: error, breaker: breaker, expiredAtStart: expiredAtStart), for: permit)
         }
 
-        /// The attempt's response, its body observed by one recorder that reports its end to `sinks`'
-        /// breaker (this attempt's) and throttle; `nil` for a streaming response or a probe, which
-        /// ``answered(_:)`` handles.
-        func answered(_ response: ClientResponse, reportingTo sinks: AttemptOutcomeSinks) -> ClientResponse? {
-            guard kind == .unary || kind == .clientStreaming, sinks.breaker === breaker,
-                let recorder = CommittedAttemptRecorder(sinks, permit: permit, expiredAtStart: expiredAtStart)
-            else { return nil }
-            var observed = response
-            observed.body = response.body.notifying(recorder)
-            return observed
-        }
-
         /// The attempt's response, its body wrapped so that its outcome is recorded when it ends.
         func answered(_ response: ClientResponse) -> ClientResponse {
             var observed = response

@@ -22,19 +22,6 @@ struct CommittedAttemptRecorder: ClientResponseObserver {
     let sinks: AttemptOutcomeSinks
     let permit: PackedPermit
 
-    /// A recorder of a permit already packed (a first attempt admitted in CLOSED).
-    init(sinks: AttemptOutcomeSinks, permit: PackedPermit) {
-        self.sinks = sinks
-        self.permit = permit
-    }
-
-    /// `nil` when the permit does not pack (a probe): the chain's general path records that attempt.
-    init?(_ sinks: AttemptOutcomeSinks, permit: CircuitBreaker.Permit, expiredAtStart: Bool) {
-        guard let packed = PackedPermit(permit, expiredAtStart: expiredAtStart) else { return nil }
-        self.sinks = sinks
-        self.permit = packed
-    }
-
     func responseEnded(_ end: ClientResponseEnd) {
         record(end, in: sinks.breaker, for: permit.permit, expiredAtStart: permit.expiredAtStart)
         sinks.throttle.record(end, retryable: sinks.retryable)
