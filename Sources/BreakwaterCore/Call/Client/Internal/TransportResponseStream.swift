@@ -23,8 +23,9 @@ final class TransportResponseStream: Sendable {
             guard self.end == nil else { return nil }
             self.end = end
             guard let first = firstObserver.take() else { return nil }
-            let more = moreObservers
-            if !more.isEmpty { moreObservers = [] }
+            // Swapped out only when there are any: a copy of the empty array is a retain too.
+            var more: [any ClientResponseObserver] = []
+            if !moreObservers.isEmpty { swap(&more, &moreObservers) }
             return Observers(first: first, second: secondObserver.take(), more: more)
         }
     }
