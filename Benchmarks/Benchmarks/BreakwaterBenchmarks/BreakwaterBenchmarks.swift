@@ -3,6 +3,7 @@ import Benchmark
 import BreakwaterCore
 import BreakwaterWire
 import BreakwaterResilience
+import BreakwaterHTTP2
 
 /// Microbenchmarks of Breakwater's hot paths. Run: swift package --package-path Benchmarks benchmark
 let benchmarks: @Sendable () -> Void = {
@@ -17,6 +18,7 @@ let benchmarks: @Sendable () -> Void = {
     deframerBenchmarks()
     headerBenchmarks()
     breakerBenchmarks()
+    handOffBenchmarks()
 }
 
 // MARK: Unary calls
@@ -223,5 +225,40 @@ func closedPair(_ breaker: CircuitBreaker) {
         breaker.record(.ok, for: permit)
     } catch {
         fatalError("a CLOSED breaker rejected: \(error)")
+    }
+}
+
+// MARK: Thread hand-offs
+
+/// What a task pays to be resumed by an event loop, per round trip (scaled by 1,000): the task has the loop
+/// resume it (`execute`, then `resume`). From the global executor that is two thread hand-offs, the wake-up
+/// of the sleeping loop and the global executor's wake-up of a worker for the resumed task; a default-mode
+/// client call pays one of the two, or both when it cannot write its request itself. With the loop as task
+/// executor preference the same round trip stays on the loop's thread: the difference between the rows is
+/// what the hand-offs cost on this machine.
+func handOffBenchmarks() {
+    let perTrip = Benchmark.Configuration(scalingFactor: .kilo)
+
+    Benchmark("Hand-off, global task to a sleeping loop and back", configuration: perTrip) { (benchmark, loop: EventLoop) in
+        for _ in benchmark.scaledIterations { await resumedBy(loop) }
+    } setup: {
+        EventLoopGroup.shared.next()
+    }
+
+    Benchmark("Hand-off, task preferring the loop, round trip on the loop", configuration: perTrip) { (benchmark, loop: EventLoop) in
+        let iterations = benchmark.scaledIterations
+        await withTaskExecutorPreference(loop) {
+            for _ in iterations { await resumedBy(loop) }
+        }
+    } setup: {
+        EventLoopGroup.shared.next()
+    }
+}
+
+/// Suspends until `loop` resumes the caller.
+@inline(never)
+func resumedBy(_ loop: EventLoop) async {
+    await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+        loop.execute { continuation.resume() }
     }
 }
