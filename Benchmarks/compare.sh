@@ -14,6 +14,10 @@
 #   GRPCSWIFT=0             leave grpc-swift 2 out (its first release build takes about 25 minutes)
 #   GRPCSWIFT_BIN=DIR       use the prebuilt gs-echo-server and gs-echo-load in DIR instead of building
 #                           Peers/grpc-swift (build them once, then copy them out of Peers/grpc-swift/.build/release)
+#   PIN="S C"               run every server on CPUs S and every client and h2load on CPUs C (taskset lists,
+#                           e.g. PIN="0 1"); unset: no pinning, where the scheduler places the threads. On VMs
+#                           whose idle vCPUs wake slowly that placement moves the figures more than the code
+#                           does (see Benchmarks/README.md); a pinned run shows the code with placement fixed
 #
 # What it does:
 #   1. builds what is missing or stale: apt packages (libgrpc++-dev protobuf-compiler-grpc nghttp2-client),
@@ -55,7 +59,8 @@ SERVER_SHAPES="${SERVER_SHAPES:-1x1 4x16}"
 CLIENT_CONCURRENCY="${CLIENT_CONCURRENCY:-1 64}"
 STREAM_CONCURRENCY="${STREAM_CONCURRENCY:-1 8}"
 OUT="${OUT:-$BENCH_DIR/.out}"
-KNOBS="ROUNDS=$ROUNDS${GRPCSWIFT:+ GRPCSWIFT=$GRPCSWIFT}${GRPCSWIFT_BIN:+ GRPCSWIFT_BIN=$GRPCSWIFT_BIN} SERVER_SECONDS=$SERVER_SECONDS WARMUP_SECONDS=$WARMUP_SECONDS CLIENT_SECONDS=$CLIENT_SECONDS"
+PIN="${PIN:-}"
+KNOBS="ROUNDS=$ROUNDS${PIN:+ PIN='$PIN'}${GRPCSWIFT:+ GRPCSWIFT=$GRPCSWIFT}${GRPCSWIFT_BIN:+ GRPCSWIFT_BIN=$GRPCSWIFT_BIN} SERVER_SECONDS=$SERVER_SECONDS WARMUP_SECONDS=$WARMUP_SECONDS CLIENT_SECONDS=$CLIENT_SECONDS"
 KNOBS+=" CLIENT_WARMUP=$CLIENT_WARMUP STREAM_SECONDS=$STREAM_SECONDS STREAM_MESSAGES=$STREAM_MESSAGES"
 KNOBS+=" SERVER_SHAPES='$SERVER_SHAPES' CLIENT_CONCURRENCY='$CLIENT_CONCURRENCY' STREAM_CONCURRENCY='$STREAM_CONCURRENCY'"
 COMMAND="$KNOBS Benchmarks/compare.sh${*:+ $*}"
@@ -73,6 +78,17 @@ record() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >> "$RESULTS";
 note() { printf '%s\t%s\n' "$1" "$2" >> "$NOTES"; }
 not_measured() { log "not measured: $1 $2: $3"; note "not_measured.$1.$2" "$3"; }  # impl role why
 START_S=$SECONDS
+# PIN: the taskset prefixes of servers and of clients (empty: no pinning).
+SERVER_PIN=() CLIENT_PIN=()
+if [[ -n "$PIN" ]]; then
+    read -r pin_server pin_client pin_rest <<<"$PIN"
+    [[ -n "${pin_client:-}" && -z "${pin_rest:-}" ]] || die "PIN must be two CPU lists, servers' then clients' (e.g. PIN=\"0 1\"), not '$PIN'"
+    command -v taskset >/dev/null || die "PIN needs taskset (util-linux)"
+    taskset -c "$pin_server" true 2>/dev/null || die "PIN: cannot run on CPUs '$pin_server'"
+    taskset -c "$pin_client" true 2>/dev/null || die "PIN: cannot run on CPUs '$pin_client'"
+    SERVER_PIN=(taskset -c "$pin_server") CLIENT_PIN=(taskset -c "$pin_client")
+    note pin "servers on CPUs $pin_server, clients and h2load on CPUs $pin_client (taskset)"
+fi
 note load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- the implementations --------------------------------------------------------------------------------------
@@ -180,7 +196,7 @@ declare -A PORT=()
 start_server() {  # impl: runs SERVER_CMD[impl], waits for "PORT n"
     local impl="$1" out="$OUT/server-$1.out" cmd
     read -ra cmd <<<"${SERVER_CMD[$impl]}"
-    "${cmd[@]}" >"$out" 2>"$OUT/server-$impl.err" &
+    "${SERVER_PIN[@]}" "${cmd[@]}" >"$out" 2>"$OUT/server-$impl.err" &
     PIDS+=($!)
     local port=""
     for _ in $(seq 300); do
@@ -219,7 +235,7 @@ h2load_run() {  # case impl round conns streams
     local case="$1" impl="$2" round="$3" conns="$4" streams="$5"
     local out="$OUT/$case-$impl-$round.txt" reqlog="$OUT/$case-$impl-$round.log"
     log "round $round/$ROUNDS: $case: h2load -c $conns -m $streams -> $impl server"
-    h2load -t 1 -c "$conns" -m "$streams" -D "$(as_ms "$SERVER_SECONDS")" --warm-up-time="$(as_ms "$WARMUP_SECONDS")" --log-file="$reqlog" \
+    "${CLIENT_PIN[@]}" h2load -t 1 -c "$conns" -m "$streams" -D "$(as_ms "$SERVER_SECONDS")" --warm-up-time="$(as_ms "$WARMUP_SECONDS")" --log-file="$reqlog" \
         -d "$BODY" "${HDRS[@]}" "http://127.0.0.1:${PORT[$impl]}/echo.Echo/Get" >"$out" 2>&1 || die "h2load $case $impl (see $out)"
     python3 "$BENCH_DIR/summarize.py" h2load "$out" "$reqlog" | while read -r metric value; do
         record "$case" "$impl" "$metric" "$round" "$value"
@@ -239,7 +255,7 @@ client_run() {
     log "round $round/$ROUNDS: $case: $client client ($mode, concurrency $conc) -> $server server"
     local limit; limit="$(python3 -c "print(int(float('$seconds') + float('$CLIENT_WARMUP')) + 60)")"
     local rc=0
-    timeout "$limit" "${cmd[@]}" --target "127.0.0.1:${PORT[$server]}" --concurrency "$conc" --duration "$seconds" \
+    timeout "$limit" "${CLIENT_PIN[@]}" "${cmd[@]}" --target "127.0.0.1:${PORT[$server]}" --concurrency "$conc" --duration "$seconds" \
         --payload 16 --warmup "$CLIENT_WARMUP" --mode "$mode" --stream-messages "$STREAM_MESSAGES" >"$out" 2>&1 || rc=$?
     # A client exits non-zero when a response was wrong; its line (errors=N) still counts and shows in the table.
     python3 "$BENCH_DIR/summarize.py" client "$out" "$mode" >"$out.kv" || die "$client client printed no figures (exit $rc; see $out)"

@@ -217,7 +217,7 @@ def report(results_path, notes_path, command, rounds):
     o.append("- **Date:** " + now)
     o.append(f"- **Command:** `{command}`")
     o.append(f"- **Machine:** {sh('nproc')} CPUs ({cpu}), {mem} RAM, {platform.system()} {platform.release()}; "
-             "client and server share the machine (loopback, no pinning). Load average (1/5/15 min) before the run "
+             "client and server share the machine (loopback, " + (notes['pin'] if 'pin' in notes else "no pinning") + "). Load average (1/5/15 min) before the run "
              f"{notes.get('load_before', '?')}, after {notes.get('load_after', '?')}: other work shares these cores, "
              "so compare columns within one run, not across runs.")
     o.append(f"- **Breakwater:** commit {commit}{' (sources modified)' if dirty != '?' else ''}, release build, "
