@@ -271,6 +271,12 @@ def report(results_path, notes_path, command, rounds):
                         v = "not measured"
                     else:
                         v = "**yes**" if (r >= t if op == ">=" else r <= t) else "no"
+                        # How many rounds agree: on a noisy machine a median verdict can rest on 3 of 5.
+                        bw_rounds = by_round.get((case, "breakwater", metric), {})
+                        peer_rounds = by_round.get((case, peer, metric), {})
+                        rs = [bw_rounds[k] / peer_rounds[k] for k in bw_rounds if peer_rounds.get(k)]
+                        if len(rs) > 1:
+                            v += f" ({sum(1 for x in rs if (x >= t if op == '>=' else x <= t))} of {len(rs)} rounds)"
                     verdicts.append(v if len(goals) == 1 else f"{SHORT[peer]}: {v}")
                 met = "; ".join(verdicts)
                 errs = [med.get((case, i, "errors")) or 0 for i in IMPLS]
