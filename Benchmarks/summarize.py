@@ -173,6 +173,12 @@ def report(results_path, notes_path, command, rounds):
         data.setdefault((case, impl, metric), []).append(float(value))
         by_round.setdefault((case, impl, metric), {})[rnd] = float(value)
     med = {k: statistics.median(v) for k, v in data.items()}
+
+    def round_ratios(case, peer, metric):
+        """Breakwater / peer in each round both were measured, in round order."""
+        bw_rounds = by_round.get((case, "breakwater", metric), {})
+        peer_rounds = by_round.get((case, peer, metric), {})
+        return [bw_rounds[r] / peer_rounds[r] for r in sorted(bw_rounds, key=int) if peer_rounds.get(r)]
     notes = {}
     for line in open(notes_path):
         if "\t" in line:
@@ -272,9 +278,7 @@ def report(results_path, notes_path, command, rounds):
                     else:
                         v = "**yes**" if (r >= t if op == ">=" else r <= t) else "no"
                         # How many rounds agree: on a noisy machine a median verdict can rest on 3 of 5.
-                        bw_rounds = by_round.get((case, "breakwater", metric), {})
-                        peer_rounds = by_round.get((case, peer, metric), {})
-                        rs = [bw_rounds[k] / peer_rounds[k] for k in bw_rounds if peer_rounds.get(k)]
+                        rs = round_ratios(case, peer, metric)
                         if len(rs) > 1:
                             v += f" ({sum(1 for x in rs if (x >= t if op == '>=' else x <= t))} of {len(rs)} rounds)"
                     verdicts.append(v if len(goals) == 1 else f"{SHORT[peer]}: {v}")
@@ -303,9 +307,7 @@ def report(results_path, notes_path, command, rounds):
             continue
         cells = []
         for peer in ("cpp", "grpcswift"):
-            peer_rounds = by_round.get((case, peer, metric), {})
-            rs = [bw_rounds[r] / peer_rounds[r] for r in sorted(bw_rounds, key=int)
-                  if r in peer_rounds and peer_rounds[r] > 0]
+            rs = round_ratios(case, peer, metric)
             cells += [" ".join(f"{r:.2f}" for r in rs) or "-",
                       f"{statistics.median(rs):.2f}x" if rs else "-"]
         o.append(f"| {title} | {label} | {' | '.join(cells)} |")
