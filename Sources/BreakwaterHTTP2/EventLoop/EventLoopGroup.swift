@@ -12,8 +12,12 @@ public final class EventLoopGroup: Sendable {
 
     /// Creates a group of `numberOfLoops` loops (default: one per core), each on its own thread, named
     /// `<namePrefix>-<index>` (thread names keep 15 bytes).
-    public convenience init(numberOfLoops: Int = EventLoopGroup.coreCount, namePrefix: String = "bw-loop") {
-        self.init(numberOfLoops: numberOfLoops, namePrefix: namePrefix, isShared: false)
+    ///
+    /// `idlePoll` is how long each loop keeps polling its sockets after each turn before it sleeps: zero
+    /// (the default) for none, at most 1 ms. It trades CPU for latency on machines whose threads wake
+    /// slowly; see ``EventLoop/init(name:idlePoll:)``.
+    public convenience init(numberOfLoops: Int = EventLoopGroup.coreCount, namePrefix: String = "bw-loop", idlePoll: Duration = .zero) {
+        self.init(numberOfLoops: numberOfLoops, namePrefix: namePrefix, idlePoll: idlePoll, isShared: false)
     }
 
     /// A group of the given loops (tests: loops that failed to start).
@@ -22,9 +26,9 @@ public final class EventLoopGroup: Sendable {
         isShared = false
     }
 
-    private init(numberOfLoops: Int, namePrefix: String, isShared: Bool) {
+    private init(numberOfLoops: Int, namePrefix: String, idlePoll: Duration = .zero, isShared: Bool) {
         let n = max(1, numberOfLoops)
-        loops = (0..<n).map { EventLoop(name: "\(namePrefix)-\($0)") }
+        loops = (0..<n).map { EventLoop(name: "\(namePrefix)-\($0)", idlePoll: idlePoll) }
         self.isShared = isShared
     }
 
