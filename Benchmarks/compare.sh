@@ -18,6 +18,9 @@
 #                           e.g. PIN="0 1"); unset: no pinning, where the scheduler places the threads. On VMs
 #                           whose idle vCPUs wake slowly that placement moves the figures more than the code
 #                           does (see Benchmarks/README.md); a pinned run shows the code with placement fixed
+#   BW_IDLE_POLL_US=N       Breakwater's server and clients run loops that poll N microseconds before they sleep
+#                           (echo-server and breakwater-load --idle-poll-us N, 1..1000); unset: the default, no
+#                           polling. The peers run as always, so such a run compares a tuned Breakwater with them
 #
 # What it does:
 #   1. builds what is missing or stale: apt packages (libgrpc++-dev protobuf-compiler-grpc nghttp2-client),
@@ -60,7 +63,8 @@ CLIENT_CONCURRENCY="${CLIENT_CONCURRENCY:-1 64}"
 STREAM_CONCURRENCY="${STREAM_CONCURRENCY:-1 8}"
 OUT="${OUT:-$BENCH_DIR/.out}"
 PIN="${PIN:-}"
-KNOBS="ROUNDS=$ROUNDS${PIN:+ PIN='$PIN'}${GRPCSWIFT:+ GRPCSWIFT=$GRPCSWIFT}${GRPCSWIFT_BIN:+ GRPCSWIFT_BIN=$GRPCSWIFT_BIN} SERVER_SECONDS=$SERVER_SECONDS WARMUP_SECONDS=$WARMUP_SECONDS CLIENT_SECONDS=$CLIENT_SECONDS"
+BW_IDLE_POLL_US="${BW_IDLE_POLL_US:-}"
+KNOBS="ROUNDS=$ROUNDS${PIN:+ PIN='$PIN'}${BW_IDLE_POLL_US:+ BW_IDLE_POLL_US=$BW_IDLE_POLL_US}${GRPCSWIFT:+ GRPCSWIFT=$GRPCSWIFT}${GRPCSWIFT_BIN:+ GRPCSWIFT_BIN=$GRPCSWIFT_BIN} SERVER_SECONDS=$SERVER_SECONDS WARMUP_SECONDS=$WARMUP_SECONDS CLIENT_SECONDS=$CLIENT_SECONDS"
 KNOBS+=" CLIENT_WARMUP=$CLIENT_WARMUP STREAM_SECONDS=$STREAM_SECONDS STREAM_MESSAGES=$STREAM_MESSAGES"
 KNOBS+=" SERVER_SHAPES='$SERVER_SHAPES' CLIENT_CONCURRENCY='$CLIENT_CONCURRENCY' STREAM_CONCURRENCY='$STREAM_CONCURRENCY'"
 COMMAND="$KNOBS Benchmarks/compare.sh${*:+ $*}"
@@ -88,6 +92,14 @@ if [[ -n "$PIN" ]]; then
     taskset -c "$pin_client" true 2>/dev/null || die "PIN: cannot run on CPUs '$pin_client'"
     SERVER_PIN=(taskset -c "$pin_server") CLIENT_PIN=(taskset -c "$pin_client")
     note pin "servers on CPUs $pin_server, clients and h2load on CPUs $pin_client (taskset)"
+fi
+# BW_IDLE_POLL_US: the flag Breakwater's server and clients get (empty: none, the default).
+BW_IDLE_FLAG=""
+if [[ -n "$BW_IDLE_POLL_US" ]]; then
+    [[ "$BW_IDLE_POLL_US" =~ ^[0-9]+$ ]] && (( BW_IDLE_POLL_US >= 1 && BW_IDLE_POLL_US <= 1000 )) \
+        || die "BW_IDLE_POLL_US must be a whole number of microseconds in 1..1000, not '$BW_IDLE_POLL_US'"
+    BW_IDLE_FLAG=" --idle-poll-us $BW_IDLE_POLL_US"
+    note idle_poll "Breakwater's event loops poll ${BW_IDLE_POLL_US} us before they sleep (--idle-poll-us; not the default)"
 fi
 note load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -132,18 +144,18 @@ swift_build() {
 # Breakwater server: required.
 BW_SERVER="$ROOT/.build/release/echo-server"
 swift_build echo-server "$BW_SERVER" "$ROOT" --product echo-server || die "swift build echo-server (see $OUT/build-echo-server.log)"
-SERVER_CMD[breakwater]="$BW_SERVER --port 0 --announce-port"
+SERVER_CMD[breakwater]="$BW_SERVER --port 0 --announce-port$BW_IDLE_FLAG"
 
 # Breakwater client: breakwater-load from the Benchmarks package.
 BW_LOAD="$BENCH_DIR/.build/release/breakwater-load"
 swift_build breakwater-load "$BW_LOAD" "$BENCH_DIR" --product breakwater-load \
     || die "swift build breakwater-load (see $OUT/build-breakwater-load.log)"
-CLIENT_CMD[breakwater]="$BW_LOAD"
+CLIENT_CMD[breakwater]="$BW_LOAD$BW_IDLE_FLAG"
 note client.breakwater "breakwater-load (Benchmarks/Sources)"
 # The same client with each caller's task preferring its connection's event loop as executor: a call then
 # starts, and its answer resumes the caller, on the loop's thread, as a C++ callback starts the next call on
 # the thread that completed the last one. A client role only; its rows are recorded as Breakwater's.
-CLIENT_CMD[breakwater-loop]="$BW_LOAD --prefer-loop"
+CLIENT_CMD[breakwater-loop]="$BW_LOAD --prefer-loop$BW_IDLE_FLAG"
 
 # gRPC C++: required (its server is the reference server of every client case).
 log "make -C Benchmarks/Peers/cpp"

@@ -228,7 +228,7 @@ def report(results_path, notes_path, command, rounds):
              "so compare columns within one run, not across runs.")
     o.append(f"- **Breakwater:** commit {commit}{' (sources modified)' if dirty != '?' else ''}, release build, "
              f"{sh('swift --version 2>&1 | head -1')}; server `echo-server`, client "
-             f"{notes.get('client.breakwater', '?')}")
+             f"{notes.get('client.breakwater', '?')}" + (f"; **{notes['idle_poll']}**" if 'idle_poll' in notes else ""))
     o.append(f"- **gRPC C++:** {sh('pkg-config --modversion grpc++')} (Debian libgrpc++-dev), callback API, "
              f"{sh('g++ --version | head -1')} -O2 (`Benchmarks/Peers/cpp`: `echo_server`, `echo_load`)")
     o.append(f"- **grpc-swift 2:** {gs_versions}, release build (`Benchmarks/Peers/grpc-swift`: `gs-echo-server`, "

@@ -45,16 +45,18 @@ struct LoadCommand: ParsableArguments {
     @Option(help: "Connections; callers are spread over them round-robin.") var connections = 1
     @Flag(name: .customLong("prefer-loop"), help: "Breakwater only: run each caller on its connection's event loop (task executor preference).")
     var preferLoop = false
+    @Option(name: .customLong("idle-poll-us"), help: "Breakwater only: the event loop polls this many microseconds (at most 1000) before it sleeps.")
+    var idlePollUs = 0
 
     static let usage = """
         usage: breakwater-load --target host:port [--concurrency C] (--requests N | --duration S) [--payload BYTES] \
         [--warmup S] [--mode unary|expand] [--stream-messages M] [--tls [--ca PEM] [--server-name NAME]] \
-        [--connections K] [--prefer-loop]
+        [--connections K] [--prefer-loop] [--idle-poll-us US]
         """
 
     var isValid: Bool {
         parseHostPort(target) != nil && concurrency >= 1 && payload >= 0 && (requests > 0) != (duration > 0)
-            && warmup >= 0 && streamMessages >= 1 && connections >= 1 && (tls || (ca == nil && serverName == nil))
+            && warmup >= 0 && streamMessages >= 1 && connections >= 1 && (0...1000).contains(idlePollUs) && (tls || (ca == nil && serverName == nil))
     }
 
     static func main() async {
@@ -83,8 +85,9 @@ struct LoadCommand: ParsableArguments {
             configuration.tls = TLSClientConfiguration(
                 trustRoots: ca.map { .certificates(.file($0)) } ?? .systemDefault, serverHostname: serverName)
         }
+        let group = idlePollUs > 0 ? EventLoopGroup(idlePoll: .microseconds(idlePollUs)) : .shared
         let transports = (0..<connections).map { _ in
-            HTTP2ClientTransport(host: host, port: port, configuration: configuration)
+            HTTP2ClientTransport(host: host, port: port, configuration: configuration, group: group)
         }
         let clients = transports.map { Echo_EchoClient(wrapping: GRPCClient(transport: $0)) }
         for client in clients {

@@ -74,6 +74,11 @@ struct EchoServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-connection-idle-ms"), help: "Send GOAWAY to connections without streams for this long.")
     var maxConnectionIdleMs: Int?
 
+    @Option(
+        name: .customLong("idle-poll-us"),
+        help: "Let each event loop poll its sockets this many microseconds (at most 1000) before it sleeps: CPU for latency where waking a thread is slow (default 0: never).")
+    var idlePollUs: Int?
+
     func validate() throws {
         for (name, value) in [
             ("--max-connections", maxConnections), ("--max-concurrent-streams", maxConcurrentStreams),
@@ -85,6 +90,9 @@ struct EchoServerCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535, got \(port)") }
         guard failFirst >= 0 else { throw ValidationError("--fail-first must be >= 0, got \(failFirst)") }
         guard (0...1).contains(failRate) else { throw ValidationError("--fail-rate must be in 0...1, got \(failRate)") }
+        if let idlePollUs, !(0...1000).contains(idlePollUs) {
+            throw ValidationError("--idle-poll-us must be in 0...1000, got \(idlePollUs)")
+        }
         guard delayMs >= 0 else { throw ValidationError("--delay-ms must be >= 0, got \(delayMs)") }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         guard tlsClientCA == nil || tlsCert != nil else { throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key") }
@@ -116,13 +124,15 @@ struct EchoServerCommand: AsyncParsableCommand {
             if let handshakeTimeoutMs { tls.handshakeTimeout = .milliseconds(handshakeTimeoutMs) }
             transportConfiguration.tls = tls
         }
+        // The shared group unless the loops are to poll before sleeping (a group is set up with its loops).
+        let group = idlePollUs.map { EventLoopGroup(idlePoll: .microseconds($0)) } ?? .shared
         let transport: HTTP2ServerTransport
         if let unix {
             let abstract = unix.hasPrefix("unix-abstract:")
             let path = abstract ? String(unix.dropFirst("unix-abstract:".count)) : unix
-            transport = HTTP2ServerTransport(unixPath: path, abstract: abstract, configuration: transportConfiguration)
+            transport = HTTP2ServerTransport(unixPath: path, abstract: abstract, configuration: transportConfiguration, group: group)
         } else {
-            transport = HTTP2ServerTransport(host: host, port: port, configuration: transportConfiguration)
+            transport = HTTP2ServerTransport(host: host, port: port, configuration: transportConfiguration, group: group)
         }
         let server = GRPCServer(
             transport: transport, services: [provider, health, reflection],
