@@ -24,7 +24,8 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     // Safety: `queue` is protected by its Mutex; `threadID` and the idle-poll counters are atomic; `failedToSpawn` is written in
     // `init` only (when no thread was created to share it with); every other stored var (`handlers`,
     // `timers`, `turnObservers`, `readBuffer`, ...) is touched only by the holder of `ownership`: the
-    // loop's thread during a turn, or a caller standing in for it in `submit`.
+    // loop's thread during a turn, or a caller standing in for it in `submit`, except `idlePolling`,
+    // which only the loop's own thread touches, in its waits between turns.
     // Exclusivity: the loop-confined vars are `@exclusivity(unchecked)`, for the reasons given in
     // `HTTP2Session` (one thread; `timers.popDue` returns before the timer fires; a batch runs from
     // `running` while new work goes to the queue's array).
@@ -50,8 +51,9 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     public let name: String
     /// How long the loop polls its descriptors without blocking after each turn before it sleeps (zero:
     /// it sleeps at once, the default). See ``init(name:idlePoll:)``.
-    public var idlePoll: Duration { idlePolling.budget }
-    private let idlePolling: IdlePoll
+    public let idlePoll: Duration
+    /// The adaptive window within `idlePoll`. The loop's own thread only, in its waits (`wait`).
+    @exclusivity(unchecked) private var idlePolling: IdlePoll
     /// Non-blocking polls made while idle, and the blocking waits that followed polls that found nothing
     /// (for tests: a loop that polls is seen to poll, and to sleep in the end). Written by the loop's thread.
     private let idlePollCounts = Atomic<Int>(0)
@@ -114,13 +116,15 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     ///
     /// - Parameters:
     ///   - name: The loop's name, also its thread's (15 bytes are kept).
-    ///   - idlePoll: How long the loop keeps polling its sockets without blocking after each turn before
-    ///     it sleeps; zero (the default) sleeps at once; clamped to at most 1 ms. On virtual machines whose
-    ///     idle vCPUs halt and wake slowly, a wake-up costs tens of microseconds, and a loop that polls for
-    ///     50 to 200 us picks up the next request or response without one: there it doubled what a server
-    ///     answers one call at a time. The price is CPU: a loop spends up to this long polling after every
-    ///     event it handles (each poll is an `epoll_wait` that does not block, with `sched_yield` between
-    ///     polls so that other threads on its CPU go first), and nothing while no event comes.
+    ///   - idlePoll: The longest the loop keeps polling its sockets without blocking after each turn
+    ///     before it sleeps; zero (the default) sleeps at once; clamped to at most 1 ms. On virtual
+    ///     machines whose idle vCPUs halt and wake slowly, a wake-up costs tens of microseconds, and a loop
+    ///     that polls for 50 to 200 us picks up the next request or response without one: there it doubled
+    ///     what a server answers one call at a time. The price is CPU: each poll is an `epoll_wait` that
+    ///     does not block, with `sched_yield` between polls so that other threads on its CPU go first. The
+    ///     time polled adapts, as KVM's halt polling does: it grows to the whole budget while events come
+    ///     within it, and shrinks to none while they come farther apart, so a loop with light or no
+    ///     traffic hardly polls at all.
     public convenience init(name: String = "bw-loop", idlePoll: Duration = .zero) {
         self.init(name: name, idlePoll: idlePoll, makePoller: { name throws(PollerError) in try EpollPoller(name: name) })
     }
@@ -130,6 +134,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     init(name: String, idlePoll: Duration = .zero, makePoller: (String) throws(PollerError) -> EpollPoller) {
         self.name = name
         idlePolling = IdlePoll(budget: idlePoll)
+        self.idlePoll = idlePolling.budget
         readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
         do {
             poller = try makePoller(name)
@@ -394,27 +399,32 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         }
     }
 
-    /// Waits for I/O up to `timeoutMillis`, polling first while `idlePolling` says so. A caller that
-    /// hands the loop work meanwhile still writes the wake-up descriptor (the queue says the loop sleeps),
-    /// which the next poll finds: cheap, as no thread has to be woken, and the loop needs no other check.
+    /// Waits for I/O up to `timeoutMillis`, polling first while `idlePolling` says so, and tells it how
+    /// long the wait took. A caller that hands the loop work meanwhile still writes the wake-up descriptor
+    /// (the queue says the loop sleeps), which the next poll finds: cheap, as no thread has to be woken,
+    /// and the loop needs no other check.
     private func wait(_ poller: EpollPoller, timeoutMillis: Int32) -> Int {
+        // Without a budget, or when not waiting at all, nothing to decide or learn.
+        guard !idlePolling.isOff, timeoutMillis != 0 else { return poller.wait(timeoutMillis: timeoutMillis) }
         let start = ContinuousClock.now
-        guard let deadline = idlePolling.pollUntil(now: start, timeoutMillis: timeoutMillis) else {
-            return poller.wait(timeoutMillis: timeoutMillis)
+        if let deadline = idlePolling.pollUntil(now: start, timeoutMillis: timeoutMillis) {
+            var polls = 0
+            var ready = 0
+            repeat {
+                ready = poller.wait(timeoutMillis: 0)
+                polls += 1
+                if ready > 0 { break }
+                sched_yield()
+            } while ContinuousClock.now < deadline
+            idlePollCounts.wrappingAdd(polls, ordering: .relaxed)
+            // Found by polling: the window stays as it is (nothing to record).
+            if ready > 0 { return ready }
+            sleptAfterIdlePoll.wrappingAdd(1, ordering: .relaxed)
         }
-        var polls = 0
-        var ready = 0
-        repeat {
-            ready = poller.wait(timeoutMillis: 0)
-            polls += 1
-            if ready > 0 { break }
-            sched_yield()
-        } while ContinuousClock.now < deadline
-        idlePollCounts.wrappingAdd(polls, ordering: .relaxed)
-        if ready > 0 { return ready }
-        sleptAfterIdlePoll.wrappingAdd(1, ordering: .relaxed)
-        // A timer due within the wait is late by at most the budget (under 1 ms; timeouts are whole ms).
-        return poller.wait(timeoutMillis: timeoutMillis)
+        // A timer due within the wait is late by at most the window (under 1 ms; timeouts are whole ms).
+        let ready = poller.wait(timeoutMillis: timeoutMillis)
+        idlePolling.record(waited: start.duration(to: .now), foundByPolling: false)
+        return ready
     }
 
     /// One turn of the loop; returns how long to wait for I/O next, or nil once the loop has stopped.
