@@ -18,7 +18,7 @@
 #                           e.g. PIN="0 1"); unset: no pinning, where the scheduler places the threads. On VMs
 #                           whose idle vCPUs wake slowly that placement moves the figures more than the code
 #                           does (see Benchmarks/README.md); a pinned run shows the code with placement fixed
-#   BW_IDLE_POLL_US=N       Breakwater's server and clients run loops that poll N microseconds before they sleep
+#   BW_IDLE_POLL_US=N       Breakwater's server and clients run loops that poll up to N us before they sleep
 #                           (echo-server and breakwater-load --idle-poll-us N, 1..1000); unset: the default, no
 #                           polling. The peers run as always, so such a run compares a tuned Breakwater with them
 #

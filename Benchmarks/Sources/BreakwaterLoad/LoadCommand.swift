@@ -45,7 +45,7 @@ struct LoadCommand: ParsableArguments {
     @Option(help: "Connections; callers are spread over them round-robin.") var connections = 1
     @Flag(name: .customLong("prefer-loop"), help: "Breakwater only: run each caller on its connection's event loop (task executor preference).")
     var preferLoop = false
-    @Option(name: .customLong("idle-poll-us"), help: "Breakwater only: the event loop polls this many microseconds (at most 1000) before it sleeps.")
+    @Option(name: .customLong("idle-poll-us"), help: "Breakwater only: the event loop polls up to this many microseconds (at most 1000; adaptive) before it sleeps.")
     var idlePollUs = 0
 
     static let usage = """

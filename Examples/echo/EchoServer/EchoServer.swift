@@ -76,7 +76,7 @@ struct EchoServerCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("idle-poll-us"),
-        help: "Let each event loop poll its sockets this many microseconds (at most 1000) before it sleeps: CPU for latency where waking a thread is slow (default 0: never).")
+        help: "Let each event loop poll its sockets up to this many microseconds (at most 1000; adaptive) before it sleeps: CPU for latency where waking a thread is slow (default 0: never).")
     var idlePollUs: Int?
 
     func validate() throws {

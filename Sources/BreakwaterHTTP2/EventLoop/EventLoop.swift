@@ -49,8 +49,8 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     /// A short name for diagnostics, e.g. `bw-loop-0`.
     public let name: String
-    /// How long the loop polls its descriptors without blocking after each turn before it sleeps (zero:
-    /// it sleeps at once, the default). See ``init(name:idlePoll:)``.
+    /// The longest the loop polls its descriptors without blocking after each turn before it sleeps
+    /// (zero: it sleeps at once, the default). See ``init(name:idlePoll:)``.
     public let idlePoll: Duration
     /// The adaptive window within `idlePoll`. The loop's own thread only, in its waits (`wait`).
     @exclusivity(unchecked) private var idlePolling: IdlePoll

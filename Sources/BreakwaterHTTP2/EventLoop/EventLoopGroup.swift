@@ -13,9 +13,10 @@ public final class EventLoopGroup: Sendable {
     /// Creates a group of `numberOfLoops` loops (default: one per core), each on its own thread, named
     /// `<namePrefix>-<index>` (thread names keep 15 bytes).
     ///
-    /// `idlePoll` is how long each loop keeps polling its sockets after each turn before it sleeps: zero
-    /// (the default) for none, at most 1 ms. It trades CPU for latency on machines whose threads wake
-    /// slowly; see ``EventLoop/init(name:idlePoll:)``.
+    /// `idlePoll` is the longest each loop keeps polling its sockets after each turn before it sleeps:
+    /// zero (the default) for none, at most 1 ms; within it the time polled adapts to the traffic. It
+    /// trades CPU for latency on machines whose threads wake slowly; see ``EventLoop/init(name:idlePoll:)``
+    /// and <doc:EventLoopsAndLatency>.
     public convenience init(numberOfLoops: Int = EventLoopGroup.coreCount, namePrefix: String = "bw-loop", idlePoll: Duration = .zero) {
         self.init(numberOfLoops: numberOfLoops, namePrefix: namePrefix, idlePoll: idlePoll, isShared: false)
     }
