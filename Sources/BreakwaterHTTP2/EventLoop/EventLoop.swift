@@ -14,18 +14,15 @@ import Glibc
 /// awake are picked up without a wake-up write. The loop is also a Swift `TaskExecutor`, so tasks can run on the thread that owns their stream
 /// (`withTaskExecutorPreference` or `Task(executorPreference:)`).
 ///
-/// A loop may poll for a moment before it sleeps (`idlePoll`), for machines where a sleeping thread
-/// wakes slowly.
-///
 /// A loop runs until its group shuts down (`EventLoopGroup.shutdownGracefully()`); it then closes what is
 /// still registered on it and its own descriptors, and its thread ends. Code running on the loop must never
 /// block it.
 public final class EventLoop: TaskExecutor, @unchecked Sendable {
-    // Safety: `queue` is protected by its Mutex; `threadID` and the idle-poll counters are atomic; `failedToSpawn` is written in
+    // Safety: `queue` is protected by its Mutex and `threadID` is atomic; `failedToSpawn` is written in
     // `init` only (when no thread was created to share it with); every other stored var (`handlers`,
     // `timers`, `turnObservers`, `readBuffer`, ...) is touched only by the holder of `ownership`: the
-    // loop's thread during a turn, or a caller standing in for it in `submit`, except `idlePolling`,
-    // which only the loop's own thread touches, in its waits between turns.
+    // loop's thread during a turn, or a caller standing in for it in `submit`; `waiter` by the loop's own
+    // thread between turns (its counters are atomic).
     // Exclusivity: the loop-confined vars are `@exclusivity(unchecked)`, for the reasons given in
     // `HTTP2Session` (one thread; `timers.popDue` returns before the timer fires; a batch runs from
     // `running` while new work goes to the queue's array).
@@ -51,13 +48,8 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     public let name: String
     /// The longest the loop polls its descriptors without blocking after each turn before it sleeps
     /// (zero: it sleeps at once, the default). See ``init(name:idlePoll:)``.
-    public let idlePoll: Duration
-    /// The adaptive window within `idlePoll`. The loop's own thread only, in its waits (`wait`).
-    @exclusivity(unchecked) private var idlePolling: IdlePoll
-    /// Non-blocking polls made while idle, and the blocking waits that followed polls that found nothing
-    /// (for tests: a loop that polls is seen to poll, and to sleep in the end). Written by the loop's thread.
-    private let idlePollCounts = Atomic<Int>(0)
-    private let sleptAfterIdlePoll = Atomic<Int>(0)
+    public var idlePoll: Duration { waiter.budget }
+    private let waiter: IdlePollingWaiter
     private let poller: EpollPoller?
     private let queue = TSanMutex(Queue())
     private let threadID = Atomic<UInt>(0)
@@ -117,14 +109,8 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// - Parameters:
     ///   - name: The loop's name, also its thread's (15 bytes are kept).
     ///   - idlePoll: The longest the loop keeps polling its sockets without blocking after each turn
-    ///     before it sleeps; zero (the default) sleeps at once; clamped to at most 1 ms. On virtual
-    ///     machines whose idle vCPUs halt and wake slowly, a wake-up costs tens of microseconds, and a loop
-    ///     that polls for 50 to 200 us picks up the next request or response without one: there it doubled
-    ///     what a server answers one call at a time. The price is CPU: each poll is an `epoll_wait` that
-    ///     does not block, with `sched_yield` between polls so that other threads on its CPU go first. The
-    ///     time polled adapts, as KVM's halt polling does: it grows to the whole budget while events come
-    ///     within it, and shrinks to none while they come farther apart, so a loop with light or no
-    ///     traffic hardly polls at all.
+    ///     before it sleeps: zero (the default) sleeps at once; at most 1 ms. It adapts to the traffic, and
+    ///     spends CPU for latency where a thread wakes slowly (<doc:EventLoopsAndLatency>).
     public convenience init(name: String = "bw-loop", idlePoll: Duration = .zero) {
         self.init(name: name, idlePoll: idlePoll, makePoller: { name throws(PollerError) in try EpollPoller(name: name) })
     }
@@ -133,8 +119,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// would, without lowering the descriptor limit of the whole test process under its other tests.
     init(name: String, idlePoll: Duration = .zero, makePoller: (String) throws(PollerError) -> EpollPoller) {
         self.name = name
-        idlePolling = IdlePoll(budget: idlePoll)
-        self.idlePoll = idlePolling.budget
+        waiter = IdlePollingWaiter(IdlePoll(budget: idlePoll))
         readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
         do {
             poller = try makePoller(name)
@@ -178,7 +163,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// The non-blocking polls the loop has made while idle (`idlePoll`), and the times it went to sleep
     /// after polling had found nothing (for tests).
     var idlePollStatistics: (polls: Int, sleptAfterPolling: Int) {
-        (idlePollCounts.load(ordering: .relaxed), sleptAfterIdlePoll.load(ordering: .relaxed))
+        (waiter.polls.load(ordering: .relaxed), waiter.sleptAfterPolling.load(ordering: .relaxed))
     }
 
     /// Whether the loop has been asked to stop or has stopped; work handed to it then does not run.
@@ -395,36 +380,8 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             ownership.release()
             guard let timeout else { return }
             // Not owned while it waits: a caller may stand in for it meanwhile (`submit`).
-            ready = wait(poller, timeoutMillis: timeout)
+            ready = waiter.wait(poller, timeoutMillis: timeout)
         }
-    }
-
-    /// Waits for I/O up to `timeoutMillis`, polling first while `idlePolling` says so, and tells it how
-    /// long the wait took. A caller that hands the loop work meanwhile still writes the wake-up descriptor
-    /// (the queue says the loop sleeps), which the next poll finds: cheap, as no thread has to be woken,
-    /// and the loop needs no other check.
-    private func wait(_ poller: EpollPoller, timeoutMillis: Int32) -> Int {
-        // Without a budget, or when not waiting at all, nothing to decide or learn.
-        guard !idlePolling.isOff, timeoutMillis != 0 else { return poller.wait(timeoutMillis: timeoutMillis) }
-        let start = ContinuousClock.now
-        if let deadline = idlePolling.pollUntil(now: start, timeoutMillis: timeoutMillis) {
-            var polls = 0
-            var ready = 0
-            repeat {
-                ready = poller.wait(timeoutMillis: 0)
-                polls += 1
-                if ready > 0 { break }
-                sched_yield()
-            } while ContinuousClock.now < deadline
-            idlePollCounts.wrappingAdd(polls, ordering: .relaxed)
-            // Found by polling: the window stays as it is (nothing to record).
-            if ready > 0 { return ready }
-            sleptAfterIdlePoll.wrappingAdd(1, ordering: .relaxed)
-        }
-        // A timer due within the wait is late by at most the window (under 1 ms; timeouts are whole ms).
-        let ready = poller.wait(timeoutMillis: timeoutMillis)
-        idlePolling.record(waited: start.duration(to: .now), foundByPolling: false)
-        return ready
     }
 
     /// One turn of the loop; returns how long to wait for I/O next, or nil once the loop has stopped.
