@@ -99,7 +99,7 @@ if [[ -n "$BW_IDLE_POLL_US" ]]; then
     [[ "$BW_IDLE_POLL_US" =~ ^[0-9]+$ ]] && (( BW_IDLE_POLL_US >= 1 && BW_IDLE_POLL_US <= 1000 )) \
         || die "BW_IDLE_POLL_US must be a whole number of microseconds in 1..1000, not '$BW_IDLE_POLL_US'"
     BW_IDLE_FLAG=" --idle-poll-us $BW_IDLE_POLL_US"
-    note idle_poll "Breakwater's event loops poll ${BW_IDLE_POLL_US} us before they sleep (--idle-poll-us; not the default)"
+    note idle_poll "Breakwater's event loops poll up to ${BW_IDLE_POLL_US} us before they sleep (--idle-poll-us; not the default)"
 fi
 note load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
 

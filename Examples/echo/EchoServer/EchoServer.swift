@@ -125,7 +125,7 @@ struct EchoServerCommand: AsyncParsableCommand {
             transportConfiguration.tls = tls
         }
         // The shared group unless the loops are to poll before sleeping (a group is set up with its loops).
-        let group = idlePollUs.map { EventLoopGroup(idlePoll: .microseconds($0)) } ?? .shared
+        let group = idlePollUs.flatMap { $0 > 0 ? EventLoopGroup(idlePoll: .microseconds($0)) : nil } ?? .shared
         let transport: HTTP2ServerTransport
         if let unix {
             let abstract = unix.hasPrefix("unix-abstract:")

@@ -12,7 +12,7 @@ import Glibc
     let now = ContinuousClock.now
 
     @Test func offNeverPolls() {
-        var poll = IdlePoll.off
+        var poll = IdlePoll(budget: .zero)
         #expect(poll.isOff)
         poll.record(waited: .microseconds(5), foundByPolling: false)
         #expect(poll.pollUntil(now: now, timeoutMillis: -1) == nil)

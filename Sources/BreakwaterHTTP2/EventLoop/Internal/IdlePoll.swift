@@ -30,9 +30,6 @@ struct IdlePoll: Sendable, Equatable {
         self.budget = min(max(budget, .zero), Self.maximum)
     }
 
-    /// No polling: the loop blocks as soon as it has nothing to do.
-    static let off = IdlePoll(budget: .zero)
-
     var isOff: Bool { budget == .zero }
 
     /// Until when a loop that ends a turn at `now`, and would then wait `timeoutMillis` (-1: until woken,
