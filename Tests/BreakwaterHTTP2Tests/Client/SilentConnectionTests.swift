@@ -38,10 +38,15 @@ import Testing
         let proxy = try FaultProxy(upstreamPort: server.port)
         let client = HTTP2ClientTransport(host: "127.0.0.1", port: proxy.port)
         #expect(await TestCalls.call(client, "Echo", [[1]]).status.code == .ok)
-        // The server holds the call without a word: nothing is read before the deadline.
+        // The server holds the call without a word, and nothing it sends reaches the client until the
+        // client's own deadline has ended the call: the server enforces the same deadline (from
+        // grpc-timeout), and its DEADLINE_EXCEEDED, when it won the race, used to be read first.
+        proxy.stall(.toClient)
         let timedOut = await TestCalls.call(client, "Hang", [[2]], deadline: .now + .milliseconds(100))
         #expect(timedOut.status.code == .deadlineExceeded, "\(timedOut.status)")
-        #expect(await eventually { proxy.frames(.ping, .toServer) == 1 && proxy.frames(.ping, .toClient) == 1 })
+        #expect(await eventually { proxy.frames(.ping, .toServer) == 1 })
+        proxy.heal()  // the answer to the PING comes back within the bound (1 s)
+        #expect(await eventually { proxy.frames(.ping, .toClient) == 1 })
         let next = await TestCalls.call(client, "Echo", [[3]])
         #expect(next.status.code == .ok, "\(next.status)")
         #expect(proxy.acceptedConnections == 1)
@@ -58,10 +63,13 @@ import Testing
         let configuration = HTTP2ClientTransport.Configuration(silentConnectionPingTimeout: nil)
         let client = HTTP2ClientTransport(host: "127.0.0.1", port: proxy.port, configuration: configuration)
         #expect(await TestCalls.call(client, "Echo", [[1]]).status.code == .ok)  // connected: the call will start
+        // As above: the client, not the server's DEADLINE_EXCEEDED, ends the call, so it resets the stream.
+        proxy.stall(.toClient)
         let timedOut = await TestCalls.call(client, "Hang", [[2]], deadline: .now + .milliseconds(100))
         #expect(timedOut.status.code == .deadlineExceeded, "\(timedOut.status)")
         // The RST_STREAM of the deadline is the last frame the client sends; after it has gone by, no PING.
         #expect(await eventually { proxy.frames(.rstStream, .toServer) == 1 })
+        proxy.heal()
         #expect(await TestCalls.call(client, "Echo", [[3]]).status.code == .ok)
         #expect(proxy.frames(.ping, .toServer) == 0)
 
