@@ -40,7 +40,7 @@ import Testing
         #expect(await TestCalls.call(client, "Echo", [[1]]).status.code == .ok)
         // The server holds the call without a word, and nothing it sends reaches the client until the
         // client's own deadline has ended the call: the server enforces the same deadline (from
-        // grpc-timeout), and its DEADLINE_EXCEEDED, when it won the race, used to be read first.
+        // grpc-timeout), and its DEADLINE_EXCEEDED, read first when it wins the race, would end the call instead.
         proxy.stall(.toClient)
         let timedOut = await TestCalls.call(client, "Hang", [[2]], deadline: .now + .milliseconds(100))
         #expect(timedOut.status.code == .deadlineExceeded, "\(timedOut.status)")
